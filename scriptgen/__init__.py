@@ -1,0 +1,47 @@
+"""scriptgen: recurrent networks (LSTM, GRU, RNN) that learn TV scripts and write new ones.
+
+The stages, one module each: ``corpus`` (read scripts) -> ``tokens`` (text <->
+ids) -> ``prepare`` (cache ids under data/) -> ``batches`` -> ``model`` ->
+``train`` -> ``generate``; ``checkpoint`` holds the safe file format and
+``cli`` the command line (``python -m scriptgen --help``).
+
+The classic course API is importable from here::
+
+    from scriptgen import create_lookup_tables, token_lookup, batch_data, RNN, forward_back_prop
+
+Importing the package reads and writes no files.
+"""
+
+__version__ = "0.1.0"
+
+from .batches import StreamBatches, batch_data
+from .checkpoint import load_checkpoint, load_model
+from .config import Config
+from .errors import ScriptgenError
+from .generate import generate
+from .model import RNN
+from .plots import plot_history
+from .prepare import prepare
+from .tokens import Vocab, create_lookup_tables, token_lookup
+from .train import TrainResult, evaluate, forward_back_prop, resolve_device, train
+
+__all__ = [
+    "RNN",
+    "Config",
+    "ScriptgenError",
+    "StreamBatches",
+    "TrainResult",
+    "Vocab",
+    "batch_data",
+    "create_lookup_tables",
+    "evaluate",
+    "forward_back_prop",
+    "generate",
+    "load_checkpoint",
+    "load_model",
+    "plot_history",
+    "prepare",
+    "resolve_device",
+    "token_lookup",
+    "train",
+]

@@ -1,0 +1,194 @@
+"""Stage 1, corpus: read scripts into a list of documents (one per episode or file).
+
+Two kinds of source:
+
+* the default: the Seinfeld transcripts installed by the PyPI package
+  ``seinfeld-laugh-corpus`` (subtitle timestamps, ``# SPEAKER`` tags and
+  ``**LOL**`` laugh marks).  Each episode becomes script text, one utterance a
+  line, ``name: words`` with a lowercase speaker name; timestamps are dropped
+  and every laugh becomes a line ``[laughter]`` that the model can learn.
+* any UTF-8 text file, or a folder of ``.txt`` files (each file a document).
+
+Run ``python -m scriptgen prepare`` to turn a source into cached token ids, or
+use :func:`load_documents` directly::
+
+    docs = load_documents(None)          # the default corpus
+    print(docs[0].name, docs[0].text[:200])
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import ScriptgenError
+
+DEFAULT_SOURCE = "seinfeld"
+LAUGH_CUE = "[laughter]"
+
+_TIMESTAMP = re.compile(r"^-?\d+(?:\.\d+)?$")
+_HEBREW = re.compile("[\u0590-\u05ff\u2122\u00d7]")  # signs of UTF-8 read as cp1255
+_SNIFF_BYTES = 8192
+
+
+@dataclass(frozen=True)
+class Document:
+    name: str  # episode title or file path relative to the source
+    text: str
+
+
+# --------------------------------------------------------------------------
+# The default corpus
+# --------------------------------------------------------------------------
+def seinfeld_files() -> list[Path]:
+    """The episode files of the installed ``seinfeld-laugh-corpus`` package."""
+    try:
+        import seinfeld_laugh_corpus  # noqa: PLC0415 - optional at import time
+    except ImportError:
+        raise ScriptgenError(
+            "the default corpus needs the package seinfeld-laugh-corpus: "
+            "run 'pip install seinfeld-laugh-corpus' or pass --data PATH"
+        ) from None
+    folder = Path(seinfeld_laugh_corpus.__file__).parent / "the_corpus"
+    files = sorted(folder.glob("*.merged"))
+    if not files:
+        raise ScriptgenError(f"no episodes found in {folder}; reinstall seinfeld-laugh-corpus or pass --data PATH")
+    return files
+
+
+def _fix_mojibake(line: str) -> str:
+    """Undo UTF-8 (or Latin-1) text that was once decoded as Hebrew cp1255."""
+    if not _HEBREW.search(line):
+        return line
+    for codec in ("utf-8", "cp1252"):
+        try:
+            return line.encode("cp1255").decode(codec)
+        except UnicodeError:
+            continue
+    return line
+
+
+def _decode_episode(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("cp1252", errors="replace")  # a few episodes are Latin-1
+
+
+def episode_to_script(raw: str) -> str:
+    """Turn one episode of the laugh corpus into ``name: words`` lines."""
+    lines: list[str] = []
+    speaker = ""
+    words: list[str] = []
+
+    def flush() -> None:
+        if words:
+            text = " ".join(words)
+            lines.append(f"{speaker}: {text}" if speaker else text)
+            words.clear()
+
+    for line in raw.splitlines():
+        line = _fix_mojibake(line).replace("\u266a", " ").replace("\xa0", " ").strip()
+        if not line:
+            continue
+        if line.startswith("#"):
+            flush()
+            speaker = "".join(line.lstrip("#").split()).lower()
+        elif _TIMESTAMP.match(line):
+            flush()  # every utterance ends with its end time
+        elif line == "**LOL**":
+            flush()
+            if not lines or lines[-1] != LAUGH_CUE:
+                lines.append(LAUGH_CUE)
+        else:
+            words.append(line)
+    flush()
+    return "\n".join(lines) + "\n"
+
+
+def _episode_name(path: Path) -> str:
+    # "Seinfeld.S07E06.The.Soup.Nazi.merged" -> "S07E06 The Soup Nazi"
+    parts = path.stem.split(".")
+    if parts and parts[0].lower() == "seinfeld":
+        parts = parts[1:]
+    return " ".join(parts)
+
+
+def load_seinfeld() -> list[Document]:
+    return [Document(_episode_name(p), episode_to_script(_decode_episode(p.read_bytes()))) for p in seinfeld_files()]
+
+
+# --------------------------------------------------------------------------
+# User text
+# --------------------------------------------------------------------------
+def text_files(path: Path) -> list[Path]:
+    """The files a ``--data PATH`` names: the file itself, or a folder's ``.txt`` files."""
+    if not path.exists():
+        raise ScriptgenError(f"data path {str(path)!r} does not exist; pass a UTF-8 text file or a folder of .txt files")
+    if path.is_file():
+        return [path]
+    files = sorted(
+        p for p in path.rglob("*.txt") if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
+    )
+    if not files:
+        raise ScriptgenError(f"folder {str(path)!r} has no .txt files; put your scripts there as UTF-8 .txt files")
+    return files
+
+
+def read_text(path: Path, encoding: str = "utf-8") -> str:
+    """Read one user file, refusing binary data and undecodable text with a clear message."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ScriptgenError(f"cannot read {str(path)!r}: {exc.strerror or exc}; check the path and its permissions") from None
+    if b"\x00" in raw[:_SNIFF_BYTES] and not encoding.lower().startswith("utf-16"):
+        raise ScriptgenError(f"{str(path)!r} looks binary (it has NUL bytes); pass a plain text file")
+    try:
+        text = raw.decode(encoding)
+    except LookupError:
+        raise ScriptgenError(f"unknown encoding {encoding!r}; use a Python codec name such as utf-8 or latin-1") from None
+    except UnicodeDecodeError as exc:
+        raise ScriptgenError(
+            f"{str(path)!r} is not valid {encoding} (byte {exc.start}); "
+            f"convert it to UTF-8 or pass --encoding, e.g. --encoding latin-1"
+        ) from None
+    return text.replace("\r\n", "\n").replace("\r", "\n").lstrip("\ufeff")
+
+
+def load_text_source(path: Path, encoding: str = "utf-8") -> list[Document]:
+    files = text_files(path)
+    root = path if path.is_dir() else path.parent
+    docs = [Document(str(f.relative_to(root)), read_text(f, encoding)) for f in files]
+    docs = [d for d in docs if d.text.strip()]
+    if not docs:
+        what = "file" if path.is_file() else "folder's .txt files"
+        raise ScriptgenError(f"the {what} at {str(path)!r} holds no text; pass a corpus with some scripts in it")
+    return docs
+
+
+def load_documents(source: str | Path | None, encoding: str = "utf-8") -> list[Document]:
+    """Documents of ``source``: None or ``"seinfeld"`` means the default corpus."""
+    if source is None or str(source) == DEFAULT_SOURCE:
+        return load_seinfeld()
+    return load_text_source(Path(source), encoding)
+
+
+def source_files(source: str | Path | None) -> list[Path]:
+    if source is None or str(source) == DEFAULT_SOURCE:
+        return seinfeld_files()
+    return text_files(Path(source))
+
+
+def fingerprint(source: str | Path | None) -> str:
+    """sha256 over the source's file names and bytes: the cache is rebuilt when it changes."""
+    digest = hashlib.sha256()
+    folder = Path(source) if source is not None and str(source) != DEFAULT_SOURCE and Path(source).is_dir() else None
+    for f in source_files(source):
+        digest.update(str(f.relative_to(folder) if folder else f.name).encode() + b"\0")
+        with f.open("rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+        digest.update(b"\0")
+    return digest.hexdigest()

@@ -1,0 +1,197 @@
+"""Stage 4, model: embedding -> LSTM/GRU/RNN layers -> dropout -> linear output.
+
+:class:`RNN` keeps the classic course's constructor and contract:
+``forward(nn_input, hidden)`` returns the logits of the last time step and the
+new hidden state, and ``init_hidden(batch_size)`` gives zeros on the model's
+device.  Training uses :meth:`RNN.forward_all` / :meth:`RNN.loss`, which score
+every position of a chunk (the fast path), and generation uses
+:meth:`RNN.step`.
+
+    >>> model = RNN(vocab_size=100, output_size=100, embedding_dim=16, hidden_dim=32, n_layers=2)
+    >>> hidden = model.init_hidden(batch_size=4)
+    >>> logits, hidden = model(torch.zeros(4, 10, dtype=torch.long), hidden)   # logits: (4, 100)
+"""
+
+from __future__ import annotations
+
+from typing import Union
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .config import CELLS, OUTPUTS, Config
+from .errors import ScriptgenError
+
+Hidden = Union[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]
+
+_CELL_CLASSES = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
+
+
+class RNN(nn.Module):
+    """Word- or char-level recurrent language model."""
+
+    def __init__(
+        self,
+        vocab_size: int,
+        output_size: int,
+        embedding_dim: int,
+        hidden_dim: int,
+        n_layers: int,
+        dropout: float = 0.5,
+        cell: str = "lstm",
+        tie_weights: bool = False,
+        output: str = "softmax",
+        cutoffs: list[int] | None = None,
+    ):
+        super().__init__()
+        if cell not in CELLS:
+            raise ScriptgenError(f"cell {cell!r} is unknown; choose one of {', '.join(CELLS)}")
+        if tie_weights and (embedding_dim != hidden_dim or vocab_size != output_size):
+            raise ScriptgenError("tie_weights needs embedding_dim == hidden_dim and vocab_size == output_size")
+        if output not in OUTPUTS:
+            raise ScriptgenError(f"output {output!r} is unknown; choose one of {', '.join(OUTPUTS)}")
+        cutoffs = list(cutoffs or [])
+        if output == "adaptive" and not cutoffs:
+            output = "softmax"  # too small a vocabulary to split: see choose_cutoffs
+        if tie_weights and output == "adaptive":
+            raise ScriptgenError("tie_weights works with the full softmax only; pass --output softmax")
+        self.hparams = {
+            "vocab_size": vocab_size,
+            "output_size": output_size,
+            "embedding_dim": embedding_dim,
+            "hidden_dim": hidden_dim,
+            "n_layers": n_layers,
+            "dropout": dropout,
+            "cell": cell,
+            "tie_weights": tie_weights,
+            "output": output,
+            "cutoffs": cutoffs,
+        }
+        self.cell = cell
+        self.n_layers = n_layers
+        self.hidden_dim = hidden_dim
+        self.output_size = output_size
+        self.embedding = nn.Embedding(vocab_size, embedding_dim)
+        # dropout between stacked layers only exists for n_layers > 1
+        self.rnn = _CELL_CLASSES[cell](
+            embedding_dim, hidden_dim, n_layers, dropout=dropout if n_layers > 1 else 0.0, batch_first=True
+        )
+        self.dropout = nn.Dropout(dropout)
+        self.output = output
+        if output == "adaptive":
+            # Frequent words get a full-width head; rare ones share narrower tail
+            # projections (Grave et al., 2017). Ids are frequency-ordered.
+            self.fc = nn.AdaptiveLogSoftmaxWithLoss(hidden_dim, output_size, cutoffs, div_value=4.0)
+        else:
+            self.fc = nn.Linear(hidden_dim, output_size)
+        if tie_weights:
+            self.fc.weight = self.embedding.weight  # "Using the Output Embedding" (Press & Wolf, 2017)
+
+    @classmethod
+    def from_config(cls, cfg: Config, vocab_size: int) -> "RNN":
+        return cls(
+            vocab_size,
+            vocab_size,
+            cfg.embedding_dim,
+            cfg.hidden_dim,
+            cfg.n_layers,
+            dropout=cfg.dropout,
+            cell=cfg.cell,
+            tie_weights=cfg.tie_weights,
+            output=cfg.output,
+            cutoffs=cfg.cutoffs,
+        )
+
+    @property
+    def device(self) -> torch.device:
+        return self.embedding.weight.device
+
+    # -- hidden state ---------------------------------------------------------
+    def init_hidden(self, batch_size: int) -> Hidden:
+        """Zeros of shape (n_layers, batch_size, hidden_dim); a (h, c) pair for LSTM."""
+        h = self.embedding.weight.new_zeros(self.n_layers, batch_size, self.hidden_dim)
+        return (h, h.clone()) if self.cell == "lstm" else h
+
+    def _hidden_on_device(self, hidden: Hidden | None, batch_size: int) -> Hidden:
+        if hidden is None:
+            return self.init_hidden(batch_size)
+        device, dtype = self.device, self.embedding.weight.dtype
+        if isinstance(hidden, (tuple, list)):
+            if self.cell != "lstm":
+                hidden = hidden[0]  # tolerate an LSTM-style pair for GRU/RNN
+            else:
+                return tuple(h.to(device=device, dtype=dtype) for h in hidden)  # type: ignore[return-value]
+        elif self.cell == "lstm":
+            raise ScriptgenError("an LSTM needs its hidden state as a (h, c) pair; use model.init_hidden(batch_size)")
+        return hidden.to(device=device, dtype=dtype)
+
+    # -- forward passes ---------------------------------------------------------
+    def features(self, nn_input: torch.Tensor, hidden: Hidden | None = None) -> tuple[torch.Tensor, Hidden]:
+        """Top-layer outputs after dropout, (batch, seq_len, hidden_dim), and the new hidden state."""
+        hidden = self._hidden_on_device(hidden, nn_input.shape[0])
+        nn_input = nn_input.to(self.device)
+        if nn_input.dtype != torch.long:
+            nn_input = nn_input.long()  # the course feeds whatever its DataLoader yields
+        embeds = self.embedding(nn_input)  # (B, T, E)
+        out, hidden = self.rnn(embeds, hidden)  # (B, T, H)
+        return self.dropout(out), hidden
+
+    def forward(self, nn_input: torch.Tensor, hidden: Hidden | None = None) -> tuple[torch.Tensor, Hidden]:
+        """The course contract: logits of the last time step, (batch, output_size), and the hidden state."""
+        out, hidden = self.features(nn_input, hidden)
+        return self.logits(out[:, -1]), hidden
+
+    def logits(self, features: torch.Tensor) -> torch.Tensor:
+        """Scores over the vocabulary for (..., hidden_dim) features; log-probabilities for the adaptive output."""
+        if self.output == "adaptive":
+            shape = features.shape[:-1]
+            return self.fc.log_prob(features.reshape(-1, self.hidden_dim).float()).reshape(*shape, self.output_size)
+        return self.fc(features)
+
+    def forward_all(self, nn_input: torch.Tensor, hidden: Hidden | None = None) -> tuple[torch.Tensor, Hidden]:
+        """Scores for every position, (batch, seq_len, output_size), and the hidden state."""
+        out, hidden = self.features(nn_input, hidden)
+        return self.logits(out), hidden
+
+    def loss(self, nn_input: torch.Tensor, target: torch.Tensor, hidden: Hidden | None = None) -> tuple[torch.Tensor, Hidden]:
+        """Mean cross-entropy (nats/token) over every position, and the hidden state."""
+        out, hidden = self.features(nn_input, hidden)
+        target = target.to(self.device).reshape(-1).long()
+        if self.output == "adaptive":
+            # the same quantity as F.cross_entropy, without the full (N, vocab) matrix
+            return self.fc(out.reshape(-1, self.hidden_dim).float(), target).loss, hidden
+        logits = self.fc(out)
+        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), target), hidden
+
+
+def choose_cutoffs(token_counts, min_vocab: int = 2000) -> list[int]:
+    """Adaptive-softmax cluster edges from a frequency-ordered count vector.
+
+    The head holds the words that make up ~90% of the running text, the first
+    tail cluster the next ~7%, the rest the second; small vocabularies (where a
+    full softmax is cheap anyway) get no clusters.
+    """
+    counts = torch.as_tensor(token_counts, dtype=torch.float64)
+    n = len(counts)
+    if n < min_vocab or counts.sum() <= 0:
+        return []
+    coverage = torch.cumsum(counts, 0) / counts.sum()
+    edges = []
+    for share, floor in ((0.90, 256), (0.97, 0)):
+        rank = int(torch.searchsorted(coverage, torch.tensor(share, dtype=torch.float64))) + 1
+        rank = max(rank, floor, (edges[-1] + 256) if edges else 0)
+        if rank < n - 1:
+            edges.append(int(rank))
+    return edges
+
+
+def detach_hidden(hidden: Hidden) -> Hidden:
+    """Cut the graph between BPTT chunks (truncated backpropagation through time)."""
+    if isinstance(hidden, (tuple, list)):
+        return tuple(h.detach() for h in hidden)  # type: ignore[return-value]
+    return hidden.detach()
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

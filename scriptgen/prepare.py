@@ -1,0 +1,197 @@
+"""Stage 2b, prepare: tokenize a corpus once and cache ids, vocabulary and split under ``data/``.
+
+``python -m scriptgen prepare [--data PATH] [--level word|char]`` writes
+``data/NAME/ids.npy`` (token ids in the smallest unsigned integer type that
+fits), ``vocab.json`` and ``meta.json`` (source fingerprint, documents and
+their token ranges).  Later calls reuse the cache and rebuild it only when the
+source's bytes or the tokenizer settings change.  Documents are tokenized a
+block of lines at a time, so memory stays bounded by the largest block, not by
+the corpus.
+
+The train/validation split is by document (episode or file), seeded; a corpus
+of a single document holds out its last part.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import corpus as corpus_mod
+from .errors import ScriptgenError
+from .tokens import Vocab, tokenize
+
+CACHE_FORMAT = 1
+_BLOCK_CHARS = 1 << 20  # tokenize about 1 MB of text at a time
+
+
+@dataclass
+class Split:
+    """Token ranges ``[start, end)`` of the ids array for training and validation."""
+
+    train: list[tuple[int, int]]
+    val: list[tuple[int, int]]
+    val_documents: list[str]
+
+    def to_json(self) -> dict:
+        return {"train": self.train, "val": self.val, "val_documents": self.val_documents}
+
+
+@dataclass
+class Prepared:
+    vocab: Vocab
+    ids: np.ndarray  # all token ids, documents one after another (memory-mapped)
+    documents: list[dict]  # {"name", "start", "end"}
+    meta: dict
+    folder: Path
+
+    def split(self, val_fraction: float, seed: int) -> Split:
+        return split_documents(self.documents, val_fraction, seed)
+
+    def stream(self, ranges: list[tuple[int, int]]) -> np.ndarray:
+        """One contiguous array of the ids in ``ranges``."""
+        if len(ranges) == 1:
+            start, end = ranges[0]
+            return self.ids[start:end]
+        return np.concatenate([self.ids[s:e] for s, e in ranges]) if ranges else self.ids[:0]
+
+
+# --------------------------------------------------------------------------
+def _text_blocks(text: str) -> Iterator[str]:
+    """Pieces of ``text`` cut after a newline, so tokenizing them one by one equals tokenizing all."""
+    start = 0
+    while start < len(text):
+        end = min(start + _BLOCK_CHARS, len(text))
+        if end < len(text):
+            cut = text.rfind("\n", start, end)
+            end = cut + 1 if cut >= start else end
+        yield text[start:end]
+        start = end
+
+
+def _doc_tokens(text: str, level: str) -> Iterator[list[str]]:
+    for block in _text_blocks(text):
+        yield tokenize(block, level)
+
+
+def smallest_uint(n: int) -> np.dtype:
+    for dtype in (np.uint8, np.uint16, np.uint32):
+        if n <= np.iinfo(dtype).max + 1:
+            return np.dtype(dtype)
+    return np.dtype(np.uint64)
+
+
+def split_documents(documents: list[dict], val_fraction: float, seed: int) -> Split:
+    """Hold out ``val_fraction`` of the documents (seeded); one document: its last part."""
+    spans = [(d["start"], d["end"]) for d in documents if d["end"] > d["start"]]
+    names = [d["name"] for d in documents if d["end"] > d["start"]]
+    if not spans:
+        raise ScriptgenError("the corpus has no tokens; pass a corpus with some text in it")
+    if len(spans) == 1:
+        start, end = spans[0]
+        cut = end - max(1, int(round((end - start) * val_fraction)))
+        return Split([(start, cut)], [(cut, end)], [f"{names[0]} (last {val_fraction:.0%})"])
+    n_val = min(len(spans) - 1, max(1, int(round(len(spans) * val_fraction))))
+    val_idx = set(random.Random(seed).sample(range(len(spans)), n_val))
+    train = [s for i, s in enumerate(spans) if i not in val_idx]
+    val = [s for i, s in enumerate(spans) if i in val_idx]
+    return Split(train, val, [names[i] for i in sorted(val_idx)])
+
+
+def cache_name(source: str | Path | None, level: str, min_count: int) -> str:
+    if source is None or str(source) == corpus_mod.DEFAULT_SOURCE:
+        slug = corpus_mod.DEFAULT_SOURCE
+    else:
+        slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(source).resolve().name) or "corpus"
+    return f"{slug}-{level}" + (f"-min{min_count}" if min_count > 1 else "")
+
+
+def _write_atomic(path: Path, write) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        with open(tmp, "wb") as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def prepare(
+    source: str | Path | None = None,
+    level: str = "word",
+    min_count: int = 1,
+    data_dir: str | Path = "data",
+    encoding: str = "utf-8",
+    force: bool = False,
+    log=print,
+) -> Prepared:
+    """Tokenized corpus, from the cache when it is current, else built and cached."""
+    folder = Path(data_dir) / cache_name(source, level, min_count)
+    fingerprint = corpus_mod.fingerprint(source)
+    settings = {"level": level, "min_count": min_count, "encoding": encoding, "format": CACHE_FORMAT}
+    meta_path = folder / "meta.json"
+    if not force and meta_path.exists():
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+            if meta.get("fingerprint") == fingerprint and meta.get("settings") == settings:
+                return _load(folder, meta)
+        except (OSError, ValueError, KeyError, ScriptgenError):
+            pass  # a damaged cache is rebuilt
+    log(f"preparing {'the default corpus' if source in (None, corpus_mod.DEFAULT_SOURCE) else source} ({level} level) ...")
+    documents = corpus_mod.load_documents(source, encoding)
+
+    counts: Counter[str] = Counter()
+    for doc in documents:
+        for tokens in _doc_tokens(doc.text, level):
+            counts.update(tokens)
+    vocab = Vocab.from_counts(counts, level, min_count)
+
+    dtype = smallest_uint(len(vocab))
+    pieces: list[np.ndarray] = []
+    doc_ranges: list[dict] = []
+    position = 0
+    for doc in documents:
+        start = position
+        for tokens in _doc_tokens(doc.text, level):
+            ids = np.asarray(vocab.encode_tokens(tokens, unknown="unk"), dtype=dtype)
+            pieces.append(ids)
+            position += len(ids)
+        doc_ranges.append({"name": doc.name, "start": start, "end": position})
+    ids = np.concatenate(pieces) if pieces else np.zeros(0, dtype=dtype)
+
+    folder.mkdir(parents=True, exist_ok=True)
+    _write_atomic(folder / "ids.npy", lambda fh: np.save(fh, ids))
+    _write_atomic(folder / "vocab.json", lambda fh: fh.write(json.dumps(vocab.to_json(), ensure_ascii=False).encode()))
+    if source is None or str(source) == corpus_mod.DEFAULT_SOURCE:
+        text = "".join(f"=== {d.name}\n{d.text}" for d in documents)
+        _write_atomic(folder / "script.txt", lambda fh: fh.write(text.encode("utf-8")))
+    meta = {
+        "source": str(source or corpus_mod.DEFAULT_SOURCE),
+        "fingerprint": fingerprint,
+        "settings": settings,
+        "n_tokens": int(len(ids)),
+        "vocab_size": len(vocab),
+        "documents": doc_ranges,
+    }
+    _write_atomic(meta_path, lambda fh: fh.write(json.dumps(meta, indent=1).encode()))  # written last: the commit point
+    log(f"prepared {len(documents)} documents, {len(ids):,} tokens, vocabulary {len(vocab):,} -> {folder}")
+    return _load(folder, meta)
+
+
+def _load(folder: Path, meta: dict) -> Prepared:
+    vocab = Vocab.from_json(json.loads((folder / "vocab.json").read_text(encoding="utf-8")))
+    ids = np.load(folder / "ids.npy", mmap_mode="r", allow_pickle=False)
+    if len(ids) != meta["n_tokens"] or len(vocab) != meta["vocab_size"]:
+        raise ScriptgenError(f"prepared data in {folder} is inconsistent; run 'scriptgen prepare --force'")
+    return Prepared(vocab, ids, meta["documents"], meta, folder)
