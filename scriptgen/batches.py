@@ -42,47 +42,71 @@ def batch_data(words: Sequence[int], sequence_length: int, batch_size: int) -> D
 
 
 class StreamBatches:
-    """Contiguous BPTT chunks of a token stream, ``batch_size`` rows in parallel."""
+    """Contiguous BPTT chunks of a token stream, ``batch_size`` rows in parallel.
 
-    def __init__(self, ids: np.ndarray, batch_size: int, seq_len: int, what: str = "training"):
-        n_rows_len = (len(ids) - 1) // batch_size
-        if n_rows_len < seq_len:
+    ``ids`` is the whole id array; ``ranges`` (default: all of it) are the
+    documents to use.  With ``shuffle_seed`` the documents are put in a new
+    seeded order every epoch: walking the same order again makes validation
+    loss jump at each epoch start (measured on the default corpus).
+    """
+
+    def __init__(
+        self,
+        ids: np.ndarray,
+        batch_size: int,
+        seq_len: int,
+        what: str = "training",
+        ranges: Sequence[tuple[int, int]] | None = None,
+        shuffle_seed: int | None = None,
+    ):
+        self.ids = ids
+        self.ranges = [tuple(r) for r in ranges] if ranges is not None else [(0, len(ids))]
+        n_tokens = sum(e - s for s, e in self.ranges)
+        row_len = (n_tokens - 1) // batch_size
+        if row_len < seq_len:
             need = batch_size * seq_len + 1
-            fits = max(1, (len(ids) - 1) // seq_len)
+            fits = max(1, (n_tokens - 1) // seq_len)
             raise ScriptgenError(
-                f"the {what} text has {len(ids):,} tokens, too few for --batch-size {batch_size} x --seq-len {seq_len} "
+                f"the {what} text has {n_tokens:,} tokens, too few for --batch-size {batch_size} x --seq-len {seq_len} "
                 f"(needs {need:,}); lower --batch-size to {fits} or less, lower --seq-len, or add text"
             )
-        self.ids = ids
+        self.n_tokens = n_tokens
         self.batch_size = batch_size
         self.seq_len = seq_len
-        self.row_len = n_rows_len  # tokens per row, +1 for the last target
-        self.n_chunks = -(-self.row_len // seq_len)
+        self.shuffle_seed = shuffle_seed
+        self.row_len = row_len  # inputs per row; the row's last target is one token further
+        self.n_chunks = -(-row_len // seq_len)
 
     def __len__(self) -> int:
         return self.n_chunks
 
-    def _rows(self, offset: int) -> torch.Tensor:
-        """(batch_size, row_len + 1) ids; rows start ``offset`` tokens into the stream."""
+    def stream(self, epoch: int = 0) -> np.ndarray:
+        """The epoch's token stream: the documents, in a seeded order when shuffling."""
+        order = list(range(len(self.ranges)))
+        if self.shuffle_seed is not None and len(order) > 1:
+            order = np.random.default_rng([self.shuffle_seed, epoch]).permutation(len(order)).tolist()
+        if len(order) == 1:
+            start, end = self.ranges[0]
+            return self.ids[start:end]
+        return np.concatenate([self.ids[self.ranges[i][0] : self.ranges[i][1]] for i in order])
+
+    def _rows(self, epoch: int) -> torch.Tensor:
+        """(batch_size, row_len + 1) ids: row r holds stream[r*row_len : (r+1)*row_len + 1]."""
+        flat = torch.from_numpy(np.asarray(self.stream(epoch), dtype=np.int64))
         usable = self.batch_size * self.row_len
-        flat = np.asarray(self.ids[offset : offset + usable + 1], dtype=np.int64)
-        if len(flat) < usable + 1:
-            flat = np.asarray(self.ids[: usable + 1], dtype=np.int64)
-        rows = torch.from_numpy(flat[:usable].reshape(self.batch_size, self.row_len))
-        # each row's last target is the next row's first token (the stream is contiguous)
-        nxt = torch.from_numpy(flat[self.row_len :: self.row_len][: self.batch_size]).unsqueeze(1)
-        return torch.cat([rows, nxt], dim=1)
+        spare = self.n_tokens - 1 - usable
+        offset = (epoch * 7919) % (min(spare, self.seq_len) + 1) if self.shuffle_seed is not None else 0
+        flat = flat[offset : offset + usable + 1]
+        # a strided view: consecutive rows overlap by the one token that is both a last target and a first input
+        return flat.as_strided((self.batch_size, self.row_len + 1), (self.row_len, 1))
 
-    def epoch(self, epoch: int = 0, start_chunk: int = 0, shift: bool = False) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        """Chunks of one epoch, from ``start_chunk`` (to resume mid-epoch).
+    def epoch(self, epoch: int = 0, start_chunk: int = 0) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """Chunks ``(x, y)`` of one epoch, from ``start_chunk`` (to resume mid-epoch); y is x shifted by one.
 
-        With ``shift`` the rows start at an epoch-dependent offset so chunk
-        borders differ between epochs; the offset is derived from ``epoch`` alone,
-        which keeps a resumed run identical to an uninterrupted one.
+        Everything is derived from ``epoch`` alone, so a resumed run sees the
+        same chunks as an uninterrupted one.
         """
-        spare = len(self.ids) - 1 - self.batch_size * self.row_len
-        offset = (epoch * 7919) % (min(spare, self.seq_len) + 1) if shift and spare > 0 else 0
-        rows = self._rows(offset)
+        rows = self._rows(epoch)
         for chunk in range(start_chunk, self.n_chunks):
             i = chunk * self.seq_len
             t = min(self.seq_len, self.row_len - i)

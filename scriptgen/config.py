@@ -39,17 +39,18 @@ class Config:
     # --- model ------------------------------------------------------------
     cell: str = "lstm"  # lstm | gru | rnn
     embedding_dim: int = 256
-    hidden_dim: int = 512
+    hidden_dim: int = 256
     n_layers: int = 2
-    dropout: float = 0.3
+    dropout: float = 0.2
     tie_weights: bool = False  # share embedding and output weights (needs embedding_dim == hidden_dim)
     output: str = "adaptive"  # adaptive softmax (fast on big vocabularies) or full softmax
     cutoffs: list[int] = field(default_factory=list)  # adaptive clusters; empty = chosen from the data
     # --- training ---------------------------------------------------------
     seq_len: int = 32  # BPTT chunk length (tokens)
     batch_size: int = 32  # parallel streams
-    lr: float = 0.002  # Adam learning rate
+    lr: float = 0.003  # Adam learning rate
     clip: float = 1.0  # max gradient norm
+    lr_decay: float = 0.5  # multiply lr by this when validation loss does not improve (1 = never)
     epochs: int = 10
     max_minutes: float = 0.0  # wall-clock budget (0 = no limit)
     eval_interval: int = 0  # validate every N steps (0 = once per epoch only)
@@ -100,6 +101,8 @@ class Config:
             raise bad("dropout", "it must be in [0, 1)")
         if not _finite(self.lr) or not 0.0 < self.lr <= 10.0:
             raise bad("lr", "it must be a positive learning rate such as 0.001")
+        if not _finite(self.lr_decay) or not 0.0 < self.lr_decay <= 1.0:
+            raise bad("lr_decay", "it must be in (0, 1], e.g. 0.5 (1 = keep the learning rate)")
         if not _finite(self.clip) or self.clip <= 0:
             raise bad("clip", "it must be a positive gradient norm such as 1.0")
         if not _finite(self.val_fraction) or not 0.0 < self.val_fraction < 0.5:

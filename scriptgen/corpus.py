@@ -18,6 +18,7 @@ use :func:`load_documents` directly::
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import re
 from dataclasses import dataclass
@@ -58,23 +59,27 @@ def seinfeld_files() -> list[Path]:
     return files
 
 
+def _cp1252_fallback(err: UnicodeDecodeError) -> tuple[str, int]:
+    # bytes that are not UTF-8 were Latin-1/cp1252 text: decode just those
+    return err.object[err.start : err.end].decode("cp1252", errors="replace"), err.end
+
+
+codecs.register_error("scriptgen-cp1252", _cp1252_fallback)
+
+
 def _fix_mojibake(line: str) -> str:
     """Undo UTF-8 (or Latin-1) text that was once decoded as Hebrew cp1255."""
     if not _HEBREW.search(line):
         return line
-    for codec in ("utf-8", "cp1252"):
-        try:
-            return line.encode("cp1255").decode(codec)
-        except UnicodeError:
-            continue
-    return line
+    try:
+        raw = line.encode("cp1255")
+    except UnicodeError:
+        return line
+    return raw.decode("utf-8", errors="scriptgen-cp1252")
 
 
 def _decode_episode(raw: bytes) -> str:
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return raw.decode("cp1252", errors="replace")  # a few episodes are Latin-1
+    return raw.decode("utf-8", errors="scriptgen-cp1252")  # a few episodes have Latin-1 words
 
 
 def episode_to_script(raw: str) -> str:

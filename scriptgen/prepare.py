@@ -29,7 +29,7 @@ from . import corpus as corpus_mod
 from .errors import ScriptgenError
 from .tokens import Vocab, tokenize
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # bump when tokenization or the episode conversion changes
 _BLOCK_CHARS = 1 << 20  # tokenize about 1 MB of text at a time
 
 

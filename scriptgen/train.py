@@ -167,6 +167,7 @@ class Trainer:
         explicit: set[str] | None = None,
         progress: bool | None = None,
         log: Callable[[str], None] = print,
+        overwrite: bool = False,
     ):
         self.folder = Path(folder)
         self.log = log
@@ -179,9 +180,10 @@ class Trainer:
             cfg = _resume_config(saved.config, cfg, explicit or set())
             data = saved.info["data"]["source"]
             data = None if data == "seinfeld" else data
-        elif self.folder.exists() and (self.folder / "manifest.json").exists():
+        elif not overwrite and self.folder.exists() and any(self.folder.iterdir()):
             raise ScriptgenError(
-                f"checkpoint {str(self.folder)!r} already exists; pass --resume to continue it or choose another --name"
+                f"checkpoint {str(self.folder)!r} already exists; pass --resume {self.folder} to continue it, "
+                f"--overwrite to replace it, or choose another --name"
             )
         self.cfg = cfg.validate()
         self.device = resolve_device(cfg.device)
@@ -192,15 +194,20 @@ class Trainer:
             )
         self.vocab = prepared.vocab
         self.split = prepared.split(cfg.val_fraction, cfg.split_seed)
-        train_ids = prepared.stream(self.split.train)
-        val_ids = prepared.stream(self.split.val)
+        n_train = sum(e - s for s, e in self.split.train)
+        n_val = sum(e - s for s, e in self.split.val)
         if cfg.output == "adaptive" and not cfg.cutoffs:
-            cutoffs = choose_cutoffs(np.bincount(np.asarray(train_ids), minlength=len(self.vocab)))
+            counts = np.zeros(len(self.vocab), dtype=np.int64)
+            for s, e in self.split.train:
+                counts += np.bincount(np.asarray(prepared.ids[s:e]), minlength=len(self.vocab))
+            cutoffs = choose_cutoffs(counts)
             self.cfg = cfg = cfg.replace(cutoffs=cutoffs) if cutoffs else cfg.replace(output="softmax")
-        self.train_batches = StreamBatches(train_ids, cfg.batch_size, cfg.seq_len, "training")
-        val_rows = min(cfg.batch_size, max(1, (len(val_ids) - 1) // cfg.seq_len))
-        self.val_batches = StreamBatches(val_ids, val_rows, cfg.seq_len, "validation")
-        self.data_info = _data_info(prepared, cfg, self.split, len(train_ids), len(val_ids))
+        self.train_batches = StreamBatches(
+            prepared.ids, cfg.batch_size, cfg.seq_len, "training", self.split.train, shuffle_seed=cfg.seed
+        )
+        val_rows = min(cfg.batch_size, max(1, (n_val - 1) // cfg.seq_len))
+        self.val_batches = StreamBatches(prepared.ids, val_rows, cfg.seq_len, "validation", self.split.val)
+        self.data_info = _data_info(prepared, cfg, self.split, n_train, n_val)
 
         torch.manual_seed(cfg.seed)
         self.model = RNN.from_config(cfg, len(self.vocab)).to(self.device)
@@ -213,8 +220,10 @@ class Trainer:
         self.train_time = 0.0
         self.loss_sum, self.loss_count = 0.0, 0
         self.best_val = math.inf
+        self.stale = 0  # validations since the last improvement
         self.best_state: dict[str, torch.Tensor] | None = None
         self.best_dirty = False
+        self.model_written = False  # this run has written model.safetensors
         self.history: list[dict] = []
         self.hidden: Hidden | None = None
         if saved is not None:
@@ -228,17 +237,16 @@ class Trainer:
         load_weights(self.model, model_t, self.folder / "trainer.safetensors")
         opt_state = unflatten_optimizer(tensors, state["param_groups"])
         opt_state = {"state": {k: {n: t.to(self.device) if n != "step" else t for n, t in v.items()} for k, v in opt_state["state"].items()}, "param_groups": opt_state["param_groups"]}
-        self.optimizer.load_state_dict(opt_state)
-        for group in self.optimizer.param_groups:
-            group["lr"] = self.cfg.lr
+        self.optimizer.load_state_dict(opt_state)  # carries the annealed learning rate
         hidden = [tensors[k].to(self.device) for k in ("hidden.0", "hidden.1") if k in tensors]
         self.hidden = None if not hidden else (tuple(hidden) if len(hidden) == 2 else hidden[0])
         torch.set_rng_state(tensors["rng.torch"])
         if "rng.cuda" in tensors and self.device.type == "cuda":
             torch.cuda.set_rng_state(tensors["rng.cuda"])
-        for key in ("step", "epoch", "chunk", "elapsed", "tokens", "train_time", "loss_sum", "loss_count", "best_val"):
+        for key in ("step", "epoch", "chunk", "elapsed", "tokens", "train_time", "loss_sum", "loss_count", "best_val", "stale"):
             setattr(self, key, state[key])
         self.best_state = saved.build_model("cpu").state_dict()
+        self.model_written = True
         self.history = _read_history(self.folder / "history.csv")
         self.log(f"resuming {self.folder} at step {self.step} (epoch {self.epoch + 1}, best val {self.best_val:.4f})")
 
@@ -261,7 +269,7 @@ class Trainer:
             "loss.png": figure_png(plot_history(self.history, title=self.folder.name)),
         }
         keep: tuple[str, ...] = ("model.safetensors",)
-        if self.best_dirty or not (self.folder / "model.safetensors").exists():
+        if self.best_dirty or not self.model_written:
             state = self.best_state if self.best_state is not None else self.model.state_dict()
             files["model.safetensors"] = tensors_to_bytes(state, {"format": "pt"})
             keep = ()
@@ -275,11 +283,12 @@ class Trainer:
         if self.device.type == "cuda":
             tensors["rng.cuda"] = torch.cuda.get_rng_state()
         files["trainer.safetensors"] = tensors_to_bytes(tensors)
-        state = {k: getattr(self, k) for k in ("step", "epoch", "chunk", "elapsed", "tokens", "train_time", "loss_sum", "loss_count", "best_val")}
+        state = {k: getattr(self, k) for k in ("step", "epoch", "chunk", "elapsed", "tokens", "train_time", "loss_sum", "loss_count", "best_val", "stale")}
         state["param_groups"] = groups
         files["trainer.json"] = json_bytes(state)
         write_folder(self.folder, files, keep=keep)
         self.best_dirty = False
+        self.model_written = True
 
     # -- the loop -------------------------------------------------------------------
     def validate_and_save(self) -> float:
@@ -293,7 +302,7 @@ class Trainer:
                 "train_loss": round(train_loss, 5) if self.loss_count else "",
                 "val_loss": round(val, 5),
                 "tokens_per_s": round(self.tokens / self.train_time) if self.train_time else "",
-                "lr": self.cfg.lr,
+                "lr": self.optimizer.param_groups[0]["lr"],
             }
         )
         self.loss_sum, self.loss_count = 0.0, 0
@@ -301,6 +310,14 @@ class Trainer:
             self.best_val = val
             self.best_state = {k: v.detach().to("cpu", copy=True) for k, v in self.model.state_dict().items()}
             self.best_dirty = True
+            self.stale = 0
+        else:
+            self.stale += 1
+            if self.stale >= 2 and self.cfg.lr_decay < 1.0:
+                # two validations without progress on held-out text: anneal the learning rate
+                self.stale = 0
+                for group in self.optimizer.param_groups:
+                    group["lr"] = max(group["lr"] * self.cfg.lr_decay, self.cfg.lr * 1e-3)
         self.save()
         return val
 
@@ -322,7 +339,7 @@ class Trainer:
             while self.epoch < cfg.epochs and not (budget and self.elapsed >= budget):
                 if self.chunk == 0:
                     self.hidden = None  # a new epoch starts its streams afresh
-                for x, y in self.train_batches.epoch(self.epoch, self.chunk, shift=True):
+                for x, y in self.train_batches.epoch(self.epoch, self.chunk):
                     if budget and self.elapsed >= budget:
                         break
                     t0 = time.perf_counter()
@@ -419,7 +436,8 @@ def train(
     encoding: str = "utf-8",
     progress: bool | None = None,
     log: Callable[[str], None] = print,
+    overwrite: bool = False,
 ) -> TrainResult:
     """Train (or resume) a run into ``out_dir/name``; see :class:`Trainer`."""
-    trainer = Trainer(cfg or Config(), Path(out_dir) / name, data, data_dir, encoding, resume, explicit, progress, log)
+    trainer = Trainer(cfg or Config(), Path(out_dir) / name, data, data_dir, encoding, resume, explicit, progress, log, overwrite)
     return trainer.run()

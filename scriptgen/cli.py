@@ -1,0 +1,217 @@
+"""The command line: ``scriptgen prepare | train | generate`` (also ``python -m scriptgen``).
+
+    scriptgen train --name seinfeld --max-minutes 8
+    scriptgen generate --checkpoint checkpoints/seinfeld --prime "jerry:" --length 400
+
+Every flag's help states its default.  Bad input ends with one line on stderr
+(``scriptgen: error: ...``) and exit status 2; an interrupted training run
+saves its state and exits with status 130.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from pathlib import Path
+
+from .config import CELLS, LEVELS, OUTPUTS, Config
+from .errors import ScriptgenError
+
+_DEFAULTS = Config()
+
+# flag -> (type, help); defaults come from Config so the two never disagree
+_CONFIG_FLAGS = {
+    "level": (str, f"token level: {' or '.join(LEVELS)}"),
+    "min-count": (int, "words seen fewer times become <unk> (1 keeps every word)"),
+    "val-fraction": (float, "share of episodes/files held out for validation"),
+    "split-seed": (int, "seed of the train/validation split"),
+    "cell": (str, f"recurrent cell: {', '.join(CELLS)}"),
+    "embedding-dim": (int, "size of the token embeddings"),
+    "hidden-dim": (int, "size of each recurrent layer's hidden state"),
+    "n-layers": (int, "number of stacked recurrent layers"),
+    "dropout": (float, "dropout probability, in [0, 1)"),
+    "tie-weights": (None, "share the embedding and output weights (needs --output softmax and equal sizes)"),
+    "output": (str, f"output layer: {' or '.join(OUTPUTS)} softmax"),
+    "seq-len": (int, "tokens per backpropagation-through-time chunk"),
+    "batch-size": (int, "parallel token streams per step"),
+    "lr": (float, "Adam learning rate"),
+    "lr-decay": (float, "multiply the learning rate by this when validation loss stops improving (1 = never)"),
+    "clip": (float, "maximum gradient norm"),
+    "epochs": (int, "passes over the training split"),
+    "max-minutes": (float, "stop after this many minutes of training (0 = no limit)"),
+    "eval-interval": (int, "validate and save every N steps (0 = twice per epoch)"),
+    "seed": (int, "random seed of initialisation, dropout and data order"),
+    "device": (str, "auto (CUDA when present), cpu or cuda"),
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a usage error on a single line."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message}; see '{self.prog} --help'\n")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    return value
+
+
+def _add_config_flags(parser: argparse.ArgumentParser, names: list[str]) -> None:
+    for flag in names:
+        kind, help_text = _CONFIG_FLAGS[flag]
+        default = getattr(_DEFAULTS, flag.replace("-", "_"))
+        if kind is None:
+            parser.add_argument(f"--{flag}", action="store_true", default=argparse.SUPPRESS, help=f"{help_text} (default: off)")
+        else:
+            parser.add_argument(
+                f"--{flag}",
+                type=_finite_float if kind is float else kind,
+                default=argparse.SUPPRESS,
+                metavar=flag.split("-")[-1].upper() if kind is not str else None,
+                help=f"{help_text} (default: {default})",
+            )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="scriptgen", description="Train recurrent networks on TV scripts and generate new ones.")
+    parser.add_argument("--version", action="version", version=f"scriptgen {_version()}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    data_help = "a UTF-8 text file or a folder of .txt files (default: the Seinfeld corpus of seinfeld-laugh-corpus)"
+
+    p = sub.add_parser("prepare", help="tokenize a corpus and cache it under data/", description="Tokenize a corpus once and cache ids, vocabulary and document ranges.")
+    p.add_argument("--data", default=None, metavar="PATH", help=data_help)
+    p.add_argument("--data-dir", default="data", help="where prepared data is cached (default: data)")
+    p.add_argument("--encoding", default="utf-8", help="text encoding of --data files (default: utf-8)")
+    p.add_argument("--force", action="store_true", help="rebuild even if the cache is current (default: off)")
+    _add_config_flags(p, ["level", "min-count"])
+
+    t = sub.add_parser("train", help="train a model and save checkpoints", description="Train on a corpus; validation on held-out episodes; the best checkpoint is kept.")
+    t.add_argument("--data", default=None, metavar="PATH", help=data_help)
+    t.add_argument("--name", default="seinfeld", help="run name: the checkpoint goes to OUT_DIR/NAME (default: seinfeld)")
+    t.add_argument("--out-dir", default="checkpoints", help="folder of checkpoints (default: checkpoints)")
+    t.add_argument("--data-dir", default="data", help="where prepared data is cached (default: data)")
+    t.add_argument("--encoding", default="utf-8", help="text encoding of --data files (default: utf-8)")
+    t.add_argument("--resume", default=None, metavar="CHECKPOINT", help="continue the run saved in this checkpoint folder (default: start a new run)")
+    t.add_argument("--overwrite", action="store_true", help="replace an existing checkpoint of the same name (default: refuse)")
+    t.add_argument("--no-progress", action="store_true", help="no progress bar (default: shown on a terminal)")
+    _add_config_flags(t, list(_CONFIG_FLAGS))
+
+    g = sub.add_parser("generate", help="write a script from prime words", description="Generate a script from a trained checkpoint.")
+    g.add_argument("--checkpoint", default="checkpoints/seinfeld", help="checkpoint folder (default: checkpoints/seinfeld)")
+    g.add_argument("--prime", default="jerry:", help="text to start from, tokenized like the corpus (default: 'jerry:')")
+    g.add_argument("--length", type=int, default=400, help="number of new tokens (default: 400)")
+    g.add_argument("--temperature", type=_finite_float, default=0.8, help="sampling temperature > 0; lower is safer (default: 0.8)")
+    g.add_argument("--top-k", type=int, default=0, help="sample among the k likeliest tokens only; 0 = all (default: 0)")
+    g.add_argument("--seed", type=int, default=None, help="random seed for reproducible output (default: random)")
+    g.add_argument("--device", default="cpu", help="auto, cpu or cuda (default: cpu)")
+    return parser
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+# --------------------------------------------------------------------------
+def cmd_prepare(args: argparse.Namespace) -> int:
+    from .prepare import prepare
+
+    cfg = Config(**{k: getattr(args, k) for k in ("level", "min_count") if hasattr(args, k)}).validate()
+    prepared = prepare(args.data, cfg.level, cfg.min_count, args.data_dir, encoding=args.encoding, force=args.force)
+    split = prepared.split(cfg.val_fraction, cfg.split_seed)
+    print(
+        f"{prepared.folder}: {prepared.meta['n_tokens']:,} tokens, vocabulary {len(prepared.vocab):,}, "
+        f"{len(prepared.documents)} documents ({len(split.val_documents)} held out for validation)"
+    )
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .train import train
+
+    names = [f.replace("-", "_") for f in _CONFIG_FLAGS]
+    given = {n: getattr(args, n) for n in names if hasattr(args, n)}
+    cfg = Config(**given)
+    out_dir, name = args.out_dir, args.name
+    if args.resume:
+        folder = Path(args.resume)
+        out_dir, name = folder.parent, folder.name
+    else:
+        cfg.validate()
+    result = train(
+        cfg,
+        data=args.data,
+        name=name,
+        out_dir=out_dir,
+        data_dir=args.data_dir,
+        resume=bool(args.resume),
+        explicit=set(given),
+        encoding=args.encoding,
+        progress=False if args.no_progress else None,
+        log=lambda msg: print(msg, file=sys.stderr),
+        overwrite=args.overwrite,
+    )
+    folder = result.folder
+    if result.interrupted:
+        print(
+            f"scriptgen: interrupted at step {result.steps}; state saved in {folder}. "
+            f"Resume with: scriptgen train --resume {folder}",
+            file=sys.stderr,
+        )
+        return 130
+    print(
+        f"best validation loss {result.best_val_loss:.4f} nats/token (perplexity {math.exp(result.best_val_loss):.1f}), "
+        f"last train loss {result.train_loss:.4f}, {result.steps} steps, {result.epochs:.2f} epochs, "
+        f"{result.elapsed_s:.0f} s, {result.tokens_per_s:,.0f} tokens/s\n"
+        f"checkpoint: {folder} (loss curves in {folder / 'loss.png'})\n"
+        f"generate with: scriptgen generate --checkpoint {folder} --prime 'jerry:'"
+    )
+    return 0
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from .checkpoint import load_checkpoint
+    from .generate import check_sampling, generate
+    from .train import resolve_device
+
+    ckpt = load_checkpoint(args.checkpoint)
+    check_sampling(args.length, args.temperature, args.top_k, len(ckpt.vocab))
+    if args.top_k >= len(ckpt.vocab):
+        print(f"scriptgen: note: --top-k {args.top_k} covers the whole vocabulary ({len(ckpt.vocab)}); sampling from all tokens", file=sys.stderr)
+    prime = args.prime.replace("\\n", "\n")
+    if not prime.strip():
+        raise ScriptgenError("the prime is empty; pass one or more words with --prime, e.g. --prime 'jerry:'")
+    prime_ids = ckpt.vocab.encode(prime)
+    if not prime_ids:
+        raise ScriptgenError("the prime has no tokens; pass one or more words with --prime, e.g. --prime 'jerry:'")
+    model = ckpt.build_model(resolve_device(args.device))
+    ids = generate(model, prime_ids, args.length, args.temperature, args.top_k, args.seed)
+    print(ckpt.vocab.decode(prime_ids + ids))
+    return 0
+
+
+COMMANDS = {"prepare": cmd_prepare, "train": cmd_train, "generate": cmd_generate}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except ScriptgenError as exc:
+        print(f"scriptgen: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("scriptgen: stopped", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0  # output piped to `head` and closed early
+
+
+if __name__ == "__main__":
+    sys.exit(main())

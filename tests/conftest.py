@@ -1,0 +1,58 @@
+"""Shared fixtures: small corpora the tests write themselves, and tiny configs."""
+
+from __future__ import annotations
+
+import math
+import random
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # problem_unittests.py and helper.py live at the top level
+
+from scriptgen import Config  # noqa: E402
+
+SPEAKERS = ["jerry", "george", "elaine", "kramer"]
+OPENERS = ["i can't believe", "you know what", "what is the deal with", "listen to me about", "hey, look at"]
+NOUNS = ["the soup", "my parents", "this apartment", "the marine biologist", "a big salad", "the puffy shirt"]
+ENDINGS = [".", "!", "?", "..."]
+
+
+def make_script(n_lines: int, seed: int) -> str:
+    """A small, learnable script: speakers, stock phrases, punctuation, laughs."""
+    rng = random.Random(seed)
+    lines = []
+    for _ in range(n_lines):
+        speaker = rng.choice(SPEAKERS)
+        line = f"{speaker}: {rng.choice(OPENERS)} {rng.choice(NOUNS)}{rng.choice(ENDINGS)}"
+        if rng.random() < 0.3:
+            line += f" ({rng.choice(['laughs', 'sighs'])}) {rng.choice(NOUNS)}, {rng.choice(OPENERS)} it."
+        lines.append(line)
+        if rng.random() < 0.2:
+            lines.append("[laughter]")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.fixture(scope="session")
+def corpus_dir(tmp_path_factory) -> Path:
+    """A folder of five .txt 'episodes'."""
+    folder = tmp_path_factory.mktemp("corpus")
+    for i in range(5):
+        (folder / f"episode{i}.txt").write_text(make_script(160, seed=i), encoding="utf-8")
+    return folder
+
+
+@pytest.fixture
+def tiny_config() -> Config:
+    return Config(
+        embedding_dim=16, hidden_dim=32, n_layers=1, dropout=0.0, seq_len=8, batch_size=4, lr=0.01, epochs=1, output="softmax"
+    )
+
+
+def unigram_entropy(tokens) -> float:
+    counts = Counter(tokens)
+    total = sum(counts.values())
+    return -sum(c / total * math.log(c / total) for c in counts.values())
