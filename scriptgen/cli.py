@@ -60,6 +60,13 @@ def _finite_float(text: str) -> float:
     return value
 
 
+def _temperatures(text: str) -> list[float]:
+    values = [_finite_float(part) for part in text.split(",") if part.strip()]
+    if not values:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a temperature or a comma-separated list of them")
+    return values
+
+
 def _add_config_flags(parser: argparse.ArgumentParser, names: list[str]) -> None:
     for flag in names:
         kind, help_text = _CONFIG_FLAGS[flag]
@@ -104,8 +111,15 @@ def build_parser() -> argparse.ArgumentParser:
     g = sub.add_parser("generate", help="write a script from prime words", description="Generate a script from a trained checkpoint.")
     g.add_argument("--checkpoint", default="checkpoints/seinfeld", help="checkpoint folder (default: checkpoints/seinfeld)")
     g.add_argument("--prime", default="jerry:", help="text to start from, tokenized like the corpus (default: 'jerry:')")
-    g.add_argument("--length", type=int, default=400, help="number of new tokens (default: 400)")
-    g.add_argument("--temperature", type=_finite_float, default=0.8, help="sampling temperature > 0; lower is safer (default: 0.8)")
+    g.add_argument("--length", type=int, default=None, help="number of new tokens (default: 400; 100 per turn with --interactive)")
+    g.add_argument(
+        "--temperature",
+        type=_temperatures,
+        default=[0.8],
+        help="sampling temperature > 0, lower is safer; a list such as 0.2,0.5,1.0 prints one sample per value side by side (default: 0.8)",
+    )
+    g.add_argument("--unk", action="store_true", help="map prime words the vocabulary lacks to <unk> instead of refusing (default: off)")
+    g.add_argument("--interactive", action="store_true", help="type lines and let the model continue them; /reset, /temp 0.7, empty line quits (default: off)")
     g.add_argument("--top-k", type=int, default=0, help="sample among the k likeliest tokens only; 0 = all (default: 0)")
     g.add_argument("--seed", type=int, default=None, help="random seed for reproducible output (default: random)")
     g.add_argument("--device", default="cpu", help="auto, cpu or cuda (default: cpu)")
@@ -177,22 +191,45 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_generate(args: argparse.Namespace) -> int:
     from .checkpoint import load_checkpoint
-    from .generate import check_sampling, generate
+    from .generate import Sampler, check_sampling, make_generator
+    from .interactive import chat, side_by_side
     from .train import resolve_device
 
     ckpt = load_checkpoint(args.checkpoint)
-    check_sampling(args.length, args.temperature, args.top_k, len(ckpt.vocab))
-    if args.top_k >= len(ckpt.vocab):
-        print(f"scriptgen: note: --top-k {args.top_k} covers the whole vocabulary ({len(ckpt.vocab)}); sampling from all tokens", file=sys.stderr)
+    vocab = ckpt.vocab
+    length = args.length if args.length is not None else (100 if args.interactive else 400)
+    for temperature in args.temperature:
+        check_sampling(length, temperature, args.top_k, len(vocab))
+    if args.top_k >= len(vocab):
+        print(f"scriptgen: note: --top-k {args.top_k} covers the whole vocabulary ({len(vocab)} tokens); sampling from all of them", file=sys.stderr)
+    unknown = "error"
+    if args.unk:
+        if vocab.unk is None:
+            raise ScriptgenError("--unk needs a vocabulary with <unk>: this model was trained with --min-count 1; drop --unk and use known words")
+        unknown = "unk"
+    sampler = Sampler(ckpt.build_model(resolve_device(args.device)))
+    if args.interactive:
+        interactive = sys.stdin.isatty()
+        if interactive:
+            print("type a line for the model to continue; /reset clears, /temp 0.7 sets the temperature, an empty line quits", file=sys.stderr)
+        chat(
+            sampler, vocab, sys.stdin, sys.stdout, sys.stderr, length, args.temperature[0], args.top_k, args.seed, unknown,
+            prompt=(lambda: print("> ", end="", file=sys.stderr, flush=True)) if interactive else None,
+        )
+        return 0
     prime = args.prime.replace("\\n", "\n")
     if not prime.strip():
         raise ScriptgenError("the prime is empty; pass one or more words with --prime, e.g. --prime 'jerry:'")
-    prime_ids = ckpt.vocab.encode(prime)
+    prime_ids = vocab.encode(prime, unknown)
     if not prime_ids:
         raise ScriptgenError("the prime has no tokens; pass one or more words with --prime, e.g. --prime 'jerry:'")
-    model = ckpt.build_model(resolve_device(args.device))
-    ids = generate(model, prime_ids, args.length, args.temperature, args.top_k, args.seed)
-    print(ckpt.vocab.decode(prime_ids + ids))
+    samples = []
+    for temperature in args.temperature:
+        sampler.reset()
+        sampler.feed(prime_ids)
+        new = sampler.sample(length, temperature, args.top_k, make_generator(args.seed, sampler.model.device))
+        samples.append((f"temperature {temperature}", vocab.decode(prime_ids + new)))
+    print(samples[0][1] if len(samples) == 1 else side_by_side(samples))
     return 0
 
 
