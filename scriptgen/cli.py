@@ -43,6 +43,7 @@ _CONFIG_FLAGS = {
     "eval-interval": (int, "validate and save every N steps (0 = twice per epoch)"),
     "seed": (int, "random seed of initialisation, dropout and data order"),
     "device": (str, "auto (CUDA when present), cpu or cuda"),
+    "precision": (str, "auto (bf16 autocast where the hardware has it), fp32 or bf16"),
 }
 
 

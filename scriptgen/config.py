@@ -20,6 +20,7 @@ from .errors import ScriptgenError
 LEVELS = ("word", "char")
 CELLS = ("lstm", "gru", "rnn")
 DEVICES = ("auto", "cpu", "cuda")
+PRECISIONS = ("auto", "fp32", "bf16")
 OUTPUTS = ("adaptive", "softmax")
 
 # Fields that define the network's shape: a checkpoint can only be resumed or
@@ -56,6 +57,7 @@ class Config:
     eval_interval: int = 0  # validate every N steps (0 = once per epoch only)
     seed: int = 1
     device: str = "auto"  # auto | cpu | cuda
+    precision: str = "auto"  # auto (bf16 where the hardware has it, else fp32) | fp32 | bf16
     extra: dict[str, Any] = field(default_factory=dict)  # free-form notes recorded with the run
 
     # ----------------------------------------------------------------------
@@ -76,6 +78,8 @@ class Config:
             raise bad("cutoffs", "they must be increasing positive token ranks")
         if self.device not in DEVICES:
             raise bad("device", f"choose one of {', '.join(DEVICES)}")
+        if self.precision not in PRECISIONS:
+            raise bad("precision", f"choose one of {', '.join(PRECISIONS)}")
         positive_ints = {
             "embedding_dim": 1 << 16,
             "hidden_dim": 1 << 16,

@@ -146,7 +146,8 @@ class RNN(nn.Module):
         """Scores over the vocabulary for (..., hidden_dim) features; log-probabilities for the adaptive output."""
         if self.output == "adaptive":
             shape = features.shape[:-1]
-            return self.fc.log_prob(features.reshape(-1, self.hidden_dim).float()).reshape(*shape, self.output_size)
+            with torch.autocast(features.device.type, enabled=False):
+                return self.fc.log_prob(features.reshape(-1, self.hidden_dim).float()).reshape(*shape, self.output_size)
         return self.fc(features)
 
     def forward_all(self, nn_input: torch.Tensor, hidden: Hidden | None = None) -> tuple[torch.Tensor, Hidden]:
@@ -159,8 +160,10 @@ class RNN(nn.Module):
         out, hidden = self.features(nn_input, hidden)
         target = target.to(self.device).reshape(-1).long()
         if self.output == "adaptive":
-            # the same quantity as F.cross_entropy, without the full (N, vocab) matrix
-            return self.fc(out.reshape(-1, self.hidden_dim).float(), target).loss, hidden
+            # the same quantity as F.cross_entropy, without the full (N, vocab) matrix; kept in
+            # fp32 because its index_select/gather mix dtypes under autocast
+            with torch.autocast(out.device.type, enabled=False):
+                return self.fc(out.reshape(-1, self.hidden_dim).float(), target).loss, hidden
         logits = self.fc(out)
         return F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), target), hidden
 

@@ -56,7 +56,7 @@ from .prepare import Prepared, prepare
 
 HISTORY_FIELDS = ("step", "epoch", "elapsed_s", "train_loss", "val_loss", "tokens_per_s", "lr")
 # may differ between a run and its resumption; everything else must match
-RESUMABLE_CHANGES = ("epochs", "max_minutes", "eval_interval", "device", "extra")
+RESUMABLE_CHANGES = ("epochs", "max_minutes", "eval_interval", "device", "precision", "extra")
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -68,6 +68,29 @@ def resolve_device(name: str = "auto") -> torch.device:
     if name not in ("cpu", "cuda"):
         raise ScriptgenError(f"--device {name!r} is unknown; choose auto, cpu or cuda")
     return torch.device(name)
+
+
+def _cpu_has_bf16() -> bool:
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="ignore") as fh:
+            flags = fh.read()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
+    """bfloat16 for autocast where asked for or where the hardware computes it natively; None means fp32."""
+    if precision == "fp32":
+        return None
+    native = torch.cuda.is_bf16_supported() if device.type == "cuda" else _cpu_has_bf16()
+    if precision == "bf16" and not native:
+        # oneDNN has no bf16 LSTM without AVX512-BF16/AMX; emulating it would be slower than fp32 anyway
+        raise ScriptgenError(
+            f"--precision bf16 needs a CUDA GPU or a CPU with AVX512-BF16/AMX, and this {device.type} has neither; "
+            f"use --precision auto or fp32"
+        )
+    return torch.bfloat16 if native else None
 
 
 # --------------------------------------------------------------------------
@@ -100,14 +123,15 @@ def forward_back_prop(
 
 # --------------------------------------------------------------------------
 @torch.no_grad()
-def evaluate(model: RNN, batches: StreamBatches) -> float:
+def evaluate(model: RNN, batches: StreamBatches, amp_dtype: torch.dtype | None = None) -> float:
     """Mean cross-entropy (nats/token) over every position of ``batches``."""
     was_training = model.training
     model.eval()
     total, count = 0.0, 0
     hidden: Hidden | None = None
     for x, y in batches.epoch():
-        loss, hidden = model.loss(x, y, hidden)
+        with torch.autocast(model.device.type, dtype=amp_dtype or torch.bfloat16, enabled=amp_dtype is not None):
+            loss, hidden = model.loss(x, y, hidden)
         total += loss.item() * y.numel()
         count += y.numel()
     model.train(was_training)
@@ -187,6 +211,7 @@ class Trainer:
             )
         self.cfg = cfg.validate()
         self.device = resolve_device(cfg.device)
+        self.amp_dtype = autocast_dtype(cfg.precision, self.device)
         prepared = prepare(data, cfg.level, cfg.min_count, data_dir, encoding=encoding, log=log)
         if saved is not None and saved.info["data"]["fingerprint"] != prepared.meta["fingerprint"]:
             raise ScriptgenError(
@@ -292,7 +317,7 @@ class Trainer:
 
     # -- the loop -------------------------------------------------------------------
     def validate_and_save(self) -> float:
-        val = evaluate(self.model, self.val_batches)
+        val = evaluate(self.model, self.val_batches, self.amp_dtype)
         train_loss = self.loss_sum / self.loss_count if self.loss_count else float("nan")
         self.history.append(
             {
@@ -395,7 +420,8 @@ class Trainer:
     def _train_step(self, x: torch.Tensor, y: torch.Tensor) -> tuple[float, Hidden]:
         x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
         hidden = detach_hidden(self.hidden) if self.hidden is not None else None
-        loss, hidden = self.model.loss(x, y, hidden)
+        with torch.autocast(self.device.type, dtype=self.amp_dtype or torch.bfloat16, enabled=self.amp_dtype is not None):
+            loss, hidden = self.model.loss(x, y, hidden)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.clip)

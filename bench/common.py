@@ -1,0 +1,64 @@
+"""Shared pieces of the benchmarks: the default corpus split, machine facts, FLOP counts, JSON output."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from scriptgen import Config, RNN, prepare  # noqa: E402
+
+
+def default_split(data: str | None = None, level: str = "word", data_dir: str = "data"):
+    """(prepared, train_ids, val ranges) of the default corpus with the default seeded split."""
+    cfg = Config(level=level)
+    prepared = prepare(data, cfg.level, cfg.min_count, data_dir, log=lambda m: print(m, file=sys.stderr))
+    split = prepared.split(cfg.val_fraction, cfg.split_seed)
+    return prepared, np.asarray(prepared.stream(split.train), dtype=np.int64), split
+
+
+def machine() -> dict:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    info = {"cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(), "torch": torch.__version__}
+    if torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name(0)
+    return info
+
+
+def rnn_macs_per_token(model: RNN) -> int:
+    """Multiply-adds of the recurrent layers for one token (forward)."""
+    gates = {"lstm": 4, "gru": 3, "rnn": 1}[model.cell]
+    macs, width = 0, model.embedding.embedding_dim
+    for _ in range(model.n_layers):
+        macs += gates * model.hidden_dim * (width + model.hidden_dim)
+        width = model.hidden_dim
+    return macs
+
+
+def output_macs_per_token(model: RNN) -> int:
+    """Multiply-adds of the output layer for one scored position (forward, training: target's clusters only on average ~ head)."""
+    if model.output == "adaptive":
+        fc = model.fc
+        macs = fc.head.in_features * fc.head.out_features
+        for tail in fc.tail:  # every tail cluster is evaluated for the positions that fall in it; count all (upper bound)
+            macs += sum(layer.in_features * layer.out_features for layer in tail)
+        return macs
+    return model.fc.in_features * model.fc.out_features
+
+
+def emit(result: dict) -> None:
+    print(json.dumps(result))

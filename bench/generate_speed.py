@@ -1,0 +1,81 @@
+"""Generation speed: the course's generate against scriptgen's, 400 words from a prime, same run.
+
+    python bench/generate_speed.py [--words 400] [--repeats 3] [--device cpu]
+
+Both use a model of the course's final size (embedding 400, hidden 512, 2
+layers, the default corpus's vocabulary); speed does not depend on the
+weights, so they are left untrained.  The course re-feeds a 10-word window
+from a zero state for every word (bench/course_baseline.py); scriptgen feeds
+the prime once and then steps its carried state one token at a time.  Reported
+for scriptgen's adaptive output (the default) and for a full softmax.  Last
+line: JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+import torch
+
+from common import emit, machine
+from course_baseline import COURSE, course_generate, course_model
+from scriptgen import RNN, Config, prepare
+from scriptgen.generate import generate
+from scriptgen.model import choose_cutoffs
+from scriptgen.train import resolve_device
+
+
+def best_rate(fn, words: int, repeats: int) -> float:
+    fn(20)  # warm-up
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn(words)
+        times.append(time.perf_counter() - start)
+    return words / min(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--words", type=int, default=400, help="words to generate (default: 400)")
+    parser.add_argument("--repeats", type=int, default=3, help="best of this many runs (default: 3)")
+    parser.add_argument("--device", default="cpu", help="auto, cpu or cuda (default: cpu)")
+    args = parser.parse_args()
+    device = resolve_device(args.device)
+    prepared = prepare(None, log=lambda m: print(m, file=sys.stderr))
+    vocab = prepared.vocab
+    V = len(vocab)
+    prime = vocab.stoi["jerry:"]
+    torch.manual_seed(0)
+
+    course = course_model(V, device).eval()
+    course_rate = best_rate(lambda n: course_generate(course, prime, 0, n), args.words, args.repeats)
+    print(f"course generate: {course_rate:,.0f} words/s", file=sys.stderr)
+
+    import numpy as np
+
+    cutoffs = choose_cutoffs(np.bincount(np.asarray(prepared.ids), minlength=V))
+    rates = {}
+    for output in ("adaptive", "softmax"):
+        cfg = Config(embedding_dim=COURSE["embedding_dim"], hidden_dim=COURSE["hidden_dim"], n_layers=COURSE["n_layers"],
+                     output=output, cutoffs=cutoffs if output == "adaptive" else [])
+        model = RNN.from_config(cfg, V).to(device).eval()
+        rates[output] = best_rate(lambda n: generate(model, [prime], n, temperature=0.8, seed=1), args.words, args.repeats)
+        print(f"scriptgen generate ({output}): {rates[output]:,.0f} words/s", file=sys.stderr)
+    emit(
+        {
+            "course_words_per_s": round(course_rate, 1),
+            "scriptgen_words_per_s": round(rates["adaptive"], 1),
+            "ratio": round(rates["adaptive"] / course_rate, 2),
+            "scriptgen_full_softmax_words_per_s": round(rates["softmax"], 1),
+            "words": args.words,
+            "device": str(device),
+            **machine(),
+        }
+    )
+
+
+if __name__ == "__main__":
+    main()
