@@ -71,8 +71,44 @@ class Sampler:
                     self.layers.append((w_ih.contiguous(), b_ih.clone(), w_hh.contiguous(), b_hh.clone()))
                 else:
                     self.layers.append((torch.cat([w_ih, w_hh], dim=1).contiguous(), (b_ih + b_hh).contiguous()))
+            self.adaptive = None
+            if model.output == "adaptive":
+                fc = model.fc
+                # head and every tail's first projection read the same vector: one stacked product
+                first = [fc.head.weight] + [tail[0].weight for tail in fc.tail]
+                self.adaptive = {
+                    "first": torch.cat(first).detach().contiguous(),
+                    "head_bias": fc.head.bias.detach() if fc.head.bias is not None else None,
+                    "head_size": fc.head_size,
+                    "shortlist": fc.shortlist_size,
+                    "tails": [(tail[1].weight.detach().contiguous(), tail[0].out_features) for tail in fc.tail],
+                    "cutoffs": fc.cutoffs,
+                    "out": torch.empty(fc.n_classes, device=model.device),
+                }
         self.state: list[tuple[torch.Tensor, ...]] | None = None
         self.logits: torch.Tensor | None = None
+
+    def _output(self, h: torch.Tensor) -> torch.Tensor:
+        """Scores over the vocabulary for the top layer's state ``h`` (H,)."""
+        a = self.adaptive
+        if a is None:
+            return self.model.logits(h.unsqueeze(0))[0]
+        first = torch.mv(a["first"], h)
+        head = first[: a["head_size"]]
+        if a["head_bias"] is not None:
+            head = head + a["head_bias"]
+        head_lp = torch.log_softmax(head, dim=0)
+        out = a["out"].clone()
+        shortlist = a["shortlist"]
+        out[:shortlist] = head_lp[:shortlist]
+        offset = a["head_size"]
+        for i, (w2, hsz) in enumerate(a["tails"]):
+            # log p(word) = log p(cluster) + log p(word | cluster), as AdaptiveLogSoftmaxWithLoss.log_prob
+            start, stop = a["cutoffs"][i], a["cutoffs"][i + 1]
+            cluster = torch.log_softmax(torch.mv(w2, first[offset : offset + hsz]), dim=0)
+            out[start:stop] = cluster + head_lp[shortlist + i]
+            offset += hsz
+        return out
 
     def reset(self) -> None:
         self.state, self.logits = None, None
@@ -133,7 +169,7 @@ class Sampler:
                 new_state.append((h,))
             x = h
         self.state = new_state
-        return self.model.logits(x.unsqueeze(0))[0]
+        return self._output(x)
 
     @torch.inference_mode()
     def sample(self, length: int, temperature: float = 1.0, top_k: int = 0, generator: torch.Generator | None = None) -> list[int]:
