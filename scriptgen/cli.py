@@ -17,6 +17,8 @@ from pathlib import Path
 
 from .config import CELLS, LEVELS, OUTPUTS, Config
 from .errors import ScriptgenError
+from .experiment import add_parser as add_experiment_parser
+from .experiment import run_cli as cmd_experiment
 
 _DEFAULTS = Config()
 
@@ -124,6 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--top-k", type=int, default=0, help="sample among the k likeliest tokens only; 0 = all (default: 0)")
     g.add_argument("--seed", type=int, default=None, help="random seed for reproducible output (default: random)")
     g.add_argument("--device", default="cpu", help="auto, cpu or cuda (default: cpu)")
+    add_experiment_parser(sub)
     return parser
 
 
@@ -234,7 +237,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"prepare": cmd_prepare, "train": cmd_train, "generate": cmd_generate}
+COMMANDS = {"prepare": cmd_prepare, "train": cmd_train, "generate": cmd_generate, "experiment": cmd_experiment}
 
 
 def main(argv: list[str] | None = None) -> int:
