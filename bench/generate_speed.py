@@ -6,9 +6,10 @@ Both use a model of the course's final size (embedding 400, hidden 512, 2
 layers, the default corpus's vocabulary); speed does not depend on the
 weights, so they are left untrained.  The course re-feeds a 10-word window
 from a zero state for every word (bench/course_baseline.py); scriptgen feeds
-the prime once and then steps its carried state one token at a time.  Reported
-for scriptgen's adaptive output (the default) and for a full softmax.  Last
-line: JSON.
+the prime once and then steps its carried state one token at a time, from
+weights prepared once (int8 on the CPU by default, fp32 too).  Reported for
+scriptgen's adaptive output (the default) and for a full softmax.  Last line:
+JSON.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import torch
 from common import emit, machine
 from course_baseline import COURSE, course_generate, course_model
 from scriptgen import RNN, Config, prepare
-from scriptgen.generate import generate
+from scriptgen.generate import Sampler, make_generator
 from scriptgen.model import choose_cutoffs
 from scriptgen.train import resolve_device
 
@@ -58,18 +59,29 @@ def main() -> None:
 
     cutoffs = choose_cutoffs(np.bincount(np.asarray(prepared.ids), minlength=V))
     rates = {}
+    precisions = ("int8", "fp32") if device.type == "cpu" else ("fp32",)
     for output in ("adaptive", "softmax"):
         cfg = Config(embedding_dim=COURSE["embedding_dim"], hidden_dim=COURSE["hidden_dim"], n_layers=COURSE["n_layers"],
                      output=output, cutoffs=cutoffs if output == "adaptive" else [])
         model = RNN.from_config(cfg, V).to(device).eval()
-        rates[output] = best_rate(lambda n: generate(model, [prime], n, temperature=0.8, seed=1), args.words, args.repeats)
-        print(f"scriptgen generate ({output}): {rates[output]:,.0f} words/s", file=sys.stderr)
+        for precision in precisions:
+            sampler = Sampler(model, precision)  # weights prepared once, as `scriptgen generate` does
+
+            def run(n, sampler=sampler):
+                sampler.reset()
+                sampler.feed([prime])
+                return sampler.sample(n, 0.8, 0, make_generator(1, device))
+
+            rates[output, precision] = best_rate(run, args.words, args.repeats)
+            print(f"scriptgen generate ({output}, {precision}): {rates[output, precision]:,.0f} words/s", file=sys.stderr)
+    default = rates["adaptive", precisions[0]]
     emit(
         {
             "course_words_per_s": round(course_rate, 1),
-            "scriptgen_words_per_s": round(rates["adaptive"], 1),
-            "ratio": round(rates["adaptive"] / course_rate, 2),
-            "scriptgen_full_softmax_words_per_s": round(rates["softmax"], 1),
+            "scriptgen_words_per_s": round(default, 1),
+            "ratio": round(default / course_rate, 2),
+            "default_precision": precisions[0],
+            **{f"scriptgen_{o}_{p}_words_per_s": round(r, 1) for (o, p), r in rates.items()},
             "words": args.words,
             "device": str(device),
             **machine(),

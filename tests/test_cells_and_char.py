@@ -29,12 +29,28 @@ def test_one_step_cells_match_torch_nn(cell):
     sampler = Sampler(model)
     for token in ids:
         sampler._step(token)
-    got_h = torch.stack([s[0] for s in sampler.state])
+    got_h = torch.stack([s[0][0] for s in sampler.state])  # state entries are (1, H)
     ref_h = expected_hidden[0][:, 0] if cell == "lstm" else expected_hidden[:, 0]
     assert torch.allclose(got_h, ref_h, atol=1e-5)
-    assert torch.allclose(sampler.state[-1][0], expected[0, -1], atol=1e-5)
+    assert torch.allclose(sampler.state[-1][0][0], expected[0, -1], atol=1e-5)
     if cell == "lstm":
-        assert torch.allclose(torch.stack([s[1] for s in sampler.state]), expected_hidden[1][:, 0], atol=1e-5)
+        assert torch.allclose(torch.stack([s[1][0] for s in sampler.state]), expected_hidden[1][:, 0], atol=1e-5)
+
+
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("output", ["softmax", "adaptive"])
+def test_int8_sampler_stays_close_to_the_model(cell, output):
+    """int8 weights change the distribution only slightly: same state path, small log-prob error."""
+    torch.manual_seed(2)
+    model = RNN(600, 600, 32, 64, 2, dropout=0.0, cell=cell, output=output, cutoffs=[100, 300]).eval()
+    ids = [3, 1, 4, 1, 5, 9, 2, 6]
+    exact, fast = Sampler(model, "fp32"), Sampler(model, "int8")
+    exact.feed(ids)
+    fast.feed(ids)
+    p, q = torch.softmax(exact.logits, 0), torch.softmax(fast.logits, 0)
+    assert 0.5 * (p - q).abs().sum() < 0.05  # total variation distance
+    tokens = generate(model, ids, 50, temperature=0.8, seed=3, precision="int8")
+    assert len(tokens) == 50 and all(0 <= t < 600 for t in tokens)
 
 
 @pytest.mark.parametrize("cell", CELLS)
