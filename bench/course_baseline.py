@@ -44,6 +44,7 @@ def train_course(
     targets = 0
     losses: list[float] = []
     start = None
+    paused = 0.0  # time spent in on_tick (validation) does not count as training time
     next_tick = tick_s
     model.train()
     while True:
@@ -57,9 +58,11 @@ def train_course(
                 continue
             targets += len(labels)
             losses.append(loss)
-            elapsed = time.perf_counter() - start
+            elapsed = time.perf_counter() - start - paused
             if on_tick and tick_s and elapsed >= next_tick:
+                t0 = time.perf_counter()
                 on_tick(elapsed, float(np.mean(losses[-50:])))
+                paused += time.perf_counter() - t0
                 next_tick += tick_s
             if elapsed >= seconds:
                 return {"targets_per_s": targets / elapsed, "train_loss": float(np.mean(losses[-100:])), "seconds": elapsed}
