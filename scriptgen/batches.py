@@ -65,10 +65,14 @@ class StreamBatches:
         row_len = (n_tokens - 1) // batch_size
         if row_len < seq_len:
             need = batch_size * seq_len + 1
-            fits = max(1, (n_tokens - 1) // seq_len)
+            fits = (n_tokens - 1) // seq_len  # the largest batch size that fits this seq_len
+            if fits >= 1:
+                advice = f"lower --batch-size to {fits}, lower --seq-len, or add text"
+            else:
+                advice = f"lower --seq-len to {max(1, n_tokens - 1)} or less, or add text"
             raise ScriptgenError(
                 f"the {what} text has {n_tokens:,} tokens, too few for --batch-size {batch_size} x --seq-len {seq_len} "
-                f"(needs {need:,}); lower --batch-size to {fits} or less, lower --seq-len, or add text"
+                f"(needs {need:,}); {advice}"
             )
         self.n_tokens = n_tokens
         self.batch_size = batch_size
@@ -80,23 +84,35 @@ class StreamBatches:
     def __len__(self) -> int:
         return self.n_chunks
 
-    def stream(self, epoch: int = 0) -> np.ndarray:
-        """The epoch's token stream: the documents, in a seeded order when shuffling."""
+    def _order(self, epoch: int) -> list[int]:
         order = list(range(len(self.ranges)))
         if self.shuffle_seed is not None and len(order) > 1:
             order = np.random.default_rng([self.shuffle_seed, epoch]).permutation(len(order)).tolist()
+        return order
+
+    def stream(self, epoch: int = 0) -> np.ndarray:
+        """The epoch's token stream: the documents, in a seeded order when shuffling (a copy unless one range)."""
+        order = self._order(epoch)
         if len(order) == 1:
             start, end = self.ranges[0]
             return self.ids[start:end]
         return np.concatenate([self.ids[self.ranges[i][0] : self.ranges[i][1]] for i in order])
 
-    def _rows(self, epoch: int) -> torch.Tensor:
-        """(batch_size, row_len + 1) ids: row r holds stream[r*row_len : (r+1)*row_len + 1]."""
-        flat = torch.from_numpy(np.asarray(self.stream(epoch), dtype=np.int64))
+    def _offset(self, epoch: int) -> int:
+        """Where the epoch's rows start in its stream: a few tokens later each epoch when shuffling."""
         usable = self.batch_size * self.row_len
         spare = self.n_tokens - 1 - usable
-        offset = (epoch * 7919) % (min(spare, self.seq_len) + 1) if self.shuffle_seed is not None else 0
-        flat = flat[offset : offset + usable + 1]
+        return (epoch * 7919) % (min(spare, self.seq_len) + 1) if self.shuffle_seed is not None else 0
+
+    def _rows(self, epoch: int) -> torch.Tensor:
+        """(batch_size, row_len + 1) ids: row r holds stream[r*row_len : (r+1)*row_len + 1].
+
+        The whole epoch as one int64 tensor; :meth:`epoch` reads only each
+        chunk's columns instead.
+        """
+        flat = torch.from_numpy(np.asarray(self.stream(epoch), dtype=np.int64))
+        offset = self._offset(epoch)
+        flat = flat[offset : offset + self.batch_size * self.row_len + 1]
         # a strided view: consecutive rows overlap by the one token that is both a last target and a first input
         return flat.as_strided((self.batch_size, self.row_len + 1), (self.row_len, 1))
 
@@ -104,10 +120,20 @@ class StreamBatches:
         """Chunks ``(x, y)`` of one epoch, from ``start_chunk`` (to resume mid-epoch); y is x shifted by one.
 
         Everything is derived from ``epoch`` alone, so a resumed run sees the
-        same chunks as an uninterrupted one.
+        same chunks as an uninterrupted one.  Chunk ``c`` is columns
+        ``c*seq_len ...`` of :meth:`_rows`; each is read from ``ids`` (a memory
+        map, in its own small dtype) when it is yielded, so an epoch never
+        holds more than one chunk as int64 and never copies the corpus.
         """
-        rows = self._rows(epoch)
+        order = self._order(epoch)
+        starts = np.array([self.ranges[i][0] for i in order], dtype=np.int64)  # where each document is in ids
+        lengths = np.array([self.ranges[i][1] - self.ranges[i][0] for i in order], dtype=np.int64)
+        begins = np.concatenate([[0], np.cumsum(lengths)[:-1]])  # where each document is in the epoch's stream
+        row_starts = self._offset(epoch) + np.arange(self.batch_size, dtype=np.int64)[:, None] * self.row_len
         for chunk in range(start_chunk, self.n_chunks):
             i = chunk * self.seq_len
             t = min(self.seq_len, self.row_len - i)
-            yield rows[:, i : i + t], rows[:, i + 1 : i + 1 + t]
+            pos = row_starts + (i + np.arange(t + 1, dtype=np.int64))  # stream positions of the chunk, (batch, t + 1)
+            doc = np.searchsorted(begins, pos, side="right") - 1  # the last document starting at or before pos
+            window = torch.from_numpy(np.asarray(self.ids[starts[doc] + (pos - begins[doc])], dtype=np.int64))
+            yield window[:, :-1], window[:, 1:]

@@ -14,6 +14,10 @@ use :func:`load_documents` directly::
 
     docs = load_documents(None)          # the default corpus
     print(docs[0].name, docs[0].text[:200])
+
+Big files need not fit in memory: :func:`iter_text` streams one file's text in
+blocks of about 1 MB cut after a newline (decoded incrementally, with the same
+checks and messages as :func:`read_text`); ``prepare`` reads user text that way.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from __future__ import annotations
 import codecs
 import hashlib
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -142,34 +147,134 @@ def text_files(path: Path) -> list[Path]:
     return files
 
 
-def read_text(path: Path, encoding: str = "utf-8") -> str:
-    """Read one user file, refusing binary data and undecodable text with a clear message."""
+BLOCK_SIZE = 1 << 20  # read and hand out user text about 1 MB at a time
+_SPACE_BREAK = re.compile(r"[\n \t]")
+
+
+def _cut(text: str, size: int) -> int:
+    """Where to cut ``text`` so its first piece is about ``size`` characters: after a newline, else a space or tab.
+
+    Tokenizing the pieces one by one then equals tokenizing the whole (a newline
+    or an ASCII blank ends every token and breaks every case mapping's context).
+    0 means no break yet: wait for more text.
+    """
+    cut = text.rfind("\n", 0, size) + 1
+    if not cut:
+        cut = max(text.rfind(" ", 0, size), text.rfind("\t", 0, size)) + 1
+    if not cut:
+        found = _SPACE_BREAK.search(text, size)
+        cut = found.end() if found else 0
+    return cut
+
+
+def text_blocks(text: str, size: int | None = None) -> Iterator[str]:
+    """Pieces of ``text`` of about ``size`` characters, cut as :func:`_cut` says (tokenizing them equals tokenizing all)."""
+    size = size or BLOCK_SIZE
+    while len(text) > size:
+        cut = _cut(text, size)
+        if not cut:
+            break
+        yield text[:cut]
+        text = text[cut:]
+    if text:
+        yield text
+
+
+def iter_text(path: Path, encoding: str = "utf-8", size: int | None = None) -> Iterator[str]:
+    """The text of one user file, streamed in pieces of about ``size`` characters (see :func:`text_blocks`).
+
+    Reads ``size`` bytes at a time and decodes incrementally, so a multibyte
+    character split between two reads is whole; line ends become ``\\n`` and a
+    leading byte-order mark is dropped.  Binary data (NUL bytes in the first
+    8 KB) and undecodable bytes (named by their offset) raise ScriptgenError.
+    Joined, the pieces are exactly :func:`read_text`.
+    """
+    size = size or BLOCK_SIZE
+
+    def read(n: int) -> bytes:
+        try:
+            return fh.read(n)
+        except OSError as exc:
+            raise ScriptgenError(f"cannot read {str(path)!r}: {exc.strerror or exc}; check the path and its permissions") from None
+
+    def reads(head: bytes) -> Iterator[bytes]:
+        """The file ``size`` bytes at a time (the sniffed head too), then b"" to say it ended."""
+        for i in range(0, len(head), size):
+            yield head[i : i + size]
+        while raw := read(size):
+            yield raw
+        yield b""
+
     try:
-        raw = path.read_bytes()
+        fh = path.open("rb")
     except OSError as exc:
         raise ScriptgenError(f"cannot read {str(path)!r}: {exc.strerror or exc}; check the path and its permissions") from None
-    if b"\x00" in raw[:_SNIFF_BYTES] and not encoding.lower().startswith("utf-16"):
-        raise ScriptgenError(f"{str(path)!r} looks binary (it has NUL bytes); pass a plain text file")
-    try:
-        text = raw.decode(encoding)
-    except LookupError:
-        raise ScriptgenError(f"unknown encoding {encoding!r}; use a Python codec name such as utf-8 or latin-1") from None
-    except UnicodeDecodeError as exc:
-        raise ScriptgenError(
-            f"{str(path)!r} is not valid {encoding} (byte {exc.start}); "
-            f"convert it to UTF-8 or pass --encoding, e.g. --encoding latin-1"
-        ) from None
-    return text.replace("\r\n", "\n").replace("\r", "\n").lstrip("\ufeff")
+    with fh:
+        head = read(max(size, _SNIFF_BYTES))
+        if b"\x00" in head[:_SNIFF_BYTES] and not encoding.lower().startswith("utf-16"):
+            raise ScriptgenError(f"{str(path)!r} looks binary (it has NUL bytes); pass a plain text file")
+        if not head:
+            return  # an empty file: no text (whatever the encoding)
+        try:
+            decoder = codecs.getincrementaldecoder(encoding)()
+        except LookupError:
+            raise ScriptgenError(f"unknown encoding {encoding!r}; use a Python codec name such as utf-8 or latin-1") from None
+        fed = 0  # bytes handed to the decoder so far
+        pending = ""  # decoded text not yet handed out
+        held_cr = False  # a "\r" at the end of a read: its "\n" may start the next one
+        at_start = True  # byte-order marks are still to be dropped
+        for raw in reads(head):
+            final = not raw
+            buffered = len(decoder.getstate()[0])  # undecoded bytes the decoder kept from earlier reads
+            try:
+                text = decoder.decode(raw, final)
+            except UnicodeDecodeError as exc:
+                raise ScriptgenError(
+                    f"{str(path)!r} is not valid {encoding} (byte {fed - buffered + exc.start}); "
+                    f"convert it to UTF-8 or pass --encoding, e.g. --encoding latin-1"
+                ) from None
+            fed += len(raw)
+            if held_cr:
+                text = "\r" + text
+            held_cr = not final and text.endswith("\r")
+            if held_cr:
+                text = text[:-1]
+            text = text.replace("\r\n", "\n").replace("\r", "\n")
+            if at_start and text:
+                text = text.lstrip("\ufeff")
+                at_start = not text
+            pending += text
+            while len(pending) > size:
+                cut = _cut(pending, size)
+                if not cut:
+                    break
+                yield pending[:cut]
+                pending = pending[cut:]
+        if pending:
+            yield pending
+
+
+def read_text(path: Path, encoding: str = "utf-8") -> str:
+    """Read one user file, refusing binary data and undecodable text with a clear message."""
+    return "".join(iter_text(path, encoding))
+
+
+def named_text_files(path: Path) -> list[tuple[str, Path]]:
+    """``(document name, file)`` of each file a ``--data PATH`` names; the name is the path relative to the source."""
+    root = path if path.is_dir() else path.parent
+    return [(str(f.relative_to(root)), f) for f in text_files(path)]
+
+
+def no_text_error(path: Path) -> ScriptgenError:
+    what = "file" if path.is_file() else "folder's .txt files"
+    return ScriptgenError(f"the {what} at {str(path)!r} holds no text; pass a corpus with some scripts in it")
 
 
 def load_text_source(path: Path, encoding: str = "utf-8") -> list[Document]:
-    files = text_files(path)
-    root = path if path.is_dir() else path.parent
-    docs = [Document(str(f.relative_to(root)), read_text(f, encoding)) for f in files]
+    docs = [Document(name, read_text(f, encoding)) for name, f in named_text_files(path)]
     docs = [d for d in docs if d.text.strip()]
     if not docs:
-        what = "file" if path.is_file() else "folder's .txt files"
-        raise ScriptgenError(f"the {what} at {str(path)!r} holds no text; pass a corpus with some scripts in it")
+        raise no_text_error(path)
     return docs
 
 

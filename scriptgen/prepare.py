@@ -4,9 +4,13 @@
 ``data/NAME/ids.npy`` (token ids in the smallest unsigned integer type that
 fits), ``vocab.json`` and ``meta.json`` (source fingerprint, documents and
 their token ranges).  Later calls reuse the cache and rebuild it only when the
-source's bytes or the tokenizer settings change.  Documents are tokenized a
-block of lines at a time, so memory stays bounded by the largest block, not by
-the corpus.
+source's bytes or the tokenizer settings change.
+
+Big corpora stream: each file is read, decoded and tokenized about 1 MB at a
+time (cut after a newline), twice: a first pass counts the tokens and builds
+the vocabulary, a second writes the ids straight into ``ids.npy`` through a
+memory map.  Memory stays bounded by a block and the vocabulary, not by the
+corpus; no list of all tokens or ids is ever held.
 
 The train/validation split is by document (episode or file), seeded; a corpus
 of a single document holds out its last part.
@@ -19,11 +23,13 @@ import os
 import random
 import re
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
+from numpy.lib.format import open_memmap
 
 from . import corpus as corpus_mod
 from .errors import ScriptgenError
@@ -65,21 +71,21 @@ class Prepared:
 
 
 # --------------------------------------------------------------------------
-def _text_blocks(text: str) -> Iterator[str]:
-    """Pieces of ``text`` cut after a newline, so tokenizing them one by one equals tokenizing all."""
-    start = 0
-    while start < len(text):
-        end = min(start + _BLOCK_CHARS, len(text))
-        if end < len(text):
-            cut = text.rfind("\n", start, end)
-            end = cut + 1 if cut >= start else end
-        yield text[start:end]
-        start = end
+@dataclass(frozen=True)
+class _Source:
+    """One document: its name and how to read its text, block by block, as often as needed."""
+
+    name: str
+    blocks: Callable[[], Iterator[str]]
 
 
-def _doc_tokens(text: str, level: str) -> Iterator[list[str]]:
-    for block in _text_blocks(text):
-        yield tokenize(block, level)
+def _sources(source: str | Path | None, encoding: str) -> tuple[list[_Source], list[corpus_mod.Document] | None]:
+    """The documents of ``source`` as block readers (and, for the small default corpus, the documents themselves)."""
+    if source is None or str(source) == corpus_mod.DEFAULT_SOURCE:
+        docs = corpus_mod.load_seinfeld()  # 1.9 MB of episodes: converted in memory
+        return [_Source(d.name, partial(corpus_mod.text_blocks, d.text, _BLOCK_CHARS)) for d in docs], docs
+    files = corpus_mod.named_text_files(Path(source))
+    return [_Source(name, partial(corpus_mod.iter_text, f, encoding, _BLOCK_CHARS)) for name, f in files], None
 
 
 def smallest_uint(n: int) -> np.dtype:
@@ -149,44 +155,87 @@ def prepare(
         except (OSError, ValueError, KeyError, ScriptgenError):
             pass  # a damaged cache is rebuilt
     log(f"preparing {'the default corpus' if source in (None, corpus_mod.DEFAULT_SOURCE) else source} ({level} level) ...")
-    documents = corpus_mod.load_documents(source, encoding)
+    sources, default_docs = _sources(source, encoding)
 
+    # pass 1: count tokens (and find the documents with text)
     counts: Counter[str] = Counter()
-    for doc in documents:
-        for tokens in _doc_tokens(doc.text, level):
-            counts.update(tokens)
+    kept: list[tuple[_Source, int]] = []  # documents with text, and their number of tokens
+    for src in sources:
+        doc_counts: Counter[str] = Counter()
+        n, has_text = 0, False
+        for block in src.blocks():
+            tokens = tokenize(block, level)
+            doc_counts.update(tokens)
+            n += len(tokens)
+            has_text = has_text or not block.isspace()
+        if has_text or default_docs is not None:  # an empty or whitespace-only file is skipped
+            counts.update(doc_counts)  # same first-seen order (vocabulary ties) as counting token by token
+            kept.append((src, n))
+    if not kept:
+        raise corpus_mod.no_text_error(Path(source))
     vocab = Vocab.from_counts(counts, level, min_count)
-
     dtype = smallest_uint(len(vocab))
-    pieces: list[np.ndarray] = []
-    doc_ranges: list[dict] = []
-    position = 0
-    for doc in documents:
-        start = position
-        for tokens in _doc_tokens(doc.text, level):
-            ids = np.asarray(vocab.encode_tokens(tokens, unknown="unk"), dtype=dtype)
-            pieces.append(ids)
-            position += len(ids)
-        doc_ranges.append({"name": doc.name, "start": start, "end": position})
-    ids = np.concatenate(pieces) if pieces else np.zeros(0, dtype=dtype)
+    n_tokens = sum(n for _, n in kept)
 
     folder.mkdir(parents=True, exist_ok=True)
-    _write_atomic(folder / "ids.npy", lambda fh: np.save(fh, ids))
+    # pass 2: ids straight into ids.npy, block by block
+    doc_ranges = _write_ids(folder / "ids.npy", kept, vocab, dtype, n_tokens, level)
     _write_atomic(folder / "vocab.json", lambda fh: fh.write(json.dumps(vocab.to_json(), ensure_ascii=False).encode()))
-    if source is None or str(source) == corpus_mod.DEFAULT_SOURCE:
-        text = "".join(f"=== {d.name}\n{d.text}" for d in documents)
+    if default_docs is not None:
+        text = "".join(f"=== {d.name}\n{d.text}" for d in default_docs)
         _write_atomic(folder / "script.txt", lambda fh: fh.write(text.encode("utf-8")))
     meta = {
         "source": str(source or corpus_mod.DEFAULT_SOURCE),
         "fingerprint": fingerprint,
         "settings": settings,
-        "n_tokens": int(len(ids)),
+        "n_tokens": n_tokens,
         "vocab_size": len(vocab),
         "documents": doc_ranges,
     }
     _write_atomic(meta_path, lambda fh: fh.write(json.dumps(meta, indent=1).encode()))  # written last: the commit point
-    log(f"prepared {len(documents)} documents, {len(ids):,} tokens, vocabulary {len(vocab):,} -> {folder}")
+    log(f"prepared {len(kept)} documents, {n_tokens:,} tokens, vocabulary {len(vocab):,} -> {folder}")
     return _load(folder, meta)
+
+
+def _write_ids(path: Path, docs: list[tuple[_Source, int]], vocab: Vocab, dtype: np.dtype, n_tokens: int, level: str) -> list[dict]:
+    """Tokenize and encode ``docs`` again, writing their ids into the .npy file at ``path`` (atomically).
+
+    Returns the documents' token ranges.  The ids go through a memory map a
+    block at a time; the file is the same as ``np.save`` of the whole array.
+    """
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    doc_ranges: list[dict] = []
+    try:
+        if n_tokens == 0:
+            with open(tmp, "wb") as fh:
+                np.save(fh, np.zeros(0, dtype=dtype))
+        else:
+            out = open_memmap(tmp, mode="w+", dtype=dtype, shape=(n_tokens,))
+            position = 0
+            for src, n in docs:
+                start, end = position, position + n
+                for block in src.blocks():
+                    try:
+                        ids = np.asarray(vocab.encode_tokens(tokenize(block, level), unknown="unk"), dtype=dtype)
+                    except ScriptgenError:  # a token the first pass did not see
+                        position = -1
+                        break
+                    if position + len(ids) > end:
+                        break
+                    out[position : position + len(ids)] = ids
+                    position += len(ids)
+                if position != end:
+                    raise ScriptgenError(f"{src.name!r} changed while it was being prepared; run the command again")
+                doc_ranges.append({"name": src.name, "start": start, "end": end})
+            out.flush()
+            del out
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return doc_ranges
 
 
 def _load(folder: Path, meta: dict) -> Prepared:
