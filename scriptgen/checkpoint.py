@@ -154,7 +154,7 @@ def _read_manifest(folder: Path) -> dict:
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ScriptgenError(f"{str(folder)!r} has no {MANIFEST}; it is not a scriptgen checkpoint folder") from None
+        raise ScriptgenError(f"{str(folder)!r} has no {MANIFEST}, so it is not a scriptgen checkpoint folder; pass a folder written by 'scriptgen train' (checkpoints/NAME)") from None
     except (OSError, ValueError):
         raise ScriptgenError(f"{str(path)!r} is damaged; restore the checkpoint or train again") from None
     if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
@@ -252,16 +252,16 @@ def load_weights(model: RNN, tensors: dict[str, torch.Tensor], path: Path) -> No
     if missing or extra:
         raise ScriptgenError(
             f"{str(path)!r} holds other weights than its config.json describes "
-            f"(missing {missing[:3]}, unexpected {extra[:3]}); the checkpoint is inconsistent"
+            f"(missing {missing[:3]}, unexpected {extra[:3]}); the checkpoint is inconsistent, restore it or train again"
         )
     for name, tensor in tensors.items():
         if tuple(tensor.shape) != tuple(expected[name].shape):
             raise ScriptgenError(
                 f"weight {name} in {str(path)!r} has shape {tuple(tensor.shape)}, but config.json and vocab.json "
-                f"need {tuple(expected[name].shape)}; the files come from different models"
+                f"need {tuple(expected[name].shape)}; the files come from different models, restore the checkpoint or train again"
             )
         if not tensor.dtype.is_floating_point and expected[name].dtype.is_floating_point:
-            raise ScriptgenError(f"weight {name} in {str(path)!r} is not floating point; the checkpoint is damaged")
+            raise ScriptgenError(f"weight {name} in {str(path)!r} is not floating point; the checkpoint is damaged, restore it or train again")
     model.load_state_dict(tensors)
 
 
@@ -273,11 +273,14 @@ def load_checkpoint(folder: str | Path) -> Checkpoint:
     if not isinstance(info, dict) or not isinstance(info.get("config"), dict):
         raise ScriptgenError(f"{str(folder / 'config.json')!r} is malformed (no 'config' object); restore it or train again")
     config = Config.from_dict(info["config"])
-    config.validate()
+    try:
+        config.validate()
+    except ScriptgenError as exc:
+        raise ScriptgenError(f"{str(folder / 'config.json')!r} holds an impossible setting ({exc}); restore the checkpoint or train again") from None
     vocab = Vocab.from_json(read_json(folder / "vocab.json"))
     if info.get("vocab_size") != len(vocab):
         raise ScriptgenError(
-            f"vocab.json has {len(vocab)} tokens but config.json says {info.get('vocab_size')}; the files come from different checkpoints"
+            f"vocab.json has {len(vocab)} tokens but config.json says {info.get('vocab_size')}; the files come from different checkpoints, restore the checkpoint or train again"
         )
     return Checkpoint(folder, config, vocab, info)
 

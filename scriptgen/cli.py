@@ -11,7 +11,9 @@ saves its state and exits with status 130.
 from __future__ import annotations
 
 import argparse
+import codecs
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -53,11 +55,14 @@ class _Parser(argparse.ArgumentParser):
     """argparse that reports a usage error on a single line."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"{self.prog}: error: {message}; see '{self.prog} --help'\n")
+        self.exit(2, f"scriptgen: error: {message}; see '{self.prog} --help'\n")
 
 
 def _finite_float(text: str) -> float:
-    value = float(text)
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
     if not math.isfinite(value):
         raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
     return value
@@ -143,9 +148,17 @@ def _version() -> str:
 
 
 # --------------------------------------------------------------------------
+def _check_encoding(name: str) -> None:
+    try:
+        codecs.lookup(name)
+    except LookupError:
+        raise ScriptgenError(f"--encoding {name!r} is not a known text encoding; use a Python codec name such as utf-8 or latin-1") from None
+
+
 def cmd_prepare(args: argparse.Namespace) -> int:
     from .prepare import prepare
 
+    _check_encoding(args.encoding)
     cfg = Config(**{k: getattr(args, k) for k in ("level", "min_count") if hasattr(args, k)}).validate()
     prepared = prepare(args.data, cfg.level, cfg.min_count, args.data_dir, encoding=args.encoding, force=args.force)
     split = prepared.split(cfg.val_fraction, cfg.split_seed)
@@ -159,6 +172,7 @@ def cmd_prepare(args: argparse.Namespace) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     from .train import train
 
+    _check_encoding(args.encoding)
     names = [f.replace("-", "_") for f in _CONFIG_FLAGS]
     given = {n: getattr(args, n) for n in names if hasattr(args, n)}
     cfg = Config(**given)
@@ -168,6 +182,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         out_dir, name = folder.parent, folder.name
     else:
         cfg.validate()
+        _check_out_dir(out_dir)
     result = train(
         cfg,
         data=args.data,
@@ -197,6 +212,16 @@ def cmd_train(args: argparse.Namespace) -> int:
         f"generate with: scriptgen generate --checkpoint {folder} --prime 'jerry:'"
     )
     return 0
+
+
+def _check_out_dir(out_dir: str | Path) -> None:
+    """Refuse an --out-dir that cannot be created before any time is spent training."""
+    path = Path(out_dir).absolute()
+    while not os.path.lexists(path) and path != path.parent:
+        path = path.parent
+    if not path.is_dir() or not os.access(path, os.W_OK | os.X_OK):
+        what = "is not a folder" if not path.is_dir() else "is not writable"
+        raise ScriptgenError(f"cannot save checkpoints under {str(out_dir)!r}: {str(path)!r} {what}; choose a writable --out-dir")
 
 
 def cmd_generate(args: argparse.Namespace) -> int:

@@ -174,6 +174,8 @@ class Vocab:
                 message += f"; closest known words to {missing[0]!r}: {', '.join(close)}"
             if self.unk is not None:
                 message += f"; or pass --unk to use {self.unk}"
+            elif not close:
+                message += "; use words that appear in the training text"
         else:
             message += "; use characters that appear in the training text"
         return message
