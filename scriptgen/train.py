@@ -24,8 +24,11 @@ import csv
 import io
 import math
 import platform
+import signal
 import sys
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -265,12 +268,13 @@ class Trainer:
         self.optimizer.load_state_dict(opt_state)  # carries the annealed learning rate
         hidden = [tensors[k].to(self.device) for k in ("hidden.0", "hidden.1") if k in tensors]
         self.hidden = None if not hidden else (tuple(hidden) if len(hidden) == 2 else hidden[0])
-        torch.set_rng_state(tensors["rng.torch"])
-        if "rng.cuda" in tensors and self.device.type == "cuda":
-            torch.cuda.set_rng_state(tensors["rng.cuda"])
         for key in ("step", "epoch", "chunk", "elapsed", "tokens", "train_time", "loss_sum", "loss_count", "best_val", "stale"):
             setattr(self, key, state[key])
         self.best_state = saved.build_model("cpu").state_dict()
+        # last: building a model above draws from the RNG, and dropout must see the saved stream
+        torch.set_rng_state(tensors["rng.torch"])
+        if "rng.cuda" in tensors and self.device.type == "cuda":
+            torch.cuda.set_rng_state(tensors["rng.cuda"])
         self.model_written = True
         self.history = _read_history(self.folder / "history.csv")
         self.log(f"resuming {self.folder} at step {self.step} (epoch {self.epoch + 1}, best val {self.best_val:.4f})")
@@ -361,45 +365,47 @@ class Trainer:
         last_eval_step = self.history[-1]["step"] if self.history else -1
         clock = time.perf_counter()
         try:
-            while self.epoch < cfg.epochs and not (budget and self.elapsed >= budget):
-                if self.chunk == 0:
-                    self.hidden = None  # a new epoch starts its streams afresh
-                for x, y in self.train_batches.epoch(self.epoch, self.chunk):
-                    if budget and self.elapsed >= budget:
-                        break
-                    t0 = time.perf_counter()
-                    loss, self.hidden = self._train_step(x, y)
-                    dt = time.perf_counter() - t0
-                    self.train_time += dt
-                    self.tokens += y.numel()
-                    self.step += 1
-                    self.chunk += 1
-                    self.loss_sum += loss
-                    self.loss_count += 1
-                    now = time.perf_counter()
-                    self.elapsed += now - clock
-                    clock = now
-                    bar.update(1)
-                    if self.step % 10 == 0:
-                        bar.set_postfix(loss=f"{loss:.3f}", tok_s=f"{self.tokens / self.train_time:,.0f}", refresh=False)
-                    if self.chunk == n_chunks:
-                        self.epoch += 1
-                        self.chunk = 0
-                    if self.step % eval_every == 0 or self.chunk == 0:
-                        val = self.validate_and_save()
-                        last_eval_step = self.step
-                        say(f"step {self.step:6d}  epoch {self.history[-1]['epoch']:.2f}  train {self.history[-1]['train_loss']}  val {val:.4f}  best {self.best_val:.4f}  {self.elapsed:.0f}s")
+            with _stop_on_sigint() as stop:
+                while self.epoch < cfg.epochs and not (budget and self.elapsed >= budget) and not stop.is_set():
+                    if self.chunk == 0:
+                        self.hidden = None  # a new epoch starts its streams afresh
+                    for x, y in self.train_batches.epoch(self.epoch, self.chunk):
+                        if (budget and self.elapsed >= budget) or stop.is_set():
+                            break
+                        t0 = time.perf_counter()
+                        loss, self.hidden = self._train_step(x, y)
+                        dt = time.perf_counter() - t0
+                        self.train_time += dt
+                        self.tokens += y.numel()
+                        self.step += 1
+                        self.chunk += 1
+                        self.loss_sum += loss
+                        self.loss_count += 1
                         now = time.perf_counter()
                         self.elapsed += now - clock
                         clock = now
-                    if self.chunk == 0:
-                        break
-            if last_eval_step != self.step:
-                self.validate_and_save()
-                say(f"step {self.step:6d}  val {self.history[-1]['val_loss']:.4f}  best {self.best_val:.4f}  {self.elapsed:.0f}s")
-        except KeyboardInterrupt:
-            interrupted = True
-            self.save()
+                        bar.update(1)
+                        if self.step % 10 == 0:
+                            bar.set_postfix(loss=f"{loss:.3f}", tok_s=f"{self.tokens / self.train_time:,.0f}", refresh=False)
+                        if self.chunk == n_chunks:
+                            self.epoch += 1
+                            self.chunk = 0
+                        if self.step % eval_every == 0 or self.chunk == 0:
+                            val = self.validate_and_save()
+                            last_eval_step = self.step
+                            say(f"step {self.step:6d}  epoch {self.history[-1]['epoch']:.2f}  train {self.history[-1]['train_loss']}  val {val:.4f}  best {self.best_val:.4f}  {self.elapsed:.0f}s")
+                            now = time.perf_counter()
+                            self.elapsed += now - clock
+                            clock = now
+                        if self.chunk == 0:
+                            break
+                if stop.is_set():
+                    # Ctrl-C: keep the state of the last finished step; --resume continues from it
+                    interrupted = True
+                    self.save()
+                elif last_eval_step != self.step:
+                    self.validate_and_save()
+                    say(f"step {self.step:6d}  val {self.history[-1]['val_loss']:.4f}  best {self.best_val:.4f}  {self.elapsed:.0f}s")
         finally:
             bar.close()
         last = self.history[-1] if self.history else {}
@@ -429,6 +435,34 @@ class Trainer:
         return loss.item(), detach_hidden(hidden)
 
 
+@contextmanager
+def _stop_on_sigint():
+    """An event set by the first Ctrl-C, so the loop stops between steps and saves.
+
+    A KeyboardInterrupt raised at an arbitrary point could land inside a save or
+    an optimizer step; a flag checked after each step cannot.  A second Ctrl-C
+    raises KeyboardInterrupt as usual (the last complete save stays on disk).
+    Outside the main thread signals cannot be caught, and the event stays unset.
+    """
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+    previous = signal.getsignal(signal.SIGINT)
+
+    def handler(signum, frame):
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        print("scriptgen: stopping after this step (Ctrl-C again to quit at once)", file=sys.stderr, flush=True)
+
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def _history_csv(rows: list[dict]) -> bytes:
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=HISTORY_FIELDS, lineterminator="\n")
@@ -446,7 +480,7 @@ def _read_history(path: Path) -> list[dict]:
             parsed: dict = {}
             for key in HISTORY_FIELDS:
                 value = row.get(key, "")
-                parsed[key] = "" if value in ("", None) else (int(value) if key == "step" else float(value))
+                parsed[key] = "" if value in ("", None) else (int(float(value)) if key in ("step", "tokens_per_s") else float(value))
             rows.append(parsed)
     return rows
 
