@@ -60,5 +60,23 @@ def output_macs_per_token(model: RNN) -> int:
     return model.fc.in_features * model.fc.out_features
 
 
+def matmul_peak_gflops(device: torch.device, dtype: torch.dtype = torch.float32, n: int = 2048, seconds: float = 3.0) -> float:
+    """GFLOP/s of a large square matrix product: the most this machine's kernels deliver."""
+    import time
+
+    a = torch.randn(n, n, device=device).to(dtype)
+    b = torch.randn(n, n, device=device).to(dtype)
+    for _ in range(2):
+        a @ b  # warm up
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    sync()
+    count, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        a @ b
+        count += 1
+    sync()
+    return 2 * n**3 * count / (time.perf_counter() - start) / 1e9
+
+
 def emit(result: dict) -> None:
     print(json.dumps(result))

@@ -8,7 +8,8 @@ hidden 512, 2 layers, Adam 0.001; bench/course_baseline.py) and scriptgen's
 default path (contiguous BPTT chunks, loss on every position, adaptive softmax)
 at the same embedding/hidden/layers.  A target is one scored next-word
 prediction.  Also reports scriptgen's default configuration and its time per
-epoch, and FLOPs per target against what the machine reached.  Last line: JSON.
+epoch, FLOPs per target against what the machine reached, and the machine's
+matrix-product peak (fp32 and bf16) as the ceiling of the ratio.  Last line: JSON.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import tempfile
 
 import torch
 
-from common import default_split, emit, machine, output_macs_per_token, rnn_macs_per_token
+from common import default_split, emit, machine, matmul_peak_gflops, output_macs_per_token, rnn_macs_per_token
 from course_baseline import COURSE, course_model, train_course
 from scriptgen import Config
 from scriptgen.train import Trainer, resolve_device
@@ -56,6 +57,11 @@ def main() -> None:
     # forward+backward ~ 3x the forward multiply-adds; 2 FLOPs per multiply-add
     course_flops = 3 * 2 * (COURSE["sequence_length"] * rnn_macs_per_token(course) + output_macs_per_token(course))
     ours_flops = 3 * 2 * (rnn_macs_per_token(trainer.model) + output_macs_per_token(trainer.model))
+    # the ceiling: the machine's best matrix-product rate spent on nothing but scriptgen's FLOPs
+    peak = {str(dt).split(".")[-1]: matmul_peak_gflops(device, dt) for dt in (torch.float32, torch.bfloat16)}
+    best_peak = max(peak.values())
+    ceiling = best_peak * 1e9 / ours_flops / c["targets_per_s"]
+    print(f"matmul peak {peak} GFLOP/s: at most {ceiling:.1f}x the course loop at this FLOP count", file=sys.stderr)
     emit(
         {
             "course_targets_per_s": round(c["targets_per_s"], 1),
@@ -67,6 +73,8 @@ def main() -> None:
             "scriptgen_gflop_per_target": round(ours_flops / 1e9, 4),
             "course_gflops_reached": round(course_flops * c["targets_per_s"] / 1e9, 1),
             "scriptgen_gflops_reached": round(ours_flops * s_same / 1e9, 1),
+            "matmul_peak_gflops": {k: round(v, 1) for k, v in peak.items()},
+            "ratio_ceiling_at_peak": round(ceiling, 1),
             "seconds": args.seconds,
             "device": str(device),
             **machine(),
