@@ -59,7 +59,7 @@ class StreamBatches:
         ranges: Sequence[tuple[int, int]] | None = None,
         shuffle_seed: int | None = None,
     ):
-        self.ids = ids
+        self.ids = ids if isinstance(ids, np.ndarray) else np.asarray(ids)  # a memmap stays one
         self.ranges = [tuple(r) for r in ranges] if ranges is not None else [(0, len(ids))]
         n_tokens = sum(e - s for s, e in self.ranges)
         row_len = (n_tokens - 1) // batch_size

@@ -36,6 +36,7 @@ from safetensors.torch import save as st_save
 
 from .config import Config
 from .errors import ScriptgenError
+from .fsutil import pid_alive
 from .model import RNN
 from .tokens import Vocab
 
@@ -131,19 +132,9 @@ def recover(folder: Path) -> None:
         olds = olds[:-1]
     for stale in olds + list(parent.glob(f".{folder.name}.tmp-*")):
         pid = stale.name.rsplit("-", 1)[-1]
-        if pid.isdigit() and int(pid) != os.getpid() and _pid_alive(int(pid)):
+        if pid.isdigit() and int(pid) != os.getpid() and pid_alive(int(pid)):
             continue  # another live process is writing it
         shutil.rmtree(stale, ignore_errors=True)
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 # --------------------------------------------------------------------------

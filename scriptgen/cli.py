@@ -11,7 +11,6 @@ saves its state and exits with status 130.
 from __future__ import annotations
 
 import argparse
-import codecs
 import math
 import os
 import sys
@@ -149,10 +148,9 @@ def _version() -> str:
 
 # --------------------------------------------------------------------------
 def _check_encoding(name: str) -> None:
-    try:
-        codecs.lookup(name)
-    except LookupError:
-        raise ScriptgenError(f"--encoding {name!r} is not a known text encoding; use a Python codec name such as utf-8 or latin-1") from None
+    from .corpus import check_encoding
+
+    check_encoding(name)
 
 
 def cmd_prepare(args: argparse.Namespace) -> int:

@@ -180,6 +180,18 @@ def text_blocks(text: str, size: int | None = None) -> Iterator[str]:
         yield text
 
 
+def check_encoding(encoding: str) -> str:
+    """The codec's canonical name; ScriptgenError for an unknown codec or one that does not decode to text (base64, zlib, ...)."""
+    try:
+        codec = codecs.lookup(encoding)
+        b"\0\0\0\0".decode(codec.name)  # LookupError for the bytes-to-bytes codecs (not for empty input)
+    except UnicodeError:
+        pass  # a text codec that rejects those bytes
+    except LookupError:
+        raise ScriptgenError(f"--encoding {encoding!r} is not a known text encoding; use a Python codec name such as utf-8 or latin-1") from None
+    return codec.name
+
+
 def iter_text(path: Path, encoding: str = "utf-8", size: int | None = None) -> Iterator[str]:
     """The text of one user file, streamed in pieces of about ``size`` characters (see :func:`text_blocks`).
 
@@ -205,20 +217,18 @@ def iter_text(path: Path, encoding: str = "utf-8", size: int | None = None) -> I
             yield raw
         yield b""
 
+    codec = check_encoding(encoding)
     try:
         fh = path.open("rb")
     except OSError as exc:
         raise ScriptgenError(f"cannot read {str(path)!r}: {exc.strerror or exc}; check the path and its permissions") from None
     with fh:
         head = read(max(size, _SNIFF_BYTES))
-        if b"\x00" in head[:_SNIFF_BYTES] and not encoding.lower().startswith("utf-16"):
+        if b"\x00" in head[:_SNIFF_BYTES] and not codec.startswith(("utf-16", "utf-32")):  # their text has NUL bytes
             raise ScriptgenError(f"{str(path)!r} looks binary (it has NUL bytes); pass a plain text file")
         if not head:
             return  # an empty file: no text (whatever the encoding)
-        try:
-            decoder = codecs.getincrementaldecoder(encoding)()
-        except LookupError:
-            raise ScriptgenError(f"unknown encoding {encoding!r}; use a Python codec name such as utf-8 or latin-1") from None
+        decoder = codecs.getincrementaldecoder(codec)()
         fed = 0  # bytes handed to the decoder so far
         pending = ""  # decoded text not yet handed out
         held_cr = False  # a "\r" at the end of a read: its "\n" may start the next one

@@ -18,6 +18,7 @@ of a single document holds out its last part.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import random
@@ -29,10 +30,10 @@ from functools import partial
 from pathlib import Path
 
 import numpy as np
-from numpy.lib.format import open_memmap
 
 from . import corpus as corpus_mod
 from .errors import ScriptgenError
+from .fsutil import pid_alive
 from .tokens import Vocab, tokenize
 
 CACHE_FORMAT = 2  # bump when tokenization or the episode conversion changes
@@ -120,6 +121,15 @@ def cache_name(source: str | Path | None, level: str, min_count: int) -> str:
     return f"{slug}-{level}" + (f"-min{min_count}" if min_count > 1 else "")
 
 
+def _remove_stale_temporaries(folder: Path) -> None:
+    """Drop the temporary files of a prepare that was killed (not those of one still running)."""
+    for tmp in folder.glob(".*.tmp-*"):
+        pid = tmp.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and int(pid) != os.getpid() and pid_alive(int(pid)):
+            continue
+        tmp.unlink(missing_ok=True)
+
+
 def _write_atomic(path: Path, write) -> None:
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
@@ -177,22 +187,27 @@ def prepare(
     dtype = smallest_uint(len(vocab))
     n_tokens = sum(n for _, n in kept)
 
-    folder.mkdir(parents=True, exist_ok=True)
-    # pass 2: ids straight into ids.npy, block by block
-    doc_ranges = _write_ids(folder / "ids.npy", kept, vocab, dtype, n_tokens, level)
-    _write_atomic(folder / "vocab.json", lambda fh: fh.write(json.dumps(vocab.to_json(), ensure_ascii=False).encode()))
-    if default_docs is not None:
-        text = "".join(f"=== {d.name}\n{d.text}" for d in default_docs)
-        _write_atomic(folder / "script.txt", lambda fh: fh.write(text.encode("utf-8")))
-    meta = {
-        "source": str(source or corpus_mod.DEFAULT_SOURCE),
-        "fingerprint": fingerprint,
-        "settings": settings,
-        "n_tokens": n_tokens,
-        "vocab_size": len(vocab),
-        "documents": doc_ranges,
-    }
-    _write_atomic(meta_path, lambda fh: fh.write(json.dumps(meta, indent=1).encode()))  # written last: the commit point
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        _remove_stale_temporaries(folder)
+        # pass 2: ids straight into ids.npy, block by block
+        doc_ranges = _write_ids(folder / "ids.npy", kept, vocab, dtype, n_tokens, level)
+        _write_atomic(folder / "vocab.json", lambda fh: fh.write(json.dumps(vocab.to_json(), ensure_ascii=False).encode()))
+        if default_docs is not None:
+            text = "".join(f"=== {d.name}\n{d.text}" for d in default_docs)
+            _write_atomic(folder / "script.txt", lambda fh: fh.write(text.encode("utf-8")))
+        meta = {
+            "source": str(source or corpus_mod.DEFAULT_SOURCE),
+            "fingerprint": fingerprint,
+            "settings": settings,
+            "n_tokens": n_tokens,
+            "vocab_size": len(vocab),
+            "documents": doc_ranges,
+        }
+        _write_atomic(meta_path, lambda fh: fh.write(json.dumps(meta, indent=1).encode()))  # written last: the commit point
+    except OSError as exc:
+        what = "the disk is full" if exc.errno == errno.ENOSPC else (exc.strerror or str(exc))
+        raise ScriptgenError(f"cannot write the prepared corpus to {str(folder)!r}: {what}; free space or choose a writable --data-dir") from None
     log(f"prepared {len(kept)} documents, {n_tokens:,} tokens, vocabulary {len(vocab):,} -> {folder}")
     return _load(folder, meta)
 
@@ -200,17 +215,17 @@ def prepare(
 def _write_ids(path: Path, docs: list[tuple[_Source, int]], vocab: Vocab, dtype: np.dtype, n_tokens: int, level: str) -> list[dict]:
     """Tokenize and encode ``docs`` again, writing their ids into the .npy file at ``path`` (atomically).
 
-    Returns the documents' token ranges.  The ids go through a memory map a
-    block at a time; the file is the same as ``np.save`` of the whole array.
+    Returns the documents' token ranges.  The ids are appended a block at a
+    time after the .npy header (plain writes, so a full disk is an OSError,
+    not a fault in a memory map); the file is the same as ``np.save`` of the
+    whole array.
     """
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     doc_ranges: list[dict] = []
+    header = {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)), "fortran_order": False, "shape": (n_tokens,)}
     try:
-        if n_tokens == 0:
-            with open(tmp, "wb") as fh:
-                np.save(fh, np.zeros(0, dtype=dtype))
-        else:
-            out = open_memmap(tmp, mode="w+", dtype=dtype, shape=(n_tokens,))
+        with open(tmp, "wb") as fh:
+            np.lib.format.write_array_header_1_0(fh, header)
             position = 0
             for src, n in docs:
                 start, end = position, position + n
@@ -222,14 +237,12 @@ def _write_ids(path: Path, docs: list[tuple[_Source, int]], vocab: Vocab, dtype:
                         break
                     if position + len(ids) > end:
                         break
-                    out[position : position + len(ids)] = ids
+                    fh.write(ids.tobytes())
                     position += len(ids)
                 if position != end:
                     raise ScriptgenError(f"{src.name!r} changed while it was being prepared; run the command again")
                 doc_ranges.append({"name": src.name, "start": start, "end": end})
-            out.flush()
-            del out
-        with open(tmp, "rb+") as fh:
+            fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     finally:

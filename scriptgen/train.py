@@ -23,6 +23,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import os
 import platform
 import signal
 import sys
@@ -159,6 +160,7 @@ def _data_info(prepared: Prepared, cfg: Config, split, n_train: int, n_val: int)
     return {
         "source": prepared.meta["source"],
         "fingerprint": prepared.meta["fingerprint"],
+        "encoding": prepared.meta["settings"]["encoding"],
         "level": cfg.level,
         "min_count": cfg.min_count,
         "n_train_tokens": n_train,
@@ -207,6 +209,7 @@ class Trainer:
             cfg = _resume_config(saved.config, cfg, explicit or set())
             data = saved.info["data"]["source"]
             data = None if data == "seinfeld" else data
+            encoding = saved.info["data"].get("encoding", encoding)  # the text is read as it was when training began
         elif not overwrite and self.folder.exists() and any(self.folder.iterdir()):
             raise ScriptgenError(
                 f"checkpoint {str(self.folder)!r} already exists; pass --resume {self.folder} to continue it, "
@@ -227,9 +230,21 @@ class Trainer:
         if cfg.output == "adaptive" and not cfg.cutoffs:
             counts = np.zeros(len(self.vocab), dtype=np.int64)
             for s, e in self.split.train:
-                counts += np.bincount(np.asarray(prepared.ids[s:e]), minlength=len(self.vocab))
+                for a in range(s, e, 1 << 22):  # in slices: bincount copies its input to int64
+                    counts += np.bincount(np.asarray(prepared.ids[a : min(a + (1 << 22), e)]), minlength=len(self.vocab))
             cutoffs = choose_cutoffs(counts)
             self.cfg = cfg = cfg.replace(cutoffs=cutoffs) if cutoffs else cfg.replace(output="softmax")
+        if n_val - 1 < cfg.seq_len:  # before the training split's check: its advice (a smaller batch) would not help here
+            if (n_train - 1) // cfg.batch_size < cfg.seq_len:
+                raise ScriptgenError(
+                    f"the text has {n_train + n_val:,} tokens ({n_train:,} to train on, {n_val:,} held out for validation), "
+                    f"too few for --batch-size {cfg.batch_size} x --seq-len {cfg.seq_len}; lower --seq-len, or add text"
+                )
+            fix = f"lower --seq-len to {n_val - 1} or less, " if n_val > 1 else ""
+            raise ScriptgenError(
+                f"the validation split has {n_val:,} tokens, too few for --seq-len {cfg.seq_len}; "
+                f"{fix}raise --val-fraction (now {cfg.val_fraction}), or add text"
+            )
         self.train_batches = StreamBatches(
             prepared.ids, cfg.batch_size, cfg.seq_len, "training", self.split.train, shuffle_seed=cfg.seed
         )
@@ -365,7 +380,7 @@ class Trainer:
         last_eval_step = self.history[-1]["step"] if self.history else -1
         clock = time.perf_counter()
         try:
-            with _stop_on_sigint() as stop:
+            with _stop_on_sigint(self.folder) as stop:
                 while self.epoch < cfg.epochs and not (budget and self.elapsed >= budget) and not stop.is_set():
                     if self.chunk == 0:
                         self.hidden = None  # a new epoch starts its streams afresh
@@ -399,7 +414,8 @@ class Trainer:
                             clock = now
                         if self.chunk == 0:
                             break
-                if stop.is_set():
+                finished = self.epoch >= cfg.epochs or bool(budget and self.elapsed >= budget)
+                if stop.is_set() and not finished:
                     # Ctrl-C: keep the state of the last finished step; --resume continues from it
                     interrupted = True
                     self.save()
@@ -436,7 +452,7 @@ class Trainer:
 
 
 @contextmanager
-def _stop_on_sigint():
+def _stop_on_sigint(folder: Path):
     """An event set by the first Ctrl-C, so the loop stops between steps and saves.
 
     A KeyboardInterrupt raised at an arbitrary point could land inside a save or
@@ -451,16 +467,28 @@ def _stop_on_sigint():
     previous = signal.getsignal(signal.SIGINT)
 
     def handler(signum, frame):
+        # os.write, not print: the signal may arrive while the loop is printing (print is not reentrant)
         if stop.is_set():
+            _say_raw(f"scriptgen: quitting at once; resume from the last save with: scriptgen train --resume {folder}\n")
             raise KeyboardInterrupt
         stop.set()
-        print("scriptgen: stopping after this step (Ctrl-C again to quit at once)", file=sys.stderr, flush=True)
+        _say_raw("scriptgen: stopping after this step (Ctrl-C again to quit at once)\n")
 
     signal.signal(signal.SIGINT, handler)
     try:
         yield stop
     finally:
-        signal.signal(signal.SIGINT, previous)
+        signal.signal(signal.SIGINT, previous if previous is not None else signal.SIG_DFL)
+
+
+def _say_raw(message: str) -> None:
+    try:
+        os.write(sys.stderr.fileno(), message.encode())
+    except (OSError, ValueError, AttributeError):  # no file descriptor (a notebook's stream)
+        try:
+            print(message, end="", file=sys.stderr, flush=True)
+        except RuntimeError:  # reentrant call: the flag still works without the message
+            pass
 
 
 def _history_csv(rows: list[dict]) -> bytes:

@@ -229,7 +229,32 @@ def _(e, w):
     return e.train(w, "--encoding", "klingon"), None
 
 
-@case("corpus-too-small", "tokens", "--batch-size 4 x --seq-len 8", "lower --batch-size to")
+@case("encoding-not-text", "--encoding 'base64'", "not a known text encoding", "utf-8 or latin-1")
+def _(e, w):
+    return e.train(w, "--encoding", "base64"), None  # a codec, but one that decodes bytes to bytes
+
+
+@case("validation-too-small", "validation split has", "--seq-len 8", "raise --val-fraction")
+def _(e, w):
+    # two documents: the held-out one is a single short line
+    (w / "docs").mkdir()
+    (w / "docs" / "a.txt").write_text(make_script(200, 4))
+    (w / "docs" / "b.txt").write_text("jerry: hi.\n")
+    return e.train(w, "--val-fraction", "0.4", "--split-seed", "0", data=w / "docs"), None
+
+
+@case("data-dir-under-a-file", "cannot write the prepared corpus", "a-file", "writable --data-dir")
+def _(e, w):
+    (w / "a-file").write_text("not a folder")
+    return e.train(w, "--data-dir", w / "a-file" / "data"), None  # the last --data-dir wins
+
+
+@case("batch-too-big-for-corpus", "training text has", "--batch-size 5000 x --seq-len 8", "lower --batch-size to")
+def _(e, w):
+    return e.train(w, "--batch-size", "5000"), None
+
+
+@case("corpus-too-small", "tokens", "--batch-size 4 x --seq-len 8", "lower --seq-len", "add text")
 def _(e, w):
     (w / "small.txt").write_text("jerry: hello there, newman.\ngeorge: i'm out.\nelaine: get out!\n")
     return e.train(w, data=w / "small.txt"), None
@@ -654,6 +679,28 @@ def test_encoding_latin1_then_works(runners, env, tmp_path):
     assert (tmp_path / "ckpts" / "run" / "manifest.json").exists()
     vocab = json.loads((tmp_path / "ckpts" / "run" / "vocab.json").read_text(encoding="utf-8"))
     assert "soupé" in vocab["itos"]
+
+
+def test_utf16_and_utf32_text_is_not_called_binary(runners, env, tmp_path):
+    for encoding in ("utf-16", "UTF_32LE"):
+        text = make_script(120, 5).replace("soup", "soupé")
+        source = tmp_path / f"{encoding}.txt"
+        source.write_bytes(text.encode(encoding))  # NUL bytes throughout, yet text
+        res = runners.run(env.train(tmp_path / encoding, "--encoding", encoding, data=source), tmp_path)
+        assert res.returncode == 0, res.stderr
+        vocab = json.loads((tmp_path / encoding / "ckpts" / "run" / "vocab.json").read_text(encoding="utf-8"))
+        assert "soupé" in vocab["itos"]
+
+
+def test_resume_reads_the_text_with_the_encoding_it_was_trained_with(runners, env, tmp_path):
+    latin = tmp_path / "latin.txt"
+    latin.write_bytes(make_script(200, 3).replace("soup", "soupé").encode("latin-1"))
+    first = runners.run(env.train(tmp_path, "--encoding", "latin-1", data=latin), tmp_path)
+    assert first.returncode == 0, first.stderr
+    folder = tmp_path / "ckpts" / "run"
+    again = runners.run(["train", "--resume", folder, "--epochs", "2", "--data-dir", tmp_path / "data", "--no-progress"], tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert json.loads((folder / "trainer.json").read_text())["epoch"] == 2
 
 
 def test_top_k_above_vocabulary_is_clamped_with_a_note(runners, env, tmp_path):
