@@ -205,6 +205,23 @@ def test_seed_study_grid_is_valid():
     assert [r.config.eval_interval for r in rows[:3]] == [23, 6, 47]
 
 
+@pytest.mark.slow
+def test_shipped_seed_study_completes_with_a_tiny_budget(tmp_path, capsys):
+    """The real grid on the default corpus, 0.2 minutes a row: every row trains, is scored and lands in the tables."""
+    grid = ROOT / "experiments" / "seed_study.toml"
+    flags = ["--data-dir", str(tmp_path / "data"), "--out-dir", str(tmp_path / "results"), "--no-progress"]
+    assert cli("experiment", "--grid", str(grid), "--name", "tiny", "--budget-minutes", "0.2", *flags) == 0
+    folder = tmp_path / "results" / "tiny"
+    rows = load_results(folder)
+    assert [r["row"] for r in rows] == [r.name for r in load_grid(grid).rows()]
+    for row in rows:
+        assert 0 < float(row["train_s"]) < 0.2 * 60 + 30, row  # the budget, plus one step and the final validation
+        assert 0 < float(row["best_val_loss"]) < math.log(20000), row  # below a uniform guess over the vocabulary
+        assert row["data"] == "seinfeld"
+    assert "Finished rows: 9 of 9." in (folder / "results.md").read_text()
+    assert (folder / "curves.png").stat().st_size > 0
+
+
 @pytest.mark.parametrize(
     "text, match",
     [
