@@ -36,7 +36,7 @@ from safetensors.torch import save as st_save
 
 from .config import Config
 from .errors import ScriptgenError
-from .fsutil import pid_alive
+from .fsutil import written_by_another_live_process
 from .model import RNN
 from .tokens import Vocab
 
@@ -131,8 +131,7 @@ def recover(folder: Path) -> None:
         os.rename(olds[-1], folder)
         olds = olds[:-1]
     for stale in olds + list(parent.glob(f".{folder.name}.tmp-*")):
-        pid = stale.name.rsplit("-", 1)[-1]
-        if pid.isdigit() and int(pid) != os.getpid() and pid_alive(int(pid)):
+        if written_by_another_live_process(stale):
             continue  # another live process is writing it
         shutil.rmtree(stale, ignore_errors=True)
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 import codecs
 import hashlib
 import re
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -167,17 +167,22 @@ def _cut(text: str, size: int) -> int:
     return cut
 
 
-def text_blocks(text: str, size: int | None = None) -> Iterator[str]:
-    """Pieces of ``text`` of about ``size`` characters, cut as :func:`_cut` says (tokenizing them equals tokenizing all)."""
-    size = size or BLOCK_SIZE
+def _full_blocks(text: str, size: int) -> Generator[str, None, str]:
+    """Pieces of about ``size`` characters while more than ``size`` remain and a cut is found; returns the rest."""
     while len(text) > size:
         cut = _cut(text, size)
         if not cut:
             break
         yield text[:cut]
         text = text[cut:]
-    if text:
-        yield text
+    return text
+
+
+def text_blocks(text: str, size: int | None = None) -> Iterator[str]:
+    """Pieces of ``text`` of about ``size`` characters, cut as :func:`_cut` says (tokenizing them equals tokenizing all)."""
+    rest = yield from _full_blocks(text, size or BLOCK_SIZE)
+    if rest:
+        yield rest
 
 
 def check_encoding(encoding: str) -> str:
@@ -253,13 +258,7 @@ def iter_text(path: Path, encoding: str = "utf-8", size: int | None = None) -> I
             if at_start and text:
                 text = text.lstrip("\ufeff")
                 at_start = not text
-            pending += text
-            while len(pending) > size:
-                cut = _cut(pending, size)
-                if not cut:
-                    break
-                yield pending[:cut]
-                pending = pending[cut:]
+            pending = yield from _full_blocks(pending + text, size)
         if pending:
             yield pending
 

@@ -14,3 +14,9 @@ def pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def written_by_another_live_process(path) -> bool:
+    """Whether a temporary ``NAME-PID`` belongs to another process that still runs (so it must be left alone)."""
+    pid = str(path.name).rsplit("-", 1)[-1]
+    return pid.isdigit() and int(pid) != os.getpid() and pid_alive(int(pid))

@@ -33,7 +33,7 @@ import numpy as np
 
 from . import corpus as corpus_mod
 from .errors import ScriptgenError
-from .fsutil import pid_alive
+from .fsutil import written_by_another_live_process
 from .tokens import Vocab, tokenize
 
 CACHE_FORMAT = 2  # bump when tokenization or the episode conversion changes
@@ -124,10 +124,8 @@ def cache_name(source: str | Path | None, level: str, min_count: int) -> str:
 def _remove_stale_temporaries(folder: Path) -> None:
     """Drop the temporary files of a prepare that was killed (not those of one still running)."""
     for tmp in folder.glob(".*.tmp-*"):
-        pid = tmp.name.rsplit("-", 1)[-1]
-        if pid.isdigit() and int(pid) != os.getpid() and pid_alive(int(pid)):
-            continue
-        tmp.unlink(missing_ok=True)
+        if not written_by_another_live_process(tmp):
+            tmp.unlink(missing_ok=True)
 
 
 def _write_atomic(path: Path, write) -> None:
@@ -220,34 +218,29 @@ def _write_ids(path: Path, docs: list[tuple[_Source, int]], vocab: Vocab, dtype:
     not a fault in a memory map); the file is the same as ``np.save`` of the
     whole array.
     """
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     doc_ranges: list[dict] = []
     header = {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)), "fortran_order": False, "shape": (n_tokens,)}
-    try:
-        with open(tmp, "wb") as fh:
-            np.lib.format.write_array_header_1_0(fh, header)
-            position = 0
-            for src, n in docs:
-                start, end = position, position + n
-                for block in src.blocks():
-                    try:
-                        ids = np.asarray(vocab.encode_tokens(tokenize(block, level), unknown="unk"), dtype=dtype)
-                    except ScriptgenError:  # a token the first pass did not see
-                        position = -1
-                        break
-                    if position + len(ids) > end:
-                        break
-                    fh.write(ids.tobytes())
-                    position += len(ids)
-                if position != end:
-                    raise ScriptgenError(f"{src.name!r} changed while it was being prepared; run the command again")
-                doc_ranges.append({"name": src.name, "start": start, "end": end})
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+
+    def write(fh) -> None:
+        np.lib.format.write_array_header_1_0(fh, header)
+        position = 0
+        for src, n in docs:
+            start, end = position, position + n
+            for block in src.blocks():
+                try:
+                    ids = np.asarray(vocab.encode_tokens(tokenize(block, level), unknown="unk"), dtype=dtype)
+                except ScriptgenError:  # a token the first pass did not see
+                    position = -1
+                    break
+                if position + len(ids) > end:
+                    break
+                fh.write(ids.tobytes())
+                position += len(ids)
+            if position != end:
+                raise ScriptgenError(f"{src.name!r} changed while it was being prepared; run the command again")
+            doc_ranges.append({"name": src.name, "start": start, "end": end})
+
+    _write_atomic(path, write)
     return doc_ranges
 
 
