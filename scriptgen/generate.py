@@ -14,6 +14,8 @@ new token ids; decoding is the vocabulary's job.
 
 from __future__ import annotations
 
+import functools
+
 import torch
 from torch import nn
 
@@ -44,17 +46,37 @@ def sample_next(logits: torch.Tensor, temperature: float, top_k: int, generator:
     return torch.searchsorted(cdf, u, right=True).clamp_max_(cdf.shape[-1] - 1)  # (batch, 1)
 
 
+THIN = 256  # maps with fewer inputs stay fp32 under int8 (see Sampler)
+INPUT_TABLE_MAX_BYTES = 256 * 2**20  # largest first-layer input table (see Sampler) before falling back to products
+
+
 class Sampler:
     """One-step inference for a trained :class:`RNN`, with its weights prepared once.
 
-    Each recurrent layer's input and hidden weights are fused into one linear
-    map, so a step costs one matrix-vector product per layer; an adaptive
-    output's head and tail projections are stacked into one product too.  With
-    ``precision="int8"`` those maps are dynamically quantized (int8 weights,
-    fp32 activations): a word-level step reads 4x fewer bytes, which is what
-    limits speed on a CPU.  The state is kept between calls: :meth:`feed` user
-    text, :meth:`sample` new tokens, and everything sampled becomes context for
-    the next turn.
+    A batch-1 step is bound by memory traffic and per-operation overhead more
+    than by arithmetic, so the weights are arranged for few, large reads:
+
+    - the first layer's input products ``W_ih e + b`` are precomputed for every
+      vocabulary entry (up to ``INPUT_TABLE_MAX_BYTES``), so that layer reads a
+      table row and multiplies only its hidden state;
+    - every other recurrent layer's input and hidden weights are fused into one
+      map, one matrix-vector product per layer;
+    - an adaptive output's head and tail projections are stacked into one
+      product;
+    - the state lives in buffers allocated once and updated in place: the
+      inputs and hidden states of all layers sit side by side in one row, so
+      layer k reads ``[x_k, h_k]`` as one slice without a concatenation.
+
+    With ``precision="int8"`` the maps are dynamically quantized (int8 weights,
+    fp32 activations): 4x fewer bytes to read per step, and a word-level
+    model's weights then fit in a CPU's last-level cache.  Thin maps (fewer
+    than ``THIN`` inputs: an adaptive output's tails) stay fp32, where a
+    plain product of the pre-transposed weight beat fbgemm's int8 kernel
+    (bench/generate_speed.py).  Every map is called directly, without
+    ``Module.__call__``: a batch-1 step pays for each Python-level call.
+
+    The state is kept between calls: :meth:`feed` user text, :meth:`sample`
+    new tokens, and everything sampled becomes context for the next turn.
     """
 
     def __init__(self, model: RNN, precision: str = "fp32"):
@@ -67,37 +89,48 @@ class Sampler:
         self.cell = model.cell
         self.hidden_dim = model.hidden_dim
         self.vocab_size = model.output_size
-        maps = nn.ModuleDict()
+        self.n_layers = model.n_layers
+        quantized = nn.ModuleDict()  # the linear maps of one step
         with torch.no_grad():
             self.embedding = model.embedding.weight.detach()
+            self._input_table = None
             for k in range(model.n_layers):
                 w_ih = getattr(model.rnn, f"weight_ih_l{k}")
                 w_hh = getattr(model.rnn, f"weight_hh_l{k}")
                 b_ih = getattr(model.rnn, f"bias_ih_l{k}")
                 b_hh = getattr(model.rnn, f"bias_hh_l{k}")
-                if self.cell == "gru":
+                if k == 0 and self.embedding.shape[0] * w_ih.shape[0] * 4 <= INPUT_TABLE_MAX_BYTES:
+                    # the first layer's input is one of vocab_size embeddings: precompute W_ih e + b for each
+                    # (vocab_size, gates); a step then reads one row instead of multiplying by W_ih
+                    bias = b_ih if self.cell == "gru" else b_ih + b_hh
+                    self._input_table = torch.addmm(bias, self.embedding, w_ih.t())
+                    if self.cell == "gru":
+                        quantized["hh0"] = _linear(w_hh, b_hh)
+                    else:
+                        quantized["l0"] = _linear(w_hh, None)
+                elif self.cell == "gru":
                     # the GRU's candidate gate needs the hidden part apart: r * (W_hn h + b_hn)
-                    maps[f"ih{k}"] = _linear(w_ih, b_ih)
-                    maps[f"hh{k}"] = _linear(w_hh, b_hh)
+                    quantized[f"ih{k}"] = _linear(w_ih, b_ih)
+                    quantized[f"hh{k}"] = _linear(w_hh, b_hh)
                 else:
-                    maps[f"l{k}"] = _linear(torch.cat([w_ih, w_hh], dim=1), b_ih + b_hh)
+                    quantized[f"l{k}"] = _linear(torch.cat([w_ih, w_hh], dim=1), b_ih + b_hh)
             self.adaptive = None
             fc = model.fc
             if model.output == "adaptive":
                 # the head and every tail's first projection read the same vector: one stacked product
-                maps["first"] = _linear(torch.cat([fc.head.weight] + [tail[0].weight for tail in fc.tail]), None)
+                quantized["first"] = _linear(torch.cat([fc.head.weight] + [tail[0].weight for tail in fc.tail]), None)
                 for i, tail in enumerate(fc.tail):
-                    maps[f"tail{i}"] = _linear(tail[1].weight, None)
+                    quantized[f"tail{i}"] = _linear(tail[1].weight, None)
                 self.adaptive = {
-                    "head_bias": fc.head.bias.detach() if fc.head.bias is not None else None,
+                    "head_bias": fc.head.bias.detach().clone() if fc.head.bias is not None else None,
                     "head_size": fc.head_size,
                     "shortlist": fc.shortlist_size,
                     "tail_sizes": [tail[0].out_features for tail in fc.tail],
                     "cutoffs": fc.cutoffs,
                 }
             else:
-                maps["out"] = _linear(fc.weight, fc.bias)
-        maps = maps.to(model.device)
+                quantized["out"] = _linear(fc.weight, fc.bias)
+        quantized = quantized.to(model.device)
         if precision == "int8":
             import warnings
 
@@ -105,93 +138,132 @@ class Sampler:
                 warnings.simplefilter("ignore")  # torch.ao.quantization announces its move to torchao
                 from torch.ao.quantization import quantize_dynamic
 
-                maps = quantize_dynamic(maps, {nn.Linear}, dtype=torch.qint8)
-        self.maps = maps
-        self.state: list[tuple[torch.Tensor, ...]] | None = None
-        self.logits: torch.Tensor | None = None
+                for name, layer in quantized.items():
+                    if layer.in_features >= THIN:
+                        quantized[name] = quantize_dynamic(nn.Sequential(layer), {nn.Linear}, dtype=torch.qint8)[0]
+        self.maps = quantized.requires_grad_(False)
+        self._maps = {name: _direct(module) for name, module in quantized.items()}
+        self._allocate(model.embedding.weight.shape[1])
 
-    def _output(self, h: torch.Tensor) -> torch.Tensor:
-        """Scores over the vocabulary for the top layer's state ``h`` (1, H): (V,)."""
+    # -- state buffers ----------------------------------------------------------
+    def _allocate(self, embedding_dim: int) -> None:
+        H, L = self.hidden_dim, self.n_layers
+        device, dtype = self.embedding.device, self.embedding.dtype
+        # one row [x_0 | h_0 | h_1 | ... | h_{L-1}]: layer k reads its input and its own state as one slice
+        self._row = torch.zeros(1, embedding_dim + L * H, device=device, dtype=dtype)
+        self._x = self._row[:, :embedding_dim]
+        self._h = [self._row[:, embedding_dim + k * H : embedding_dim + (k + 1) * H] for k in range(L)]
+        starts = [0] + [embedding_dim + k * H for k in range(L - 1)]
+        self._xh = [self._row[:, starts[k] : embedding_dim + (k + 1) * H] for k in range(L)]
+        if self._input_table is not None:
+            self._xh[0] = self._h[0]  # the input's part comes from the table
+        self._c = [self._row.new_zeros(1, H) for _ in range(L)] if self.cell == "lstm" else []
+        self._act = [self._row.new_zeros(1, 4 * H) for _ in self._c]  # sigmoid of the gates, written in place
+        self._gates = [(a[:, :H], a[:, H : 2 * H], a[:, 3 * H :]) for a in self._act]  # input, forget, output
+        self._logits = self._row.new_zeros(1, self.vocab_size)
+        self.logits: torch.Tensor | None = None
         a = self.adaptive
-        if a is None:
-            return self.maps["out"](h)[0]
-        first = self.maps["first"](h)[0]
-        head = first[: a["head_size"]]
-        if a["head_bias"] is not None:
-            head = head + a["head_bias"]
-        head_lp = torch.log_softmax(head, dim=0)
-        shortlist = a["shortlist"]
-        parts = [head_lp[:shortlist]]
-        offset = a["head_size"]
-        for i, hsz in enumerate(a["tail_sizes"]):
-            # log p(word) = log p(cluster) + log p(word | cluster), as AdaptiveLogSoftmaxWithLoss.log_prob
-            cluster = torch.log_softmax(self.maps[f"tail{i}"](first[offset : offset + hsz].unsqueeze(0))[0], dim=0)
-            parts.append(cluster + head_lp[shortlist + i])
-            offset += hsz
-        return torch.cat(parts)
+        if a is not None:
+            # views made once: the head's log-probabilities land in the output row's shortlist part
+            shortlist, n_tails = a["shortlist"], len(a["tail_sizes"])
+            a["split"] = [a["head_size"]] + a["tail_sizes"]
+            self._head_lp = self._row.new_zeros(1, a["head_size"])  # shortlist words, then one entry per cluster
+            self._shortlist_lp, self._shortlist_out = self._head_lp[:, :shortlist], self._logits[:, :shortlist]
+            self._tails = [self._maps[f"tail{i}"] for i in range(n_tails)]
+            self._cluster_lp = [self._head_lp[:, shortlist + i : shortlist + i + 1] for i in range(n_tails)]
+            cutoffs = a["cutoffs"]
+            self._tail_out = [self._logits[:, cutoffs[i] : cutoffs[i + 1]] for i in range(n_tails)]
 
     def reset(self) -> None:
-        self.state, self.logits = None, None
+        self._row.zero_()
+        for c in self._c:
+            c.zero_()
+        self.logits = None
+
+    @property
+    def state(self) -> list[tuple[torch.Tensor, ...]]:
+        """Per layer, ``(h,)`` or ``(h, c)`` for an LSTM, each (1, H): views of the live buffers."""
+        if self.cell == "lstm":
+            return list(zip(self._h, self._c))
+        return [(h,) for h in self._h]
 
     def _to_hidden(self):
-        if self.state is None:
-            return None
-        if self.cell == "lstm":
-            h = torch.stack([s[0] for s in self.state])  # (n_layers, 1, H)
-            c = torch.stack([s[1] for s in self.state])
-            return (h, c)
-        return torch.stack([s[0] for s in self.state])
+        h = torch.stack(self._h)  # (n_layers, 1, H)
+        return (h, torch.stack(self._c)) if self.cell == "lstm" else h
 
     def _from_hidden(self, hidden) -> None:
-        if self.cell == "lstm":
-            h, c = hidden
-            self.state = [(h[k], c[k]) for k in range(h.shape[0])]  # each (1, H)
-        else:
-            self.state = [(hidden[k],) for k in range(hidden.shape[0])]
+        h = hidden[0] if self.cell == "lstm" else hidden
+        for k in range(self.n_layers):
+            self._h[k].copy_(h[k])
+            if self.cell == "lstm":
+                self._c[k].copy_(hidden[1][k])
+
+    # -- one step -----------------------------------------------------------------
+    def _output(self, h: torch.Tensor) -> torch.Tensor:
+        """Scores over the vocabulary for the top layer's state ``h`` (1, H): (1, V), a reused buffer."""
+        a = self.adaptive
+        if a is None:
+            return self._maps["out"](h)
+        # (1, head_size + sum of tail projections), split into the head's scores and each tail's input
+        head, *projections = self._maps["first"](h).split(a["split"], dim=1)
+        if a["head_bias"] is not None:
+            head = head + a["head_bias"]
+        torch.log_softmax(head, dim=1, out=self._head_lp)
+        self._shortlist_out.copy_(self._shortlist_lp)
+        for tail, projection, cluster_lp, out in zip(self._tails, projections, self._cluster_lp, self._tail_out):
+            # log p(word) = log p(cluster) + log p(word | cluster), as AdaptiveLogSoftmaxWithLoss.log_prob
+            torch.log_softmax(tail(projection), dim=1, out=out).add_(cluster_lp)
+        return self._logits
+
+    def _step(self, token: torch.Tensor) -> torch.Tensor:
+        """One token id, shape (1,), in; scores over the vocabulary out, (1, V); updates the state in place."""
+        table = self._input_table
+        if table is None:
+            torch.index_select(self.embedding, 0, token, out=self._x)
+        H = self.hidden_dim
+        maps = self._maps
+        for k in range(self.n_layers):
+            h = self._h[k]
+            if self.cell == "lstm":
+                gates = maps[f"l{k}"](self._xh[k])  # (1, 4H) in PyTorch's i, f, g, o order
+                if k == 0 and table is not None:
+                    gates.add_(torch.index_select(table, 0, token))
+                torch.sigmoid(gates, out=self._act[k])
+                i, f, o = self._gates[k]  # views of _act[k]
+                c = self._c[k]
+                c.mul_(f).addcmul_(i, torch.tanh(gates[:, 2 * H : 3 * H]))
+                torch.mul(o, torch.tanh(c), out=h)
+            elif self.cell == "gru":
+                if k == 0:
+                    gi = torch.index_select(table, 0, token) if table is not None else maps["ih0"](self._x)
+                else:
+                    gi = maps[f"ih{k}"](self._h[k - 1])
+                gh = maps[f"hh{k}"](h)
+                r, z = torch.sigmoid(gi[:, : 2 * H] + gh[:, : 2 * H]).chunk(2, dim=1)
+                n = torch.tanh(gi[:, 2 * H :] + r * gh[:, 2 * H :])
+                h.sub_(n).mul_(z).add_(n)  # (1 - z) * n + z * h
+            else:
+                pre = maps[f"l{k}"](self._xh[k])
+                if k == 0 and table is not None:
+                    pre.add_(torch.index_select(table, 0, token))
+                torch.tanh(pre, out=h)
+        return self._output(self._h[-1])
 
     @torch.inference_mode()
     def feed(self, ids: list[int]) -> None:
-        """Run ``ids`` through the network (one batched pass), continuing the current state."""
+        """Run ``ids`` through the network, continuing the current state."""
         if not ids:
             return
         x = torch.tensor([ids], dtype=torch.long, device=self.model.device)
         if self.precision == "int8":
-            for token in x[0]:  # the prime through the same int8 maps as the sampled tokens
-                self.logits = self._step(token)
+            for token in x[0].split(1):  # the prime through the same int8 maps as the sampled tokens
+                logits = self._step(token)
+            self.logits = logits[0].clone()
             return
-        out, hidden = self.model.features(x, self._to_hidden())
+        started = self.logits is not None
+        out, hidden = self.model.features(x, self._to_hidden() if started else None)  # one batched pass
         self._from_hidden(hidden)
         self.logits = self.model.logits(out[0, -1:])[0]
-
-    def _step(self, token: torch.Tensor) -> torch.Tensor:
-        """One token in, scores over the vocabulary out; updates the state."""
-        x = self.embedding[token].unsqueeze(0)  # (1, E)
-        H = self.hidden_dim
-        maps = self.maps
-        new_state = []
-        for k in range(self.model.n_layers):
-            prev = self.state[k] if self.state is not None else None
-            h = prev[0] if prev is not None else x.new_zeros(1, H)
-            if self.cell == "lstm":
-                c = prev[1] if prev is not None else x.new_zeros(1, H)
-                gates = maps[f"l{k}"](torch.cat([x, h], dim=1))  # (1, 4H) in PyTorch's i, f, g, o order
-                act = torch.sigmoid(gates)
-                c = act[:, H : 2 * H] * c + act[:, :H] * torch.tanh(gates[:, 2 * H : 3 * H])
-                h = act[:, 3 * H :] * torch.tanh(c)
-                new_state.append((h, c))
-            elif self.cell == "gru":
-                gi = maps[f"ih{k}"](x)
-                gh = maps[f"hh{k}"](h)
-                rz = torch.sigmoid(gi[:, : 2 * H] + gh[:, : 2 * H])
-                n = torch.tanh(gi[:, 2 * H :] + rz[:, :H] * gh[:, 2 * H :])
-                h = n + rz[:, H:] * (h - n)  # (1 - z) * n + z * h
-                new_state.append((h,))
-            else:
-                h = torch.tanh(maps[f"l{k}"](torch.cat([x, h], dim=1)))
-                new_state.append((h,))
-            x = h
-        self.state = new_state
-        return self._output(x)
 
     @torch.inference_mode()
     def sample(self, length: int, temperature: float = 1.0, top_k: int = 0, generator: torch.Generator | None = None) -> list[int]:
@@ -200,19 +272,42 @@ class Sampler:
             raise ScriptgenError("nothing to continue from: feed a prime first")
         top_k = check_sampling(length, temperature, top_k, self.vocab_size)
         new = []
-        logits = self.logits
+        logits = self.logits.unsqueeze(0)
         threads = torch.get_num_threads()
-        if self.model.device.type == "cpu":
-            torch.set_num_threads(1)  # matrix-vector steps are too small to share between threads
+        if self.model.device.type == "cpu" and self.precision == "fp32":
+            # fp32 matrix-vector steps were no faster on two threads; fbgemm's int8 ones were (~10%)
+            torch.set_num_threads(1)
         try:
             for _ in range(length):
-                token = sample_next(logits.unsqueeze(0), temperature, top_k, generator)[0, 0]
+                token = sample_next(logits, temperature, top_k, generator).view(1)
                 new.append(token)
                 logits = self._step(token)
         finally:
             torch.set_num_threads(threads)
-        self.logits = logits
-        return torch.stack(new).tolist()  # one device->host copy at the end
+        self.logits = logits[0].clone()  # the step's buffer is reused by the next call
+        return torch.cat(new).tolist()  # one device->host copy at the end
+
+
+def _direct(module: nn.Module):
+    """The module's product as one plain call on a (1, in) row: (1, out).
+
+    Skips ``Module.__call__`` and the quantized module's Python checks (about
+    20 us per call on a small CPU, several calls per generated token).  An
+    fp32 weight is stored transposed, (in, out): a row times it streams the
+    matrix in memory order, faster than ``F.linear``'s matrix-vector product
+    for batch 1 on the CPU.
+    """
+    packed = getattr(getattr(module, "_packed_params", None), "_packed_params", None)
+    if packed is not None:
+        if getattr(module, "version", None) and module.version >= 4:
+            op = torch.ops.quantized.linear_dynamic
+            return lambda x: op(x, packed, True)  # what torch.ao.nn.quantized.dynamic.Linear.forward runs for qint8
+        return module.forward
+    weight_t = module.weight.detach().t().contiguous()  # (in, out)
+    if module.bias is None:
+        return functools.partial(torch.mm, mat2=weight_t)
+    bias = module.bias.detach().unsqueeze(0)  # (1, out)
+    return lambda x: torch.addmm(bias, x, weight_t)
 
 
 def _linear(weight: torch.Tensor, bias: torch.Tensor | None) -> nn.Linear:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import subprocess
 import sys
 
@@ -13,11 +14,21 @@ from conftest import unigram_entropy
 from scriptgen import RNN, Config, load_checkpoint, load_model, train
 from scriptgen.generate import Sampler, generate, generate_reference
 
+generate_module = importlib.import_module("scriptgen.generate")  # the package's `generate` is the function
+
 CELLS = ["lstm", "gru", "rnn"]
 
 
+@pytest.fixture(params=["input table", "no input table"])
+def input_table(request, monkeypatch):
+    """The Sampler's first layer reads a precomputed table of input products, or (too big a table) multiplies."""
+    if request.param == "no input table":
+        monkeypatch.setattr(generate_module, "INPUT_TABLE_MAX_BYTES", 0)
+    return request.param == "input table"
+
+
 @pytest.mark.parametrize("cell", CELLS)
-def test_one_step_cells_match_torch_nn(cell):
+def test_one_step_cells_match_torch_nn(cell, input_table):
     """Our fused single-step cells give the same states as torch.nn.LSTM/GRU/RNN with the same weights."""
     torch.manual_seed(0)
     model = RNN(50, 50, 12, 20, 3, dropout=0.0, cell=cell).eval()
@@ -27,7 +38,8 @@ def test_one_step_cells_match_torch_nn(cell):
     with torch.no_grad():
         expected, expected_hidden = reference(model.embedding(ids).unsqueeze(0))
     sampler = Sampler(model)
-    for token in ids:
+    assert (sampler._input_table is not None) == input_table
+    for token in ids.split(1):
         sampler._step(token)
     got_h = torch.stack([s[0][0] for s in sampler.state])  # state entries are (1, H)
     ref_h = expected_hidden[0][:, 0] if cell == "lstm" else expected_hidden[:, 0]
@@ -39,12 +51,14 @@ def test_one_step_cells_match_torch_nn(cell):
 
 @pytest.mark.parametrize("cell", CELLS)
 @pytest.mark.parametrize("output", ["softmax", "adaptive"])
-def test_int8_sampler_stays_close_to_the_model(cell, output):
+def test_int8_sampler_stays_close_to_the_model(cell, output, monkeypatch):
     """int8 weights change the distribution only slightly: same state path, small log-prob error."""
     torch.manual_seed(2)
+    monkeypatch.setattr(generate_module, "THIN", 1)  # quantize every map of this small model
     model = RNN(600, 600, 32, 64, 2, dropout=0.0, cell=cell, output=output, cutoffs=[100, 300]).eval()
     ids = [3, 1, 4, 1, 5, 9, 2, 6]
     exact, fast = Sampler(model, "fp32"), Sampler(model, "int8")
+    assert all(_is_int8(m) for m in fast.maps.values())
     exact.feed(ids)
     fast.feed(ids)
     p, q = torch.softmax(exact.logits, 0), torch.softmax(fast.logits, 0)
@@ -53,9 +67,21 @@ def test_int8_sampler_stays_close_to_the_model(cell, output):
     assert len(tokens) == 50 and all(0 <= t < 600 for t in tokens)
 
 
+def _is_int8(module) -> bool:
+    return type(module).__module__.startswith("torch.ao.nn.quantized")
+
+
+def test_int8_leaves_only_thin_maps_in_fp32():
+    """At the default threshold the recurrent maps and the adaptive head are int8; the thin tails stay fp32."""
+    model = RNN(3000, 3000, 32, 256, 2, dropout=0.0, output="adaptive", cutoffs=[500, 1500]).eval()
+    sampler = Sampler(model, "int8")
+    kinds = {name: _is_int8(m) for name, m in sampler.maps.items()}
+    assert kinds == {"l0": True, "l1": True, "first": True, "tail0": False, "tail1": False}
+
+
 @pytest.mark.parametrize("cell", CELLS)
 @pytest.mark.parametrize("output", ["softmax", "adaptive"])
-def test_fast_sampler_picks_the_reference_tokens(cell, output):
+def test_fast_sampler_picks_the_reference_tokens(cell, output, input_table):
     torch.manual_seed(1)
     model = RNN(600, 600, 16, 24, 2, dropout=0.0, cell=cell, output=output, cutoffs=[100, 300]).eval()
     for top_k in (0, 20):
@@ -121,7 +147,11 @@ def test_interactive_state_is_kept_across_turns(word_checkpoint):
     b.feed(vocab.encode("jerry: you know what george: hey,"))
     assert torch.allclose(a.logits, b.logits, atol=1e-5)
     a.reset()
-    assert a.state is None
+    assert a.logits is None and all(not t.any() for layer in a.state for t in layer)  # zero state again
+    a.feed(vocab.encode("george: hey,"))
+    fresh = Sampler(model)
+    fresh.feed(vocab.encode("george: hey,"))
+    assert torch.equal(a.logits, fresh.logits)
 
 
 def test_unk_flag_maps_unknown_prime_words(word_checkpoint):
