@@ -90,7 +90,7 @@ class Sampler:
         self.hidden_dim = model.hidden_dim
         self.vocab_size = model.output_size
         self.n_layers = model.n_layers
-        quantized = nn.ModuleDict()  # the linear maps of one step
+        maps = nn.ModuleDict()  # the linear maps of one step
         with torch.no_grad():
             self.embedding = model.embedding.weight.detach()
             self._input_table = None
@@ -105,32 +105,33 @@ class Sampler:
                     bias = b_ih if self.cell == "gru" else b_ih + b_hh
                     self._input_table = torch.addmm(bias, self.embedding, w_ih.t())
                     if self.cell == "gru":
-                        quantized["hh0"] = _linear(w_hh, b_hh)
+                        maps["hh0"] = _linear(w_hh, b_hh)
                     else:
-                        quantized["l0"] = _linear(w_hh, None)
+                        maps["l0"] = _linear(w_hh, None)
                 elif self.cell == "gru":
                     # the GRU's candidate gate needs the hidden part apart: r * (W_hn h + b_hn)
-                    quantized[f"ih{k}"] = _linear(w_ih, b_ih)
-                    quantized[f"hh{k}"] = _linear(w_hh, b_hh)
+                    maps[f"ih{k}"] = _linear(w_ih, b_ih)
+                    maps[f"hh{k}"] = _linear(w_hh, b_hh)
                 else:
-                    quantized[f"l{k}"] = _linear(torch.cat([w_ih, w_hh], dim=1), b_ih + b_hh)
+                    maps[f"l{k}"] = _linear(torch.cat([w_ih, w_hh], dim=1), b_ih + b_hh)
             self.adaptive = None
             fc = model.fc
             if model.output == "adaptive":
                 # the head and every tail's first projection read the same vector: one stacked product
-                quantized["first"] = _linear(torch.cat([fc.head.weight] + [tail[0].weight for tail in fc.tail]), None)
+                maps["first"] = _linear(torch.cat([fc.head.weight] + [tail[0].weight for tail in fc.tail]), None)
                 for i, tail in enumerate(fc.tail):
-                    quantized[f"tail{i}"] = _linear(tail[1].weight, None)
+                    maps[f"tail{i}"] = _linear(tail[1].weight, None)
                 self.adaptive = {
                     "head_bias": fc.head.bias.detach().clone() if fc.head.bias is not None else None,
                     "head_size": fc.head_size,
                     "shortlist": fc.shortlist_size,
                     "tail_sizes": [tail[0].out_features for tail in fc.tail],
                     "cutoffs": fc.cutoffs,
+                    "split": [fc.head_size] + [tail[0].out_features for tail in fc.tail],  # of the stacked product
                 }
             else:
-                quantized["out"] = _linear(fc.weight, fc.bias)
-        quantized = quantized.to(model.device)
+                maps["out"] = _linear(fc.weight, fc.bias)
+        maps = maps.to(model.device)
         if precision == "int8":
             import warnings
 
@@ -138,11 +139,11 @@ class Sampler:
                 warnings.simplefilter("ignore")  # torch.ao.quantization announces its move to torchao
                 from torch.ao.quantization import quantize_dynamic
 
-                for name, layer in quantized.items():
+                for name, layer in maps.items():
                     if layer.in_features >= THIN:
-                        quantized[name] = quantize_dynamic(nn.Sequential(layer), {nn.Linear}, dtype=torch.qint8)[0]
-        self.maps = quantized.requires_grad_(False)
-        self._maps = {name: _direct(module) for name, module in quantized.items()}
+                        maps[name] = quantize_dynamic(nn.Sequential(layer), {nn.Linear}, dtype=torch.qint8)[0]
+        self.maps = maps.requires_grad_(False)
+        self._maps = {name: _direct(module) for name, module in maps.items()}
         self._allocate(model.embedding.weight.shape[1])
 
     # -- state buffers ----------------------------------------------------------
@@ -166,7 +167,6 @@ class Sampler:
         if a is not None:
             # views made once: the head's log-probabilities land in the output row's shortlist part
             shortlist, n_tails = a["shortlist"], len(a["tail_sizes"])
-            a["split"] = [a["head_size"]] + a["tail_sizes"]
             self._head_lp = self._row.new_zeros(1, a["head_size"])  # shortlist words, then one entry per cluster
             self._shortlist_lp, self._shortlist_out = self._head_lp[:, :shortlist], self._logits[:, :shortlist]
             self._tails = [self._maps[f"tail{i}"] for i in range(n_tails)]
