@@ -229,9 +229,10 @@ class Trainer:
         n_val = sum(e - s for s, e in self.split.val)
         if cfg.output == "adaptive" and not cfg.cutoffs:
             counts = np.zeros(len(self.vocab), dtype=np.int64)
+            piece = 1 << 22  # tokens per bincount call: it copies its input to int64
             for s, e in self.split.train:
-                for a in range(s, e, 1 << 22):  # in slices: bincount copies its input to int64
-                    counts += np.bincount(np.asarray(prepared.ids[a : min(a + (1 << 22), e)]), minlength=len(self.vocab))
+                for a in range(s, e, piece):
+                    counts += np.bincount(np.asarray(prepared.ids[a : min(a + piece, e)]), minlength=len(self.vocab))
             cutoffs = choose_cutoffs(counts)
             self.cfg = cfg = cfg.replace(cutoffs=cutoffs) if cutoffs else cfg.replace(output="softmax")
         if n_val - 1 < cfg.seq_len:  # before the training split's check: its advice (a smaller batch) would not help here
