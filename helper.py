@@ -22,6 +22,7 @@ import torch
 from scriptgen.checkpoint import read_tensors, tensors_to_bytes
 from scriptgen.corpus import load_documents
 from scriptgen.errors import ScriptgenError
+from scriptgen.fsutil import write_bytes
 from scriptgen.model import RNN
 
 PREPROCESS_DIR = Path("data") / "preprocess"
@@ -43,9 +44,9 @@ def preprocess_and_save_data(dataset_path, token_lookup, create_lookup_tables, o
     int_text = np.asarray([vocab_to_int[w] for w in words], dtype=np.int64)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    _atomic(out / "ids.npy", lambda fh: np.save(fh, int_text))
+    write_bytes(out / "ids.npy", lambda fh: np.save(fh, int_text))
     vocab = [int_to_vocab[i] for i in range(len(int_to_vocab))]
-    _atomic(out / "lookup.json", lambda fh: fh.write(json.dumps({"int_to_vocab": vocab, "token_dict": token_dict}).encode()))
+    write_bytes(out / "lookup.json", json.dumps({"int_to_vocab": vocab, "token_dict": token_dict}).encode())
 
 
 def load_preprocess(out_dir=PREPROCESS_DIR):
@@ -64,8 +65,8 @@ def save_model(filename, decoder: RNN) -> None:
     """Weights to ``filename.safetensors`` and constructor arguments to ``filename.json``."""
     base = Path(str(filename).removesuffix(".safetensors").removesuffix(".pt"))
     base.parent.mkdir(parents=True, exist_ok=True)
-    _atomic(base.with_suffix(".safetensors"), lambda fh: fh.write(tensors_to_bytes(decoder.state_dict())))
-    _atomic(base.with_suffix(".json"), lambda fh: fh.write(json.dumps(decoder.hparams, indent=1).encode()))
+    write_bytes(base.with_suffix(".safetensors"), tensors_to_bytes(decoder.state_dict()))
+    write_bytes(base.with_suffix(".json"), json.dumps(decoder.hparams, indent=1).encode())
 
 
 def load_model(filename, device: str | torch.device = "cpu") -> RNN:
@@ -79,12 +80,3 @@ def load_model(filename, device: str | torch.device = "cpu") -> RNN:
     model = RNN(**hparams)
     model.load_state_dict(tensors)
     return model.to(device)
-
-
-def _atomic(path: Path, write) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as fh:
-        write(fh)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)

@@ -15,7 +15,7 @@ Loading verifies the manifest, so a truncated, bit-flipped or swapped file is
 refused with a clear message.  Saving writes a complete new folder beside the
 old one and swaps it in with two renames; files that did not change are
 hard-linked, not copied.  At every moment either the new or the old complete
-folder is on disk, and :func:`recover` puts the old one back after a crash
+folder is on disk, and :func:`fsutil.recover_folder` puts the old one back after a crash
 between the renames.
 """
 
@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,7 +34,7 @@ from safetensors.torch import save as st_save
 
 from .config import Config
 from .errors import ScriptgenError
-from .fsutil import written_by_another_live_process
+from .fsutil import disk_error, recover_folder, replace_folder
 from .model import RNN
 from .tokens import Vocab
 
@@ -58,82 +56,29 @@ def json_bytes(obj: Any) -> bytes:
     return (json.dumps(obj, indent=1, ensure_ascii=False) + "\n").encode("utf-8")
 
 
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def write_folder(folder: Path, files: dict[str, bytes], keep: tuple[str, ...] = ()) -> None:
     """Replace ``folder`` by one holding ``files`` (+ ``keep`` from the old folder) and a manifest, atomically."""
     folder = Path(folder)
-    parent = folder.parent
     try:
-        parent.mkdir(parents=True, exist_ok=True)
+        folder.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise ScriptgenError(f"cannot create {str(parent)!r}: {exc.strerror}; choose a writable --out-dir") from None
-    recover(folder)
-    tmp = parent / f".{folder.name}.tmp-{os.getpid()}"
-    old = parent / f".{folder.name}.old-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
+        raise ScriptgenError(f"cannot create {str(folder.parent)!r}: {exc.strerror}; choose a writable --out-dir") from None
+    recover_folder(folder)
+    digests = {name: hashlib.sha256(data).hexdigest() for name, data in files.items()}
+    links = {}
+    old_manifest = _read_manifest(folder) if (folder / MANIFEST).exists() else None
+    for name in keep:
+        if name in files or not (folder / name).exists() or old_manifest is None or name not in old_manifest["files"]:
+            continue
+        links[name] = folder / name
+        digests[name] = old_manifest["files"][name]
+    manifest = {"format_version": FORMAT_VERSION, "files": dict(sorted(digests.items()))}
     try:
-        tmp.mkdir()
-        digests = {}
-        for name, data in files.items():
-            with open(tmp / name, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            digests[name] = hashlib.sha256(data).hexdigest()
-        old_manifest = _read_manifest(folder) if (folder / MANIFEST).exists() else None
-        for name in keep:
-            if name in files or not (folder / name).exists() or old_manifest is None or name not in old_manifest["files"]:
-                continue
-            try:
-                os.link(folder / name, tmp / name)  # unchanged: share the bytes
-            except OSError:
-                shutil.copy2(folder / name, tmp / name)
-            digests[name] = old_manifest["files"][name]
-        manifest = {"format_version": FORMAT_VERSION, "files": dict(sorted(digests.items()))}
-        with open(tmp / MANIFEST, "wb") as fh:
-            fh.write(json_bytes(manifest))
-            fh.flush()
-            os.fsync(fh.fileno())
-        _fsync_dir(tmp)
-        if folder.exists():
-            os.rename(folder, old)
-        os.rename(tmp, folder)
-        _fsync_dir(parent)
+        replace_folder(folder, {**files, MANIFEST: json_bytes(manifest)}, links)
     except OSError as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if old.exists() and not folder.exists():
-            os.rename(old, folder)
-        what = "the disk is full" if exc.errno == 28 else (exc.strerror or str(exc))
-        raise ScriptgenError(f"could not save the checkpoint to {str(folder)!r}: {what}; free space or choose another --out-dir (the previous checkpoint is kept)") from None
-    shutil.rmtree(old, ignore_errors=True)
-
-
-def recover(folder: Path) -> None:
-    """Undo a save that was killed between its two renames; drop stale temporary folders."""
-    folder = Path(folder)
-    parent = folder.parent
-    if not parent.is_dir():
-        return
-    olds = sorted(parent.glob(f".{folder.name}.old-*"), key=lambda p: p.stat().st_mtime)
-    if not folder.exists() and olds:
-        os.rename(olds[-1], folder)
-        olds = olds[:-1]
-    for stale in olds + list(parent.glob(f".{folder.name}.tmp-*")):
-        if written_by_another_live_process(stale):
-            continue  # another live process is writing it
-        shutil.rmtree(stale, ignore_errors=True)
+        raise ScriptgenError(
+            f"could not save the checkpoint to {str(folder)!r}: {disk_error(exc)}; free space or choose another --out-dir (the previous checkpoint is kept)"
+        ) from None
 
 
 # --------------------------------------------------------------------------
@@ -166,7 +111,7 @@ def verify(folder: Path, need: tuple[str, ...] = REQUIRED) -> dict:
         raise ScriptgenError(f"checkpoint {str(folder)!r} does not exist; train one with 'scriptgen train --name NAME'")
     if not folder.is_dir():
         raise ScriptgenError(f"checkpoint {str(folder)!r} is a file; pass the checkpoint folder (checkpoints/NAME)")
-    recover(folder)
+    recover_folder(folder)
     manifest = _read_manifest(folder)
     for name in need:
         if name not in manifest["files"] or not (folder / name).exists():

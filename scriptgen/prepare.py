@@ -18,9 +18,7 @@ of a single document holds out its last part.
 
 from __future__ import annotations
 
-import errno
 import json
-import os
 import random
 import re
 from collections import Counter
@@ -33,7 +31,7 @@ import numpy as np
 
 from . import corpus as corpus_mod
 from .errors import ScriptgenError
-from .fsutil import written_by_another_live_process
+from .fsutil import disk_error, remove_stale_temporaries, write_bytes
 from .tokens import Vocab, tokenize
 
 CACHE_FORMAT = 2  # bump when tokenization or the episode conversion changes
@@ -121,26 +119,6 @@ def cache_name(source: str | Path | None, level: str, min_count: int) -> str:
     return f"{slug}-{level}" + (f"-min{min_count}" if min_count > 1 else "")
 
 
-def _remove_stale_temporaries(folder: Path) -> None:
-    """Drop the temporary files of a prepare that was killed (not those of one still running)."""
-    for tmp in folder.glob(".*.tmp-*"):
-        if not written_by_another_live_process(tmp):
-            tmp.unlink(missing_ok=True)
-
-
-def _write_atomic(path: Path, write) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
 def prepare(
     source: str | Path | None = None,
     level: str = "word",
@@ -187,13 +165,13 @@ def prepare(
 
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        _remove_stale_temporaries(folder)
+        remove_stale_temporaries(folder)
         # pass 2: ids straight into ids.npy, block by block
         doc_ranges = _write_ids(folder / "ids.npy", kept, vocab, dtype, n_tokens, level)
-        _write_atomic(folder / "vocab.json", lambda fh: fh.write(json.dumps(vocab.to_json(), ensure_ascii=False).encode()))
+        write_bytes(folder / "vocab.json", json.dumps(vocab.to_json(), ensure_ascii=False).encode())
         if default_docs is not None:
             text = "".join(f"=== {d.name}\n{d.text}" for d in default_docs)
-            _write_atomic(folder / "script.txt", lambda fh: fh.write(text.encode("utf-8")))
+            write_bytes(folder / "script.txt", text.encode("utf-8"))
         meta = {
             "source": str(source or corpus_mod.DEFAULT_SOURCE),
             "fingerprint": fingerprint,
@@ -202,10 +180,9 @@ def prepare(
             "vocab_size": len(vocab),
             "documents": doc_ranges,
         }
-        _write_atomic(meta_path, lambda fh: fh.write(json.dumps(meta, indent=1).encode()))  # written last: the commit point
+        write_bytes(meta_path, json.dumps(meta, indent=1).encode())  # written last: the commit point
     except OSError as exc:
-        what = "the disk is full" if exc.errno == errno.ENOSPC else (exc.strerror or str(exc))
-        raise ScriptgenError(f"cannot write the prepared corpus to {str(folder)!r}: {what}; free space or choose a writable --data-dir") from None
+        raise ScriptgenError(f"cannot write the prepared corpus to {str(folder)!r}: {disk_error(exc)}; free space or choose a writable --data-dir") from None
     log(f"prepared {len(kept)} documents, {n_tokens:,} tokens, vocabulary {len(vocab):,} -> {folder}")
     return _load(folder, meta)
 
@@ -240,7 +217,7 @@ def _write_ids(path: Path, docs: list[tuple[_Source, int]], vocab: Vocab, dtype:
                 raise ScriptgenError(f"{src.name!r} changed while it was being prepared; run the command again")
             doc_ranges.append({"name": src.name, "start": start, "end": end})
 
-    _write_atomic(path, write)
+    write_bytes(path, write)
     return doc_ranges
 
 

@@ -52,7 +52,7 @@ from .checkpoint import (
     unflatten_optimizer,
     write_folder,
 )
-from .config import DATA_FIELDS, MODEL_FIELDS, Config
+from .config import Config
 from .errors import ScriptgenError
 from .model import RNN, Hidden, choose_cutoffs, detach_hidden
 from .plots import figure_png, plot_history

@@ -12,7 +12,8 @@ import torch
 
 import helper
 from scriptgen import RNN, Config, ScriptgenError, load_checkpoint, load_model, train
-from scriptgen.checkpoint import read_tensors, recover, write_folder
+from scriptgen.checkpoint import read_tensors, write_folder
+from scriptgen.fsutil import recover_folder as recover
 
 
 @pytest.fixture(scope="module")

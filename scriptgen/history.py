@@ -1,0 +1,63 @@
+"""Learning curves: the one schema of ``history.csv`` (a checkpoint) and ``histories.csv`` (an experiment).
+
+Each validation adds one row: step, epoch, elapsed_s, train_loss, val_loss,
+tokens_per_s, lr.  An experiment's file has a leading ``row`` column naming the
+grid row.  Blank cells stand for "not measured" (e.g. no train loss before the
+first step) and read back as ``""``.
+
+    data = history_csv(rows)                  # bytes, for an atomic write
+    rows = read_history(Path("history.csv"))  # numbers parsed
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from pathlib import Path
+
+from .errors import ScriptgenError
+
+FIELDS = ("step", "epoch", "elapsed_s", "train_loss", "val_loss", "tokens_per_s", "lr")
+_INTS = ("step", "tokens_per_s")
+
+
+def history_csv(rows: list[dict], leading: tuple[str, ...] = ()) -> bytes:
+    """CSV bytes of ``rows`` (extra keys ignored, missing ones blank)."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=leading + FIELDS, lineterminator="\n", extrasaction="ignore", restval="")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buf.getvalue().encode("utf-8")
+
+
+def parse_row(raw: dict, path: Path, leading: tuple[str, ...] = ()) -> dict:
+    """One CSV row with its numbers parsed; a cell that is not a number names the file and the column."""
+    row: dict = {key: raw.get(key) or "" for key in leading}
+    for key in FIELDS:
+        value = raw.get(key)
+        if value in ("", None):
+            row[key] = ""
+            continue
+        try:
+            number = float(value)
+            if not math.isfinite(number) and key != "val_loss" and key != "train_loss":
+                raise ValueError
+            row[key] = int(number) if key in _INTS else number
+        except (TypeError, ValueError, OverflowError):
+            raise ScriptgenError(
+                f"{str(path)!r} is damaged ({key} {str(value)[:40]!r} is not a number); delete the line or restore the file"
+            ) from None
+    return row
+
+
+def read_history(path: Path, leading: tuple[str, ...] = ()) -> list[dict]:
+    """The parsed rows of a history file; [] when there is none."""
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            raw_rows = list(csv.DictReader(fh))
+    except FileNotFoundError:
+        return []
+    except (OSError, UnicodeDecodeError, csv.Error):
+        raise ScriptgenError(f"{str(path)!r} cannot be read; delete it or restore it") from None
+    return [parse_row(raw, path, leading) for raw in raw_rows]
