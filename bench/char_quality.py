@@ -40,7 +40,7 @@ def main() -> None:
             "minutes": round(result.elapsed_s / 60, 2),
             "chars_per_s": round(result.tokens_per_s),
             "steps": result.steps,
-            "n_train_chars": trainer.data_info["n_train_tokens"],
+            "n_train_chars": trainer.data.info["n_train_tokens"],
             **machine(),
         }
     )

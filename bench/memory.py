@@ -135,8 +135,8 @@ def child_train(corpus: str, data_dir: str, out: str, steps: int) -> dict:
     setup_rss = _peak_rss_mb()
     t0 = time.perf_counter()
     done = 0
-    for x, y in trainer.train_batches.epoch(0):
-        loss, trainer.hidden = trainer._train_step(x, y)
+    for x, y in trainer.data.train_batches.epoch(0):
+        loss = trainer.train_step(x, y)
         done += 1
         if done >= steps:
             break
@@ -144,7 +144,7 @@ def child_train(corpus: str, data_dir: str, out: str, steps: int) -> dict:
     trainer.model.eval()
     with torch.no_grad():
         hidden = None
-        for k, (x, y) in enumerate(trainer.val_batches.epoch()):
+        for k, (x, y) in enumerate(trainer.data.val_batches.epoch()):
             val_loss, hidden = trainer.model.loss(x, y, hidden)
             if k >= 4:
                 break
@@ -159,7 +159,7 @@ def child_train(corpus: str, data_dir: str, out: str, steps: int) -> dict:
         "val_loss_5_chunks": round(float(val_loss), 3),
         "output": trainer.cfg.output,
         "cutoffs": trainer.cfg.cutoffs,
-        "train_chunks_per_epoch": len(trainer.train_batches),
+        "train_chunks_per_epoch": len(trainer.data.train_batches),
     }
 
 

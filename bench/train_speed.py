@@ -51,7 +51,7 @@ def main() -> None:
     s_same, trainer = scriptgen_speed(same_size, args.seconds)
     print(f"scriptgen, course size: {s_same:,.0f} targets/s", file=sys.stderr)
     s_default, default_trainer = scriptgen_speed(Config(device=args.device), args.seconds)
-    n_train = default_trainer.data_info["n_train_tokens"]
+    n_train = default_trainer.data.info["n_train_tokens"]
     print(f"scriptgen, default config: {s_default:,.0f} targets/s, epoch {n_train / s_default:.0f} s", file=sys.stderr)
 
     # forward+backward ~ 3x the forward multiply-adds; 2 FLOPs per multiply-add

@@ -224,23 +224,3 @@ def load_model(folder: str | Path, device: torch.device | str = "cpu") -> tuple[
     """The best model of a checkpoint, ready for generation, with its vocabulary and config."""
     ckpt = load_checkpoint(folder)
     return ckpt.build_model(device), ckpt.vocab, ckpt.config
-
-
-# --------------------------------------------------------------------------
-# Optimizer state <-> flat tensors (safetensors holds tensors only)
-# --------------------------------------------------------------------------
-def flatten_optimizer(state: dict) -> tuple[dict[str, torch.Tensor], list]:
-    tensors = {}
-    for idx, entries in state["state"].items():
-        for key, value in entries.items():
-            tensors[f"optim.{idx}.{key}"] = value if torch.is_tensor(value) else torch.tensor(value)
-    return tensors, state["param_groups"]
-
-
-def unflatten_optimizer(tensors: dict[str, torch.Tensor], param_groups: list) -> dict:
-    state: dict[int, dict] = {}
-    for name, value in tensors.items():
-        if name.startswith("optim."):
-            _, idx, key = name.split(".", 2)
-            state.setdefault(int(idx), {})[key] = value
-    return {"state": state, "param_groups": param_groups}

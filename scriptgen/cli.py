@@ -13,41 +13,18 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import signal
 import sys
 from pathlib import Path
 
-from .config import CELLS, LEVELS, OUTPUTS, Config
+from .config import Config, config_fields
 from .errors import ScriptgenError
 from .experiment import add_parser as add_experiment_parser
 from .experiment import run_cli as cmd_experiment
 
 _DEFAULTS = Config()
-
-# flag -> (type, help); defaults come from Config so the two never disagree
-_CONFIG_FLAGS = {
-    "level": (str, f"token level: {' or '.join(LEVELS)}"),
-    "min-count": (int, "words seen fewer times become <unk> (1 keeps every word)"),
-    "val-fraction": (float, "share of episodes/files held out for validation"),
-    "split-seed": (int, "seed of the train/validation split"),
-    "cell": (str, f"recurrent cell: {', '.join(CELLS)}"),
-    "embedding-dim": (int, "size of the token embeddings"),
-    "hidden-dim": (int, "size of each recurrent layer's hidden state"),
-    "n-layers": (int, "number of stacked recurrent layers"),
-    "dropout": (float, "dropout probability, in [0, 1)"),
-    "tie-weights": (None, "share the embedding and output weights (needs --output softmax and equal sizes)"),
-    "output": (str, f"output layer: {' or '.join(OUTPUTS)} softmax"),
-    "seq-len": (int, "tokens per backpropagation-through-time chunk"),
-    "batch-size": (int, "parallel token streams per step"),
-    "lr": (float, "Adam learning rate"),
-    "lr-decay": (float, "multiply the learning rate by this when validation loss stops improving (1 = never)"),
-    "clip": (float, "maximum gradient norm"),
-    "epochs": (int, "passes over the training split"),
-    "max-minutes": (float, "stop after this many minutes of training (0 = no limit)"),
-    "eval-interval": (int, "validate and save every N steps (0 = twice per epoch)"),
-    "seed": (int, "random seed of initialisation, dropout and data order"),
-    "device": (str, "auto (CUDA when present), cpu or cuda"),
-    "precision": (str, "auto (bf16 autocast where the hardware has it), fp32 or bf16"),
-}
+# every Config field that is a command-line flag; its type and help come from the dataclass
+_CONFIG_FLAGS = {f.name.replace("_", "-"): f for f in config_fields() if f.metadata["cli"]}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -76,16 +53,16 @@ def _temperatures(text: str) -> list[float]:
 
 def _add_config_flags(parser: argparse.ArgumentParser, names: list[str]) -> None:
     for flag in names:
-        kind, help_text = _CONFIG_FLAGS[flag]
-        default = getattr(_DEFAULTS, flag.replace("-", "_"))
-        if kind is None:
+        spec = _CONFIG_FLAGS[flag]
+        help_text, default = spec.metadata["help"], getattr(_DEFAULTS, spec.name)
+        if spec.type is bool:
             parser.add_argument(f"--{flag}", action="store_true", default=argparse.SUPPRESS, help=f"{help_text} (default: off)")
         else:
             parser.add_argument(
                 f"--{flag}",
-                type=_finite_float if kind is float else kind,
+                type=_finite_float if spec.type is float else spec.type,
                 default=argparse.SUPPRESS,
-                metavar=flag.split("-")[-1].upper() if kind is not str else None,
+                metavar=flag.split("-")[-1].upper() if spec.type is not str else None,
                 help=f"{help_text} (default: {default})",
             )
 
@@ -201,7 +178,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             f"Resume with: scriptgen train --resume {folder}",
             file=sys.stderr,
         )
-        return 130
+        return 128 + (result.signal or signal.SIGINT)  # 130 for Ctrl-C, 143 for SIGTERM, as shells report a signal
     print(
         f"best validation loss {result.best_val_loss:.4f} nats/token (perplexity {math.exp(result.best_val_loss):.1f}), "
         f"last train loss {result.train_loss:.4f}, {result.steps} steps, {result.epochs:.2f} epochs, "
@@ -224,8 +201,9 @@ def _check_out_dir(out_dir: str | Path) -> None:
 
 def cmd_generate(args: argparse.Namespace) -> int:
     from .checkpoint import load_checkpoint
-    from .generate import Sampler, check_sampling, make_generator
+    from .generate import Sampler
     from .interactive import chat, side_by_side
+    from .sampling import check_sampling, make_generator
     from .train import resolve_device
 
     ckpt = load_checkpoint(args.checkpoint)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import typing
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,42 +24,49 @@ DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("auto", "fp32", "bf16")
 OUTPUTS = ("adaptive", "softmax")
 
-# Fields that define the network's shape: a checkpoint can only be resumed or
-# loaded with these unchanged.
-MODEL_FIELDS = ("cell", "embedding_dim", "hidden_dim", "n_layers", "dropout", "tie_weights", "output", "cutoffs")
 # Fields that define the prepared data; changing them means another vocabulary.
 DATA_FIELDS = ("level", "min_count", "val_fraction", "split_seed")
 
 
+def _field(default: Any, help: str, *, cli: bool = True, choices: tuple[str, ...] = ()) -> Any:
+    """A Config field whose help text (and choices) the command line and grid files read from here."""
+    meta = {"help": help, "cli": cli, "choices": choices}
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda: type(default)(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
 @dataclass
 class Config:
+    """Every hyperparameter of a run; the help of each is the one the command line shows."""
+
     # --- data -------------------------------------------------------------
-    level: str = "word"  # "word" (course tokens) or "char"
-    min_count: int = 1  # words seen fewer times become <unk> (1 = keep all)
-    val_fraction: float = 0.1  # share of episodes/documents held out for validation
-    split_seed: int = 0  # seed of the episode split (recorded in checkpoints)
+    level: str = _field("word", f"token level: {' or '.join(LEVELS)}", choices=LEVELS)
+    min_count: int = _field(1, "words seen fewer times become <unk> (1 keeps every word)")
+    val_fraction: float = _field(0.1, "share of episodes/files held out for validation")
+    split_seed: int = _field(0, "seed of the train/validation split")
     # --- model ------------------------------------------------------------
-    cell: str = "lstm"  # lstm | gru | rnn
-    embedding_dim: int = 256
-    hidden_dim: int = 256
-    n_layers: int = 2
-    dropout: float = 0.2
-    tie_weights: bool = False  # share embedding and output weights (needs embedding_dim == hidden_dim)
-    output: str = "adaptive"  # adaptive softmax (fast on big vocabularies) or full softmax
-    cutoffs: list[int] = field(default_factory=list)  # adaptive clusters; empty = chosen from the data
+    cell: str = _field("lstm", f"recurrent cell: {', '.join(CELLS)}", choices=CELLS)
+    embedding_dim: int = _field(256, "size of the token embeddings")
+    hidden_dim: int = _field(256, "size of each recurrent layer's hidden state")
+    n_layers: int = _field(2, "number of stacked recurrent layers")
+    dropout: float = _field(0.2, "dropout probability, in [0, 1)")
+    tie_weights: bool = _field(False, "share the embedding and output weights (needs --output softmax and equal sizes)")
+    output: str = _field("adaptive", "output layer: adaptive softmax (fast on big vocabularies) or full softmax", choices=OUTPUTS)
+    cutoffs: list[int] = _field([], "adaptive softmax cluster boundaries (token ranks); empty = chosen from the data", cli=False)
     # --- training ---------------------------------------------------------
-    seq_len: int = 32  # BPTT chunk length (tokens)
-    batch_size: int = 32  # parallel streams
-    lr: float = 0.003  # Adam learning rate
-    clip: float = 1.0  # max gradient norm
-    lr_decay: float = 0.5  # multiply lr by this when validation loss does not improve (1 = never)
-    epochs: int = 10
-    max_minutes: float = 0.0  # wall-clock budget (0 = no limit)
-    eval_interval: int = 0  # validate every N steps (0 = once per epoch only)
-    seed: int = 1
-    device: str = "auto"  # auto | cpu | cuda
-    precision: str = "auto"  # auto (bf16 where the hardware has it, else fp32) | fp32 | bf16
-    extra: dict[str, Any] = field(default_factory=dict)  # free-form notes recorded with the run
+    seq_len: int = _field(32, "tokens per backpropagation-through-time chunk")
+    batch_size: int = _field(32, "parallel token streams per step")
+    lr: float = _field(0.003, "Adam learning rate")
+    clip: float = _field(1.0, "maximum gradient norm")
+    lr_decay: float = _field(0.5, "multiply the learning rate by this when validation loss stops improving twice (1 = never)")
+    epochs: int = _field(10, "passes over the training split")
+    max_minutes: float = _field(0.0, "stop after this many minutes of training (0 = no limit)")
+    eval_interval: int = _field(0, "validate and save every N steps (0 = twice per epoch); always at each epoch's end")
+    seed: int = _field(1, "random seed of initialisation, dropout and data order")
+    device: str = _field("auto", "auto (CUDA when present), cpu or cuda", choices=DEVICES)
+    precision: str = _field("auto", "auto (bf16 autocast where the hardware has it), fp32 or bf16", choices=PRECISIONS)
+    extra: dict[str, Any] = _field({}, "free-form notes recorded with the run", cli=False)
 
     # ----------------------------------------------------------------------
     def validate(self) -> "Config":
@@ -142,9 +150,21 @@ class Config:
     def replace(self, **changes: Any) -> "Config":
         return dataclasses.replace(self, **changes)
 
-    def model_dict(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in MODEL_FIELDS}
-
 
 def _finite(x: Any) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def config_fields() -> list[dataclasses.Field]:
+    """The fields of :class:`Config`, in order, with ``.type`` resolved to a class (int, float, str, ...)."""
+    hints = typing.get_type_hints(Config)
+    out = []
+    for f in dataclasses.fields(Config):
+        f.type = typing.get_origin(hints[f.name]) or hints[f.name]  # list[int] -> list
+        out.append(f)
+    return out
+
+
+def field_kind(name: str) -> type:
+    """The Python type of Config field ``name`` (list for ``cutoffs``, dict for ``extra``)."""
+    return next(f.type for f in config_fields() if f.name == name)

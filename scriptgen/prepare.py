@@ -46,9 +46,6 @@ class Split:
     val: list[tuple[int, int]]
     val_documents: list[str]
 
-    def to_json(self) -> dict:
-        return {"train": self.train, "val": self.val, "val_documents": self.val_documents}
-
 
 @dataclass
 class Prepared:

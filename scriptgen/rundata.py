@@ -1,0 +1,87 @@
+"""The data of one training run: the prepared corpus, its split, and the batches of both splits.
+
+    data = load_run_data(cfg, source=None, data_dir="data")
+    for x, y in data.train_batches.epoch(0):   # (batch_size, seq_len) ids and targets
+        ...
+
+It also settles what depends on the data: the adaptive softmax's cluster
+cutoffs (from the training split's token counts) and whether the text is long
+enough for the asked batch and sequence length (one clear line if not).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from .batches import StreamBatches
+from .config import Config
+from .errors import ScriptgenError
+from .model import choose_cutoffs
+from .prepare import Prepared, Split, prepare
+from .tokens import Vocab
+
+
+@dataclass
+class RunData:
+    cfg: Config  # the config with the data-dependent fields settled (cutoffs, output)
+    vocab: Vocab
+    split: Split
+    train_batches: StreamBatches
+    val_batches: StreamBatches
+    info: dict  # what config.json records of the data (source, fingerprint, split, sizes)
+
+
+def load_run_data(
+    cfg: Config, source: str | Path | None, data_dir: str | Path, encoding: str = "utf-8", log: Callable[[str], None] = print
+) -> RunData:
+    """Prepare (or read the cache of) ``source`` and cut it into training and validation batches."""
+    prepared = prepare(source, cfg.level, cfg.min_count, data_dir, encoding=encoding, log=log)
+    split = prepared.split(cfg.val_fraction, cfg.split_seed)
+    n_train = sum(e - s for s, e in split.train)
+    n_val = sum(e - s for s, e in split.val)
+    if cfg.output == "adaptive" and not cfg.cutoffs:
+        cutoffs = choose_cutoffs(_token_counts(prepared, split, len(prepared.vocab)))
+        cfg = cfg.replace(cutoffs=cutoffs) if cutoffs else cfg.replace(output="softmax")
+    _check_sizes(cfg, n_train, n_val)
+    train_batches = StreamBatches(prepared.ids, cfg.batch_size, cfg.seq_len, "training", split.train, shuffle_seed=cfg.seed)
+    val_rows = min(cfg.batch_size, max(1, (n_val - 1) // cfg.seq_len))
+    val_batches = StreamBatches(prepared.ids, val_rows, cfg.seq_len, "validation", split.val)
+    info = {
+        "source": prepared.meta["source"],
+        "fingerprint": prepared.meta["fingerprint"],
+        "encoding": prepared.meta["settings"]["encoding"],
+        "level": cfg.level,
+        "min_count": cfg.min_count,
+        "n_train_tokens": n_train,
+        "n_val_tokens": n_val,
+        "split": {"val_fraction": cfg.val_fraction, "split_seed": cfg.split_seed, "val_documents": split.val_documents},
+    }
+    return RunData(cfg, prepared.vocab, split, train_batches, val_batches, info)
+
+
+def _token_counts(prepared: Prepared, split: Split, vocab_size: int) -> np.ndarray:
+    counts = np.zeros(vocab_size, dtype=np.int64)
+    piece = 1 << 22  # tokens per bincount call: it copies its input to int64
+    for s, e in split.train:
+        for a in range(s, e, piece):
+            counts += np.bincount(np.asarray(prepared.ids[a : min(a + piece, e)]), minlength=vocab_size)
+    return counts
+
+
+def _check_sizes(cfg: Config, n_train: int, n_val: int) -> None:
+    if n_val - 1 >= cfg.seq_len:
+        return  # the training split's own check (a smaller batch) is StreamBatches'
+    if (n_train - 1) // cfg.batch_size < cfg.seq_len:
+        raise ScriptgenError(
+            f"the text has {n_train + n_val:,} tokens ({n_train:,} to train on, {n_val:,} held out for validation), "
+            f"too few for --batch-size {cfg.batch_size} x --seq-len {cfg.seq_len}; lower --seq-len, or add text"
+        )
+    fix = f"lower --seq-len to {n_val - 1} or less, " if n_val > 1 else ""
+    raise ScriptgenError(
+        f"the validation split has {n_val:,} tokens, too few for --seq-len {cfg.seq_len}; "
+        f"{fix}raise --val-fraction (now {cfg.val_fraction}), or add text"
+    )
