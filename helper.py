@@ -76,7 +76,7 @@ def load_model(filename, device: str | torch.device = "cpu") -> RNN:
         hparams = json.loads(base.with_suffix(".json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         raise ScriptgenError(f"{str(base.with_suffix('.json'))!r} is missing or not JSON; save the model with helper.save_model") from None
-    tensors, _ = read_tensors(base.with_suffix(".safetensors"))
+    tensors = read_tensors(base.with_suffix(".safetensors"))
     model = RNN(**hparams)
     model.load_state_dict(tensors)
     return model.to(device)

@@ -16,6 +16,7 @@ import sys
 import tempfile
 
 from common import emit, machine
+
 from scriptgen import Config
 from scriptgen.train import Trainer
 

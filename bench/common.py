@@ -13,7 +13,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from scriptgen import Config, RNN, prepare  # noqa: E402
+from scriptgen import RNN, Config, prepare  # noqa: E402
 
 
 def default_split(data: str | None = None, level: str = "word", data_dir: str = "data"):

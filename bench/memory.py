@@ -31,7 +31,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from common import emit, machine
 
 SPEAKERS = ["jerry", "george", "elaine", "kramer", "newman", "susan", "frank", "estelle", "morty", "helen", "puddy", "jackie"]

@@ -18,9 +18,9 @@ import sys
 import tempfile
 
 import torch
-
 from common import default_split, emit, machine
 from course_baseline import course_model, train_course
+
 from scriptgen import Config, StreamBatches, evaluate
 from scriptgen.plots import figure_png
 from scriptgen.train import Trainer, resolve_device

@@ -19,9 +19,9 @@ import sys
 import tempfile
 
 import torch
-
 from common import default_split, emit, machine, matmul_peak_gflops, output_macs_per_token, rnn_macs_per_token
 from course_baseline import COURSE, course_model, train_course
+
 from scriptgen import Config
 from scriptgen.train import Trainer, autocast_dtype, resolve_device
 

@@ -104,24 +104,13 @@ class StreamBatches:
         spare = self.n_tokens - 1 - usable
         return (epoch * 7919) % (min(spare, self.seq_len) + 1) if self.shuffle_seed is not None else 0
 
-    def _rows(self, epoch: int) -> torch.Tensor:
-        """(batch_size, row_len + 1) ids: row r holds stream[r*row_len : (r+1)*row_len + 1].
-
-        The whole epoch as one int64 tensor; :meth:`epoch` reads only each
-        chunk's columns instead.
-        """
-        flat = torch.from_numpy(np.asarray(self.stream(epoch), dtype=np.int64))
-        offset = self._offset(epoch)
-        flat = flat[offset : offset + self.batch_size * self.row_len + 1]
-        # a strided view: consecutive rows overlap by the one token that is both a last target and a first input
-        return flat.as_strided((self.batch_size, self.row_len + 1), (self.row_len, 1))
-
     def epoch(self, epoch: int = 0, start_chunk: int = 0) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """Chunks ``(x, y)`` of one epoch, from ``start_chunk`` (to resume mid-epoch); y is x shifted by one.
 
         Everything is derived from ``epoch`` alone, so a resumed run sees the
-        same chunks as an uninterrupted one.  Chunk ``c`` is columns
-        ``c*seq_len ...`` of :meth:`_rows`; each is read from ``ids`` (a memory
+        same chunks as an uninterrupted one.  Row ``r`` of the batch holds
+        ``stream[offset + r*row_len : offset + (r+1)*row_len + 1]`` and chunk ``c`` is
+        its columns ``c*seq_len ...``; each is read from ``ids`` (a memory
         map, in its own small dtype) when it is yielded, so an epoch never
         holds more than one chunk as int64 and never copies the corpus.
         """

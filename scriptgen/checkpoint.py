@@ -89,7 +89,9 @@ def _read_manifest(folder: Path) -> dict:
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ScriptgenError(f"{str(folder)!r} has no {MANIFEST}, so it is not a scriptgen checkpoint folder; pass a folder written by 'scriptgen train' (checkpoints/NAME)") from None
+        raise ScriptgenError(
+            f"{str(folder)!r} has no {MANIFEST}, so it is not a scriptgen checkpoint folder; pass a folder written by 'scriptgen train' (checkpoints/NAME)"
+        ) from None
     except (OSError, ValueError):
         raise ScriptgenError(f"{str(path)!r} is damaged; restore the checkpoint or train again") from None
     if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
@@ -104,14 +106,21 @@ def _read_manifest(folder: Path) -> dict:
     return manifest
 
 
-def verify(folder: Path, need: tuple[str, ...] = REQUIRED) -> dict:
-    """Check the manifest and every file's sha256; return the manifest."""
+def verify(folder: Path, need: tuple[str, ...] = REQUIRED) -> Path:
+    """Check the manifest and every file's sha256; return the folder to read.
+
+    Reading changes nothing on disk.  If a save was killed between its two
+    renames, the complete previous folder is read where it lies (the next
+    save or ``--resume`` puts it back in place).
+    """
     folder = Path(folder)
     if not folder.exists():
-        raise ScriptgenError(f"checkpoint {str(folder)!r} does not exist; train one with 'scriptgen train --name NAME'")
+        olds = sorted(folder.parent.glob(f".{folder.name}.old-*"), key=lambda p: p.stat().st_mtime) if folder.parent.is_dir() else []
+        if not olds:
+            raise ScriptgenError(f"checkpoint {str(folder)!r} does not exist; train one with 'scriptgen train --name NAME'")
+        folder = olds[-1]
     if not folder.is_dir():
         raise ScriptgenError(f"checkpoint {str(folder)!r} is a file; pass the checkpoint folder (checkpoints/NAME)")
-    recover_folder(folder)
     manifest = _read_manifest(folder)
     for name in need:
         if name not in manifest["files"] or not (folder / name).exists():
@@ -125,7 +134,7 @@ def verify(folder: Path, need: tuple[str, ...] = REQUIRED) -> dict:
                 f"{str(path)!r} does not match its checksum in {MANIFEST} (truncated, damaged or replaced); "
                 f"do not use it: restore the checkpoint or train again"
             )
-    return manifest
+    return folder
 
 
 def _sha256(path: Path) -> str:
@@ -143,18 +152,12 @@ def read_json(path: Path) -> Any:
         raise ScriptgenError(f"{str(path)!r} is not valid JSON; the checkpoint is damaged, restore it or train again") from None
 
 
-def read_tensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
-    """Tensors and metadata of a safetensors file; anything else is refused (never unpickled)."""
-    data = Path(path).read_bytes()
+def read_tensors(path: Path) -> dict[str, torch.Tensor]:
+    """Tensors of a safetensors file; anything else is refused (never unpickled)."""
     try:
-        tensors = st_load(data)
-        from safetensors import safe_open  # metadata needs the file API
-
-        with safe_open(str(path), framework="pt") as fh:
-            metadata = fh.metadata() or {}
+        return st_load(Path(path).read_bytes())
     except (SafetensorError, ValueError, RuntimeError, OSError) as exc:
         raise ScriptgenError(f"{str(path)!r} is not a valid safetensors file ({_short(exc)}); use a checkpoint written by scriptgen") from None
-    return tensors, metadata
 
 
 def _short(exc: Exception) -> str:
@@ -172,7 +175,7 @@ class Checkpoint:
     def build_model(self, device: torch.device | str = "cpu", which: str = "best") -> RNN:
         """The model with the best (default) or last weights, on ``device``."""
         path = self.folder / ("model.safetensors" if which == "best" else "trainer.safetensors")
-        tensors, _ = read_tensors(path)
+        tensors = read_tensors(path)
         if which != "best":
             tensors = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
         model = RNN.from_config(self.config, len(self.vocab))
@@ -202,8 +205,7 @@ def load_weights(model: RNN, tensors: dict[str, torch.Tensor], path: Path) -> No
 
 def load_checkpoint(folder: str | Path) -> Checkpoint:
     """Verify and read a checkpoint folder (config and vocabulary; weights via build_model)."""
-    folder = Path(folder)
-    verify(folder)
+    folder = verify(Path(folder))
     info = read_json(folder / "config.json")
     if not isinstance(info, dict) or not isinstance(info.get("config"), dict):
         raise ScriptgenError(f"{str(folder / 'config.json')!r} is malformed (no 'config' object); restore it or train again")
@@ -215,7 +217,8 @@ def load_checkpoint(folder: str | Path) -> Checkpoint:
     vocab = Vocab.from_json(read_json(folder / "vocab.json"))
     if info.get("vocab_size") != len(vocab):
         raise ScriptgenError(
-            f"vocab.json has {len(vocab)} tokens but config.json says {info.get('vocab_size')}; the files come from different checkpoints, restore the checkpoint or train again"
+            f"vocab.json has {len(vocab)} tokens but config.json says {info.get('vocab_size')}; "
+            f"the files come from different checkpoints, restore the checkpoint or train again"
         )
     return Checkpoint(folder, config, vocab, info)
 

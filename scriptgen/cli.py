@@ -74,14 +74,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     data_help = "a UTF-8 text file or a folder of .txt files (default: the Seinfeld corpus of seinfeld-laugh-corpus)"
 
-    p = sub.add_parser("prepare", help="tokenize a corpus and cache it under data/", description="Tokenize a corpus once and cache ids, vocabulary and document ranges.")
+    p = sub.add_parser(
+        "prepare", help="tokenize a corpus and cache it under data/", description="Tokenize a corpus once and cache ids, vocabulary and document ranges."
+    )
     p.add_argument("--data", default=None, metavar="PATH", help=data_help)
     p.add_argument("--data-dir", default="data", help="where prepared data is cached (default: data)")
     p.add_argument("--encoding", default="utf-8", help="text encoding of --data files (default: utf-8)")
     p.add_argument("--force", action="store_true", help="rebuild even if the cache is current (default: off)")
     _add_config_flags(p, ["level", "min-count"])
 
-    t = sub.add_parser("train", help="train a model and save checkpoints", description="Train on a corpus; validation on held-out episodes; the best checkpoint is kept.")
+    t = sub.add_parser(
+        "train", help="train a model and save checkpoints", description="Train on a corpus; validation on held-out episodes; the best checkpoint is kept."
+    )
     t.add_argument("--data", default=None, metavar="PATH", help=data_help)
     t.add_argument("--name", default="seinfeld", help="run name: the checkpoint goes to OUT_DIR/NAME (default: seinfeld)")
     t.add_argument("--out-dir", default="checkpoints", help="folder of checkpoints (default: checkpoints)")

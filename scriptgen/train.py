@@ -39,6 +39,7 @@ from .config import Config
 from .corpus import DEFAULT_SOURCE
 from .device import autocast_dtype, resolve_device
 from .errors import ScriptgenError
+from .fsutil import recover_folder
 from .history import history_csv, read_history
 from .model import RNN, Hidden, count_parameters, detach_hidden
 from .plots import figure_png, plot_history
@@ -217,6 +218,7 @@ class Trainer:
 
     # -- state ------------------------------------------------------------------
     def _saved_run(self) -> Checkpoint:
+        recover_folder(self.folder)  # this run will write the folder: finish a swap a killed save left half done
         saved = load_checkpoint(self.folder)
         if not (self.folder / "trainer.json").exists():
             raise ScriptgenError(f"{str(self.folder)!r} has no training state to resume; start a new run with another --name")

@@ -104,7 +104,7 @@ def restore_training(folder: Path, model, optimizer, scheduler, device: torch.de
     path = Path(folder) / "trainer.json"
     meta = read_json(path)
     state = TrainState.from_json(meta, path)
-    tensors, _ = read_tensors(Path(folder) / "trainer.safetensors")
+    tensors = read_tensors(Path(folder) / "trainer.safetensors")
     load_weights(model, {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}, Path(folder) / "trainer.safetensors")
     groups = meta.get("param_groups")
     if not isinstance(groups, list) or len(groups) != len(optimizer.param_groups) or not all(isinstance(g, dict) for g in groups):

@@ -38,9 +38,8 @@ from typing import Callable
 
 import pytest
 import torch
-from safetensors.torch import load_file, save_file
-
 from conftest import make_script
+from safetensors.torch import load_file, save_file
 
 ROOT = Path(__file__).resolve().parent.parent
 ERROR = "scriptgen: error: "
@@ -298,8 +297,13 @@ for flag, value, *expect in [
 ]:
     train_flag(f"train--{flag}={value}", [f"--{flag}", value], f"--{flag}", *expect)
 
-train_flag("train--device=cuda-without-cuda", ["--device", "cuda"], "--device cuda", "CUDA is not available", "--device cpu", skip="CUDA is available" if CUDA else None)
-train_flag("train--tie-weights-mismatched", ["--tie-weights"], "--tie-weights", "--embedding-dim equal to --hidden-dim", "16 and 32")
+train_flag(
+    "train--device=cuda-without-cuda", ["--device", "cuda"], "--device cuda", "CUDA is not available", "--device cpu",
+    skip="CUDA is available" if CUDA else None,
+)
+train_flag(
+    "train--tie-weights-mismatched", ["--tie-weights"], "--tie-weights", "--embedding-dim equal to --hidden-dim", "16 and 32"
+)
 train_flag("train--tie-weights-adaptive", ["--tie-weights", "--hidden-dim", "16", "--output", "adaptive"], "--tie-weights", "--output softmax")
 train_flag("train--unknown-flag", ["--hiden-dim", "8"], "--hiden-dim", "--help")
 

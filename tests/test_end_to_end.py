@@ -7,11 +7,10 @@ import math
 import subprocess
 import sys
 
-import pytest
 import torch
-
 from conftest import unigram_entropy
-from scriptgen import Config, generate, load_checkpoint, load_model, prepare, train
+
+from scriptgen import generate, load_checkpoint, load_model, prepare, train
 from scriptgen.tokens import word_tokenize
 
 
@@ -95,6 +94,6 @@ def test_default_corpus_is_script_text():
     assert len(docs) >= 90
     lines = docs[0].text.splitlines()
     assert LAUGH_CUE in lines
-    speaker_lines = [l for l in lines if l != LAUGH_CUE]
-    assert all(":" in l.split(" ")[0] for l in speaker_lines[:50])
-    assert not any(l.replace(".", "").isdigit() for l in lines)
+    speaker_lines = [line for line in lines if line != LAUGH_CUE]
+    assert all(":" in line.split(" ")[0] for line in speaker_lines[:50])
+    assert not any(line.replace(".", "").isdigit() for line in lines)

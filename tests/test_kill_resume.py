@@ -6,7 +6,6 @@ Also: Ctrl-C (SIGINT) saves, exits 130 and says how to resume.
 from __future__ import annotations
 
 import json
-import os
 import random
 import signal
 import subprocess
@@ -40,8 +39,8 @@ def train_cmd(corpus_dir: Path, root: Path, resume: bool) -> list[str]:
 
 
 def final_state(folder: Path) -> tuple[dict, dict, dict]:
-    best, _ = read_tensors(folder / "model.safetensors")
-    last, _ = read_tensors(folder / "trainer.safetensors")
+    best = read_tensors(folder / "model.safetensors")
+    last = read_tensors(folder / "trainer.safetensors")
     state = json.loads((folder / "trainer.json").read_text())
     return best, last, state
 
