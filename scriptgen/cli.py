@@ -21,6 +21,7 @@ from .config import Config, config_fields
 from .errors import ScriptgenError
 from .experiment import add_parser as add_experiment_parser
 from .experiment import run_cli as cmd_experiment
+from .fsutil import check_name
 
 _DEFAULTS = Config()
 # every Config field that is a command-line flag; its type and help come from the dataclass
@@ -90,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--name", default="seinfeld", help="run name: the checkpoint goes to OUT_DIR/NAME (default: seinfeld)")
     t.add_argument("--out-dir", default="checkpoints", help="folder of checkpoints (default: checkpoints)")
     t.add_argument("--data-dir", default="data", help="where prepared data is cached (default: data)")
-    t.add_argument("--encoding", default="utf-8", help="text encoding of --data files (default: utf-8)")
+    t.add_argument("--encoding", default=None, help="text encoding of --data files (default: utf-8; with --resume, the checkpoint's)")
     t.add_argument("--resume", default=None, metavar="CHECKPOINT", help="continue the run saved in this checkpoint folder (default: start a new run)")
     t.add_argument("--overwrite", action="store_true", help="replace an existing checkpoint of the same name (default: refuse)")
     t.add_argument("--no-progress", action="store_true", help="no progress bar (default: shown on a terminal)")
@@ -151,15 +152,17 @@ def cmd_prepare(args: argparse.Namespace) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     from .train import train
 
-    _check_encoding(args.encoding)
+    if args.encoding is not None:
+        _check_encoding(args.encoding)
     names = [f.replace("-", "_") for f in _CONFIG_FLAGS]
     given = {n: getattr(args, n) for n in names if hasattr(args, n)}
     cfg = Config(**given)
     out_dir, name = args.out_dir, args.name
     if args.resume:
-        folder = Path(args.resume)
+        folder = Path(os.path.normpath(Path(args.resume).absolute()))  # "--resume ." names the folder it is in
         out_dir, name = folder.parent, folder.name
     else:
+        check_name(name)
         cfg.validate()
         _check_out_dir(out_dir)
     result = train(
@@ -253,18 +256,44 @@ def cmd_generate(args: argparse.Namespace) -> int:
 COMMANDS = {"prepare": cmd_prepare, "train": cmd_train, "generate": cmd_generate, "experiment": cmd_experiment}
 
 
+def one_line(message: str) -> str:
+    """``message`` with control characters (a newline in a user's --name, ...) escaped, so an error is one line."""
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in message)
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so that the interpreter's final flush does not fail a second time."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return COMMANDS[args.command](args)
+        code = COMMANDS[args.command](args)
+        sys.stdout.flush()  # a full disk or a closed pipe shows here, not at exit
+        return code
     except ScriptgenError as exc:
-        print(f"scriptgen: error: {exc}", file=sys.stderr)
+        print(f"scriptgen: error: {one_line(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("scriptgen: stopped", file=sys.stderr)
         return 130
     except BrokenPipeError:
+        _silence_stdout()
         return 0  # output piped to `head` and closed early
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        if exc.filename is not None:  # a file the command could not read or write
+            print(f"scriptgen: error: {one_line(str(exc.filename))!r}: {reason}; check the path and its permissions", file=sys.stderr)
+            return 2
+        # an OSError without a file name is a write to standard output (e.g. `> /dev/full`)
+        _silence_stdout()
+        print(f"scriptgen: error: cannot write the output: {reason}; check where standard output goes", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

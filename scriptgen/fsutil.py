@@ -110,6 +110,8 @@ def replace_folder(folder: Path, files: dict[str, bytes], links: dict[str, Path]
     renames.  OSError propagates with the old folder in place.
     """
     folder = Path(folder)
+    if folder.name in ("", ".", ".."):  # its parent would be swapped away: never
+        raise ScriptgenError(f"refusing to replace {str(folder)!r}: it is not one named folder")
     parent = folder.parent
     recover_folder(folder)
     tmp, old = temp_name(folder), temp_name(folder, "old")
@@ -188,3 +190,29 @@ def hold_lock(path: Path, what: str) -> Iterator[None]:
             os.ftruncate(fd, 0)
     finally:
         os.close(fd)  # releases the lock
+
+
+def check_name(name: str, flag: str = "--name") -> str:
+    """``name`` if it is one plain folder name, else a ScriptgenError saying what is wrong with it.
+
+    A run's folder is OUT_DIR/NAME and ``--overwrite`` replaces exactly that
+    folder, so NAME must never reach outside it: no separators, not empty,
+    not "." or "..", no control characters, not hidden (scriptgen's own
+    temporary and lock files start with a dot).
+    """
+    why = None
+    if not isinstance(name, str) or not name:
+        why = "it is empty"
+    elif name in (".", ".."):
+        why = "it names a folder itself, not a run in it"
+    elif "/" in name or "\\" in name or os.sep in name:
+        why = "it contains a path separator"
+    elif any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
+        why = "it contains a control character"
+    elif name.startswith("."):
+        why = "it starts with a dot (hidden names are scriptgen's temporary files)"
+    elif len(os.fsencode(name)) > 200:
+        why = "it is longer than 200 bytes"
+    if why:
+        raise ScriptgenError(f"{flag} {name!r} is not a plain folder name: {why}; choose a name such as seinfeld or run-2")
+    return name

@@ -22,6 +22,7 @@ a resumed CPU run ends with the same weights as an uninterrupted one.
 
 from __future__ import annotations
 
+import codecs
 import math
 import platform
 import sys
@@ -39,7 +40,7 @@ from .config import Config
 from .corpus import DEFAULT_SOURCE
 from .device import autocast_dtype, resolve_device
 from .errors import ScriptgenError
-from .fsutil import recover_folder
+from .fsutil import check_name, disk_error, hold_lock, recover_folder
 from .history import history_csv, read_history
 from .model import RNN, Hidden, count_parameters, detach_hidden
 from .plots import figure_png, plot_history
@@ -149,6 +150,23 @@ def _resume_config(saved: Config, requested: Config | None, explicit: set[str]) 
     return saved.replace(**{n: getattr(requested, n) for n in explicit if n in RESUMABLE_CHANGES})
 
 
+def _resume_data(saved: Checkpoint, data: str | Path | None, encoding: str | None) -> tuple[str | None, str]:
+    """The data and encoding of the saved run; refuse a ``--data`` or ``--encoding`` that differs from them."""
+    info = saved.info["data"]
+    source, saved_encoding = info["source"], info.get("encoding", "utf-8")
+    if data is not None and str(data) != source and Path(data).resolve() != Path(source).resolve():
+        raise ScriptgenError(
+            f"--resume continues the run on the data it was trained on ({source!r}), not --data {str(data)!r}; "
+            f"drop --data, or start a new run with another --name"
+        )
+    if encoding is not None and codecs.lookup(encoding).name != codecs.lookup(saved_encoding).name:
+        raise ScriptgenError(
+            f"--resume reads the text as it was read when training began (--encoding {saved_encoding}), not {encoding}; "
+            f"drop --encoding, or start a new run with another --name"
+        )
+    return (None if source == DEFAULT_SOURCE else source), saved_encoding
+
+
 class _Clock:
     """The run's wall clock: adds the time since the last tick to ``state.elapsed``."""
 
@@ -175,7 +193,7 @@ class Trainer:
         folder: Path,
         data: str | Path | None = None,
         data_dir: str | Path = "data",
-        encoding: str = "utf-8",
+        encoding: str | None = None,
         resume: bool = False,
         explicit: set[str] | None = None,
         progress: bool | None = None,
@@ -186,9 +204,7 @@ class Trainer:
         saved = self._saved_run() if resume else None
         if saved is not None:
             cfg = _resume_config(saved.config, cfg, explicit or set())
-            source = saved.info["data"]["source"]
-            data = None if source == DEFAULT_SOURCE else source
-            encoding = saved.info["data"].get("encoding", encoding)  # the text is read as it was when training began
+            data, encoding = _resume_data(saved, data, encoding)  # the text is read as it was when training began
         elif not overwrite and self.folder.exists() and any(self.folder.iterdir()):
             raise ScriptgenError(
                 f"checkpoint {str(self.folder)!r} already exists; pass --resume {self.folder} to continue it, "
@@ -197,7 +213,7 @@ class Trainer:
         cfg.validate()
         self.device = resolve_device(cfg.device)
         self.amp_dtype = autocast_dtype(cfg.precision, self.device)
-        self.data = load_run_data(cfg, data, data_dir, encoding, log)
+        self.data = load_run_data(cfg, data, data_dir, encoding or "utf-8", log)
         if saved is not None and saved.info["data"]["fingerprint"] != self.data.info["fingerprint"]:
             raise ScriptgenError(f"the data of {str(self.folder)!r} changed since it was trained; train a new run with another --name")
         self.cfg = cfg = self.data.cfg
@@ -398,11 +414,22 @@ def train(
     data_dir: str | Path = "data",
     resume: bool = False,
     explicit: set[str] | None = None,
-    encoding: str = "utf-8",
+    encoding: str | None = None,
     progress: bool | None = None,
     log: Callable[[str], None] = print,
     overwrite: bool = False,
 ) -> TrainResult:
-    """Train (or resume) a run into ``out_dir/name``; see :class:`Trainer`."""
-    trainer = Trainer(cfg or Config(), Path(out_dir) / name, data, data_dir, encoding, resume, explicit, progress, log, overwrite)
-    return trainer.run()
+    """Train (or resume) a run into ``out_dir/name``; see :class:`Trainer`.
+
+    One process at a time per run: a lock beside the folder (``out_dir/.NAME.lock``)
+    refuses a second run of the same name, or an ``overwrite`` of a folder that a
+    live run is writing, with a line naming the other process.
+    """
+    folder = Path(out_dir) / check_name(name)
+    try:
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ScriptgenError(f"cannot create {str(out_dir)!r}: {disk_error(exc)}; choose a writable --out-dir") from None
+    with hold_lock(Path(out_dir).resolve() / f".{name}.lock", f"training {folder}"):
+        trainer = Trainer(cfg or Config(), folder, data, data_dir, encoding, resume, explicit, progress, log, overwrite)
+        return trainer.run()
