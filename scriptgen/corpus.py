@@ -18,16 +18,25 @@ use :func:`load_documents` directly::
 Big files need not fit in memory: :func:`iter_text` streams one file's text in
 blocks of about 1 MB cut after a newline (decoded incrementally, with the same
 checks and messages as :func:`read_text`); ``prepare`` reads user text that way.
+
+Files from real disks: only regular files are opened (a FIFO, device or socket
+is named and refused, never opened, so nothing blocks); an unreadable file is
+named with its OS error; a file name that is not UTF-8 becomes a document
+named with ``\\xff`` escapes; text that cannot be stored (a lone surrogate,
+as ``unicode_escape`` or ``utf-7`` can give) is refused with its line.
 """
 
 from __future__ import annotations
 
 import codecs
 import hashlib
+import os
 import re
+import stat
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from .errors import ScriptgenError
 
@@ -37,6 +46,14 @@ LAUGH_CUE = "[laughter]"
 _TIMESTAMP = re.compile(r"^-?\d+(?:\.\d+)?$")
 _HEBREW = re.compile("[\u0590-\u05ff\u2122\u00d7]")  # signs of UTF-8 read as cp1255
 _SNIFF_BYTES = 8192
+_SURROGATE = re.compile("[\ud800-\udfff]")  # text that cannot be written as UTF-8 (a lone surrogate)
+_ESCAPED_BYTE = re.compile(r"(?<!\\)((?:\\\\)*)\\udc([89a-f][0-9a-f])")  # repr() of a file name's undecodable byte
+_KINDS = {stat.S_IFDIR: "a folder", stat.S_IFIFO: "a FIFO (named pipe)", stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device"}
+_KINDS[stat.S_IFSOCK] = "a socket"
+
+
+def _kind(mode: int) -> str:
+    return _KINDS.get(stat.S_IFMT(mode), "not a regular file")
 
 
 @dataclass(frozen=True)
@@ -131,22 +148,101 @@ def load_seinfeld() -> list[Document]:
 
 
 # --------------------------------------------------------------------------
-# User text
+# Files from real disks: odd names, unreadable files, FIFOs and devices
 # --------------------------------------------------------------------------
+def shown(path: str | Path) -> str:
+    """A path quoted for a one-line message; bytes of its name that are not UTF-8 appear as ``\\xff``."""
+    return _ESCAPED_BYTE.sub(r"\1\\x\2", repr(str(path)))
+
+
+def document_name(name: str) -> str:
+    """A file name as text that can be stored: bytes that are not UTF-8 become ``\\xff`` escapes."""
+    return os.fsencode(name).decode("utf-8", errors="backslashreplace")
+
+
+def _read_error(path: Path, exc: OSError | ValueError) -> ScriptgenError:
+    reason = getattr(exc, "strerror", None) or str(exc)
+    if isinstance(exc, FileNotFoundError) and os.path.islink(path):
+        reason = "it is a symbolic link to nothing"
+    return ScriptgenError(f"cannot read {shown(path)}: {reason}; check the path and its permissions")
+
+
+def _stat(path: Path) -> os.stat_result:
+    try:
+        return os.stat(path)
+    except (OSError, ValueError) as exc:
+        raise _read_error(path, exc) from None
+
+
+def _check_regular(path: Path, info: os.stat_result) -> None:
+    if not stat.S_ISREG(info.st_mode):
+        raise ScriptgenError(f"{shown(path)} is {_kind(info.st_mode)}, not a text file; remove it, or pass plain text files only")
+
+
+def open_regular(path: Path) -> BinaryIO:
+    """``path`` opened for reading, if it is a regular file; a FIFO or device is refused without being opened.
+
+    Opened non-blocking and checked again, so a file swapped for a FIFO
+    meanwhile cannot block either; OS errors become one ScriptgenError line.
+    """
+    _check_regular(path, _stat(path))
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    except (OSError, ValueError) as exc:
+        raise _read_error(path, exc) from None
+    try:
+        _check_regular(path, os.fstat(fd))
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_bytes(fh: BinaryIO, path: Path, n: int) -> bytes:
+    """Up to ``n`` bytes of ``fh``; an OS error (EIO, ...) becomes one ScriptgenError line naming ``path``."""
+    try:
+        return fh.read(n)
+    except OSError as exc:
+        raise _read_error(path, exc) from None
+
+
+def _folder_files(root: Path) -> list[Path]:
+    """The ``.txt`` files under ``root`` (not hidden ones, not under hidden folders or symbolic links to folders)."""
+
+    def unreadable(exc: OSError) -> None:
+        raise _read_error(Path(exc.filename or root), exc)
+
+    files = []
+    for folder, subfolders, names in os.walk(root, onerror=unreadable):
+        subfolders[:] = [d for d in subfolders if not d.startswith(".")]
+        for name in names:
+            if name.endswith(".txt") and not name.startswith("."):
+                files.append(Path(folder, name))
+                _check_regular(files[-1], _stat(files[-1]))  # a FIFO, device or broken link is named, not skipped
+    return sorted(files)
+
+
 def text_files(path: Path) -> list[Path]:
     """The files a ``--data PATH`` names: the file itself, or a folder's ``.txt`` files."""
-    if not path.exists():
+    if _SURROGATE.search(str(path)):
+        raise ScriptgenError(f"data path {shown(path)} is not valid UTF-8, and runs record it as text; rename it or link to it under a UTF-8 name")
+    if not os.path.lexists(path):
         raise ScriptgenError(f"data path {str(path)!r} does not exist; pass a UTF-8 text file or a folder of .txt files")
-    if path.is_file():
+    mode = _stat(path).st_mode
+    if stat.S_ISREG(mode):
         return [path]
-    files = sorted(
-        p for p in path.rglob("*.txt") if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
-    )
+    if not stat.S_ISDIR(mode):
+        raise ScriptgenError(f"data path {shown(path)} is {_kind(mode)}, not a file or folder; pass a UTF-8 text file or a folder of .txt files")
+    files = _folder_files(path)
     if not files:
         raise ScriptgenError(f"folder {str(path)!r} has no .txt files; put your scripts there as UTF-8 .txt files")
     return files
 
 
+# --------------------------------------------------------------------------
+# User text
+# --------------------------------------------------------------------------
 BLOCK_SIZE = 1 << 20  # read and hand out user text about 1 MB at a time
 _SPACE_BREAK = re.compile(r"[\n \t]")
 
@@ -197,70 +293,89 @@ def check_encoding(encoding: str) -> str:
     return codec.name
 
 
+class _TextDecoder:
+    """Decodes one file's reads in turn: line ends become ``\\n``, a leading byte-order mark is dropped,
+    and undecodable bytes or text that cannot be stored (a lone surrogate) raise ScriptgenError."""
+
+    def __init__(self, path: Path, codec: str, encoding: str):
+        self.path, self.codec, self.encoding = path, codec, encoding
+        self.decoder = codecs.getincrementaldecoder(codec)()
+        self.fed = 0  # bytes handed to the decoder so far
+        self.lines = 0  # newlines handed out so far
+        self.held_cr = False  # a "\r" at the end of a read: its "\n" may start the next one
+        self.at_start = True  # byte-order marks are still to be dropped
+
+    def decode(self, raw: bytes) -> str:
+        """The text of the next read ``raw``; ``b""`` says the file ended."""
+        text = ("\r" if self.held_cr else "") + self._decode(raw, not raw)
+        self.held_cr = bool(raw) and text.endswith("\r")
+        text = (text[:-1] if self.held_cr else text).replace("\r\n", "\n").replace("\r", "\n")
+        if self.at_start and text:
+            text = text.lstrip("\ufeff")
+            self.at_start = not text
+        self._check_storable(text)
+        return text
+
+    def _decode(self, raw: bytes, final: bool) -> str:
+        buffered = len(self.decoder.getstate()[0])  # undecoded bytes the decoder kept from earlier reads
+        try:
+            text = self.decoder.decode(raw, final)
+        except UnicodeDecodeError as exc:
+            raise ScriptgenError(
+                f"{shown(self.path)} is not valid {self.encoding} (byte {self.fed - buffered + exc.start}); "
+                f"convert it to UTF-8 or pass --encoding, e.g. --encoding latin-1"
+            ) from None
+        except UnicodeError as exc:  # utf-16 or utf-32 without a byte-order mark
+            hint = f", e.g. --encoding {self.codec}-le or {self.codec}-be" if self.codec in ("utf-16", "utf-32") else ""
+            what = f"{shown(self.path)} cannot be read as {self.encoding} ({exc})"
+            raise ScriptgenError(f"{what}; convert it to UTF-8 or pass another --encoding{hint}") from None
+        self.fed += len(raw)
+        return text
+
+    def _check_storable(self, text: str) -> None:
+        found = _SURROGATE.search(text)
+        if found:
+            line = self.lines + text.count("\n", 0, found.start()) + 1
+            raise ScriptgenError(
+                f"{shown(self.path)} read as {self.encoding} gives a lone surrogate U+{ord(found.group()):04X} (line {line}), "
+                f"which is not text that can be stored; convert the file to UTF-8 or pass another --encoding"
+            )
+        self.lines += text.count("\n")
+
+
 def iter_text(path: Path, encoding: str = "utf-8", size: int | None = None) -> Iterator[str]:
     """The text of one user file, streamed in pieces of about ``size`` characters (see :func:`text_blocks`).
 
     Reads ``size`` bytes at a time and decodes incrementally, so a multibyte
     character split between two reads is whole; line ends become ``\\n`` and a
     leading byte-order mark is dropped.  Binary data (NUL bytes in the first
-    8 KB) and undecodable bytes (named by their offset) raise ScriptgenError.
-    Joined, the pieces are exactly :func:`read_text`.
+    8 KB), undecodable bytes (named by their offset), text that cannot be
+    stored, a file that is not a regular file and a failed read raise
+    ScriptgenError.  Joined, the pieces are exactly :func:`read_text`.
     """
     size = size or BLOCK_SIZE
-
-    def read(n: int) -> bytes:
-        try:
-            return fh.read(n)
-        except OSError as exc:
-            raise ScriptgenError(f"cannot read {str(path)!r}: {exc.strerror or exc}; check the path and its permissions") from None
-
-    def reads(head: bytes) -> Iterator[bytes]:
-        """The file ``size`` bytes at a time (the sniffed head too), then b"" to say it ended."""
-        for i in range(0, len(head), size):
-            yield head[i : i + size]
-        while raw := read(size):
-            yield raw
-        yield b""
-
     codec = check_encoding(encoding)
-    try:
-        fh = path.open("rb")
-    except OSError as exc:
-        raise ScriptgenError(f"cannot read {str(path)!r}: {exc.strerror or exc}; check the path and its permissions") from None
-    with fh:
-        head = read(max(size, _SNIFF_BYTES))
+    with open_regular(path) as fh:
+        head = read_bytes(fh, path, max(size, _SNIFF_BYTES))
         if b"\x00" in head[:_SNIFF_BYTES] and not codec.startswith(("utf-16", "utf-32")):  # their text has NUL bytes
-            raise ScriptgenError(f"{str(path)!r} looks binary (it has NUL bytes); pass a plain text file")
+            raise ScriptgenError(f"{shown(path)} looks binary (it has NUL bytes); pass a plain text file")
         if not head:
             return  # an empty file: no text (whatever the encoding)
-        decoder = codecs.getincrementaldecoder(codec)()
-        fed = 0  # bytes handed to the decoder so far
+        decoder = _TextDecoder(path, codec, encoding)
         pending = ""  # decoded text not yet handed out
-        held_cr = False  # a "\r" at the end of a read: its "\n" may start the next one
-        at_start = True  # byte-order marks are still to be dropped
-        for raw in reads(head):
-            final = not raw
-            buffered = len(decoder.getstate()[0])  # undecoded bytes the decoder kept from earlier reads
-            try:
-                text = decoder.decode(raw, final)
-            except UnicodeDecodeError as exc:
-                raise ScriptgenError(
-                    f"{str(path)!r} is not valid {encoding} (byte {fed - buffered + exc.start}); "
-                    f"convert it to UTF-8 or pass --encoding, e.g. --encoding latin-1"
-                ) from None
-            fed += len(raw)
-            if held_cr:
-                text = "\r" + text
-            held_cr = not final and text.endswith("\r")
-            if held_cr:
-                text = text[:-1]
-            text = text.replace("\r\n", "\n").replace("\r", "\n")
-            if at_start and text:
-                text = text.lstrip("\ufeff")
-                at_start = not text
-            pending = yield from _full_blocks(pending + text, size)
+        for raw in _reads(fh, path, head, size):
+            pending = yield from _full_blocks(pending + decoder.decode(raw), size)
         if pending:
             yield pending
+
+
+def _reads(fh: BinaryIO, path: Path, head: bytes, size: int) -> Iterator[bytes]:
+    """The file ``size`` bytes at a time (the sniffed ``head`` first), then b"" to say it ended."""
+    for i in range(0, len(head), size):
+        yield head[i : i + size]
+    while raw := read_bytes(fh, path, size):
+        yield raw
+    yield b""
 
 
 def read_text(path: Path, encoding: str = "utf-8") -> str:
@@ -271,7 +386,7 @@ def read_text(path: Path, encoding: str = "utf-8") -> str:
 def named_text_files(path: Path) -> list[tuple[str, Path]]:
     """``(document name, file)`` of each file a ``--data PATH`` names; the name is the path relative to the source."""
     root = path if path.is_dir() else path.parent
-    return [(str(f.relative_to(root)), f) for f in text_files(path)]
+    return [(document_name(str(f.relative_to(root))), f) for f in text_files(path)]
 
 
 def no_text_error(path: Path) -> ScriptgenError:
@@ -301,13 +416,13 @@ def source_files(source: str | Path | None) -> list[Path]:
 
 
 def fingerprint(source: str | Path | None) -> str:
-    """sha256 over the source's file names and bytes: the cache is rebuilt when it changes."""
+    """sha256 over the source's file names (their bytes on disk) and contents: the cache is rebuilt when it changes."""
     digest = hashlib.sha256()
     folder = Path(source) if source is not None and str(source) != DEFAULT_SOURCE and Path(source).is_dir() else None
     for f in source_files(source):
-        digest.update(str(f.relative_to(folder) if folder else f.name).encode() + b"\0")
-        with f.open("rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
+        digest.update(os.fsencode(f.relative_to(folder) if folder else f.name) + b"\0")
+        with open_regular(f) as fh:
+            while block := read_bytes(fh, f, 1 << 20):
                 digest.update(block)
         digest.update(b"\0")
     return digest.hexdigest()

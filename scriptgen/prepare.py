@@ -23,6 +23,7 @@ import random
 import re
 from collections import Counter
 from collections.abc import Callable, Iterator
+from contextlib import suppress
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -35,6 +36,7 @@ from .fsutil import disk_error, remove_stale_temporaries, write_bytes
 from .tokens import Vocab, tokenize
 
 CACHE_FORMAT = 2  # bump when tokenization or the episode conversion changes
+_CACHE_FILES = ("meta.json", "ids.npy", "vocab.json", "script.txt")  # what a prepare writes into its folder
 _BLOCK_CHARS = 1 << 20  # tokenize about 1 MB of text at a time
 
 
@@ -126,23 +128,34 @@ def prepare(
     log=print,
 ) -> Prepared:
     """Tokenized corpus, from the cache when it is current, else built and cached."""
+    fingerprint = corpus_mod.fingerprint(source)  # first: it checks the source (a FIFO, a device, an unreadable file)
     folder = Path(data_dir) / cache_name(source, level, min_count)
-    fingerprint = corpus_mod.fingerprint(source)
     settings = {"level": level, "min_count": min_count, "encoding": encoding, "format": CACHE_FORMAT}
-    meta_path = folder / "meta.json"
-    if not force and meta_path.exists():
+    if not force:
         try:
-            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+            meta = _read_json(folder / "meta.json")
             if meta.get("fingerprint") == fingerprint and meta.get("settings") == settings:
                 return _load(folder, meta)
-        except (OSError, ValueError, KeyError, ScriptgenError):
-            pass  # a damaged cache is rebuilt
+        except (OSError, ValueError, KeyError, AttributeError, ScriptgenError):
+            pass  # no cache, or a damaged one: it is rebuilt
     log(f"preparing {'the default corpus' if source in (None, corpus_mod.DEFAULT_SOURCE) else source} ({level} level) ...")
     sources, default_docs = _sources(source, encoding)
+    counts, kept = _count(sources, level, keep_empty=default_docs is not None)
+    if not kept:
+        raise corpus_mod.no_text_error(Path(source))
+    vocab = Vocab.from_counts(counts, level, min_count)
+    n_tokens = sum(n for _, n in kept)
+    meta = {"source": str(source or corpus_mod.DEFAULT_SOURCE), "fingerprint": fingerprint, "settings": settings}
+    meta |= {"n_tokens": n_tokens, "vocab_size": len(vocab), "documents": []}
+    _write_cache(folder, meta, kept, vocab, default_docs)
+    log(f"prepared {len(kept)} documents, {n_tokens:,} tokens, vocabulary {len(vocab):,} -> {folder}")
+    return _load(folder, meta)
 
-    # pass 1: count tokens (and find the documents with text)
+
+def _count(sources: list[_Source], level: str, keep_empty: bool) -> tuple[Counter[str], list[tuple[_Source, int]]]:
+    """Pass 1: the token counts, and the documents with text (an empty or whitespace-only file is skipped) with their lengths."""
     counts: Counter[str] = Counter()
-    kept: list[tuple[_Source, int]] = []  # documents with text, and their number of tokens
+    kept: list[tuple[_Source, int]] = []
     for src in sources:
         doc_counts: Counter[str] = Counter()
         n, has_text = 0, False
@@ -151,37 +164,57 @@ def prepare(
             doc_counts.update(tokens)
             n += len(tokens)
             has_text = has_text or not block.isspace()
-        if has_text or default_docs is not None:  # an empty or whitespace-only file is skipped
+        if has_text or keep_empty:
             counts.update(doc_counts)  # same first-seen order (vocabulary ties) as counting token by token
             kept.append((src, n))
-    if not kept:
-        raise corpus_mod.no_text_error(Path(source))
-    vocab = Vocab.from_counts(counts, level, min_count)
-    dtype = smallest_uint(len(vocab))
-    n_tokens = sum(n for _, n in kept)
+    return counts, kept
 
+
+def _write_cache(folder: Path, meta: dict, kept: list[tuple[_Source, int]], vocab: Vocab, default_docs: list | None) -> None:
+    """Pass 2 and the files: ids.npy, vocab.json (script.txt), then meta.json, the commit point.
+
+    The old meta.json goes first, so it never describes new files; a failure
+    of any kind (a full disk, a file that changed, Ctrl-C) removes every file
+    of the cache and the folders this call made: no partial cache is left.
+    """
+    made: list[Path] = []  # folders this call creates, deepest first
     try:
+        made = [p for p in (folder, *folder.parents) if not p.exists()]
         folder.mkdir(parents=True, exist_ok=True)
         remove_stale_temporaries(folder)
-        # pass 2: ids straight into ids.npy, block by block
-        doc_ranges = _write_ids(folder / "ids.npy", kept, vocab, dtype, n_tokens, level)
+        (folder / "meta.json").unlink(missing_ok=True)
+        dtype = smallest_uint(len(vocab))
+        meta["documents"] = _write_ids(folder / "ids.npy", kept, vocab, dtype, meta["n_tokens"], meta["settings"]["level"])
         write_bytes(folder / "vocab.json", json.dumps(vocab.to_json(), ensure_ascii=False).encode())
         if default_docs is not None:
-            text = "".join(f"=== {d.name}\n{d.text}" for d in default_docs)
-            write_bytes(folder / "script.txt", text.encode("utf-8"))
-        meta = {
-            "source": str(source or corpus_mod.DEFAULT_SOURCE),
-            "fingerprint": fingerprint,
-            "settings": settings,
-            "n_tokens": n_tokens,
-            "vocab_size": len(vocab),
-            "documents": doc_ranges,
-        }
-        write_bytes(meta_path, json.dumps(meta, indent=1).encode())  # written last: the commit point
+            write_bytes(folder / "script.txt", "".join(f"=== {d.name}\n{d.text}" for d in default_docs).encode("utf-8"))
+        write_bytes(folder / "meta.json", json.dumps(meta, indent=1).encode())  # written last: the commit point
     except OSError as exc:
+        _discard(folder, made)
         raise ScriptgenError(f"cannot write the prepared corpus to {str(folder)!r}: {disk_error(exc)}; free space or choose a writable --data-dir") from None
-    log(f"prepared {len(kept)} documents, {n_tokens:,} tokens, vocabulary {len(vocab):,} -> {folder}")
-    return _load(folder, meta)
+    except BaseException:
+        _discard(folder, made)
+        raise
+
+
+def _discard(folder: Path, made: list[Path]) -> None:
+    """Remove the files of a cache whose writing failed, and the (then empty) folders made for it."""
+    for name in _CACHE_FILES:
+        with suppress(OSError):
+            (folder / name).unlink(missing_ok=True)
+    with suppress(OSError):
+        remove_stale_temporaries(folder)
+    for made_folder in made:
+        try:
+            made_folder.rmdir()
+        except OSError:
+            break
+
+
+def _read_json(path: Path):
+    """A cache file's JSON, read only if it is a regular file (a FIFO planted there cannot block)."""
+    with corpus_mod.open_regular(path) as fh:
+        return json.loads(fh.read().decode("utf-8"))
 
 
 def _write_ids(path: Path, docs: list[tuple[_Source, int]], vocab: Vocab, dtype: np.dtype, n_tokens: int, level: str) -> list[dict]:
@@ -219,7 +252,7 @@ def _write_ids(path: Path, docs: list[tuple[_Source, int]], vocab: Vocab, dtype:
 
 
 def _load(folder: Path, meta: dict) -> Prepared:
-    vocab = Vocab.from_json(json.loads((folder / "vocab.json").read_text(encoding="utf-8")))
+    vocab = Vocab.from_json(_read_json(folder / "vocab.json"))
     ids = np.load(folder / "ids.npy", mmap_mode="r", allow_pickle=False)
     if len(ids) != meta["n_tokens"] or len(vocab) != meta["vocab_size"]:
         raise ScriptgenError(f"prepared data in {folder} is inconsistent; run 'scriptgen prepare --force'")
