@@ -163,7 +163,7 @@ def remove_stale_temporaries(folder: Path) -> None:
 
 @contextmanager
 def hold_lock(path: Path, what: str) -> Iterator[None]:
-    """Hold an advisory lock on ``path`` (created if needed) while the block runs.
+    """Hold an advisory lock on ``path`` while the block runs; the lock file is removed afterwards.
 
     ``what`` names the job in the refusal, e.g. "training checkpoints/seinfeld".
     The kernel drops the lock when the process ends, however it ends, so a
@@ -171,25 +171,36 @@ def hold_lock(path: Path, what: str) -> Iterator[None]:
     into the file only to name it in the message.
     """
     path = Path(path)
+    fd = _acquire(path, what)
     try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    except OSError as exc:
-        raise ScriptgenError(f"cannot create the lock file {str(path)!r}: {disk_error(exc)}; choose a writable folder") from None
-    try:
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield
+    finally:
+        path.unlink(missing_ok=True)  # before the unlock: a process that opened this file then sees it is stale
+        os.close(fd)
+
+
+def _acquire(path: Path, what: str) -> int:
+    while True:
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise ScriptgenError(f"cannot create the lock file {str(path)!r}: {disk_error(exc)}; choose a writable folder") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+            os.close(fd)
             who = f"pid {holder}" if holder.isdigit() else "another process"
             raise ScriptgenError(f"another scriptgen process ({who}) is {what}; wait for it to finish or stop it") from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
         try:
-            yield
-        finally:
+            current = os.stat(path).st_ino
+        except FileNotFoundError:
+            current = None
+        if current == os.fstat(fd).st_ino:
             os.ftruncate(fd, 0)
-    finally:
-        os.close(fd)  # releases the lock
+            return fd
+        os.close(fd)  # the holder removed this file as we opened it: take the lock on the new one
 
 
 def check_name(name: str, flag: str = "--name") -> str:

@@ -43,7 +43,7 @@ from safetensors.torch import load_file, save_file
 
 ROOT = Path(__file__).resolve().parent.parent
 ERROR = "scriptgen: error: "
-PROGRESS = re.compile(r"^(preparing |prepared )")  # prepare's log lines, printed before the data is checked
+PROGRESS = re.compile(r"^(preparing |prepared |model: )")  # progress lines: prepare's, and the model's size at the start of training
 TINY = [
     "--embedding-dim", "16", "--hidden-dim", "32", "--n-layers", "1", "--seq-len", "8", "--batch-size", "4",
     "--epochs", "1", "--output", "softmax", "--no-progress",
@@ -723,7 +723,7 @@ def test_top_k_above_vocabulary_is_clamped_with_a_note(runners, env, tmp_path):
 # a disk that fills while a resumed run saves (in-process: fsync raises ENOSPC)
 # --------------------------------------------------------------------------
 def test_disk_full_while_saving_keeps_the_previous_checkpoint(env, tmp_path, monkeypatch, capsys):
-    from scriptgen import checkpoint, cli
+    from scriptgen import cli, fsutil
 
     folder = tmp_path / "ckpts" / "word"
     shutil.copytree(env.word, folder)
@@ -732,7 +732,7 @@ def test_disk_full_while_saving_keeps_the_previous_checkpoint(env, tmp_path, mon
     def full(fd):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(checkpoint.os, "fsync", full)
+    monkeypatch.setattr(fsutil.os, "fsync", full)
     monkeypatch.chdir(tmp_path)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -743,7 +743,7 @@ def test_disk_full_while_saving_keeps_the_previous_checkpoint(env, tmp_path, mon
     captured = capsys.readouterr()
     assert status == 2, captured.err
     assert "Traceback" not in captured.out + captured.err
-    lines = [line for line in captured.err.splitlines() if line.strip() and not line.startswith("resuming ")]
+    lines = [line for line in captured.err.splitlines() if line.strip() and not line.startswith(("resuming ", "model: "))]
     assert len(lines) == 1 and lines[0].startswith(ERROR), captured.err
     assert "disk is full" in lines[0] and "previous checkpoint is kept" in lines[0]
     assert digests(folder) == before
