@@ -17,6 +17,7 @@ from scriptgen import ScriptgenError
 from scriptgen.checkpoint import read_json
 from scriptgen.experiment import (
     RESULT_FIELDS,
+    ExperimentOptions,
     add_parser,
     load_grid,
     load_results,
@@ -118,7 +119,11 @@ def test_cli_trains_the_grid_and_writes_the_tables(corpus_dir, tmp_path, capsys)
 
 def test_interrupted_row_restarts_and_finished_rows_are_skipped(corpus_dir, tmp_path, monkeypatch):
     grid = load_grid(write_grid(tmp_path))
-    kwargs = dict(name="resume", data=corpus_dir, data_dir=tmp_path / "data", out_dir=tmp_path / "results", budget_minutes=0.02, progress=False, log=lambda m: None)
+    # validate every 2 steps (64 tokens), so the Ctrl-C lands well inside the second row's budget even on a busy machine
+    options = ExperimentOptions(
+        name="resume", data=corpus_dir, data_dir=tmp_path / "data", out_dir=tmp_path / "results", budget_minutes=0.02, eval_tokens=64,
+        progress=False, log=lambda m: None,
+    )  # fmt: skip
     real_train = TRAIN_MODULE.train
     calls: list[str] = []
 
@@ -133,7 +138,7 @@ def test_interrupted_row_restarts_and_finished_rows_are_skipped(corpus_dir, tmp_
         return real_train(cfg, *args, name=name, log=log, **kw)
 
     monkeypatch.setattr(TRAIN_MODULE, "train", ctrl_c_in_second_row)
-    first = run_experiment(grid, **kwargs)
+    first = run_experiment(grid, options)
     assert first.interrupted and first.trained == ["benchmark"] and first.pending == ROWS[1:]
     folder = tmp_path / "results" / "resume"
     assert [r["row"] for r in load_results(folder)] == ["benchmark"]
@@ -142,7 +147,7 @@ def test_interrupted_row_restarts_and_finished_rows_are_skipped(corpus_dir, tmp_
 
     calls.clear()
     monkeypatch.setattr(TRAIN_MODULE, "train", lambda cfg, *a, name, **kw: calls.append(name) or real_train(cfg, *a, name=name, **kw))
-    second = run_experiment(grid, **kwargs)
+    second = run_experiment(grid, options)
     assert calls == ["hidden_dim-48", "lr-0.003"], "only the remaining rows ran"
     assert not second.interrupted and second.skipped == ["benchmark"] and second.trained == ROWS[1:] and second.pending == []
     rows = load_results(folder)
@@ -156,7 +161,11 @@ def test_limit_trains_some_rows_and_product_mode(corpus_dir, tmp_path):
     grid = load_grid(write_grid(tmp_path, text, "prod"))
     assert [r.name for r in grid.rows()] == ["hidden_dim=32,lr=0.01", "hidden_dim=32,lr=0.003", "hidden_dim=48,lr=0.01", "hidden_dim=48,lr=0.003"]
     assert [r.benchmark for r in grid.rows()] == [True, False, False, False]
-    result = run_experiment(grid, data=corpus_dir, data_dir=tmp_path / "data", out_dir=tmp_path / "results", budget_minutes=0.01, eval_tokens=64, progress=False, log=lambda m: None, limit=1)
+    options = ExperimentOptions(
+        data=corpus_dir, data_dir=tmp_path / "data", out_dir=tmp_path / "results", budget_minutes=0.01, eval_tokens=64, progress=False,
+        log=lambda m: None, limit=1,
+    )  # fmt: skip
+    result = run_experiment(grid, options)
     assert result.trained == ["hidden_dim=32,lr=0.01"] and len(result.pending) == 3
     row = load_results(result.folder)[0]
     assert row["config"]["eval_interval"] == 2  # 64 tokens / (batch 4 x seq 8)
@@ -265,7 +274,8 @@ def test_help_states_every_default(capsys):
     with pytest.raises(SystemExit):
         cli("experiment", "--help")
     text = " ".join(capsys.readouterr().out.split())
-    for flag in ("--grid", "--name", "--out-dir", "--data", "--data-dir", "--epochs", "--budget-minutes", "--eval-tokens", "--no-progress", "--search", "--trials"):
+    flags = ("--grid", "--name", "--out-dir", "--data", "--data-dir", "--epochs", "--budget-minutes", "--eval-tokens", "--no-progress", "--search", "--trials")
+    for flag in flags:
         assert flag in text
     assert text.count("(default:") + text.count("(required)") >= 12
 

@@ -8,7 +8,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from scriptgen.experiment import load_grid, run_experiment
+from scriptgen.experiment import ExperimentOptions, load_grid, run_experiment
 
 NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "experiments.ipynb"
 
@@ -36,10 +36,10 @@ epochs = 1
 def test_experiments_notebook_runs_top_to_bottom(corpus_dir, tmp_path, monkeypatch):
     grid_file = tmp_path / "tiny_study.toml"
     grid_file.write_text(TINY_GRID, encoding="utf-8")
-    result = run_experiment(
-        load_grid(grid_file), data=corpus_dir, data_dir=tmp_path / "data", out_dir=tmp_path / "results",
-        budget_minutes=0.01, progress=False, log=lambda m: None,
-    )  # fmt: skip
+    options = ExperimentOptions(
+        data=corpus_dir, data_dir=tmp_path / "data", out_dir=tmp_path / "results", budget_minutes=0.01, progress=False, log=lambda m: None
+    )
+    result = run_experiment(load_grid(grid_file), options)
     assert result.pending == []
     monkeypatch.setenv("SCRIPTGEN_SMOKE", "1")
     monkeypatch.setenv("SCRIPTGEN_WORKDIR", str(tmp_path))
