@@ -23,8 +23,9 @@ import torch
 from common import emit, machine
 from course_baseline import COURSE, course_generate, course_model
 from scriptgen import RNN, Config, prepare
-from scriptgen.generate import Sampler, make_generator
+from scriptgen.generate import Sampler
 from scriptgen.model import choose_cutoffs
+from scriptgen.sampling import make_generator
 from scriptgen.train import resolve_device
 
 

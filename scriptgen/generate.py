@@ -1,20 +1,26 @@
-"""Stage 6, generate: sample new tokens from a trained model, then decode them.
+"""The fast one-step machinery of generation: a trained model's weights prepared once, then one token per step.
 
-``python -m scriptgen generate --checkpoint checkpoints/NAME --prime "jerry:" --length 400``
-or, from Python::
+:class:`Sampler` is what ``python -m scriptgen generate`` (and its
+``--interactive`` mode) runs; from Python::
 
-    model, vocab, cfg = load_model("checkpoints/seinfeld")
-    ids = generate(model, vocab.encode("jerry:"), length=200, temperature=0.8, seed=1)
-    print(vocab.decode(vocab.encode("jerry:") + ids))
+    from scriptgen.generate import Sampler
+    from scriptgen.sampling import make_generator
 
-The prime is fed once; then every new token is one step of the network from
-the carried hidden state (no window is re-fed).  :func:`generate` returns the
-new token ids; decoding is the vocabulary's job.
+    sampler = Sampler(model, "int8")  # or "fp32": exactly the model's distribution
+    sampler.feed(vocab.encode("jerry:"))
+    ids = sampler.sample(200, temperature=0.8, generator=make_generator(1))
+
+The one-call :func:`scriptgen.generate` and the small sampling functions
+(settings check, one draw, seeded generator, the plain reference sampler) are
+in ``scriptgen/sampling.py``; this module only makes each step cheap.  Its
+speed is measured by ``python bench/generate_speed.py``.
 """
 
 from __future__ import annotations
 
 import functools
+import warnings
+from typing import Callable
 
 import torch
 from torch import nn
@@ -22,32 +28,10 @@ from torch import nn
 from .errors import ScriptgenError
 from .model import RNN
 
-
-def check_sampling(length: int, temperature: float, top_k: int, vocab_size: int) -> int:
-    """Validate sampling settings; returns top_k clamped to the vocabulary."""
-    if isinstance(length, bool) or not isinstance(length, int) or length < 1:
-        raise ScriptgenError(f"--length {length!r} is invalid: ask for at least 1 token, e.g. --length 400")
-    if not isinstance(temperature, (int, float)) or not temperature > 0 or temperature != temperature or temperature > 100:
-        raise ScriptgenError(f"--temperature {temperature!r} is invalid: use a value above 0 such as 0.8 (1 = as trained)")
-    if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 0:
-        raise ScriptgenError(f"--top-k {top_k!r} is invalid: use 0 (whole vocabulary) or a positive number such as 40")
-    return 0 if top_k >= vocab_size else top_k
-
-
-def sample_next(logits: torch.Tensor, temperature: float, top_k: int, generator: torch.Generator | None) -> torch.Tensor:
-    """One id per row of ``logits`` (batch, vocab): temperature, optional top-k, then a draw."""
-    logits = logits.float() / temperature
-    if top_k:
-        kth = torch.topk(logits, top_k, dim=-1).values[..., -1:]
-        logits = logits.masked_fill(logits < kth, float("-inf"))
-    cdf = torch.cumsum(torch.softmax(logits, dim=-1), dim=-1)
-    # inverse-CDF draw: one uniform number per row (torch.multinomial costs far more per call)
-    u = torch.rand((*cdf.shape[:-1], 1), generator=generator, device=cdf.device, dtype=cdf.dtype) * cdf[..., -1:]
-    return torch.searchsorted(cdf, u, right=True).clamp_max_(cdf.shape[-1] - 1)  # (batch, 1)
-
-
 THIN = 256  # maps with fewer inputs stay fp32 under int8 (see Sampler)
 INPUT_TABLE_MAX_BYTES = 256 * 2**20  # largest first-layer input table (see Sampler) before falling back to products
+
+Product = Callable[[torch.Tensor], torch.Tensor]  # a prepared map: (1, in) row -> (1, out)
 
 
 class Sampler:
@@ -65,7 +49,9 @@ class Sampler:
       product;
     - the state lives in buffers allocated once and updated in place: the
       inputs and hidden states of all layers sit side by side in one row, so
-      layer k reads ``[x_k, h_k]`` as one slice without a concatenation.
+      layer k reads ``[x_k, h_k]`` as one slice without a concatenation;
+    - each layer's update for this cell (LSTM, GRU or RNN) is a closure built
+      once, so a step branches on nothing.
 
     With ``precision="int8"`` the maps are dynamically quantized (int8 weights,
     fp32 activations): 4x fewer bytes to read per step, and a word-level
@@ -81,7 +67,7 @@ class Sampler:
 
     def __init__(self, model: RNN, precision: str = "fp32"):
         if precision not in ("fp32", "int8"):
-            raise ScriptgenError(f"--precision {precision!r} is unknown for generation; choose auto, fp32 or int8")
+            raise ScriptgenError(f"--precision {precision!r} is unknown for generation; choose fp32 or int8 (the command line resolves auto)")
         if precision == "int8" and model.device.type != "cpu":
             raise ScriptgenError("int8 generation runs on the CPU only; use --precision fp32 with --device cuda")
         self.model = model.eval()
@@ -90,61 +76,16 @@ class Sampler:
         self.hidden_dim = model.hidden_dim
         self.vocab_size = model.output_size
         self.n_layers = model.n_layers
-        maps = nn.ModuleDict()  # the linear maps of one step
         with torch.no_grad():
             self.embedding = model.embedding.weight.detach()
-            self._input_table = None
-            for k in range(model.n_layers):
-                w_ih = getattr(model.rnn, f"weight_ih_l{k}")
-                w_hh = getattr(model.rnn, f"weight_hh_l{k}")
-                b_ih = getattr(model.rnn, f"bias_ih_l{k}")
-                b_hh = getattr(model.rnn, f"bias_hh_l{k}")
-                if k == 0 and self.embedding.shape[0] * w_ih.shape[0] * 4 <= INPUT_TABLE_MAX_BYTES:
-                    # the first layer's input is one of vocab_size embeddings: precompute W_ih e + b for each
-                    # (vocab_size, gates); a step then reads one row instead of multiplying by W_ih
-                    bias = b_ih if self.cell == "gru" else b_ih + b_hh
-                    self._input_table = torch.addmm(bias, self.embedding, w_ih.t())
-                    if self.cell == "gru":
-                        maps["hh0"] = _linear(w_hh, b_hh)
-                    else:
-                        maps["l0"] = _linear(w_hh, None)
-                elif self.cell == "gru":
-                    # the GRU's candidate gate needs the hidden part apart: r * (W_hn h + b_hn)
-                    maps[f"ih{k}"] = _linear(w_ih, b_ih)
-                    maps[f"hh{k}"] = _linear(w_hh, b_hh)
-                else:
-                    maps[f"l{k}"] = _linear(torch.cat([w_ih, w_hh], dim=1), b_ih + b_hh)
-            self.adaptive = None
-            fc = model.fc
-            if model.output == "adaptive":
-                # the head and every tail's first projection read the same vector: one stacked product
-                maps["first"] = _linear(torch.cat([fc.head.weight] + [tail[0].weight for tail in fc.tail]), None)
-                for i, tail in enumerate(fc.tail):
-                    maps[f"tail{i}"] = _linear(tail[1].weight, None)
-                self.adaptive = {
-                    "head_bias": fc.head.bias.detach().clone() if fc.head.bias is not None else None,
-                    "head_size": fc.head_size,
-                    "shortlist": fc.shortlist_size,
-                    "tail_sizes": [tail[0].out_features for tail in fc.tail],
-                    "cutoffs": fc.cutoffs,
-                    "split": [fc.head_size] + [tail[0].out_features for tail in fc.tail],  # of the stacked product
-                }
-            else:
-                maps["out"] = _linear(fc.weight, fc.bias)
-        maps = maps.to(model.device)
-        if precision == "int8":
-            import warnings
-
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # torch.ao.quantization announces its move to torchao
-                from torch.ao.quantization import quantize_dynamic
-
-                for name, layer in maps.items():
-                    if layer.in_features >= THIN:
-                        maps[name] = quantize_dynamic(nn.Sequential(layer), {nn.Linear}, dtype=torch.qint8)[0]
-        self.maps = maps.requires_grad_(False)
-        self._maps = {name: _direct(module) for name, module in maps.items()}
+            maps = nn.ModuleDict()  # the linear maps of one step
+            self._input_table = _recurrent_maps(model, self.embedding, maps)
+            self.adaptive = _output_maps(model, maps)
+        self.maps = maps.to(model.device).requires_grad_(False)
+        self._maps = _prepare(self.maps, precision)
         self._allocate(model.embedding.weight.shape[1])
+        self._layers = [CELL_STEPS[self.cell](self, k) for k in range(self.n_layers)]
+        self._output = self._maps["out"] if self.adaptive is None else self._adaptive_output
 
     # -- state buffers ----------------------------------------------------------
     def _allocate(self, embedding_dim: int) -> None:
@@ -159,13 +100,11 @@ class Sampler:
         if self._input_table is not None:
             self._xh[0] = self._h[0]  # the input's part comes from the table
         self._c = [self._row.new_zeros(1, H) for _ in range(L)] if self.cell == "lstm" else []
-        self._act = [self._row.new_zeros(1, 4 * H) for _ in self._c]  # sigmoid of the gates, written in place
-        self._gates = [(a[:, :H], a[:, H : 2 * H], a[:, 3 * H :]) for a in self._act]  # input, forget, output
-        self._logits = self._row.new_zeros(1, self.vocab_size)
         self.logits: torch.Tensor | None = None
         a = self.adaptive
         if a is not None:
             # views made once: the head's log-probabilities land in the output row's shortlist part
+            self._logits = self._row.new_zeros(1, self.vocab_size)
             shortlist, n_tails = a["shortlist"], len(a["tail_sizes"])
             self._head_lp = self._row.new_zeros(1, a["head_size"])  # shortlist words, then one entry per cluster
             self._shortlist_lp, self._shortlist_out = self._head_lp[:, :shortlist], self._logits[:, :shortlist]
@@ -199,11 +138,9 @@ class Sampler:
                 self._c[k].copy_(hidden[1][k])
 
     # -- one step -----------------------------------------------------------------
-    def _output(self, h: torch.Tensor) -> torch.Tensor:
-        """Scores over the vocabulary for the top layer's state ``h`` (1, H): (1, V), a reused buffer."""
+    def _adaptive_output(self, h: torch.Tensor) -> torch.Tensor:
+        """Log-probabilities over the vocabulary for the top layer's state ``h`` (1, H): (1, V), a reused buffer."""
         a = self.adaptive
-        if a is None:
-            return self._maps["out"](h)
         # (1, head_size + sum of tail projections), split into the head's scores and each tail's input
         head, *projections = self._maps["first"](h).split(a["split"], dim=1)
         if a["head_bias"] is not None:
@@ -217,36 +154,10 @@ class Sampler:
 
     def _step(self, token: torch.Tensor) -> torch.Tensor:
         """One token id, shape (1,), in; scores over the vocabulary out, (1, V); updates the state in place."""
-        table = self._input_table
-        if table is None:
+        if self._input_table is None:
             torch.index_select(self.embedding, 0, token, out=self._x)
-        H = self.hidden_dim
-        maps = self._maps
-        for k in range(self.n_layers):
-            h = self._h[k]
-            if self.cell == "lstm":
-                gates = maps[f"l{k}"](self._xh[k])  # (1, 4H) in PyTorch's i, f, g, o order
-                if k == 0 and table is not None:
-                    gates.add_(torch.index_select(table, 0, token))
-                torch.sigmoid(gates, out=self._act[k])
-                i, f, o = self._gates[k]  # views of _act[k]
-                c = self._c[k]
-                c.mul_(f).addcmul_(i, torch.tanh(gates[:, 2 * H : 3 * H]))
-                torch.mul(o, torch.tanh(c), out=h)
-            elif self.cell == "gru":
-                if k == 0:
-                    gi = torch.index_select(table, 0, token) if table is not None else maps["ih0"](self._x)
-                else:
-                    gi = maps[f"ih{k}"](self._h[k - 1])
-                gh = maps[f"hh{k}"](h)
-                r, z = torch.sigmoid(gi[:, : 2 * H] + gh[:, : 2 * H]).chunk(2, dim=1)
-                n = torch.tanh(gi[:, 2 * H :] + r * gh[:, 2 * H :])
-                h.sub_(n).mul_(z).add_(n)  # (1 - z) * n + z * h
-            else:
-                pre = maps[f"l{k}"](self._xh[k])
-                if k == 0 and table is not None:
-                    pre.add_(torch.index_select(table, 0, token))
-                torch.tanh(pre, out=h)
+        for layer in self._layers:
+            layer(token)
         return self._output(self._h[-1])
 
     @torch.inference_mode()
@@ -268,6 +179,8 @@ class Sampler:
     @torch.inference_mode()
     def sample(self, length: int, temperature: float = 1.0, top_k: int = 0, generator: torch.Generator | None = None) -> list[int]:
         """``length`` new ids; each is fed back, so the state ends after the last one."""
+        from .sampling import check_sampling, sample_next  # not at the top: sampling.py imports this module
+
         if self.logits is None:
             raise ScriptgenError("nothing to continue from: feed a prime first")
         top_k = check_sampling(length, temperature, top_k, self.vocab_size)
@@ -288,26 +201,100 @@ class Sampler:
         return torch.cat(new).tolist()  # one device->host copy at the end
 
 
-def _direct(module: nn.Module):
-    """The module's product as one plain call on a (1, in) row: (1, out).
+# -- one layer's update per cell, chosen once per layer in Sampler.__init__ --------------
+# Each returns step(token) that updates layer k's state buffers in place.  Layer 0 with an
+# input table adds (or, for the GRU, takes) the token's precomputed row instead of multiplying.
+def _lstm_layer(s: Sampler, k: int) -> Callable[[torch.Tensor], None]:
+    product, xh, h, c, H = s._maps[f"l{k}"], s._xh[k], s._h[k], s._c[k], s.hidden_dim
+    table = s._input_table if k == 0 else None
+    act = s._row.new_zeros(1, 4 * H)  # sigmoid of the gates, written in place
+    i, f, o = act[:, :H], act[:, H : 2 * H], act[:, 3 * H :]  # input, forget, output
 
-    Skips ``Module.__call__`` and the quantized module's Python checks (about
-    20 us per call on a small CPU, several calls per generated token).  An
-    fp32 weight is stored transposed, (in, out): a row times it streams the
-    matrix in memory order, faster than ``F.linear``'s matrix-vector product
-    for batch 1 on the CPU.
-    """
-    packed = getattr(getattr(module, "_packed_params", None), "_packed_params", None)
-    if packed is not None:
-        if getattr(module, "version", None) and module.version >= 4:
-            op = torch.ops.quantized.linear_dynamic
-            return lambda x: op(x, packed, True)  # what torch.ao.nn.quantized.dynamic.Linear.forward runs for qint8
-        return module.forward
-    weight_t = module.weight.detach().t().contiguous()  # (in, out)
-    if module.bias is None:
-        return functools.partial(torch.mm, mat2=weight_t)
-    bias = module.bias.detach().unsqueeze(0)  # (1, out)
-    return lambda x: torch.addmm(bias, x, weight_t)
+    def step(token: torch.Tensor) -> None:
+        gates = product(xh)  # (1, 4H) in PyTorch's i, f, g, o order
+        if table is not None:
+            gates.add_(torch.index_select(table, 0, token))
+        torch.sigmoid(gates, out=act)
+        c.mul_(f).addcmul_(i, torch.tanh(gates[:, 2 * H : 3 * H]))
+        torch.mul(o, torch.tanh(c), out=h)
+
+    return step
+
+
+def _gru_layer(s: Sampler, k: int) -> Callable[[torch.Tensor], None]:
+    # the GRU's candidate gate needs the hidden part apart, r * (W_hn h + b_hn), so its maps are not fused
+    hidden_product, h, H = s._maps[f"hh{k}"], s._h[k], s.hidden_dim
+    table = s._input_table if k == 0 else None
+    input_product, x = s._maps.get(f"ih{k}"), (s._x if k == 0 else s._h[k - 1])
+
+    def step(token: torch.Tensor) -> None:
+        gi = torch.index_select(table, 0, token) if table is not None else input_product(x)
+        gh = hidden_product(h)
+        r, z = torch.sigmoid(gi[:, : 2 * H] + gh[:, : 2 * H]).chunk(2, dim=1)
+        n = torch.tanh(gi[:, 2 * H :] + r * gh[:, 2 * H :])
+        h.sub_(n).mul_(z).add_(n)  # (1 - z) * n + z * h
+
+    return step
+
+
+def _rnn_layer(s: Sampler, k: int) -> Callable[[torch.Tensor], None]:
+    product, xh, h = s._maps[f"l{k}"], s._xh[k], s._h[k]
+    table = s._input_table if k == 0 else None
+
+    def step(token: torch.Tensor) -> None:
+        pre = product(xh)
+        if table is not None:
+            pre.add_(torch.index_select(table, 0, token))
+        torch.tanh(pre, out=h)
+
+    return step
+
+
+CELL_STEPS = {"lstm": _lstm_layer, "gru": _gru_layer, "rnn": _rnn_layer}
+
+
+# -- the maps, built once -------------------------------------------------------------------
+def _recurrent_maps(model: RNN, embedding: torch.Tensor, maps: nn.ModuleDict) -> torch.Tensor | None:
+    """Add each layer's maps to ``maps``; returns the first layer's input table, or None when too big."""
+    gru = model.cell == "gru"
+    table = None
+    for k in range(model.n_layers):
+        w_ih, w_hh, b_ih, b_hh = (getattr(model.rnn, f"{name}_l{k}") for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
+        if k == 0 and embedding.shape[0] * w_ih.shape[0] * 4 <= INPUT_TABLE_MAX_BYTES:
+            # the first layer's input is one of vocab_size embeddings: precompute W_ih e + b for each
+            # (vocab_size, gates); a step then reads one row instead of multiplying by W_ih
+            table = torch.addmm(b_ih if gru else b_ih + b_hh, embedding, w_ih.t())
+            if gru:
+                maps["hh0"] = _linear(w_hh, b_hh)
+            else:
+                maps["l0"] = _linear(w_hh, None)
+        elif gru:
+            maps[f"ih{k}"] = _linear(w_ih, b_ih)
+            maps[f"hh{k}"] = _linear(w_hh, b_hh)
+        else:
+            maps[f"l{k}"] = _linear(torch.cat([w_ih, w_hh], dim=1), b_ih + b_hh)
+    return table
+
+
+def _output_maps(model: RNN, maps: nn.ModuleDict) -> dict | None:
+    """Add the output's maps to ``maps``; returns what an adaptive output's step needs, None for a softmax."""
+    fc = model.fc
+    if model.output != "adaptive":
+        maps["out"] = _linear(fc.weight, fc.bias)
+        return None
+    # the head and every tail's first projection read the same vector: one stacked product
+    maps["first"] = _linear(torch.cat([fc.head.weight] + [tail[0].weight for tail in fc.tail]), None)
+    for i, tail in enumerate(fc.tail):
+        maps[f"tail{i}"] = _linear(tail[1].weight, None)
+    tail_sizes = [tail[0].out_features for tail in fc.tail]
+    return {
+        "head_bias": fc.head.bias.detach().clone() if fc.head.bias is not None else None,
+        "head_size": fc.head_size,
+        "shortlist": fc.shortlist_size,
+        "tail_sizes": tail_sizes,
+        "cutoffs": fc.cutoffs,
+        "split": [fc.head_size] + tail_sizes,  # of the stacked product
+    }
 
 
 def _linear(weight: torch.Tensor, bias: torch.Tensor | None) -> nn.Linear:
@@ -318,48 +305,60 @@ def _linear(weight: torch.Tensor, bias: torch.Tensor | None) -> nn.Linear:
     return layer.eval()
 
 
-def make_generator(seed: int | None, device: torch.device | str = "cpu") -> torch.Generator:
-    generator = torch.Generator(device=device)
-    generator.manual_seed(seed if seed is not None else torch.seed())
-    return generator
+def _prepare(maps: nn.ModuleDict, precision: str) -> dict[str, Product]:
+    """Each map's product as one plain call; under int8 the wide maps are replaced by int8 copies in ``maps``."""
+    products = {}
+    for name, layer in list(maps.items()):
+        if precision == "int8" and layer.in_features >= THIN:
+            maps[name], products[name] = _int8_product(layer)
+        else:
+            products[name] = _fp32_product(layer)
+    return products
 
 
-def generate(
-    model: RNN,
-    prime_ids: list[int],
-    length: int = 400,
-    temperature: float = 1.0,
-    top_k: int = 0,
-    seed: int | None = None,
-    precision: str = "fp32",
-) -> list[int]:
-    """``length`` new token ids after ``prime_ids``: the prime is fed once, then one step per token.
+def _fp32_product(layer: nn.Linear) -> Product:
+    """``layer`` on a (1, in) row without ``Module.__call__``.
 
-    ``precision="int8"`` samples from int8-quantized weights (CPU only, much faster
-    on word-level models); fp32 gives exactly the model's distribution.
+    The weight is stored transposed, (in, out): a row times it streams the
+    matrix in memory order, faster than ``F.linear``'s matrix-vector product
+    for batch 1 on the CPU.
     """
-    if not prime_ids:
-        raise ScriptgenError("the prime is empty; pass one or more words with --prime, e.g. --prime 'jerry:'")
-    check_sampling(length, temperature, top_k, model.output_size)
-    sampler = Sampler(model, precision)
-    sampler.feed(list(prime_ids))
-    return sampler.sample(length, temperature, top_k, make_generator(seed, model.device))
+    weight_t = layer.weight.detach().t().contiguous()  # (in, out)
+    if layer.bias is None:
+        return functools.partial(torch.mm, mat2=weight_t)
+    bias = layer.bias.detach().unsqueeze(0)  # (1, out)
+    return lambda x: torch.addmm(bias, x, weight_t)
 
 
-@torch.no_grad()
-def generate_reference(
-    model: RNN, prime_ids: list[int], length: int, temperature: float = 1.0, top_k: int = 0, seed: int | None = None
-) -> list[int]:
-    """The plain sampler (the module's own forward, one token at a time); the fast path is tested against it."""
-    top_k = check_sampling(length, temperature, top_k, model.output_size)
-    model.eval()
-    generator = make_generator(seed, model.device)
-    out, hidden = model.features(torch.tensor([prime_ids], device=model.device), None)
-    logits = model.logits(out[:, -1])
-    new = []
-    for _ in range(length):
-        token = sample_next(logits, temperature, top_k, generator)
-        new.append(int(token))
-        out, hidden = model.features(token, hidden)
-        logits = model.logits(out[:, -1])
-    return new
+def _int8_product(layer: nn.Linear) -> tuple[nn.Module, Product]:
+    """An int8 copy of the fp32 ``layer`` and its product on a (1, in) row: the only use of torch's int8 internals.
+
+    The fast product calls fbgemm's op on the packed weight directly, as the
+    quantized module's ``forward`` does for qint8 (module version 4 and
+    later), skipping ``Module.__call__`` and the module's Python checks (about
+    20 us per call on a small CPU, several calls per token).  Those names are
+    private and may change in any torch release, so they are tried once here,
+    on a probe row: the op must give the module's own result, else the module
+    is called; and where this torch cannot quantize or run the module, the map
+    stays fp32 (the exact model, only slower).
+    """
+    probe = torch.linspace(-1.0, 1.0, layer.in_features).unsqueeze(0)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch.ao.quantization announces its move to torchao
+            from torch.ao.quantization import quantize_dynamic
+
+            module = quantize_dynamic(nn.Sequential(layer), {nn.Linear}, dtype=torch.qint8)[0]
+            expected = module(probe)
+    except Exception as exc:  # any failure here only costs speed
+        warnings.warn(f"int8 weights are unavailable on torch {torch.__version__} ({exc!r}); this map stays fp32", RuntimeWarning)
+        return layer, _fp32_product(layer)
+    try:
+        if (getattr(module, "version", None) or 0) < 4:
+            raise ValueError("an older packed format: its forward calls the op with other arguments")
+        op, packed = torch.ops.quantized.linear_dynamic, module._packed_params._packed_params
+        if torch.equal(op(probe, packed, True), expected):  # True: reduce_range, as forward passes it
+            return module, lambda x: op(x, packed, True)
+    except Exception:  # a missing or changed private name: the module's public call gives the same numbers
+        pass
+    return module, module.forward

@@ -12,9 +12,10 @@ from torch import nn
 
 from conftest import unigram_entropy
 from scriptgen import RNN, Config, load_checkpoint, load_model, train
-from scriptgen.generate import Sampler, generate, generate_reference
+from scriptgen.generate import Sampler
+from scriptgen.sampling import generate, generate_reference
 
-generate_module = importlib.import_module("scriptgen.generate")  # the package's `generate` is the function
+generate_module = importlib.import_module("scriptgen.generate")  # the Sampler's module; the package's `generate` is the function
 
 CELLS = ["lstm", "gru", "rnn"]
 
