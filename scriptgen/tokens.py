@@ -189,12 +189,39 @@ class Vocab:
         return {"level": self.level, "unk": self.unk, "itos": self.itos}
 
     @classmethod
-    def from_json(cls, data: object) -> "Vocab":
-        if not isinstance(data, dict) or not isinstance(data.get("itos"), list) or not data["itos"]:
-            raise ScriptgenError("vocab.json is malformed (no token list); re-create the checkpoint or the prepared data")
-        if not all(isinstance(t, str) for t in data["itos"]):
-            raise ScriptgenError("vocab.json is malformed (tokens must be strings)")
-        unk = data.get("unk")
-        if unk is not None and not isinstance(unk, str):
-            raise ScriptgenError("vocab.json is malformed (unk must be a string or null)")
-        return cls(str(data.get("level")), list(data["itos"]), unk)
+    def from_json(cls, data: object, where: str = "vocab.json") -> "Vocab":
+        """The vocabulary saved by :meth:`to_json`; anything malformed is one ScriptgenError naming ``where`` and the field."""
+
+        def bad(why: str) -> ScriptgenError:
+            return ScriptgenError(f"{where} is malformed ({why}); re-create the checkpoint or the prepared data")
+
+        if not isinstance(data, dict):
+            raise bad("not a JSON object")
+        itos, level, unk = data.get("itos"), data.get("level"), data.get("unk")
+        if not isinstance(itos, list) or not itos:
+            raise bad("no token list 'itos'")
+        if not all(isinstance(t, str) for t in itos):
+            i = next(i for i, t in enumerate(itos) if not isinstance(t, str))
+            raise bad(f"token {i} is {str(itos[i])[:40]!r}; tokens must be strings")
+        try:
+            "".join(itos).encode("utf-8")
+        except UnicodeEncodeError:
+            i = next(i for i, t in enumerate(itos) if not _encodable(t))
+            raise bad(f"token {i} {itos[i][:40]!r} holds a lone surrogate, not text") from None
+        if len(set(itos)) != len(itos):
+            seen: set[str] = set()
+            i = next(i for i, t in enumerate(itos) if t in seen or seen.add(t))
+            raise bad(f"token {i} {itos[i][:40]!r} appears twice")
+        if level not in ("word", "char"):
+            raise bad(f"'level' is {str(level)[:40]!r}, not 'word' or 'char'")
+        if unk is not None and (not isinstance(unk, str) or unk not in itos):
+            raise bad(f"'unk' is {str(unk)[:40]!r}; it must be null or one of the tokens")
+        return cls(level, list(itos), unk)
+
+
+def _encodable(token: str) -> bool:
+    try:
+        token.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
