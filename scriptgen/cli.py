@@ -100,17 +100,17 @@ def build_parser() -> argparse.ArgumentParser:
     g = sub.add_parser("generate", help="write a script from prime words", description="Generate a script from a trained checkpoint.")
     g.add_argument("--checkpoint", default="checkpoints/seinfeld", help="checkpoint folder (default: checkpoints/seinfeld)")
     g.add_argument("--prime", default="jerry:", help="text to start from, tokenized like the corpus (default: 'jerry:')")
-    g.add_argument("--length", type=int, default=None, help="number of new tokens (default: 400; 100 per turn with --interactive)")
+    g.add_argument("--length", type=int, default=None, help="number of new tokens, at most 10,000,000 (default: 400; 100 per turn with --interactive)")
     g.add_argument(
         "--temperature",
         type=_temperatures,
         default=[0.8],
-        help="sampling temperature > 0, lower is safer; a list such as 0.2,0.5,1.0 prints one sample per value side by side (default: 0.8)",
+        help="sampling temperature from 0.001 to 100, lower is safer; a list such as 0.2,0.5,1.0 prints one sample per value side by side (default: 0.8)",
     )
     g.add_argument("--unk", action="store_true", help="map prime words the vocabulary lacks to <unk> instead of refusing (default: off)")
     g.add_argument("--interactive", action="store_true", help="type lines and let the model continue them; /reset, /temp 0.7, empty line quits (default: off)")
     g.add_argument("--top-k", type=int, default=0, help="sample among the k likeliest tokens only; 0 = all (default: 0)")
-    g.add_argument("--seed", type=int, default=None, help="random seed for reproducible output (default: random)")
+    g.add_argument("--seed", type=int, default=None, help="random seed for reproducible output, 0 to 2**64-1 (default: random)")
     g.add_argument("--device", default="cpu", help="auto, cpu or cuda (default: cpu)")
     g.add_argument(
         "--precision",
@@ -218,6 +218,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     length = args.length if args.length is not None else (100 if args.interactive else 400)
     for temperature in args.temperature:
         check_sampling(length, temperature, args.top_k, len(vocab))
+    make_generator(args.seed)  # refuses a seed out of range before any work
     if args.top_k >= len(vocab):
         print(f"scriptgen: note: --top-k {args.top_k} covers the whole vocabulary ({len(vocab)} tokens); sampling from all of them", file=sys.stderr)
     unknown = "error"

@@ -57,7 +57,7 @@ def chat(
                 temperature = value
                 print(f"(temperature {temperature})", file=err)
             except (IndexError, ValueError, ScriptgenError):
-                print("(usage: /temp 0.7 - a number above 0)", file=err)
+                print("(usage: /temp 0.7 - a number from 0.001 to 100)", file=err)
         elif command.startswith("/"):
             print("(commands: /reset, /temp VALUE; an empty line quits)", file=err)
         else:

@@ -26,13 +26,27 @@ from .errors import ScriptgenError
 from .generate import Sampler
 from .model import RNN
 
+# Bounds of the sampling settings.  Below MIN_TEMPERATURE the scaled logits can
+# overflow to infinity and the probabilities become NaN; 0.001 already picks
+# the likeliest token almost always.  MAX_LENGTH keeps a typo from running for days.
+MIN_TEMPERATURE, MAX_TEMPERATURE = 1e-3, 100.0
+MAX_LENGTH = 10_000_000
+MAX_SEED = 2**64 - 1  # torch's generators take 64-bit seeds
+
 
 def check_sampling(length: int, temperature: float, top_k: int, vocab_size: int) -> int:
     """Validate sampling settings; returns top_k clamped to the vocabulary."""
-    if isinstance(length, bool) or not isinstance(length, int) or length < 1:
-        raise ScriptgenError(f"--length {length!r} is invalid: ask for at least 1 token, e.g. --length 400")
-    if not isinstance(temperature, (int, float)) or not temperature > 0 or temperature != temperature or temperature > 100:
-        raise ScriptgenError(f"--temperature {temperature!r} is invalid: use a value above 0 such as 0.8 (1 = as trained)")
+    if isinstance(length, bool) or not isinstance(length, int) or not 1 <= length <= MAX_LENGTH:
+        raise ScriptgenError(f"--length {length!r} is invalid: ask for 1 to {MAX_LENGTH:,} tokens, e.g. --length 400")
+    if (
+        isinstance(temperature, bool)
+        or not isinstance(temperature, (int, float))
+        or not MIN_TEMPERATURE <= temperature <= MAX_TEMPERATURE  # False for NaN too
+    ):
+        raise ScriptgenError(
+            f"--temperature {temperature!r} is invalid: use a value from {MIN_TEMPERATURE} (nearly always the likeliest token) "
+            f"to {MAX_TEMPERATURE:g}, such as 0.8 (1 = as trained)"
+        )
     if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 0:
         raise ScriptgenError(f"--top-k {top_k!r} is invalid: use 0 (whole vocabulary) or a positive number such as 40")
     return 0 if top_k >= vocab_size else top_k
@@ -52,6 +66,8 @@ def sample_next(logits: torch.Tensor, temperature: float, top_k: int, generator:
 
 def make_generator(seed: int | None, device: torch.device | str = "cpu") -> torch.Generator:
     """A random generator seeded with ``seed``, or with a fresh random seed when it is None."""
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED):
+        raise ScriptgenError(f"--seed {seed!r} is invalid: use a whole number from 0 to 2**64 - 1")
     generator = torch.Generator(device=device)
     generator.manual_seed(seed if seed is not None else torch.seed())
     return generator
