@@ -37,14 +37,14 @@ MAX_SEED = 2**64 - 1  # torch's generators take 64-bit seeds
 def check_sampling(length: int, temperature: float, top_k: int, vocab_size: int) -> int:
     """Validate sampling settings; returns top_k clamped to the vocabulary."""
     if isinstance(length, bool) or not isinstance(length, int) or not 1 <= length <= MAX_LENGTH:
-        raise ScriptgenError(f"--length {length!r} is invalid: ask for 1 to {MAX_LENGTH:,} tokens, e.g. --length 400")
+        raise ScriptgenError(f"--length {length!r} is invalid: ask for at least 1 token and at most {MAX_LENGTH:,}, e.g. --length 400")
     if (
         isinstance(temperature, bool)
         or not isinstance(temperature, (int, float))
         or not MIN_TEMPERATURE <= temperature <= MAX_TEMPERATURE  # False for NaN too
     ):
         raise ScriptgenError(
-            f"--temperature {temperature!r} is invalid: use a value from {MIN_TEMPERATURE} (nearly always the likeliest token) "
+            f"--temperature {temperature!r} is invalid: use a value above 0, from {MIN_TEMPERATURE} (nearly always the likeliest token) "
             f"to {MAX_TEMPERATURE:g}, such as 0.8 (1 = as trained)"
         )
     if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 0:

@@ -244,7 +244,9 @@ class Trainer:
         self.best_state = saved.build_model("cpu").state_dict()
         self.history = read_history(self.folder / "history.csv")
         # last: it sets the RNG state, and building a model above draws from the RNG
-        self.state, self.hidden = restore_training(self.folder, self.model, self.optimizer, self.scheduler, self.device)
+        self.state, self.hidden = restore_training(
+            self.folder, self.model, self.optimizer, self.scheduler, self.device, self.data.train_batches.batch_size
+        )
         self.model_written = True
         self.log(f"resuming {self.folder} at step {self.state.step} (epoch {self.state.epoch + 1}, best val {self.state.best_val:.4f})")
 

@@ -94,7 +94,7 @@ def training_files(state: TrainState, model, optimizer, scheduler, hidden: Hidde
 # --------------------------------------------------------------------------
 # Restoring
 # --------------------------------------------------------------------------
-def restore_training(folder: Path, model, optimizer, scheduler, device: torch.device) -> tuple[TrainState, Hidden | None]:
+def restore_training(folder: Path, model, optimizer, scheduler, device: torch.device, batch_size: int) -> tuple[TrainState, Hidden | None]:
     """Load the last step's weights, optimizer, scheduler and RNG into the given objects.
 
     The RNG is set last: building models draws from it, and dropout after the
@@ -110,6 +110,7 @@ def restore_training(folder: Path, model, optimizer, scheduler, device: torch.de
     if not isinstance(groups, list) or len(groups) != len(optimizer.param_groups) or not all(isinstance(g, dict) for g in groups):
         raise _bad(path, "its 'param_groups' do not match the model's optimizer")
     opt_state = unflatten_optimizer(tensors, groups)
+    _check_moments(opt_state["state"], list(model.parameters()), Path(folder) / "trainer.safetensors")
     opt_state["state"] = {k: {n: t.to(device) if n != "step" else t for n, t in v.items()} for k, v in opt_state["state"].items()}
     try:
         optimizer.load_state_dict(opt_state)  # carries the annealed learning rate
@@ -118,6 +119,7 @@ def restore_training(folder: Path, model, optimizer, scheduler, device: torch.de
     if scheduler is not None:
         _restore_scheduler(scheduler, meta.get("scheduler"), state, path)
     hidden = [tensors[k].to(device) for k in ("hidden.0", "hidden.1") if k in tensors]
+    _check_hidden(hidden, model, batch_size, Path(folder) / "trainer.safetensors")
     if "rng.torch" not in tensors:
         raise _bad(Path(folder) / "trainer.safetensors", "the RNG state is missing")
     try:
@@ -127,6 +129,24 @@ def restore_training(folder: Path, model, optimizer, scheduler, device: torch.de
     except (RuntimeError, TypeError):
         raise _bad(Path(folder) / "trainer.safetensors", "the RNG state is malformed") from None
     return state, (None if not hidden else (tuple(hidden) if len(hidden) == 2 else hidden[0]))
+
+
+def _check_moments(state: dict, params: list, path: Path) -> None:
+    """Adam's moments must have their parameters' shapes (a mismatch would only fail later, inside a step)."""
+    for idx, entries in state.items():
+        if idx >= len(params):
+            raise _bad(path, f"it holds optimizer state for parameter {idx}, and the model has {len(params)}")
+        for key, value in entries.items():
+            if key != "step" and tuple(value.shape) != tuple(params[idx].shape):
+                raise _bad(path, f"optim.{idx}.{key} has shape {tuple(value.shape)}, its parameter {tuple(params[idx].shape)}")
+
+
+def _check_hidden(hidden: list[torch.Tensor], model, batch_size: int, path: Path) -> None:
+    """The carried state: (n_layers, batch_size, hidden_dim) tensors."""
+    expected = (model.n_layers, batch_size, model.hidden_dim)
+    for h in hidden:
+        if tuple(h.shape) != expected or not h.is_floating_point():
+            raise _bad(path, f"a hidden state has shape {tuple(h.shape)}, not {expected}")
 
 
 def _restore_scheduler(scheduler, saved: Any, state: TrainState, path: Path) -> None:

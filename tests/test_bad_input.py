@@ -317,6 +317,11 @@ generate_flag("prime-unknown-char", ["--prime", "jerry: Z"], "'Z'", "not in the 
 generate_flag("length-0", ["--length", "0"], "--length 0", "at least 1 token")
 generate_flag("length-negative", ["--length", "-5"], "--length -5", "at least 1 token")
 generate_flag("length-abc", ["--length", "abc"], "--length", "invalid int value")
+generate_flag("length-huge", ["--length", str(10**30)], "--length 1000000000000000000000000000000", "at most 10,000,000")
+generate_flag("temperature-tiny", ["--temperature", "1e-300"], "--temperature 1e-300", "from 0.001")
+generate_flag("temperature-huge", ["--temperature", "1e300"], "--temperature 1e+300", "to 100")
+generate_flag("seed-above-64-bits", ["--seed", str(2**65)], f"--seed {2**65}", "2**64 - 1")
+generate_flag("seed-negative", ["--seed", "-1"], "--seed -1", "from 0")
 generate_flag("temperature-0", ["--temperature", "0"], "--temperature 0", "above 0")
 generate_flag("temperature-negative", ["--temperature", "-1"], "--temperature -1", "above 0")
 generate_flag("temperature-nan", ["--temperature", "nan"], "--temperature", "not a finite number")
@@ -475,6 +480,82 @@ def _(e, w):
         (folder / name).unlink()
     rehash(folder)
     return ["train", "--resume", folder, "--data-dir", e.data_dir, "--no-progress"], folder
+
+
+def damaged_resume(e, w, name: str, damage) -> tuple[list, Path]:
+    """A copy of the word checkpoint whose file ``name`` was changed by ``damage(path)``, manifest rehashed."""
+    folder = e.copy(w)
+    damage(folder / name)
+    rehash(folder)
+    return ["train", "--resume", folder, "--data-dir", e.data_dir, "--epochs", "2", "--no-progress"], folder
+
+
+def edit_json(change):
+    def damage(path: Path) -> None:
+        data = json.loads(path.read_text())
+        change(data)
+        path.write_text(json.dumps(data))
+
+    return damage
+
+
+@case("resume-trainer-json-missing-key", "trainer.json", "'step' is missing", "restore the checkpoint")
+def _(e, w):
+    return damaged_resume(e, w, "trainer.json", edit_json(lambda d: d.pop("step")))
+
+
+@case("resume-trainer-json-string-for-number", "trainer.json", "'epoch'", "not a non-negative")
+def _(e, w):
+    return damaged_resume(e, w, "trainer.json", edit_json(lambda d: d.update(epoch="two")))
+
+
+@case("resume-trainer-json-not-an-object", "trainer.json", "not a JSON object")
+def _(e, w):
+    return damaged_resume(e, w, "trainer.json", lambda p: p.write_text("[1, 2, 3]"))
+
+
+@case("resume-trainer-json-param-groups", "trainer.json", "param_groups")
+def _(e, w):
+    return damaged_resume(e, w, "trainer.json", edit_json(lambda d: d.update(param_groups="adam")))
+
+
+@case("resume-history-garbage-row", "history.csv", "not a number", "delete the line")
+def _(e, w):
+    return damaged_resume(e, w, "history.csv", lambda p: p.write_text(p.read_text() + "12,zero,1,2,3,4,5\n"))
+
+
+@case("resume-moments-of-another-shape", "trainer.safetensors", "optim.", "has shape")
+def _(e, w):
+    def damage(path: Path) -> None:
+        tensors = load_file(path)
+        key = next(k for k in tensors if k.startswith("optim.") and k.endswith("exp_avg"))
+        tensors[key] = torch.zeros(3, 3)
+        save_file(tensors, path)
+
+    return damaged_resume(e, w, "trainer.safetensors", damage)
+
+
+@case("resume-hidden-of-another-shape", "trainer.safetensors", "hidden state has shape")
+def _(e, w):
+    def damage(path: Path) -> None:
+        tensors = load_file(path)
+        tensors["hidden.0"] = torch.zeros(1, 2, 3)
+        save_file(tensors, path)
+
+    return damaged_resume(e, w, "trainer.safetensors", damage)
+
+
+@case("resume-other-data", "--resume continues the run on the data it was trained on", "drop --data")
+def _(e, w):
+    folder = e.copy(w)
+    (w / "other.txt").write_text(make_script(300, 9))
+    return ["train", "--resume", folder, "--data", w / "other.txt", "--data-dir", e.data_dir, "--no-progress"], folder
+
+
+@case("resume-other-encoding", "--encoding utf-8", "not latin-1", "drop --encoding")
+def _(e, w):
+    folder = e.copy(w)
+    return ["train", "--resume", folder, "--encoding", "latin-1", "--data-dir", e.data_dir, "--no-progress"], folder
 
 
 @case("resume-missing-folder", "nowhere", "does not exist")
