@@ -26,10 +26,11 @@ from .errors import ScriptgenError
 from .generate import Sampler
 from .model import RNN
 
-# Bounds of the sampling settings.  Below MIN_TEMPERATURE the scaled logits can
-# overflow to infinity and the probabilities become NaN; 0.001 already picks
-# the likeliest token almost always.  MAX_LENGTH keeps a typo from running for days.
-MIN_TEMPERATURE, MAX_TEMPERATURE = 1e-3, 100.0
+# Bounds of the sampling settings.  Far below GREEDY_BELOW the scaled logits
+# would overflow to infinity and the probabilities become NaN; there the draw
+# is already (nearly) always the likeliest token, so below it sampling is
+# greedy decoding, the temperature's limit.  MAX_LENGTH keeps a typo from running for days.
+GREEDY_BELOW, MAX_TEMPERATURE = 1e-3, 100.0
 MAX_LENGTH = 10_000_000
 MAX_SEED = 2**64 - 1  # torch's generators take 64-bit seeds
 
@@ -41,11 +42,11 @@ def check_sampling(length: int, temperature: float, top_k: int, vocab_size: int)
     if (
         isinstance(temperature, bool)
         or not isinstance(temperature, (int, float))
-        or not MIN_TEMPERATURE <= temperature <= MAX_TEMPERATURE  # False for NaN too
+        or not 0 < temperature <= MAX_TEMPERATURE  # False for NaN too
     ):
         raise ScriptgenError(
-            f"--temperature {temperature!r} is invalid: use a value above 0, from {MIN_TEMPERATURE} (nearly always the likeliest token) "
-            f"to {MAX_TEMPERATURE:g}, such as 0.8 (1 = as trained)"
+            f"--temperature {temperature!r} is invalid: use a value above 0 and at most {MAX_TEMPERATURE:g}, such as 0.8 "
+            f"(1 = as trained; below {GREEDY_BELOW} always the likeliest token)"
         )
     if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 0:
         raise ScriptgenError(f"--top-k {top_k!r} is invalid: use 0 (whole vocabulary) or a positive number such as 40")
@@ -54,6 +55,8 @@ def check_sampling(length: int, temperature: float, top_k: int, vocab_size: int)
 
 def sample_next(logits: torch.Tensor, temperature: float, top_k: int, generator: torch.Generator | None) -> torch.Tensor:
     """One id per row of ``logits`` (batch, vocab): temperature, optional top-k, then a draw."""
+    if temperature < GREEDY_BELOW:  # the low-temperature limit: greedy decoding (no overflow, no NaN)
+        return logits.argmax(dim=-1, keepdim=True)
     logits = logits.float() / temperature
     if top_k:
         kth = torch.topk(logits, top_k, dim=-1).values[..., -1:]

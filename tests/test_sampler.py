@@ -91,3 +91,22 @@ def test_the_package_generate_stays_the_function(first):
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("precision", ["fp32", "int8"])
+def test_temperatures_far_below_the_greedy_bound_are_greedy_decoding(precision):
+    """1e-300 would scale the scores to infinity (NaN probabilities, one token forever); it is the greedy limit."""
+    model = _model("lstm", "adaptive")
+    outputs = []
+    for temperature in (1e-300, 1e-4):
+        sampler = Sampler(model, precision)
+        sampler.feed([1, 2, 3])
+        outputs.append(sampler.sample(30, temperature, 0, make_generator(0)))
+    greedy = Sampler(model, precision)
+    greedy.feed([1, 2, 3])
+    expected = []
+    for _ in range(30):  # argmax of the step's scores, one token at a time
+        logits = greedy.logits
+        expected.append(int(logits.argmax()))
+        greedy.feed([expected[-1]])
+    assert outputs[0] == outputs[1] == expected
