@@ -1,4 +1,4 @@
-"""Issue 4: char level, GRU/RNN cells, our one-step cells against torch.nn, user-text primes, interactive mode."""
+"""Char level, GRU/RNN cells, our one-step cells against torch.nn, user-text primes, interactive mode."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Issue 5: the fast training path computes the course's cross-entropy; batching is deterministic per epoch."""
+"""The fast training path computes the course's cross-entropy; batching is deterministic per epoch."""
 
 from __future__ import annotations
 

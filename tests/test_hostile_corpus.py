@@ -1,4 +1,4 @@
-"""Corpus folders from real disks: odd names, unreadable files, FIFOs, devices, odd encodings (issue 14, item 4).
+"""Corpus folders from real disks: odd names, unreadable files, FIFOs, devices, odd encodings.
 
 The promise is the one of ``tests/test_bad_input.py``: bad input ends with one
 line ``scriptgen: error: ...`` naming the problem and what to do, exit status
