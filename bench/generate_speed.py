@@ -19,13 +19,13 @@ import sys
 import time
 
 import torch
-
 from common import emit, machine
 from course_baseline import COURSE, course_generate, course_model
+
 from scriptgen import RNN, Config, prepare
-from scriptgen.generate import Sampler
+from scriptgen.generate import make_generator
 from scriptgen.model import choose_cutoffs
-from scriptgen.sampling import make_generator
+from scriptgen.sampler import Sampler
 from scriptgen.train import resolve_device
 
 

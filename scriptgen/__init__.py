@@ -18,10 +18,10 @@ from .batches import StreamBatches, batch_data
 from .checkpoint import load_checkpoint, load_model
 from .config import Config
 from .errors import ScriptgenError
+from .generate import generate
 from .model import RNN
 from .plots import plot_history
 from .prepare import prepare
-from .sampling import generate
 from .tokens import Vocab, create_lookup_tables, token_lookup
 from .train import TrainResult, evaluate, forward_back_prop, resolve_device, train
 

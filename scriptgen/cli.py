@@ -1,11 +1,14 @@
-"""The command line: ``scriptgen prepare | train | generate`` (also ``python -m scriptgen``).
+"""The command line: ``scriptgen prepare | train | generate | experiment`` (also ``python -m scriptgen``).
 
     scriptgen train --name seinfeld --max-minutes 8
     scriptgen generate --checkpoint checkpoints/seinfeld --prime "jerry:" --length 400
+    scriptgen experiment --grid experiments/seed_study.toml --budget-minutes 2.5
 
-Every flag's help states its default.  Bad input ends with one line on stderr
-(``scriptgen: error: ...``) and exit status 2; an interrupted training run
-saves its state and exits with status 130.
+Every flag's help states its default; the hyperparameter flags are derived
+from :class:`scriptgen.config.Config`.  Bad input ends with one line on stderr
+(``scriptgen: error: ...``) and exit status 2; a training run stopped by
+Ctrl-C, SIGTERM or SIGHUP saves its state and exits with 128 + the signal's
+number (130 for Ctrl-C).
 """
 
 from __future__ import annotations
@@ -18,9 +21,8 @@ import sys
 from pathlib import Path
 
 from .config import Config, config_fields
+from .corpus import DEFAULT_SOURCE
 from .errors import ScriptgenError
-from .experiment import add_parser as add_experiment_parser
-from .experiment import run_cli as cmd_experiment
 from .fsutil import check_name
 
 _DEFAULTS = Config()
@@ -68,30 +70,36 @@ def _add_config_flags(parser: argparse.ArgumentParser, names: list[str]) -> None
             )
 
 
+def _add_data_flags(parser: argparse.ArgumentParser, resume: bool = False) -> None:
+    """--data, --data-dir and --encoding, the same for every command that reads a corpus."""
+    parser.add_argument(
+        "--data", default=None, metavar="PATH",
+        help="a UTF-8 text file or a folder of .txt files (default: the Seinfeld corpus of seinfeld-laugh-corpus)",
+    )  # fmt: skip
+    parser.add_argument("--data-dir", default="data", help="where prepared data is cached (default: data)")
+    # None = not given: a resumed run then reads its text as it was read when training began
+    default = "utf-8; with --resume, the checkpoint's" if resume else "utf-8"
+    parser.add_argument("--encoding", default=None, help=f"text encoding of --data files (default: {default})")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="scriptgen", description="Train recurrent networks on TV scripts and generate new ones.")
     parser.add_argument("--version", action="version", version=f"scriptgen {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    data_help = "a UTF-8 text file or a folder of .txt files (default: the Seinfeld corpus of seinfeld-laugh-corpus)"
-
     p = sub.add_parser(
         "prepare", help="tokenize a corpus and cache it under data/", description="Tokenize a corpus once and cache ids, vocabulary and document ranges."
     )
-    p.add_argument("--data", default=None, metavar="PATH", help=data_help)
-    p.add_argument("--data-dir", default="data", help="where prepared data is cached (default: data)")
-    p.add_argument("--encoding", default="utf-8", help="text encoding of --data files (default: utf-8)")
+    _add_data_flags(p)
     p.add_argument("--force", action="store_true", help="rebuild even if the cache is current (default: off)")
     _add_config_flags(p, ["level", "min-count"])
 
     t = sub.add_parser(
         "train", help="train a model and save checkpoints", description="Train on a corpus; validation on held-out episodes; the best checkpoint is kept."
     )
-    t.add_argument("--data", default=None, metavar="PATH", help=data_help)
-    t.add_argument("--name", default="seinfeld", help="run name: the checkpoint goes to OUT_DIR/NAME (default: seinfeld)")
+    _add_data_flags(t, resume=True)
+    t.add_argument("--name", default=DEFAULT_SOURCE, help=f"run name: the checkpoint goes to OUT_DIR/NAME (default: {DEFAULT_SOURCE})")
     t.add_argument("--out-dir", default="checkpoints", help="folder of checkpoints (default: checkpoints)")
-    t.add_argument("--data-dir", default="data", help="where prepared data is cached (default: data)")
-    t.add_argument("--encoding", default=None, help="text encoding of --data files (default: utf-8; with --resume, the checkpoint's)")
     t.add_argument("--resume", default=None, metavar="CHECKPOINT", help="continue the run saved in this checkpoint folder (default: start a new run)")
     t.add_argument("--overwrite", action="store_true", help="replace an existing checkpoint of the same name (default: refuse)")
     t.add_argument("--no-progress", action="store_true", help="no progress bar (default: shown on a terminal)")
@@ -118,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("auto", "fp32", "int8"),
         help="weights for sampling: int8 is several times faster on a CPU, fp32 is the exact model; auto = int8 on CPU, fp32 on CUDA (default: auto)",
     )
-    add_experiment_parser(sub)
+    _add_experiment_parser(sub)
     return parser
 
 
@@ -138,9 +146,10 @@ def _check_encoding(name: str) -> None:
 def cmd_prepare(args: argparse.Namespace) -> int:
     from .prepare import prepare
 
-    _check_encoding(args.encoding)
+    encoding = args.encoding or "utf-8"
+    _check_encoding(encoding)
     cfg = Config(**{k: getattr(args, k) for k in ("level", "min_count") if hasattr(args, k)}).validate()
-    prepared = prepare(args.data, cfg.level, cfg.min_count, args.data_dir, encoding=args.encoding, force=args.force)
+    prepared = prepare(args.data, cfg.level, cfg.min_count, args.data_dir, encoding=encoding, force=args.force)
     split = prepared.split(cfg.val_fraction, cfg.split_seed)
     print(
         f"{prepared.folder}: {prepared.meta['n_tokens']:,} tokens, vocabulary {len(prepared.vocab):,}, "
@@ -208,9 +217,9 @@ def _check_out_dir(out_dir: str | Path) -> None:
 
 def cmd_generate(args: argparse.Namespace) -> int:
     from .checkpoint import load_checkpoint
-    from .generate import Sampler
+    from .generate import check_sampling, make_generator
     from .interactive import chat, side_by_side
-    from .sampling import check_sampling, make_generator
+    from .sampler import Sampler
     from .train import resolve_device
 
     ckpt = load_checkpoint(args.checkpoint)
@@ -251,6 +260,75 @@ def cmd_generate(args: argparse.Namespace) -> int:
         new = sampler.sample(length, temperature, args.top_k, make_generator(args.seed, sampler.model.device))
         samples.append((f"temperature {temperature}", vocab.decode(prime_ids + new)))
     print(samples[0][1] if len(samples) == 1 else side_by_side(samples))
+    return 0
+
+
+def _add_experiment_parser(sub) -> None:
+    from .experiment.runner import DEFAULT_OUT_DIR
+    from .experiment.search import DEFAULT_TRIALS
+
+    p = sub.add_parser(
+        "experiment",
+        help="train a grid of configurations and tabulate them",
+        description="Train every row of a TOML grid (one value changed at a time, or every combination) and write "
+        "results.csv, results.md and curves.png to OUT_DIR/NAME; rerunning skips finished rows.",
+    )
+    p.add_argument("--grid", required=True, metavar="FILE", help="TOML grid file with [base], [axes], mode and optional [run] (required)")
+    p.add_argument("--name", default=None, help="results go to OUT_DIR/NAME (default: the grid file's name without .toml)")
+    p.add_argument("--out-dir", default=DEFAULT_OUT_DIR, help=f"folder of experiment results (default: {DEFAULT_OUT_DIR})")
+    _add_data_flags(p)
+    p.add_argument("--epochs", type=int, default=None, metavar="N", help="epochs per row (default: the grid's [run] epochs, else its [base] epochs, else 10)")
+    p.add_argument(
+        "--budget-minutes", type=float, default=None, metavar="M",
+        help="minutes of training per row; a row stops at its epochs or this, whichever comes first (default: the grid's [run] budget_minutes, else no limit)",
+    )  # fmt: skip
+    p.add_argument(
+        "--eval-tokens", type=int, default=None, metavar="N",
+        help="validate every row after about N training tokens (sets each row's eval_interval from its batch size and sequence length) "
+        "(default: the grid's [run] eval_tokens, else each row's eval_interval: twice per epoch)",
+    )  # fmt: skip
+    p.add_argument("--no-progress", action="store_true", help="no progress bars (default: shown on a terminal)")
+    p.add_argument(
+        "--search", choices=["optuna"], default=None,
+        help="instead of the grid, let Optuna choose --trials configurations from the axes' values at a fixed --budget-minutes each "
+        "(default: off, train the grid)",
+    )  # fmt: skip
+    p.add_argument("--trials", type=int, default=None, metavar="N", help=f"number of --search trials (default: {DEFAULT_TRIALS})")
+
+
+def cmd_experiment(args: argparse.Namespace) -> int:
+    """``scriptgen experiment``: 0 when every row is done, 130 when interrupted; ScriptgenError on bad input."""
+    if args.trials is not None and not args.search:
+        raise ScriptgenError("--trials needs --search optuna")
+    if args.budget_minutes is not None and not math.isfinite(args.budget_minutes):
+        raise ScriptgenError(f"--budget-minutes {args.budget_minutes!r} is invalid: it must be a finite number of minutes")
+    from .experiment import DEFAULT_TRIALS, ExperimentOptions, load_grid, run_experiment, run_search
+    from .experiment.report import plural
+
+    grid = load_grid(args.grid)
+    options = ExperimentOptions(
+        name=args.name, out_dir=args.out_dir, data=args.data, data_dir=args.data_dir, encoding=args.encoding or "utf-8",
+        epochs=args.epochs, budget_minutes=args.budget_minutes, eval_tokens=args.eval_tokens, progress=False if args.no_progress else None,
+        log=lambda msg: print(msg, file=sys.stderr),
+    )  # fmt: skip
+    if args.search:
+        result = run_search(grid, options, trials=args.trials if args.trials is not None else DEFAULT_TRIALS)
+    else:
+        result = run_experiment(grid, options)
+    folder = result.folder
+    unit = "trial" if args.search else "row"
+    if result.interrupted:
+        print(
+            f"scriptgen: interrupted; {plural(len(result.rows), unit)} finished in {folder}. Rerun the same command to train "
+            f"the other {len(result.pending)} (finished {unit}s are skipped).",
+            file=sys.stderr,
+        )
+        return 130
+    what = "search.md, search.png, best.toml" if args.search else "results.md, curves.png"
+    print(
+        f"{plural(len(result.rows), unit)} finished ({len(result.trained)} trained now, {len(result.skipped)} already done); "
+        f"results in {folder} ({'search.csv' if args.search else 'results.csv'}, {what})"
+    )
     return 0
 
 

@@ -51,13 +51,17 @@ def parse_row(raw: dict, path: Path, leading: tuple[str, ...] = ()) -> dict:
     return row
 
 
-def read_history(path: Path, leading: tuple[str, ...] = ()) -> list[dict]:
-    """The parsed rows of a history file; [] when there is none."""
+def read_csv(path: Path, advice: str = "delete it or restore it") -> list[dict]:
+    """The raw rows (dicts of strings) of a CSV file with a header; [] when there is none."""
     try:
         with open(path, newline="", encoding="utf-8") as fh:
-            raw_rows = list(csv.DictReader(fh))
+            return list(csv.DictReader(fh))
     except FileNotFoundError:
         return []
     except (OSError, UnicodeDecodeError, csv.Error):
-        raise ScriptgenError(f"{str(path)!r} cannot be read; delete it or restore it") from None
-    return [parse_row(raw, path, leading) for raw in raw_rows]
+        raise ScriptgenError(f"{str(path)!r} cannot be read; {advice}") from None
+
+
+def read_history(path: Path, leading: tuple[str, ...] = ()) -> list[dict]:
+    """The parsed rows of a history file; [] when there is none."""
+    return [parse_row(raw, path, leading) for raw in read_csv(path)]

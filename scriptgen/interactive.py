@@ -19,8 +19,8 @@ from collections.abc import Iterable
 from typing import Callable, TextIO
 
 from .errors import ScriptgenError
-from .generate import Sampler
-from .sampling import check_sampling, make_generator
+from .generate import check_sampling, make_generator
+from .sampler import Sampler
 from .tokens import Vocab
 
 

@@ -22,7 +22,6 @@ a resumed CPU run ends with the same weights as an uninterrupted one.
 
 from __future__ import annotations
 
-import codecs
 import math
 import platform
 import sys
@@ -46,13 +45,9 @@ from .model import RNN, Hidden, count_parameters, detach_hidden
 from .plots import figure_png, plot_history
 from .rundata import load_run_data
 from .stopping import stop_on_signals
-from .trainstate import TrainState, restore_training, training_files
+from .trainstate import TrainState, restore_training, resume_config, resume_data, training_files
 
 __all__ = ["TrainResult", "Trainer", "autocast_dtype", "evaluate", "forward_back_prop", "make_adam", "resolve_device", "train"]
-
-# may differ between a run and its resumption; everything else must match
-RESUMABLE_CHANGES = ("epochs", "max_minutes", "eval_interval", "device", "precision", "extra")
-
 
 # --------------------------------------------------------------------------
 # The course API
@@ -137,36 +132,6 @@ class TrainResult:
     history: list[dict] = field(default_factory=list)
 
 
-def _resume_config(saved: Config, requested: Config | None, explicit: set[str]) -> Config:
-    """The saved config with the allowed changes; refuse changes that would make another run."""
-    if requested is None:
-        return saved
-    changed = [n for n in sorted(explicit) if n not in RESUMABLE_CHANGES and getattr(requested, n) != getattr(saved, n)]
-    if changed:
-        details = ", ".join(f"--{n.replace('_', '-')} {getattr(requested, n)!r} (checkpoint: {getattr(saved, n)!r})" for n in changed)
-        raise ScriptgenError(
-            f"--resume cannot change {details}; drop those flags to continue the run, or start a new one with another --name"
-        )
-    return saved.replace(**{n: getattr(requested, n) for n in explicit if n in RESUMABLE_CHANGES})
-
-
-def _resume_data(saved: Checkpoint, data: str | Path | None, encoding: str | None) -> tuple[str | None, str]:
-    """The data and encoding of the saved run; refuse a ``--data`` or ``--encoding`` that differs from them."""
-    info = saved.info["data"]
-    source, saved_encoding = info["source"], info.get("encoding", "utf-8")
-    if data is not None and str(data) != source and Path(data).resolve() != Path(source).resolve():
-        raise ScriptgenError(
-            f"--resume continues the run on the data it was trained on ({source!r}), not --data {str(data)!r}; "
-            f"drop --data, or start a new run with another --name"
-        )
-    if encoding is not None and codecs.lookup(encoding).name != codecs.lookup(saved_encoding).name:
-        raise ScriptgenError(
-            f"--resume reads the text as it was read when training began (--encoding {saved_encoding}), not {encoding}; "
-            f"drop --encoding, or start a new run with another --name"
-        )
-    return (None if source == DEFAULT_SOURCE else source), saved_encoding
-
-
 class _Clock:
     """The run's wall clock: adds the time since the last tick to ``state.elapsed``."""
 
@@ -203,8 +168,8 @@ class Trainer:
         self.folder, self.log, self.progress = Path(folder), log, progress
         saved = self._saved_run() if resume else None
         if saved is not None:
-            cfg = _resume_config(saved.config, cfg, explicit or set())
-            data, encoding = _resume_data(saved, data, encoding)  # the text is read as it was when training began
+            cfg = resume_config(saved.config, cfg, explicit or set())
+            data, encoding = resume_data(saved, data, encoding)  # the text is read as it was when training began
         elif not overwrite and self.folder.exists() and any(self.folder.iterdir()):
             raise ScriptgenError(
                 f"checkpoint {str(self.folder)!r} already exists; pass --resume {self.folder} to continue it, "

@@ -18,6 +18,7 @@ refused with one line naming the field instead of a traceback.
 
 from __future__ import annotations
 
+import codecs
 import dataclasses
 import math
 from dataclasses import dataclass
@@ -26,7 +27,9 @@ from typing import Any
 
 import torch
 
-from .checkpoint import json_bytes, load_weights, read_json, read_tensors, tensors_to_bytes
+from .checkpoint import Checkpoint, json_bytes, load_weights, read_json, read_tensors, tensors_to_bytes
+from .config import Config
+from .corpus import DEFAULT_SOURCE
 from .errors import ScriptgenError
 from .model import Hidden
 
@@ -159,6 +162,43 @@ def _restore_scheduler(scheduler, saved: Any, state: TrainState, path: Path) -> 
     for key in ("best", "num_bad_epochs", "cooldown_counter", "last_epoch"):
         if key in saved:
             setattr(scheduler, key, saved[key])
+
+
+# --------------------------------------------------------------------------
+# What a resumed run may change
+# --------------------------------------------------------------------------
+# may differ between a run and its resumption; everything else must match
+RESUMABLE_CHANGES = ("epochs", "max_minutes", "eval_interval", "device", "precision", "extra")
+
+
+def resume_config(saved: Config, requested: Config | None, explicit: set[str]) -> Config:
+    """The saved config with the allowed changes; refuse changes that would make another run."""
+    if requested is None:
+        return saved
+    changed = [n for n in sorted(explicit) if n not in RESUMABLE_CHANGES and getattr(requested, n) != getattr(saved, n)]
+    if changed:
+        details = ", ".join(f"--{n.replace('_', '-')} {getattr(requested, n)!r} (checkpoint: {getattr(saved, n)!r})" for n in changed)
+        raise ScriptgenError(
+            f"--resume cannot change {details}; drop those flags to continue the run, or start a new one with another --name"
+        )
+    return saved.replace(**{n: getattr(requested, n) for n in explicit if n in RESUMABLE_CHANGES})
+
+
+def resume_data(saved: Checkpoint, data: str | Path | None, encoding: str | None) -> tuple[str | None, str]:
+    """The data and encoding of the saved run; refuse a ``--data`` or ``--encoding`` that differs from them."""
+    info = saved.info["data"]
+    source, saved_encoding = info["source"], info.get("encoding", "utf-8")
+    if data is not None and str(data) != source and Path(data).resolve() != Path(source).resolve():
+        raise ScriptgenError(
+            f"--resume continues the run on the data it was trained on ({source!r}), not --data {str(data)!r}; "
+            f"drop --data, or start a new run with another --name"
+        )
+    if encoding is not None and codecs.lookup(encoding).name != codecs.lookup(saved_encoding).name:
+        raise ScriptgenError(
+            f"--resume reads the text as it was read when training began (--encoding {saved_encoding}), not {encoding}; "
+            f"drop --encoding, or start a new run with another --name"
+        )
+    return (None if source == DEFAULT_SOURCE else source), saved_encoding
 
 
 # --------------------------------------------------------------------------

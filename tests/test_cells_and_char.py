@@ -8,14 +8,14 @@ import sys
 
 import pytest
 import torch
+from conftest import unigram_entropy
 from torch import nn
 
-from conftest import unigram_entropy
 from scriptgen import RNN, Config, load_checkpoint, load_model, train
-from scriptgen.generate import Sampler
-from scriptgen.sampling import generate, generate_reference
+from scriptgen.generate import generate, generate_reference
+from scriptgen.sampler import Sampler
 
-generate_module = importlib.import_module("scriptgen.generate")  # the Sampler's module; the package's `generate` is the function
+sampler_module = importlib.import_module("scriptgen.sampler")
 
 CELLS = ["lstm", "gru", "rnn"]
 
@@ -24,7 +24,7 @@ CELLS = ["lstm", "gru", "rnn"]
 def input_table(request, monkeypatch):
     """The Sampler's first layer reads a precomputed table of input products, or (too big a table) multiplies."""
     if request.param == "no input table":
-        monkeypatch.setattr(generate_module, "INPUT_TABLE_MAX_BYTES", 0)
+        monkeypatch.setattr(sampler_module, "INPUT_TABLE_MAX_BYTES", 0)
     return request.param == "input table"
 
 
@@ -55,7 +55,7 @@ def test_one_step_cells_match_torch_nn(cell, input_table):
 def test_int8_sampler_stays_close_to_the_model(cell, output, monkeypatch):
     """int8 weights change the distribution only slightly: same state path, small log-prob error."""
     torch.manual_seed(2)
-    monkeypatch.setattr(generate_module, "THIN", 1)  # quantize every map of this small model
+    monkeypatch.setattr(sampler_module, "THIN", 1)  # quantize every map of this small model
     model = RNN(600, 600, 32, 64, 2, dropout=0.0, cell=cell, output=output, cutoffs=[100, 300]).eval()
     ids = [3, 1, 4, 1, 5, 9, 2, 6]
     exact, fast = Sampler(model, "fp32"), Sampler(model, "int8")

@@ -372,7 +372,7 @@ def _(f, out):
 
 DRIVER = r"""
 import json, os, resource, runpy, signal, sys, time, traceback
-import scriptgen.cli, scriptgen.checkpoint, scriptgen.generate, scriptgen.interactive, scriptgen.sampling, scriptgen.train  # the expensive imports, once
+import scriptgen.cli, scriptgen.checkpoint, scriptgen.generate, scriptgen.interactive, scriptgen.sampler, scriptgen.train  # the expensive imports, once
 cases = json.loads(sys.stdin.read())
 replies = []
 for c in cases:

@@ -10,10 +10,10 @@ import pytest
 import torch
 
 from scriptgen import RNN
-from scriptgen.generate import Sampler
-from scriptgen.sampling import make_generator
+from scriptgen.generate import make_generator
+from scriptgen.sampler import Sampler
 
-generate_module = importlib.import_module("scriptgen.generate")  # the Sampler's module; the package's `generate` is the function
+sampler_module = importlib.import_module("scriptgen.sampler")
 
 PRIME = [3, 1, 4, 1, 5, 9, 2, 6]
 
@@ -36,7 +36,7 @@ def _is_int8(module) -> bool:
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
 @pytest.mark.parametrize("output", ["softmax", "adaptive"])
 def test_a_failing_private_op_falls_back_to_the_module_with_the_same_tokens(cell, output, monkeypatch):
-    monkeypatch.setattr(generate_module, "THIN", 1)  # quantize every map of this small model
+    monkeypatch.setattr(sampler_module, "THIN", 1)  # quantize every map of this small model
     model = _model(cell, output)
     fast = Sampler(model, "int8")
     assert all(product != fast.maps[name].forward for name, product in fast._maps.items())  # the direct op
@@ -68,7 +68,7 @@ def _op_missing(*args, **kwargs):
 @pytest.mark.parametrize("failure", ["quantize_dynamic fails", "the op is missing"])
 def test_int8_unavailable_keeps_the_fp32_maps(cell, failure, monkeypatch):
     """Where this torch cannot quantize or run an int8 map at all, int8 samples from the exact fp32 maps."""
-    monkeypatch.setattr(generate_module, "THIN", 1)
+    monkeypatch.setattr(sampler_module, "THIN", 1)
     if failure == "quantize_dynamic fails":
         monkeypatch.setattr(torch.ao.quantization, "quantize_dynamic", _quantize_fails)
     else:
@@ -82,12 +82,12 @@ def test_int8_unavailable_keeps_the_fp32_maps(cell, failure, monkeypatch):
     assert torch.allclose(logits, expected_logits, atol=1e-5) and tokens == expected_tokens
 
 
-@pytest.mark.parametrize("first", ["scriptgen", "scriptgen.generate", "scriptgen.sampling", "scriptgen.interactive"])
+@pytest.mark.parametrize("first", ["scriptgen", "scriptgen.generate", "scriptgen.sampler", "scriptgen.interactive"])
 def test_the_package_generate_stays_the_function(first):
     """The submodule scriptgen.generate must not shadow the function scriptgen.generate, whatever is imported first."""
     code = (
         f"import {first}\nimport scriptgen, scriptgen.generate, scriptgen.interactive\nfrom scriptgen import generate\n"
-        "assert callable(generate) and scriptgen.generate is generate and generate.__module__ == 'scriptgen.sampling'"
+        "assert callable(generate) and scriptgen.generate is generate and generate.__module__ == 'scriptgen.generate'"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr

@@ -16,8 +16,9 @@ The package, one file per job:
 * ``search`` - the Optuna search, :func:`run_search`;
 * ``monitor`` - peak memory, CPU/GPU utilisation, machine and commit of a row;
 * ``results`` - ``results.csv``/``histories.csv``: writing, loading, best row, winning config;
-* ``report`` - ``results.md`` tables and the ``curves.png`` figure;
-* ``command`` - the ``scriptgen experiment`` command line.
+* ``report`` - ``results.md`` tables and the ``curves.png`` figure.
+
+The ``scriptgen experiment`` command line is in ``scriptgen/cli.py``.
 
 A grid file is TOML::
 
@@ -64,7 +65,6 @@ instead lets Optuna pick ``--trials`` configurations from the same space
 a ready-to-use grid file) beside them, and resumes the same way.
 """
 
-from .command import add_parser, run_cli
 from .grid import BENCHMARK, MAX_ROWS, MODES, Grid, Row, config_toml, load_grid, parse_grid
 from .monitor import ResourceMonitor, git_commit, machine_info
 from .report import AXIS_LABELS, curves_figure, results_markdown
@@ -85,7 +85,6 @@ __all__ = [
     "Grid",
     "ResourceMonitor",
     "Row",
-    "add_parser",
     "best_row",
     "config_toml",
     "curves_figure",
@@ -95,7 +94,6 @@ __all__ = [
     "machine_info",
     "parse_grid",
     "results_markdown",
-    "run_cli",
     "run_experiment",
     "run_search",
     "warm_up",

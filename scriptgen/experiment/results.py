@@ -22,7 +22,7 @@ from typing import Any
 from ..config import Config
 from ..errors import ScriptgenError
 from ..fsutil import write_bytes
-from ..history import history_csv, read_history
+from ..history import history_csv, read_csv, read_history
 
 RESULT_FIELDS = (
     "row", "axis", "value", "benchmark",
@@ -96,14 +96,7 @@ def _parse_row(raw: dict, path: Path) -> dict:
 
 
 def _read_rows(path: Path) -> list[dict]:
-    try:
-        with open(path, newline="", encoding="utf-8") as fh:
-            raw_rows = list(csv.DictReader(fh))
-    except FileNotFoundError:
-        return []
-    except (OSError, UnicodeDecodeError, csv.Error):
-        raise ScriptgenError(f"{str(path)!r} cannot be read; delete it and rerun the experiment") from None
-    return [_parse_row(raw, path) for raw in raw_rows]
+    return [_parse_row(raw, path) for raw in read_csv(path, "delete it and rerun the experiment")]
 
 
 def _histories(path: Path) -> dict[str, list[dict]]:

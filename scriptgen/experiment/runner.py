@@ -25,7 +25,7 @@ from typing import Callable
 
 from ..config import Config
 from ..errors import ScriptgenError
-from ..fsutil import hold_lock
+from ..fsutil import check_name, hold_lock
 from .grid import Grid, Row, load_grid
 from .monitor import ResourceMonitor, machine_info, rounded
 from .report import mmss, write_reports
@@ -71,10 +71,7 @@ class ExperimentOptions:
 
     def results_folder(self, grid: Grid) -> Path:
         """OUT_DIR/NAME, created with its ``rows`` folder."""
-        name = self.name or grid.name
-        if not name or name in (".", "..") or "/" in name or "\\" in name:
-            raise ScriptgenError(f"--name {name!r} must be a plain folder name such as seed_study")
-        folder = Path(self.out_dir) / name
+        folder = Path(self.out_dir) / check_name(self.name or grid.name)
         try:
             (folder / "rows").mkdir(parents=True, exist_ok=True)
         except OSError as exc:
