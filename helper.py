@@ -12,6 +12,7 @@ Everything is a thin wrapper over the ``scriptgen`` package.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from pathlib import Path
@@ -24,8 +25,11 @@ from scriptgen.corpus import load_documents
 from scriptgen.errors import ScriptgenError
 from scriptgen.fsutil import write_bytes
 from scriptgen.model import RNN
+from scriptgen.safeload import read_bytes, read_json
 
 PREPROCESS_DIR = Path("data") / "preprocess"
+_SAVE_AGAIN = "save the model with helper.save_model"
+_PREPROCESS_AGAIN = "run helper.preprocess_and_save_data again"
 
 
 def load_data(path: str | os.PathLike | None = None) -> str:
@@ -54,8 +58,13 @@ def load_preprocess(out_dir=PREPROCESS_DIR):
     out = Path(out_dir)
     if not (out / "lookup.json").exists():
         raise ScriptgenError(f"no preprocessed data in {str(out)!r}; run helper.preprocess_and_save_data first")
-    lookup = json.loads((out / "lookup.json").read_text(encoding="utf-8"))
-    int_text = np.load(out / "ids.npy", allow_pickle=False).tolist()
+    lookup = read_json(out / "lookup.json", None, _PREPROCESS_AGAIN)  # a regular file only (a FIFO cannot block)
+    if not isinstance(lookup, dict) or not isinstance(lookup.get("int_to_vocab"), list) or not isinstance(lookup.get("token_dict"), dict):
+        raise ScriptgenError(f"{str(out / 'lookup.json')!r} is not what preprocess_and_save_data writes; {_PREPROCESS_AGAIN}")
+    try:
+        int_text = np.load(io.BytesIO(read_bytes(out / "ids.npy", None, _PREPROCESS_AGAIN)), allow_pickle=False).tolist()
+    except (FileNotFoundError, ValueError, EOFError):
+        raise ScriptgenError(f"{str(out / 'ids.npy')!r} is missing or not a numpy array; {_PREPROCESS_AGAIN}") from None
     int_to_vocab = dict(enumerate(lookup["int_to_vocab"]))
     vocab_to_int = {w: i for i, w in int_to_vocab.items()}
     return int_text, vocab_to_int, int_to_vocab, lookup["token_dict"]
@@ -72,11 +81,14 @@ def save_model(filename, decoder: RNN) -> None:
 def load_model(filename, device: str | torch.device = "cpu") -> RNN:
     """The RNN saved by save_model (never unpickles anything)."""
     base = Path(str(filename).removesuffix(".safetensors").removesuffix(".pt"))
-    try:
-        hparams = json.loads(base.with_suffix(".json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        raise ScriptgenError(f"{str(base.with_suffix('.json'))!r} is missing or not JSON; save the model with helper.save_model") from None
+    hparams = read_json(base.with_suffix(".json"), advice=_SAVE_AGAIN)  # a regular file of at most 1 MiB (a FIFO cannot block)
+    if not isinstance(hparams, dict):
+        raise ScriptgenError(f"{str(base.with_suffix('.json'))!r} is not a JSON object of RNN arguments; {_SAVE_AGAIN}")
     tensors = read_tensors(base.with_suffix(".safetensors"))
-    model = RNN(**hparams)
-    model.load_state_dict(tensors)
+    try:
+        model = RNN(**hparams)
+        model.load_state_dict(tensors)
+    except (TypeError, ValueError, RuntimeError, OverflowError) as exc:
+        why = " ".join(str(exc).split())[:200] or type(exc).__name__
+        raise ScriptgenError(f"{str(base)!r}: the weights and the RNN arguments do not fit ({why}); {_SAVE_AGAIN}") from None
     return model.to(device)

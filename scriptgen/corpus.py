@@ -2,15 +2,13 @@
 
 Two kinds of source:
 
-* the default: the Seinfeld transcripts installed by the PyPI package
-  ``seinfeld-laugh-corpus`` (subtitle timestamps, ``# SPEAKER`` tags and
-  ``**LOL**`` laugh marks).  Each episode becomes script text, one utterance a
-  line, ``name: words`` with a lowercase speaker name; timestamps are dropped
-  and every laugh becomes a line ``[laughter]`` that the model can learn.
-* any UTF-8 text file, or a folder of ``.txt`` files (each file a document).
+* the default, ``"seinfeld"``: the episodes of the Seinfeld laugh corpus,
+  converted to ``name: words`` lines by :mod:`scriptgen.seinfeld`;
+* any text file, or a folder of ``.txt`` files (each file a document),
+  UTF-8 or another ``--encoding``: read here.
 
-Run ``python -m scriptgen prepare`` to turn a source into cached token ids, or
-use :func:`load_documents` directly::
+Run ``python -m scriptgen prepare [--data PATH]`` to turn a source into cached
+token ids, or use :func:`load_documents` directly::
 
     docs = load_documents(None)          # the default corpus
     print(docs[0].name, docs[0].text[:200])
@@ -19,11 +17,13 @@ Big files need not fit in memory: :func:`iter_text` streams one file's text in
 blocks of about 1 MB cut after a newline (decoded incrementally, with the same
 checks and messages as :func:`read_text`); ``prepare`` reads user text that way.
 
-Files from real disks: only regular files are opened (a FIFO, device or socket
-is named and refused, never opened, so nothing blocks); an unreadable file is
-named with its OS error; a file name that is not UTF-8 becomes a document
-named with ``\\xff`` escapes; text that cannot be stored (a lone surrogate,
-as ``unicode_escape`` or ``utf-7`` can give) is refused with its line.
+Files from real disks: only regular files are opened, through
+:func:`scriptgen.safeload.open_fd` (a FIFO, device or socket is named and
+refused, never opened, so nothing blocks; a symbolic link to a regular file is
+read); an unreadable file is named with its OS error; a file name that is not
+UTF-8 becomes a document named with ``\\xff`` escapes; text that cannot be
+stored (a lone surrogate, as ``unicode_escape`` or ``utf-7`` can give) is
+refused with its line.
 """
 
 from __future__ import annotations
@@ -39,21 +39,16 @@ from pathlib import Path
 from typing import BinaryIO
 
 from .errors import ScriptgenError
+from .safeload import NotRegular, file_kind, open_fd
+from .seinfeld import LAUGH_CUE as LAUGH_CUE  # re-exported: the default corpus's names, importable from here too
+from .seinfeld import episode_to_script as episode_to_script
+from .seinfeld import read_episodes, seinfeld_files
 
 DEFAULT_SOURCE = "seinfeld"
-LAUGH_CUE = "[laughter]"
 
-_TIMESTAMP = re.compile(r"^-?\d+(?:\.\d+)?$")
-_HEBREW = re.compile("[\u0590-\u05ff\u2122\u00d7]")  # signs of UTF-8 read as cp1255
 _SNIFF_BYTES = 8192
 _SURROGATE = re.compile("[\ud800-\udfff]")  # text that cannot be written as UTF-8 (a lone surrogate)
 _ESCAPED_BYTE = re.compile(r"(?<!\\)((?:\\\\)*)\\udc([89a-f][0-9a-f])")  # repr() of a file name's undecodable byte
-_KINDS = {stat.S_IFDIR: "a folder", stat.S_IFIFO: "a FIFO (named pipe)", stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device"}
-_KINDS[stat.S_IFSOCK] = "a socket"
-
-
-def _kind(mode: int) -> str:
-    return _KINDS.get(stat.S_IFMT(mode), "not a regular file")
 
 
 @dataclass(frozen=True)
@@ -62,89 +57,9 @@ class Document:
     text: str
 
 
-# --------------------------------------------------------------------------
-# The default corpus
-# --------------------------------------------------------------------------
-def seinfeld_files() -> list[Path]:
-    """The episode files of the installed ``seinfeld-laugh-corpus`` package."""
-    try:
-        import seinfeld_laugh_corpus  # noqa: PLC0415 - optional at import time
-    except ImportError:
-        raise ScriptgenError(
-            "the default corpus needs the package seinfeld-laugh-corpus: "
-            "run 'pip install seinfeld-laugh-corpus' or pass --data PATH"
-        ) from None
-    folder = Path(seinfeld_laugh_corpus.__file__).parent / "the_corpus"
-    files = sorted(folder.glob("*.merged"))
-    if not files:
-        raise ScriptgenError(f"no episodes found in {folder}; reinstall seinfeld-laugh-corpus or pass --data PATH")
-    return files
-
-
-def _cp1252_fallback(err: UnicodeDecodeError) -> tuple[str, int]:
-    # bytes that are not UTF-8 were Latin-1/cp1252 text: decode just those
-    return err.object[err.start : err.end].decode("cp1252", errors="replace"), err.end
-
-
-codecs.register_error("scriptgen-cp1252", _cp1252_fallback)
-
-
-def _fix_mojibake(line: str) -> str:
-    """Undo UTF-8 (or Latin-1) text that was once decoded as Hebrew cp1255."""
-    if not _HEBREW.search(line):
-        return line
-    try:
-        raw = line.encode("cp1255")
-    except UnicodeError:
-        return line
-    return raw.decode("utf-8", errors="scriptgen-cp1252")
-
-
-def _decode_episode(raw: bytes) -> str:
-    return raw.decode("utf-8", errors="scriptgen-cp1252")  # a few episodes have Latin-1 words
-
-
-def episode_to_script(raw: str) -> str:
-    """Turn one episode of the laugh corpus into ``name: words`` lines."""
-    lines: list[str] = []
-    speaker = ""
-    words: list[str] = []
-
-    def flush() -> None:
-        if words:
-            text = " ".join(words)
-            lines.append(f"{speaker}: {text}" if speaker else text)
-            words.clear()
-
-    for line in raw.splitlines():
-        line = _fix_mojibake(line).replace("\u266a", " ").replace("\xa0", " ").strip()
-        if not line:
-            continue
-        if line.startswith("#"):
-            flush()
-            speaker = "".join(line.lstrip("#").split()).lower()
-        elif _TIMESTAMP.match(line):
-            flush()  # every utterance ends with its end time
-        elif line == "**LOL**":
-            flush()
-            if not lines or lines[-1] != LAUGH_CUE:
-                lines.append(LAUGH_CUE)
-        else:
-            words.append(line)
-    flush()
-    return "\n".join(lines) + "\n"
-
-
-def _episode_name(path: Path) -> str:
-    # "Seinfeld.S07E06.The.Soup.Nazi.merged" -> "S07E06 The Soup Nazi"
-    parts = path.stem.split(".")
-    if parts and parts[0].lower() == "seinfeld":
-        parts = parts[1:]
-    return " ".join(parts)
-
-
 def load_seinfeld() -> list[Document]:
-    return [Document(_episode_name(p), episode_to_script(_decode_episode(p.read_bytes()))) for p in seinfeld_files()]
+    """The default corpus: one document per episode (see :mod:`scriptgen.seinfeld`)."""
+    return [Document(name, text) for name, text in read_episodes()]
 
 
 # --------------------------------------------------------------------------
@@ -160,10 +75,16 @@ def document_name(name: str) -> str:
     return os.fsencode(name).decode("utf-8", errors="backslashreplace")
 
 
-def _read_error(path: Path, exc: OSError | ValueError) -> ScriptgenError:
-    reason = getattr(exc, "strerror", None) or str(exc)
-    if isinstance(exc, FileNotFoundError) and os.path.islink(path):
+def _refused(path: Path, exc: NotRegular | OSError | ValueError) -> ScriptgenError:
+    """One line naming ``path`` and why it is not read: what it is, or the OS error."""
+    if isinstance(exc, NotRegular) and not exc.replaced:
+        return ScriptgenError(f"{shown(path)} is {exc.kind}, not a text file; remove it, or pass plain text files only")
+    if isinstance(exc, NotRegular):
+        reason = f"it was replaced by {exc.kind} while being opened"
+    elif isinstance(exc, FileNotFoundError) and os.path.islink(path):
         reason = "it is a symbolic link to nothing"
+    else:
+        reason = getattr(exc, "strerror", None) or str(exc)
     return ScriptgenError(f"cannot read {shown(path)}: {reason}; check the path and its permissions")
 
 
@@ -171,47 +92,41 @@ def _stat(path: Path) -> os.stat_result:
     try:
         return os.stat(path)
     except (OSError, ValueError) as exc:
-        raise _read_error(path, exc) from None
+        raise _refused(path, exc) from None
 
 
-def _check_regular(path: Path, info: os.stat_result) -> None:
-    if not stat.S_ISREG(info.st_mode):
-        raise ScriptgenError(f"{shown(path)} is {_kind(info.st_mode)}, not a text file; remove it, or pass plain text files only")
+def _check_regular(path: Path) -> None:
+    mode = _stat(path).st_mode
+    if not stat.S_ISREG(mode):
+        raise _refused(path, NotRegular(file_kind(mode)))
 
 
 def open_regular(path: Path) -> BinaryIO:
-    """``path`` opened for reading, if it is a regular file; a FIFO or device is refused without being opened.
+    """``path`` opened for reading, if it is a regular file (or a link to one); a FIFO or device is refused without being opened.
 
-    Opened non-blocking and checked again, so a file swapped for a FIFO
-    meanwhile cannot block either; OS errors become one ScriptgenError line.
+    :func:`scriptgen.safeload.open_fd` does the opening (non-blocking, checked
+    again with ``fstat``); every refusal and OS error is one ScriptgenError line.
     """
-    _check_regular(path, _stat(path))
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
-    except (OSError, ValueError) as exc:
-        raise _read_error(path, exc) from None
-    try:
-        _check_regular(path, os.fstat(fd))
-        os.set_blocking(fd, True)
-        return os.fdopen(fd, "rb")
-    except BaseException:
-        os.close(fd)
-        raise
+        fd = open_fd(path, follow_links=True)
+    except (NotRegular, OSError, ValueError) as exc:
+        raise _refused(path, exc) from None
+    return os.fdopen(fd, "rb")
 
 
-def read_bytes(fh: BinaryIO, path: Path, n: int) -> bytes:
+def _read_block(fh: BinaryIO, path: Path, n: int) -> bytes:
     """Up to ``n`` bytes of ``fh``; an OS error (EIO, ...) becomes one ScriptgenError line naming ``path``."""
     try:
         return fh.read(n)
     except OSError as exc:
-        raise _read_error(path, exc) from None
+        raise _refused(path, exc) from None
 
 
 def _folder_files(root: Path) -> list[Path]:
     """The ``.txt`` files under ``root`` (not hidden ones, not under hidden folders or symbolic links to folders)."""
 
     def unreadable(exc: OSError) -> None:
-        raise _read_error(Path(exc.filename or root), exc)
+        raise _refused(Path(exc.filename or root), exc)
 
     files = []
     for folder, subfolders, names in os.walk(root, onerror=unreadable):
@@ -219,7 +134,7 @@ def _folder_files(root: Path) -> list[Path]:
         for name in names:
             if name.endswith(".txt") and not name.startswith("."):
                 files.append(Path(folder, name))
-                _check_regular(files[-1], _stat(files[-1]))  # a FIFO, device or broken link is named, not skipped
+                _check_regular(files[-1])  # a FIFO, device or broken link is named, not skipped
     return sorted(files)
 
 
@@ -233,7 +148,7 @@ def text_files(path: Path) -> list[Path]:
     if stat.S_ISREG(mode):
         return [path]
     if not stat.S_ISDIR(mode):
-        raise ScriptgenError(f"data path {shown(path)} is {_kind(mode)}, not a file or folder; pass a UTF-8 text file or a folder of .txt files")
+        raise ScriptgenError(f"data path {shown(path)} is {file_kind(mode)}, not a file or folder; pass a UTF-8 text file or a folder of .txt files")
     files = _folder_files(path)
     if not files:
         raise ScriptgenError(f"folder {str(path)!r} has no .txt files; put your scripts there as UTF-8 .txt files")
@@ -356,7 +271,7 @@ def iter_text(path: Path, encoding: str = "utf-8", size: int | None = None) -> I
     size = size or BLOCK_SIZE
     codec = check_encoding(encoding)
     with open_regular(path) as fh:
-        head = read_bytes(fh, path, max(size, _SNIFF_BYTES))
+        head = _read_block(fh, path, max(size, _SNIFF_BYTES))
         if b"\x00" in head[:_SNIFF_BYTES] and not codec.startswith(("utf-16", "utf-32")):  # their text has NUL bytes
             raise ScriptgenError(f"{shown(path)} looks binary (it has NUL bytes); pass a plain text file")
         if not head:
@@ -373,7 +288,7 @@ def _reads(fh: BinaryIO, path: Path, head: bytes, size: int) -> Iterator[bytes]:
     """The file ``size`` bytes at a time (the sniffed ``head`` first), then b"" to say it ended."""
     for i in range(0, len(head), size):
         yield head[i : i + size]
-    while raw := read_bytes(fh, path, size):
+    while raw := _read_block(fh, path, size):
         yield raw
     yield b""
 
@@ -415,14 +330,17 @@ def source_files(source: str | Path | None) -> list[Path]:
     return text_files(Path(source))
 
 
-def fingerprint(source: str | Path | None) -> str:
-    """sha256 over the source's file names (their bytes on disk) and contents: the cache is rebuilt when it changes."""
+def fingerprint(source: str | Path | None, files: list[Path] | None = None) -> str:
+    """sha256 over the source's file names (their bytes on disk) and contents: the cache is rebuilt when it changes.
+
+    ``files`` are the :func:`source_files` of ``source``, when the caller has listed them already.
+    """
     digest = hashlib.sha256()
     folder = Path(source) if source is not None and str(source) != DEFAULT_SOURCE and Path(source).is_dir() else None
-    for f in source_files(source):
+    for f in source_files(source) if files is None else files:
         digest.update(os.fsencode(f.relative_to(folder) if folder else f.name) + b"\0")
         with open_regular(f) as fh:
-            while block := read_bytes(fh, f, 1 << 20):
+            while block := _read_block(fh, f, 1 << 20):
                 digest.update(block)
         digest.update(b"\0")
     return digest.hexdigest()

@@ -12,6 +12,10 @@ the vocabulary, a second writes the ids straight into ``ids.npy`` through a
 memory map.  Memory stays bounded by a block and the vocabulary, not by the
 corpus; no list of all tokens or ids is ever held.
 
+The cache's files are read only if they are regular files (a FIFO planted
+there cannot block), meta.json and vocab.json within size caps and parsed by
+:mod:`scriptgen.safeload`; a damaged cache is rebuilt, not refused.
+
 The train/validation split is by document (episode or file), seeded; a corpus
 of a single document holds out its last part.
 """
@@ -33,11 +37,13 @@ import numpy as np
 from . import corpus as corpus_mod
 from .errors import ScriptgenError
 from .fsutil import disk_error, remove_stale_temporaries, write_bytes
+from .safeload import meta_cap, read_json, regular_kind, vocab_cap
 from .tokens import Vocab, tokenize
 
 CACHE_FORMAT = 2  # bump when tokenization or the episode conversion changes
 _CACHE_FILES = ("meta.json", "ids.npy", "vocab.json", "script.txt")  # what a prepare writes into its folder
 _BLOCK_CHARS = 1 << 20  # tokenize about 1 MB of text at a time
+_REBUILD = "run 'scriptgen prepare --force' to rebuild the prepared data"
 
 
 @dataclass
@@ -128,12 +134,13 @@ def prepare(
     log=print,
 ) -> Prepared:
     """Tokenized corpus, from the cache when it is current, else built and cached."""
-    fingerprint = corpus_mod.fingerprint(source)  # first: it checks the source (a FIFO, a device, an unreadable file)
+    files = corpus_mod.source_files(source)  # first: they check the source (a FIFO, a device, an unreadable file)
+    fingerprint = corpus_mod.fingerprint(source, files)
     folder = Path(data_dir) / cache_name(source, level, min_count)
     settings = {"level": level, "min_count": min_count, "encoding": encoding, "format": CACHE_FORMAT}
     if not force:
         try:
-            meta = _read_json(folder / "meta.json")
+            meta = read_json(folder / "meta.json", meta_cap(files), _REBUILD)
             if meta.get("fingerprint") == fingerprint and meta.get("settings") == settings:
                 return _load(folder, meta)
         except (OSError, ValueError, KeyError, AttributeError, ScriptgenError):
@@ -211,12 +218,6 @@ def _discard(folder: Path, made: list[Path]) -> None:
             break
 
 
-def _read_json(path: Path):
-    """A cache file's JSON, read only if it is a regular file (a FIFO planted there cannot block)."""
-    with corpus_mod.open_regular(path) as fh:
-        return json.loads(fh.read().decode("utf-8"))
-
-
 def _write_ids(path: Path, docs: list[tuple[_Source, int]], vocab: Vocab, dtype: np.dtype, n_tokens: int, level: str) -> list[dict]:
     """Tokenize and encode ``docs`` again, writing their ids into the .npy file at ``path`` (atomically).
 
@@ -252,8 +253,17 @@ def _write_ids(path: Path, docs: list[tuple[_Source, int]], vocab: Vocab, dtype:
 
 
 def _load(folder: Path, meta: dict) -> Prepared:
-    vocab = Vocab.from_json(_read_json(folder / "vocab.json"))
+    """The cache in ``folder`` that ``meta`` describes; its files are read only if they are regular files
+    (through :mod:`scriptgen.safeload`: a FIFO planted there cannot block), vocab.json within a cap for its size."""
+    n_tokens, vocab_size = meta.get("n_tokens"), meta.get("vocab_size")
+    inconsistent = ScriptgenError(f"prepared data in {folder} is inconsistent; {_REBUILD}")
+    if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in (n_tokens, vocab_size)):
+        raise inconsistent
+    vocab = Vocab.from_json(read_json(folder / "vocab.json", vocab_cap(vocab_size), _REBUILD), where=repr(str(folder / "vocab.json")))
+    kind = regular_kind(folder / "ids.npy")
+    if kind is not None:  # np.load would open a FIFO (and block) or follow a link
+        raise ScriptgenError(f"{str(folder / 'ids.npy')!r} is not read: it is {kind}; {_REBUILD}")
     ids = np.load(folder / "ids.npy", mmap_mode="r", allow_pickle=False)
-    if len(ids) != meta["n_tokens"] or len(vocab) != meta["vocab_size"]:
-        raise ScriptgenError(f"prepared data in {folder} is inconsistent; run 'scriptgen prepare --force'")
+    if len(ids) != n_tokens or len(vocab) != vocab_size:
+        raise inconsistent
     return Prepared(vocab, ids, meta["documents"], meta, folder)

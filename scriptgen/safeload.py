@@ -1,12 +1,17 @@
 """Reading files that may be hostile: no hang, no memory blow-up, no traceback, no unpickling.
 
-Everything scriptgen loads from a checkpoint goes through these readers:
+Everything scriptgen loads from a checkpoint or a prepared-data cache goes
+through these readers, and corpus files are opened by the same :func:`open_fd`:
 
-* :func:`open_regular` opens regular files only.  A symbolic link, FIFO,
-  device, socket or folder is refused from ``os.lstat`` *before* it is opened
+* :func:`open_fd` is the one place that opens a file which may be hostile.  A
+  FIFO, device, socket or folder (and, unless ``follow_links``, a symbolic
+  link) is refused from ``os.lstat``/``os.stat`` *before* it is opened
   (opening a FIFO blocks until a writer comes, that is forever); the file is
-  then opened with ``O_NOFOLLOW | O_NONBLOCK`` and checked again with
-  ``fstat``, so one swapped in between is refused too;
+  then opened with ``O_NONBLOCK`` (and ``O_NOFOLLOW``) and checked again with
+  ``fstat``, so one swapped in between is refused too.  It raises
+  :class:`NotRegular` and OS errors; each caller words them (:func:`open_regular`
+  for checkpoint files here, :func:`scriptgen.corpus.open_regular` for corpus
+  files);
 * :func:`read_bytes` refuses a file larger than its cap before reading a byte;
 * :func:`read_json` turns every parse failure (syntax, encoding, numbers of
   thousands of digits, nesting deeper than :data:`MAX_DEPTH`) into one
@@ -27,10 +32,14 @@ config.json, trainer.json   1 MiB  (:data:`JSON_CAP`)                  ~2 KiB
 vocab.json                  1 MiB + 256 bytes per token of             ~12 bytes per token
                             ``vocab_size`` (:func:`vocab_cap`)         (1M tokens: ~12 MiB, cap 257 MiB)
 safetensors header          16 MiB (:data:`HEADER_CAP`)                ~100 bytes per tensor
+data/NAME/meta.json         1 MiB + 256 bytes per source file + 6      ~80 bytes per document
+                            per byte of its path (:func:`meta_cap`)
+data/NAME/vocab.json        as a checkpoint's vocab.json               ~12 bytes per token
 ==========================  =========================================  ==============================
 
     header = read_header(Path("checkpoints/seinfeld/model.safetensors"))   # {name: TensorInfo}
     info = read_json(Path("checkpoints/seinfeld/config.json"))
+    fd = open_fd(Path("notes.txt"), follow_links=True)                       # or NotRegular / OSError
 """
 
 from __future__ import annotations
@@ -41,6 +50,8 @@ import json
 import math
 import os
 import stat
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,6 +62,7 @@ MiB = 1 << 20
 JSON_CAP = 1 * MiB  # manifest.json, config.json, trainer.json
 VOCAB_BASE_CAP = 1 * MiB
 VOCAB_BYTES_PER_TOKEN = 256
+META_BYTES_PER_DOCUMENT = 256  # a document's entry in a prepared meta.json, besides its name
 HEADER_CAP = 16 * MiB  # a safetensors header (the safetensors library itself allows 100 MB)
 MAX_DEPTH = 64  # JSON nesting; scriptgen writes at most 4 levels
 DAMAGED = "the checkpoint is damaged, restore it or train again"
@@ -79,7 +91,17 @@ def vocab_cap(vocab_size: int) -> int:
     return VOCAB_BASE_CAP + VOCAB_BYTES_PER_TOKEN * max(int(vocab_size), 0)
 
 
-def _kind(mode: int) -> str:
+def meta_cap(paths: Iterable[str | Path]) -> int:
+    """The size cap of a prepared corpus's meta.json whose documents come from the files ``paths``.
+
+    A document's entry holds its name, at most the file's path, which JSON's
+    ``\\u`` escapes make at most 6 bytes per byte.
+    """
+    return JSON_CAP + sum(META_BYTES_PER_DOCUMENT + 6 * len(os.fsencode(p)) for p in paths)
+
+
+def file_kind(mode: int) -> str:
+    """What a file of ``mode`` is in words ("a FIFO (named pipe)", "a folder", ...), for one that is not a regular file."""
     return next((name for test, name in _KINDS if test(mode)), "not a regular file")
 
 
@@ -95,40 +117,83 @@ def regular_kind(path: Path) -> str | None:
         return "missing"
     except (OSError, ValueError):
         return "unreadable"
-    return None if stat.S_ISREG(mode) else _kind(mode)
+    return None if stat.S_ISREG(mode) else file_kind(mode)
+
+
+class NotRegular(Exception):
+    """What :func:`open_fd` raises for a path that is not a regular file: ``kind`` says what it is
+    ("a FIFO (named pipe)", ...); ``replaced`` when it became that while being opened."""
+
+    def __init__(self, kind: str, replaced: bool = False):
+        super().__init__(kind)
+        self.kind, self.replaced = kind, replaced
+
+
+def open_fd(path: Path, follow_links: bool = False) -> int:
+    """A read-only descriptor of the regular file ``path``; anything else raises :class:`NotRegular` unopened.
+
+    ``os.lstat`` (``os.stat`` when ``follow_links``: a corpus may link to its
+    files) says what ``path`` is *before* it is opened, so a FIFO, device,
+    socket, folder or (unless ``follow_links``) symbolic link is never opened;
+    then ``O_NONBLOCK`` (and ``O_NOFOLLOW``) and an ``fstat`` of the same inode
+    make sure nothing swapped in meanwhile can block either.  OS errors
+    (``OSError``, ``ValueError`` for a NUL in the name) propagate for the
+    caller to word, as every refusal here does: this is the one place that
+    opens a file which may be hostile.
+    """
+    before = os.stat(path) if follow_links else os.lstat(path)
+    if not stat.S_ISREG(before.st_mode):
+        raise NotRegular(file_kind(before.st_mode))
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC | (0 if follow_links else os.O_NOFOLLOW))
+    except OSError as exc:
+        if exc.errno == errno.ELOOP and not follow_links:
+            raise NotRegular("a symbolic link", replaced=True) from None
+        raise
+    try:
+        after = os.fstat(fd)
+        if not stat.S_ISREG(after.st_mode):
+            raise NotRegular(file_kind(after.st_mode), replaced=True)
+        if (after.st_dev, after.st_ino) != (before.st_dev, before.st_ino):
+            raise NotRegular("another file", replaced=True)
+        os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 def open_regular(path: Path, advice: str = DAMAGED) -> int:
-    """A read-only descriptor of the regular file ``path``; anything else is refused without being opened.
+    """:func:`open_fd` of a checkpoint file (symbolic links refused), every refusal one ScriptgenError line ending in ``advice``.
 
     FileNotFoundError propagates (callers word "missing" themselves).
     """
     try:
-        before = os.lstat(path)
+        return open_fd(path)
     except FileNotFoundError:
         raise
+    except NotRegular as exc:
+        problem = f"was replaced by {exc.kind} while being opened" if exc.replaced else f"is {exc.kind}, not a regular file, so it is not read"
+        raise _fail(path, problem, advice) from None
     except (OSError, ValueError) as exc:
         raise _fail(path, f"cannot be read ({getattr(exc, 'strerror', None) or exc})", advice) from None
-    if not stat.S_ISREG(before.st_mode):
-        raise _fail(path, f"is {_kind(before.st_mode)}, not a regular file, so it is not read", advice)
+
+
+@contextmanager
+def _opened(path: Path, advice: str) -> Iterator[int]:
+    """:func:`open_regular` of ``path``, closed at the end; an OS error while reading is one ScriptgenError line."""
+    fd = open_regular(path, advice)
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-    except FileNotFoundError:
-        raise
+        yield fd
     except OSError as exc:
-        why = "it was replaced by a symbolic link" if exc.errno == errno.ELOOP else exc.strerror
-        raise _fail(path, f"cannot be read ({why})", advice) from None
-    after = os.fstat(fd)
-    if not stat.S_ISREG(after.st_mode) or (after.st_dev, after.st_ino) != (before.st_dev, before.st_ino):
+        raise _fail(path, f"cannot be read ({exc.strerror})", advice) from None
+    finally:
         os.close(fd)
-        raise _fail(path, "was replaced while being opened", advice)
-    return fd
 
 
 def read_bytes(path: Path, cap: int | None = None, advice: str = DAMAGED) -> bytes:
     """The bytes of the regular file ``path``, refused unread when it holds more than ``cap``."""
-    fd = open_regular(path, advice)
-    try:
+    with _opened(path, advice) as fd:
         size = os.fstat(fd).st_size
         if cap is not None and size > cap:
             raise _fail(path, f"is {size:,} bytes, more than the {cap:,} bytes such a file may hold", advice)
@@ -141,24 +206,15 @@ def read_bytes(path: Path, cap: int | None = None, advice: str = DAMAGED) -> byt
             total += len(block)
             if cap is not None and total > cap:
                 raise _fail(path, f"holds more than the {cap:,} bytes such a file may hold", advice)
-    except OSError as exc:
-        raise _fail(path, f"cannot be read ({exc.strerror})", advice) from None
-    finally:
-        os.close(fd)
     return b"".join(chunks)
 
 
 def sha256(path: Path, advice: str = DAMAGED) -> str:
     """The sha256 of the regular file ``path`` (never of a FIFO, device or link)."""
-    fd = open_regular(path, advice)
     digest = hashlib.sha256()
-    try:
+    with _opened(path, advice) as fd:
         for block in iter(lambda: os.read(fd, 1 << 20), b""):
             digest.update(block)
-    except OSError as exc:
-        raise _fail(path, f"cannot be read ({exc.strerror})", advice) from None
-    finally:
-        os.close(fd)
     return digest.hexdigest()
 
 
@@ -282,18 +338,12 @@ def header_length(head: bytes, file_size: int, path: Path) -> int:
 def read_header(path: Path, advice: str = DAMAGED) -> dict[str, TensorInfo]:
     """The tensors a safetensors file describes, read from its header alone (no tensor is read or allocated)."""
     try:
-        fd = open_regular(path, advice)
+        with _opened(path, advice) as fd:
+            size = os.fstat(fd).st_size
+            head = os.pread(fd, 8, 0)
+            head += os.pread(fd, header_length(head, size, path), 8)
     except FileNotFoundError:
         raise _fail(path, "is missing", advice) from None
-    try:
-        size = os.fstat(fd).st_size
-        head = os.pread(fd, 8, 0)
-        length = header_length(head, size, path)
-        head += os.pread(fd, length, 8)
-    except OSError as exc:
-        raise _fail(path, f"cannot be read ({exc.strerror})", advice) from None
-    finally:
-        os.close(fd)
     return parse_header(head, size, path)
 
 
