@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import csv
 import importlib
 import math
@@ -15,14 +14,13 @@ import torch
 
 from scriptgen import ScriptgenError
 from scriptgen.checkpoint import read_json
+from scriptgen.cli import build_parser, cmd_experiment
 from scriptgen.experiment import (
     RESULT_FIELDS,
     ExperimentOptions,
-    add_parser,
     load_grid,
     load_results,
     parse_grid,
-    run_cli,
     run_experiment,
     winning_config,
 )
@@ -61,9 +59,8 @@ def write_grid(tmp_path: Path, text: str = TINY_GRID, name: str = "tiny") -> Pat
 
 
 def cli(*argv: str) -> int:
-    parser = argparse.ArgumentParser(prog="scriptgen")
-    add_parser(parser.add_subparsers(dest="command", required=True))
-    return run_cli(parser.parse_args(list(argv)))
+    """``scriptgen ARGV`` (an experiment command) in this process: bad input raises ScriptgenError instead of printing it."""
+    return cmd_experiment(build_parser().parse_args(list(argv)))
 
 
 def common_flags(corpus_dir: Path, tmp_path: Path) -> list[str]:
