@@ -787,6 +787,20 @@ def test_resume_reads_the_text_with_the_encoding_it_was_trained_with(runners, en
     assert json.loads((folder / "trainer.json").read_text())["epoch"] == 2
 
 
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_output_that_cannot_be_written_is_one_line(env, tmp_path):
+    """``generate > /dev/full``: the write fails (no space left), one line says so, no traceback at exit."""
+    with open("/dev/full", "w") as full:
+        res = subprocess.run(
+            [sys.executable, "-m", "scriptgen", *map(str, env.generate(env.word, "--length", "50"))],
+            cwd=tmp_path, env=cli_env(), stdout=full, stderr=subprocess.PIPE, text=True, timeout=150,
+        )  # fmt: skip
+    lines = [line for line in res.stderr.splitlines() if line.strip()]
+    assert res.returncode == 2, res.stderr
+    assert len(lines) == 1 and lines[0].startswith(ERROR) and "cannot write the output" in lines[0], res.stderr
+    assert "Traceback" not in res.stderr and "Exception ignored" not in res.stderr
+
+
 def test_top_k_above_vocabulary_is_clamped_with_a_note(runners, env, tmp_path):
     before = digests(env.word)
     res = runners.run(env.generate(env.word, "--top-k", "1000000"), tmp_path)
