@@ -14,7 +14,7 @@ under tmp and checks that
 One tiny word-level and one tiny char-level checkpoint are trained once per
 session; cases that damage a checkpoint work on a copy.  Cases run two at a
 time, each in a process forked from an interpreter that has imported torch
-already (see ``Runner``); ``SCRIPTGEN_TEST_EXEC=1`` runs each in a fresh
+already (see ``forkrun.Runner``); ``SCRIPTGEN_TEST_EXEC=1`` runs each in a fresh
 ``python -m scriptgen`` instead (about 2-3 s of imports per case).
 """
 
@@ -30,7 +30,6 @@ import queue
 import re
 import shutil
 import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +38,7 @@ from typing import Callable
 import pytest
 import torch
 from conftest import make_script
+from forkrun import FORK, Runner, run_cli
 from safetensors.torch import load_file, save_file
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,19 +54,6 @@ CUDA = torch.cuda.is_available()
 # --------------------------------------------------------------------------
 # helpers
 # --------------------------------------------------------------------------
-def cli_env() -> dict[str, str]:
-    env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONIOENCODING="utf-8", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    return env
-
-
-def run_cli(args: list, cwd: Path, timeout: float = 150) -> subprocess.CompletedProcess:
-    """A fresh ``python -m scriptgen ARGS``."""
-    return subprocess.run(
-        [sys.executable, "-m", "scriptgen", *map(str, args)],
-        cwd=cwd, env=cli_env(), capture_output=True, text=True, encoding="utf-8", errors="replace", timeout=timeout,
-    )  # fmt: skip
-
-
 def digests(folder: Path | None) -> dict[str, str]:
     if folder is None or not folder.is_dir():
         return {}
@@ -582,72 +569,11 @@ def _(e, w):
 # --------------------------------------------------------------------------
 # running the catalog
 # --------------------------------------------------------------------------
-# Each case is its own process running the module ``scriptgen`` as __main__ with its own argv, cwd,
-# stdout, stderr and exit status, exactly as ``python -m scriptgen ...``; but it is forked from a
-# warm interpreter that has already imported torch, so a case costs a fraction of a second instead
-# of ~2-3 s of imports.  SCRIPTGEN_TEST_EXEC=1 (or a platform without fork) runs every case with a
-# fresh ``python -m scriptgen`` instead; test_forked_runs_match_fresh_interpreters checks both agree.
-SERVER = r"""
-import json, os, runpy, signal, sys, traceback
-import scriptgen.cli  # the expensive imports, once
-requests, replies = os.fdopen(os.dup(0), "r"), os.fdopen(os.dup(1), "w")
-for line in requests:
-    req = json.loads(line)
-    pid = os.fork()
-    if pid == 0:
-        code = 1
-        try:
-            signal.alarm(req["timeout"])
-            os.chdir(req["cwd"])
-            os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
-            os.dup2(os.open(req["stdout"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC), 1)
-            os.dup2(os.open(req["stderr"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC), 2)
-            sys.argv = ["scriptgen", *req["args"]]
-            try:
-                runpy.run_module("scriptgen", run_name="__main__", alter_sys=True)
-                code = 0
-            except SystemExit as exc:
-                code = exc.code if isinstance(exc.code, int) else 0 if exc.code is None else (print(exc.code, file=sys.stderr) or 1)
-            except BaseException:
-                traceback.print_exc()
-        finally:
-            try:
-                sys.stdout.flush()
-                sys.stderr.flush()
-            finally:
-                os._exit(code)
-    _, status = os.waitpid(pid, 0)
-    replies.write(json.dumps({"rc": os.waitstatus_to_exitcode(status)}) + "\n")
-    replies.flush()
-"""
-FORK = hasattr(os, "fork") and os.environ.get("SCRIPTGEN_TEST_EXEC") != "1"
-
-
-class Runner:
-    """``python -m scriptgen ARGS`` in a child process, one at a time."""
-
-    def __init__(self, scratch: Path):
-        self.scratch = scratch
-        self.server = subprocess.Popen(
-            [sys.executable, "-c", SERVER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=cli_env(), cwd=ROOT, text=True
-        ) if FORK else None  # fmt: skip
-
-    def run(self, args: list, cwd: Path, timeout: int = 150) -> subprocess.CompletedProcess:
-        if self.server is None:
-            return run_cli(args, cwd, timeout)
-        out, err = self.scratch / "stdout", self.scratch / "stderr"
-        request = {"args": [str(a) for a in args], "cwd": str(cwd), "stdout": str(out), "stderr": str(err), "timeout": timeout}
-        self.server.stdin.write(json.dumps(request) + "\n")
-        self.server.stdin.flush()
-        reply = self.server.stdout.readline()
-        assert reply, "the scriptgen fork server died"
-        read = lambda p: p.read_bytes().decode("utf-8", errors="replace")  # noqa: E731
-        return subprocess.CompletedProcess(request["args"], json.loads(reply)["rc"], read(out), read(err))
-
-    def close(self) -> None:
-        if self.server is not None:
-            self.server.stdin.close()
-            self.server.wait(timeout=30)
+# Each case runs through forkrun.Runner: a child forked from a warm interpreter that has already
+# imported torch, behaving exactly as ``python -m scriptgen ...``, so a case costs a fraction of a
+# second instead of ~2-3 s of imports.  SCRIPTGEN_TEST_EXEC=1 (or a platform without fork) runs every
+# case with a fresh ``python -m scriptgen`` instead; test_forked_runs_match_fresh_interpreters checks
+# both agree.
 
 
 @dataclass

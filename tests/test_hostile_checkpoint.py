@@ -31,6 +31,7 @@ from pathlib import Path
 import pytest
 import torch
 from conftest import make_script
+from forkrun import Runner, cli_env
 from safetensors.torch import load_file, save_file
 
 from scriptgen import RNN, Config, ScriptgenError, load_checkpoint, train
@@ -47,10 +48,6 @@ ALARM = 20  # seconds before a case counts as hung
 # --------------------------------------------------------------------------
 # helpers
 # --------------------------------------------------------------------------
-def cli_env() -> dict[str, str]:
-    return dict(os.environ, PYTHONPATH=str(ROOT), PYTHONIOENCODING="utf-8", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
-
-
 def snapshot(folder: Path) -> dict[str, str]:
     """What every entry of ``folder`` is and holds, read without opening anything but regular files."""
     out = {}
@@ -370,66 +367,28 @@ def _(f, out):
     rehash(f)
 
 
-DRIVER = r"""
-import json, os, resource, runpy, signal, sys, time, traceback
-import scriptgen.cli, scriptgen.checkpoint, scriptgen.generate, scriptgen.interactive, scriptgen.sampler, scriptgen.train  # the expensive imports, once
-cases = json.loads(sys.stdin.read())
-replies = []
-for c in cases:
-    pid = os.fork()
-    if pid == 0:
-        code = 1
-        try:
-            signal.alarm(c["alarm"])
-            os.chdir(c["cwd"])
-            os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
-            os.dup2(os.open(c["stdout"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC), 1)
-            os.dup2(os.open(c["stderr"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC), 2)
-            vm = next(int(l.split()[1]) * 1024 for l in open("/proc/self/status") if l.startswith("VmSize:"))
-            resource.setrlimit(resource.RLIMIT_AS, (vm + c["headroom"], resource.RLIM_INFINITY))
-            sys.argv = ["scriptgen", *c["args"]]
-            try:
-                runpy.run_module("scriptgen", run_name="__main__", alter_sys=True)
-                code = 0
-            except SystemExit as exc:
-                code = exc.code if isinstance(exc.code, int) else 1
-            except BaseException:
-                traceback.print_exc()
-        finally:
-            try:
-                sys.stdout.flush()
-                sys.stderr.flush()
-            finally:
-                os._exit(code)
-    start = time.monotonic()
-    _, status = os.waitpid(pid, 0)
-    replies.append({"rc": os.waitstatus_to_exitcode(status), "seconds": time.monotonic() - start})
-print(json.dumps(replies))
-"""
-
-
 @pytest.fixture(scope="module")
 def outcomes(trained, tmp_path_factory) -> dict:
     """Damage a copy per case, run every case's ``generate`` in a forked child, and record what happened."""
     root = tmp_path_factory.mktemp("cases")
-    jobs, info = [], {}
+    jobs = {}
     for id, (damage, expect) in {"intact": (lambda f, out: None, ()), **CASES}.items():
         work = root / id
         folder, outside = work / "ckpt", work / "outside"
         shutil.copytree(trained, folder)
         outside.mkdir()
         expect = damage(folder, outside) or expect
-        info[id] = (folder, expect, snapshot(folder), work)
         args = ["generate", "--checkpoint", str(folder), "--length", "3", "--seed", "1", "--prime", "jerry:", "--device", "cpu"]
-        jobs.append({"args": args, "cwd": str(work), "stdout": str(work / "stdout"), "stderr": str(work / "stderr"), "alarm": ALARM, "headroom": HEADROOM})
-    proc = subprocess.run(
-        [sys.executable, "-c", DRIVER], input=json.dumps(jobs), capture_output=True, text=True, env=cli_env(), cwd=ROOT, timeout=ALARM * len(jobs)
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr
-    replies = json.loads(proc.stdout)
+        jobs[id] = (folder, expect, snapshot(folder), work, args)
+    runner, info = Runner(root, fork=True), {}  # always forked: the headroom and the timing are the forked child's
+    try:
+        for id, (folder, expect, before, work, args) in jobs.items():
+            info[id] = (folder, expect, before, runner.run(args, work, timeout=ALARM, headroom=HEADROOM, logs=work))
+    finally:
+        runner.close()
     return {
-        id: {"folder": folder, "expect": expect, "before": before, "reply": reply, "stderr": (work / "stderr").read_text(errors="replace")}
-        for (id, (folder, expect, before, work)), reply in zip(info.items(), replies)
+        id: {"folder": folder, "expect": expect, "before": before, "reply": {"rc": run.returncode, "seconds": run.seconds}, "stderr": run.stderr}
+        for id, (folder, expect, before, run) in info.items()
     }
 
 

@@ -28,6 +28,7 @@ from typing import Callable
 
 import pytest
 from conftest import make_script
+from forkrun import cli_env
 
 from scriptgen import corpus as corpus_mod
 from scriptgen.cli import main
@@ -42,8 +43,7 @@ PROGRESS = ("preparing ", "prepared ")
 
 def run_cli(args: list, cwd: Path, timeout: float = 60) -> subprocess.CompletedProcess:
     """A fresh ``python -m scriptgen ARGS`` (a hang fails the test through the timeout)."""
-    env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONIOENCODING="utf-8", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    return subprocess.run([sys.executable, "-m", "scriptgen", *args], cwd=cwd, env=env, capture_output=True, timeout=timeout)
+    return subprocess.run([sys.executable, "-m", "scriptgen", *args], cwd=cwd, env=cli_env(), capture_output=True, timeout=timeout)
 
 
 def run_in_process(args: list, cwd: Path) -> subprocess.CompletedProcess:
