@@ -30,6 +30,7 @@ import queue
 import re
 import shutil
 import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,7 +39,7 @@ from typing import Callable
 import pytest
 import torch
 from conftest import make_script
-from forkrun import FORK, Runner, run_cli
+from forkrun import FORK, Runner, cli_env, run_cli
 from safetensors.torch import load_file, save_file
 
 ROOT = Path(__file__).resolve().parent.parent
