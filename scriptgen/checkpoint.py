@@ -267,16 +267,20 @@ class _SkipInit(TorchFunctionMode):
         return func(*args, **kwargs)
 
 
+def meta_shapes(build) -> dict[str, tuple[int, ...]]:
+    """Name -> shape of the state dict of the model ``build()`` makes, built on the meta device (nothing is allocated)."""
+    with torch.device("meta"), _SkipInit():
+        return {name: tuple(t.shape) for name, t in build().state_dict().items()}
+
+
 def expected_weights(config: Config, vocab_size: int, source: Path) -> dict[str, tuple[int, ...]]:
     """Name -> shape of the state dict of the model ``config`` describes, built on the meta device (nothing is allocated)."""
     try:
-        with torch.device("meta"), _SkipInit():
-            model = RNN.from_config(config, vocab_size)
+        return meta_shapes(lambda: RNN.from_config(config, vocab_size))
     except ScriptgenError as exc:
         raise ScriptgenError(f"{str(source)!r} describes no buildable model ({exc}); {RESTORE}") from None
     except (ValueError, RuntimeError, TypeError, OverflowError) as exc:
         raise ScriptgenError(f"{str(source)!r} describes no buildable model ({_short(exc)}); {RESTORE}") from None
-    return {name: tuple(t.shape) for name, t in model.state_dict().items()}
 
 
 def check_weights(path: Path, header: dict[str, TensorInfo], config: Config, vocab_size: int, source: Path, prefix: str = "") -> None:

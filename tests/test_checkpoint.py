@@ -119,3 +119,24 @@ def test_helper_save_and_load_model(tmp_path):
     for (name, a), (_, b) in zip(model.state_dict().items(), again.state_dict().items()):
         assert torch.equal(a, b), name
     assert again.cell == "gru"
+
+
+def test_helper_load_model_checks_shapes_before_building(tmp_path, monkeypatch):
+    """A .json declaring a huge model beside small weights is refused from the header, before any model is built."""
+    model = RNN(11, 11, 4, 6, 2, cell="lstm")
+    base = tmp_path / "trained_rnn"
+    helper.save_model(base, model)
+    hparams = json.loads(base.with_suffix(".json").read_text())
+    hparams.update(hidden_dim=1 << 16, n_layers=64)  # ~2 trillion parameters if built for real
+    base.with_suffix(".json").write_text(json.dumps(hparams))
+    built = []
+    original_init = RNN.__init__
+
+    def spy(self, *args, **kwargs):
+        built.append(torch.empty(0).device.type)  # the default device the model would be built on
+        original_init(self, *args, **kwargs)
+
+    monkeypatch.setattr(RNN, "__init__", spy)
+    with pytest.raises(ScriptgenError, match="do not fit"):
+        helper.load_model(base)
+    assert built == ["meta"], "only the meta-device model was built"
