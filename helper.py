@@ -25,7 +25,7 @@ from scriptgen.corpus import load_documents
 from scriptgen.errors import ScriptgenError
 from scriptgen.fsutil import write_bytes
 from scriptgen.model import RNN
-from scriptgen.safeload import read_bytes, read_header, read_json
+from scriptgen.safeload import read_bytes, read_json
 
 PREPROCESS_DIR = Path("data") / "preprocess"
 _SAVE_AGAIN = "save the model with helper.save_model"
@@ -85,14 +85,17 @@ def load_model(filename, device: str | torch.device = "cpu") -> RNN:
     if not isinstance(hparams, dict):
         raise ScriptgenError(f"{str(base.with_suffix('.json'))!r} is not a JSON object of RNN arguments; {_SAVE_AGAIN}")
     try:
-        # shapes first, from the file's header and a model on the meta device: a .json declaring a huge model allocates nothing
-        want = meta_shapes(lambda: RNN(**hparams))
-        got = {name: info.shape for name, info in read_header(base.with_suffix(".safetensors")).items()}
-        if want != got:
-            diff = sorted(set(want) ^ set(got)) or [n for n in want if want[n] != got[n]]
-            raise ValueError(f"weights {diff[:3]} differ in name or shape")
+        want = meta_shapes(lambda: RNN(**hparams))  # on the meta device: a .json declaring a huge model allocates nothing
+
+        def check(header: dict) -> None:  # runs on the file's header, before any tensor is created
+            got = {name: info.shape for name, info in header.items()}
+            if got != want:
+                diff = sorted(set(want) ^ set(got)) or [n for n in want if want[n] != got[n]]
+                raise ValueError(f"weights {diff[:3]} differ in name or shape")
+
+        tensors = read_tensors(base.with_suffix(".safetensors"), check)
         model = RNN(**hparams)
-        model.load_state_dict(read_tensors(base.with_suffix(".safetensors")))
+        model.load_state_dict(tensors)
     except (TypeError, ValueError, RuntimeError, OverflowError) as exc:
         why = " ".join(str(exc).split())[:200] or type(exc).__name__
         raise ScriptgenError(f"{str(base)!r}: the weights and the RNN arguments do not fit ({why}); {_SAVE_AGAIN}") from None

@@ -13,7 +13,7 @@ Every field read back is checked for its type and range, so a damaged file is
 refused with one line naming the field instead of a traceback.
 
     files = training_files(state, model, optimizer, scheduler, hidden, device)
-    state, hidden = restore_training(folder, model, optimizer, scheduler, device)
+    state, hidden = restore_training(folder, model, optimizer, scheduler, device, batch_size)
 """
 
 from __future__ import annotations
