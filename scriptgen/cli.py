@@ -23,7 +23,6 @@ from pathlib import Path
 from .config import Config, config_fields
 from .corpus import DEFAULT_SOURCE
 from .errors import ScriptgenError
-from .fsutil import check_name
 
 _DEFAULTS = Config()
 # every Config field that is a command-line flag; its type and help come from the dataclass
@@ -171,7 +170,6 @@ def cmd_train(args: argparse.Namespace) -> int:
         folder = Path(os.path.normpath(Path(args.resume).absolute()))  # "--resume ." names the folder it is in
         out_dir, name = folder.parent, folder.name
     else:
-        check_name(name)
         cfg.validate()
         _check_out_dir(out_dir)
     result = train(
