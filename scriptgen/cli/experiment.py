@@ -1,0 +1,81 @@
+"""``scriptgen experiment``: train a TOML grid of configurations (or an Optuna search) and tabulate them."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+
+from ..errors import ScriptgenError
+from .common import add_data_flags
+
+
+def add_parser(sub) -> None:
+    from ..experiment.runner import DEFAULT_OUT_DIR
+    from ..experiment.search import DEFAULT_TRIALS
+
+    p = sub.add_parser(
+        "experiment",
+        help="train a grid of configurations and tabulate them",
+        description="Train every row of a TOML grid (one value changed at a time, or every combination) and write "
+        "results.csv, results.md and curves.png to OUT_DIR/NAME; rerunning skips finished rows.",
+    )
+    p.add_argument("--grid", required=True, metavar="FILE", help="TOML grid file with [base], [axes], mode and optional [run] (required)")
+    p.add_argument("--name", default=None, help="results go to OUT_DIR/NAME (default: the grid file's name without .toml)")
+    p.add_argument("--out-dir", default=DEFAULT_OUT_DIR, help=f"folder of experiment results (default: {DEFAULT_OUT_DIR})")
+    add_data_flags(p)
+    p.add_argument("--epochs", type=int, default=None, metavar="N", help="epochs per row (default: the grid's [run] epochs, else its [base] epochs, else 10)")
+    p.add_argument(
+        "--budget-minutes", type=float, default=None, metavar="M",
+        help="minutes of training per row; a row stops at its epochs or this, whichever comes first (default: the grid's [run] budget_minutes, else no limit)",
+    )  # fmt: skip
+    p.add_argument(
+        "--eval-tokens", type=int, default=None, metavar="N",
+        help="validate every row after about N training tokens (sets each row's eval_interval from its batch size and sequence length) "
+        "(default: the grid's [run] eval_tokens, else each row's eval_interval: twice per epoch)",
+    )  # fmt: skip
+    p.add_argument("--no-progress", action="store_true", help="no progress bars (default: shown on a terminal)")
+    p.add_argument(
+        "--search", choices=["optuna"], default=None,
+        help="instead of the grid, let Optuna choose --trials configurations from the axes' values at a fixed --budget-minutes each "
+        "(default: off, train the grid)",
+    )  # fmt: skip
+    p.add_argument("--trials", type=int, default=None, metavar="N", help=f"number of --search trials (default: {DEFAULT_TRIALS})")
+
+
+def run(args: argparse.Namespace) -> int:
+    """``scriptgen experiment``: 0 when every row is done, 130 when interrupted; ScriptgenError on bad input."""
+    if args.trials is not None and not args.search:
+        raise ScriptgenError("--trials needs --search optuna")
+    if args.budget_minutes is not None and not math.isfinite(args.budget_minutes):
+        raise ScriptgenError(f"--budget-minutes {args.budget_minutes!r} is invalid: it must be a finite number of minutes")
+    from ..experiment import DEFAULT_TRIALS, ExperimentOptions, load_grid, run_experiment, run_search
+    from ..experiment.report import plural
+
+    grid = load_grid(args.grid)
+    options = ExperimentOptions(
+        name=args.name, out_dir=args.out_dir, data=args.data, data_dir=args.data_dir, encoding=args.encoding or "utf-8",
+        epochs=args.epochs, budget_minutes=args.budget_minutes, eval_tokens=args.eval_tokens, progress=False if args.no_progress else None,
+        log=lambda msg: print(msg, file=sys.stderr),
+    )  # fmt: skip
+    if args.search:
+        result = run_search(grid, options, trials=args.trials if args.trials is not None else DEFAULT_TRIALS)
+    else:
+        result = run_experiment(grid, options)
+    folder = result.folder
+    unit = "trial" if args.search else "row"
+    if result.interrupted:
+        print(
+            f"scriptgen: interrupted; {plural(len(result.rows), unit)} finished in {folder}. Rerun the same command to train "
+            f"the other {len(result.pending)} (finished {unit}s are skipped).",
+            file=sys.stderr,
+        )
+        return 130
+    what = "search.md, search.png, best.toml" if args.search else "results.md, curves.png"
+    print(
+        f"{plural(len(result.rows), unit)} finished ({len(result.trained)} trained now, {len(result.skipped)} already done); "
+        f"results in {folder} ({'search.csv' if args.search else 'results.csv'}, {what})"
+    )
+    return 0
+
+

@@ -1,0 +1,76 @@
+"""``scriptgen train``: train a model on a corpus, validate on held-out documents, keep the best checkpoint."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import signal
+import sys
+from pathlib import Path
+
+from ..config import Config
+from ..corpus import DEFAULT_SOURCE
+from .common import CONFIG_FLAGS, add_config_flags, add_data_flags, check_encoding, check_out_dir
+
+
+def add_parser(sub) -> None:
+    t = sub.add_parser(
+        "train", help="train a model and save checkpoints", description="Train on a corpus; validation on held-out episodes; the best checkpoint is kept."
+    )
+    add_data_flags(t, resume=True)
+    t.add_argument("--name", default=DEFAULT_SOURCE, help=f"run name: the checkpoint goes to OUT_DIR/NAME (default: {DEFAULT_SOURCE})")
+    t.add_argument("--out-dir", default="checkpoints", help="folder of checkpoints (default: checkpoints)")
+    t.add_argument("--resume", default=None, metavar="CHECKPOINT", help="continue the run saved in this checkpoint folder (default: start a new run)")
+    t.add_argument("--overwrite", action="store_true", help="replace an existing checkpoint of the same name (default: refuse)")
+    t.add_argument("--no-progress", action="store_true", help="no progress bar (default: shown on a terminal)")
+    add_config_flags(t, list(CONFIG_FLAGS))
+
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..train import train
+
+    if args.encoding is not None:
+        check_encoding(args.encoding)
+    names = [f.replace("-", "_") for f in CONFIG_FLAGS]
+    given = {n: getattr(args, n) for n in names if hasattr(args, n)}
+    cfg = Config(**given)
+    out_dir, name = args.out_dir, args.name
+    if args.resume:
+        folder = Path(os.path.normpath(Path(args.resume).absolute()))  # "--resume ." names the folder it is in
+        out_dir, name = folder.parent, folder.name
+    else:
+        cfg.validate()
+        check_out_dir(out_dir)
+    result = train(
+        cfg,
+        data=args.data,
+        name=name,
+        out_dir=out_dir,
+        data_dir=args.data_dir,
+        resume=bool(args.resume),
+        explicit=set(given),
+        encoding=args.encoding,
+        progress=False if args.no_progress else None,
+        log=lambda msg: print(msg, file=sys.stderr),
+        overwrite=args.overwrite,
+    )
+    folder = result.folder
+    if result.interrupted:
+        print(
+            f"scriptgen: interrupted at step {result.steps}; state saved in {folder}. "
+            f"Resume with: scriptgen train --resume {folder}",
+            file=sys.stderr,
+        )
+        return 128 + (result.signal or signal.SIGINT)  # 130 for Ctrl-C, 143 for SIGTERM, as shells report a signal
+    print(
+        f"best validation loss {result.best_val_loss:.4f} nats/token (perplexity {math.exp(result.best_val_loss):.1f}), "
+        f"last train loss {result.train_loss:.4f}, {result.steps} steps, {result.epochs:.2f} epochs, "
+        f"{result.elapsed_s:.0f} s, {result.tokens_per_s:,.0f} tokens/s\n"
+        f"checkpoint: {folder} (loss curves in {folder / 'loss.png'})\n"
+        f"generate with: scriptgen generate --checkpoint {folder} --prime 'jerry:'"
+    )
+    return 0
+
+
