@@ -52,6 +52,13 @@ class Config:
     n_layers: int = _field(2, "number of stacked recurrent layers")
     dropout: float = _field(0.2, "dropout probability, in [0, 1)")
     tie_weights: bool = _field(False, "share the embedding and output weights (needs --output softmax and equal sizes)")
+    # AWD-LSTM regularizers (Merity et al., 2017); all off by default, and off in checkpoints that predate them
+    dropout_input: float = _field(0.0, "dropout on the token embeddings fed to the first layer, in [0, 1)")
+    dropout_embed: float = _field(0.0, "embedding dropout: share of vocabulary words whose whole embedding is zeroed per step, in [0, 1)")
+    weight_drop: float = _field(0.0, "DropConnect on the recurrent (hidden-to-hidden) weights, one mask per step, in [0, 1)")
+    locked_dropout: bool = _field(False, "variational dropout: one mask per sequence for --dropout and --dropout-input instead of one per time step")
+    ar_alpha: float = _field(0.0, "activation regularization: penalty on the squared outputs of the last layer (AWD-LSTM uses 2)")
+    tar_beta: float = _field(0.0, "temporal activation regularization: penalty on the change of the last layer's outputs per step (AWD-LSTM uses 1)")
     output: str = _field("adaptive", "output layer: adaptive softmax (fast on big vocabularies) or full softmax", choices=OUTPUTS)
     cutoffs: list[int] = _field([], "adaptive softmax cluster boundaries (token ranks); empty = chosen from the data", cli=False)
     # --- training ---------------------------------------------------------
@@ -109,8 +116,12 @@ class Config:
             raise bad("seed", "it must be a non-negative whole number")
         if not (isinstance(self.split_seed, int) and 0 <= self.split_seed < 2**63):
             raise bad("split_seed", "it must be a non-negative whole number")
-        if not _finite(self.dropout) or not 0.0 <= self.dropout < 1.0:
-            raise bad("dropout", "it must be in [0, 1)")
+        for name in ("dropout", "dropout_input", "dropout_embed", "weight_drop"):
+            if not _finite(getattr(self, name)) or not 0.0 <= getattr(self, name) < 1.0:
+                raise bad(name, "it must be in [0, 1)")
+        for name in ("ar_alpha", "tar_beta"):
+            if not _finite(getattr(self, name)) or not 0.0 <= getattr(self, name) <= 100.0:
+                raise bad(name, "it must be a penalty weight from 0 (off) to 100, e.g. 2")
         if not _finite(self.lr) or not 0.0 < self.lr <= 10.0:
             raise bad("lr", "it must be a positive learning rate such as 0.001")
         if not _finite(self.lr_decay) or not 0.0 < self.lr_decay <= 1.0:

@@ -1,4 +1,7 @@
-"""Stage 4, model: embedding -> LSTM/GRU/RNN layers -> dropout -> linear output.
+"""Stage 4, model: embedding -> LSTM/GRU/RNN layers -> dropout -> linear output (or adaptive softmax).
+
+Training can add the AWD-LSTM regularizers of :mod:`scriptgen.regularize`; in
+eval mode the model is always the plain one.
 
 :class:`RNN` keeps the classic course's constructor and contract:
 ``forward(nn_input, hidden)`` returns the logits of the last time step and the
@@ -20,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import regularize
 from .config import CELLS, OUTPUTS, Config
 from .errors import ScriptgenError
 
@@ -43,6 +47,12 @@ class RNN(nn.Module):
         tie_weights: bool = False,
         output: str = "softmax",
         cutoffs: list[int] | None = None,
+        dropout_input: float = 0.0,
+        dropout_embed: float = 0.0,
+        weight_drop: float = 0.0,
+        locked_dropout: bool = False,
+        ar_alpha: float = 0.0,
+        tar_beta: float = 0.0,
     ):
         super().__init__()
         if cell not in CELLS:
@@ -67,7 +77,18 @@ class RNN(nn.Module):
             "tie_weights": tie_weights,
             "output": output,
             "cutoffs": cutoffs,
+            "dropout_input": dropout_input,
+            "dropout_embed": dropout_embed,
+            "weight_drop": weight_drop,
+            "locked_dropout": locked_dropout,
+            "ar_alpha": ar_alpha,
+            "tar_beta": tar_beta,
         }
+        # the AWD-LSTM regularizers (scriptgen/regularize.py); with all of them off training runs nn.LSTM as is
+        self.dropout_p, self.dropout_input, self.dropout_embed = dropout, dropout_input, dropout_embed
+        self.weight_drop, self.locked_dropout = weight_drop, locked_dropout
+        self.ar_alpha, self.tar_beta = ar_alpha, tar_beta
+        self.regularized = bool(dropout_input or dropout_embed or weight_drop or locked_dropout)
         self.cell = cell
         self.n_layers = n_layers
         self.hidden_dim = hidden_dim
@@ -101,6 +122,12 @@ class RNN(nn.Module):
             tie_weights=cfg.tie_weights,
             output=cfg.output,
             cutoffs=cfg.cutoffs,
+            dropout_input=cfg.dropout_input,
+            dropout_embed=cfg.dropout_embed,
+            weight_drop=cfg.weight_drop,
+            locked_dropout=cfg.locked_dropout,
+            ar_alpha=cfg.ar_alpha,
+            tar_beta=cfg.tar_beta,
         )
 
     @property
@@ -129,13 +156,23 @@ class RNN(nn.Module):
     # -- forward passes ---------------------------------------------------------
     def features(self, nn_input: torch.Tensor, hidden: Hidden | None = None) -> tuple[torch.Tensor, Hidden]:
         """Top-layer outputs after dropout, (batch, seq_len, hidden_dim), and the new hidden state."""
+        _, dropped, hidden = self._features(nn_input, hidden)
+        return dropped, hidden
+
+    def _features(self, nn_input: torch.Tensor, hidden: Hidden | None) -> tuple[torch.Tensor, torch.Tensor, Hidden]:
+        """The top layer's raw outputs, the same after dropout (both (B, T, H)), and the new hidden state."""
         hidden = self._hidden_on_device(hidden, nn_input.shape[0])
         nn_input = nn_input.to(self.device)
         if nn_input.dtype != torch.long:
             nn_input = nn_input.long()  # the course feeds whatever its DataLoader yields
-        embeds = self.embedding(nn_input)  # (B, T, E)
-        out, hidden = self.rnn(embeds, hidden)  # (B, T, H)
-        return self.dropout(out), hidden
+        if not (self.training and self.regularized):
+            out, hidden = self.rnn(self.embedding(nn_input), hidden)  # (B, T, H)
+            return out, self.dropout(out), hidden
+        embeds = regularize.embedding_dropout(self.embedding, nn_input, self.dropout_embed, True)  # (B, T, E)
+        drop = regularize.locked_dropout if self.locked_dropout else (lambda x, p, training: F.dropout(x, p, training))
+        embeds = drop(embeds, self.dropout_input, True)
+        out, hidden = regularize.run_layers(self.rnn, self.cell, embeds, hidden, self.dropout_p, self.weight_drop, self.locked_dropout, True)
+        return out, drop(out, self.dropout_p, True), hidden
 
     def forward(self, nn_input: torch.Tensor, hidden: Hidden | None = None) -> tuple[torch.Tensor, Hidden]:
         """The course contract: logits of the last time step, (batch, output_size), and the hidden state."""
@@ -157,15 +194,27 @@ class RNN(nn.Module):
 
     def loss(self, nn_input: torch.Tensor, target: torch.Tensor, hidden: Hidden | None = None) -> tuple[torch.Tensor, Hidden]:
         """Mean cross-entropy (nats/token) over every position, and the hidden state."""
-        out, hidden = self.features(nn_input, hidden)
+        _, out, hidden = self._features(nn_input, hidden)
+        return self._cross_entropy(out, target), hidden
+
+    def train_loss(self, nn_input: torch.Tensor, target: torch.Tensor, hidden: Hidden | None = None) -> tuple[torch.Tensor, torch.Tensor, Hidden]:
+        """What training minimises (the cross-entropy plus the AR/TAR penalties in training mode), the
+        cross-entropy alone (what is reported), and the hidden state."""
+        raw, out, hidden = self._features(nn_input, hidden)
+        loss = self._cross_entropy(out, target)
+        if self.training and (self.ar_alpha or self.tar_beta):
+            return loss + regularize.activation_penalty(raw, out, self.ar_alpha, self.tar_beta), loss, hidden
+        return loss, loss, hidden
+
+    def _cross_entropy(self, out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         target = target.to(self.device).reshape(-1).long()
         if self.output == "adaptive":
             # the same quantity as F.cross_entropy, without the full (N, vocab) matrix; kept in
             # fp32 because its index_select/gather mix dtypes under autocast
             with torch.autocast(out.device.type, enabled=False):
-                return self.fc(out.reshape(-1, self.hidden_dim).float(), target).loss, hidden
+                return self.fc(out.reshape(-1, self.hidden_dim).float(), target).loss
         logits = self.fc(out)
-        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), target), hidden
+        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), target)
 
 
 def choose_cutoffs(token_counts, min_vocab: int = 2000) -> list[int]:

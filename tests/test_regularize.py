@@ -1,0 +1,139 @@
+"""The AWD-LSTM regularizers (scriptgen/regularize.py) against plain computations."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from scriptgen import Config
+from scriptgen.model import RNN
+from scriptgen.regularize import activation_penalty, embedding_dropout, locked_dropout, run_layers
+
+CELLS = ("lstm", "gru", "rnn")
+
+
+def _model(cell: str, **kw) -> RNN:
+    torch.manual_seed(0)
+    return RNN(30, 30, 8, 12, 2, dropout=0.0, cell=cell, output="softmax", **kw)
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_layer_by_layer_run_equals_the_fused_module(cell):
+    """With every probability 0 the regularized path is nn.LSTM/GRU/RNN itself: outputs, state and gradients."""
+    model = _model(cell, locked_dropout=True).train()
+    plain = _model(cell).train()
+    x = torch.randint(0, 30, (3, 7))
+    y = torch.randint(0, 30, (3, 7))
+    hidden = model.init_hidden(3)
+    hidden = tuple(h + 0.1 for h in hidden) if cell == "lstm" else hidden + 0.1
+    loss, hid = model.loss(x, y, hidden)
+    ref, ref_hid = plain.loss(x, y, hidden)
+    assert model.regularized and not plain.regularized
+    torch.testing.assert_close(loss, ref)
+    for a, b in zip(hid if cell == "lstm" else (hid,), ref_hid if cell == "lstm" else (ref_hid,)):
+        torch.testing.assert_close(a, b)
+    loss.backward()
+    ref.backward()
+    for (name, p), q in zip(model.named_parameters(), plain.parameters()):
+        torch.testing.assert_close(p.grad, q.grad, msg=name)
+
+
+def test_locked_dropout_uses_one_mask_per_sequence():
+    torch.manual_seed(1)
+    x = torch.ones(64, 20, 32)
+    out = locked_dropout(x, 0.4, training=True)
+    assert torch.equal(out, out[:, :1].expand_as(out)), "the mask changed along time"
+    dropped = (out[:, 0] == 0).float().mean().item()
+    assert abs(dropped - 0.4) < 0.05
+    values = out.unique()
+    assert len(values) == 2 and values[0] == 0 and math.isclose(values[1].item(), 1 / 0.6, rel_tol=1e-6)
+    assert torch.equal(locked_dropout(x, 0.4, training=False), x)
+
+
+def test_embedding_dropout_drops_whole_words():
+    torch.manual_seed(2)
+    emb = nn.Embedding(200, 6)
+    ids = torch.arange(200).repeat(4, 1)  # every word four times, in four rows
+    out = embedding_dropout(emb, ids, 0.3, training=True)
+    zero = (out == 0).all(dim=-1)  # (4, 200): is this occurrence dropped?
+    assert torch.equal(zero, zero[:1].expand_as(zero)), "one word was dropped in one place and kept in another"
+    assert abs(zero[0].float().mean().item() - 0.3) < 0.1
+    kept = ~zero[0]
+    torch.testing.assert_close(out[0, kept], emb.weight[kept] / 0.7)
+    assert torch.equal(embedding_dropout(emb, ids, 0.3, training=False), emb(ids))
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_weight_drop_is_dropconnect_on_the_recurrent_weights(cell):
+    """One layer: the output equals the plain module run with the same dropped hidden-to-hidden matrix."""
+    torch.manual_seed(3)
+    rnn = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}[cell](5, 7, 1, batch_first=True)
+    x = torch.randn(2, 9, 5)
+    h = torch.zeros(1, 2, 7)
+    hidden = (h, h.clone()) if cell == "lstm" else h
+    torch.manual_seed(4)
+    out, _ = run_layers(rnn, cell, x, hidden, 0.0, 0.5, False, training=True)
+    torch.manual_seed(4)
+    dropped = F.dropout(rnn.weight_hh_l0.detach(), 0.5, training=True)
+    assert (dropped == 0).any()
+    ref = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}[cell](5, 7, 1, batch_first=True)
+    ref.load_state_dict({**rnn.state_dict(), "weight_hh_l0": dropped})
+    expected, _ = ref(x, hidden)
+    torch.testing.assert_close(out, expected)
+    out.sum().backward()
+    grad = rnn.weight_hh_l0.grad
+    assert torch.equal(grad[dropped == 0], torch.zeros_like(grad[dropped == 0])), "dropped weights got a gradient"
+    assert grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_eval_mode_is_deterministic_and_plain(cell):
+    kw = dict(dropout_input=0.3, dropout_embed=0.2, weight_drop=0.5, locked_dropout=True)
+    model, plain = _model(cell, **kw).eval(), _model(cell).eval()
+    x = torch.randint(0, 30, (2, 6))
+    a, _ = model.forward_all(x)
+    b, _ = model.forward_all(x)
+    c, _ = plain.forward_all(x)
+    assert torch.equal(a, b) and torch.equal(a, c)
+    model.train()
+    d, _ = model.forward_all(x)
+    assert not torch.equal(d, a), "training mode applied no regularizer"
+
+
+def test_activation_penalties_against_a_hand_computation():
+    torch.manual_seed(5)
+    raw, dropped = torch.randn(2, 4, 3), torch.randn(2, 4, 3)
+    ar = sum(float(v) ** 2 for v in dropped.flatten()) / dropped.numel()
+    diffs = [float(raw[b, t, d] - raw[b, t - 1, d]) ** 2 for b in range(2) for t in range(1, 4) for d in range(3)]
+    tar = sum(diffs) / len(diffs)
+    assert math.isclose(activation_penalty(raw, dropped, 2.0, 0.0).item(), 2 * ar, rel_tol=1e-5)
+    assert math.isclose(activation_penalty(raw, dropped, 0.0, 1.5).item(), 1.5 * tar, rel_tol=1e-5)
+    assert math.isclose(activation_penalty(raw, dropped, 2.0, 1.5).item(), 2 * ar + 1.5 * tar, rel_tol=1e-5)
+
+
+def test_train_loss_adds_the_penalties_in_training_only():
+    model = _model("lstm", ar_alpha=2.0, tar_beta=1.0).train()
+    x, y = torch.randint(0, 30, (2, 5)), torch.randint(0, 30, (2, 5))
+    total, ce, _ = model.train_loss(x, y)
+    raw, out, _ = model._features(x, None)
+    torch.testing.assert_close(ce, model.loss(x, y)[0])
+    torch.testing.assert_close(total, ce + activation_penalty(raw, out, 2.0, 1.0))
+    model.eval()
+    total, ce, _ = model.train_loss(x, y)
+    assert torch.equal(total, ce)
+
+
+def test_config_fields_default_off_and_are_checked():
+    old = Config().to_dict()
+    for name in ("dropout_input", "dropout_embed", "weight_drop", "locked_dropout", "ar_alpha", "tar_beta"):
+        old.pop(name)
+    cfg = Config.from_dict(old)  # a config.json written before these fields existed
+    assert not RNN.from_config(cfg, 40).regularized
+    assert RNN.from_config(Config(weight_drop=0.5), 40).regularized
+    for bad in (dict(dropout_input=1.0), dict(weight_drop=-0.1), dict(dropout_embed=float("nan")), dict(ar_alpha=-1.0), dict(tar_beta=1e9)):
+        with pytest.raises(Exception, match="is invalid"):
+            Config(**bad).validate()
