@@ -48,6 +48,13 @@ class StreamBatches:
     documents to use.  With ``shuffle_seed`` the documents are put in a new
     seeded order every epoch: walking the same order again makes validation
     loss jump at each epoch start (measured on the default corpus).
+
+    With ``jitter`` the chunk lengths vary around ``seq_len`` (randomized BPTT,
+    as AWD-LSTM: mostly ``seq_len``, sometimes half of it, plus a normal
+    jitter), so the chunk boundaries fall at other tokens each epoch and every
+    token is sometimes early in a chunk.  The lengths come from a generator
+    seeded by the epoch alone, so a resumed run cuts the same chunks; the
+    loss is a per-token mean, so no learning-rate rescaling is needed.
     """
 
     def __init__(
@@ -58,6 +65,7 @@ class StreamBatches:
         what: str = "training",
         ranges: Sequence[tuple[int, int]] | None = None,
         shuffle_seed: int | None = None,
+        jitter: bool = False,
     ):
         self.ids = ids if isinstance(ids, np.ndarray) else np.asarray(ids)  # a memmap stays one
         self.ranges = [tuple(r) for r in ranges] if ranges is not None else [(0, len(ids))]
@@ -80,9 +88,26 @@ class StreamBatches:
         self.shuffle_seed = shuffle_seed
         self.row_len = row_len  # inputs per row; the row's last target is one token further
         self.n_chunks = -(-row_len // seq_len)
+        self.jitter = jitter
+        self._bounds: dict[int, np.ndarray] = {}
 
     def __len__(self) -> int:
+        """Chunks per epoch at the fixed ``seq_len`` (with ``jitter``, about that many; see :meth:`chunks_in`)."""
         return self.n_chunks
+
+    def chunks_in(self, epoch: int) -> int:
+        """The exact number of chunks of ``epoch``."""
+        return len(self.bounds(epoch)) - 1
+
+    def bounds(self, epoch: int) -> np.ndarray:
+        """Where the chunks of ``epoch`` start within a row, then the row's length: (n_chunks + 1,) int64."""
+        if epoch not in self._bounds:
+            if self.jitter:
+                lengths = jittered_lengths(self.seq_len, self.row_len, np.random.default_rng([self.shuffle_seed or 0, epoch, 0x5EC]))
+            else:
+                lengths = np.full(self.n_chunks, self.seq_len, dtype=np.int64)
+            self._bounds = {epoch: np.minimum(np.concatenate([[0], np.cumsum(lengths)]), self.row_len)}  # one epoch cached
+        return self._bounds[epoch]
 
     def _order(self, epoch: int) -> list[int]:
         order = list(range(len(self.ranges)))
@@ -119,10 +144,21 @@ class StreamBatches:
         lengths = np.array([self.ranges[i][1] - self.ranges[i][0] for i in order], dtype=np.int64)
         begins = np.concatenate([[0], np.cumsum(lengths)[:-1]])  # where each document is in the epoch's stream
         row_starts = self._offset(epoch) + np.arange(self.batch_size, dtype=np.int64)[:, None] * self.row_len
-        for chunk in range(start_chunk, self.n_chunks):
-            i = chunk * self.seq_len
-            t = min(self.seq_len, self.row_len - i)
+        bounds = self.bounds(epoch)
+        for chunk in range(start_chunk, len(bounds) - 1):
+            i = int(bounds[chunk])
+            t = int(bounds[chunk + 1]) - i
             pos = row_starts + (i + np.arange(t + 1, dtype=np.int64))  # stream positions of the chunk, (batch, t + 1)
             doc = np.searchsorted(begins, pos, side="right") - 1  # the last document starting at or before pos
             window = torch.from_numpy(np.asarray(self.ids[starts[doc] + (pos - begins[doc])], dtype=np.int64))
             yield window[:, :-1], window[:, 1:]
+
+
+def jittered_lengths(seq_len: int, total: int, rng: np.random.Generator) -> np.ndarray:
+    """Chunk lengths that add up to at least ``total``: each is ``seq_len`` (or half of it, one time in twenty)
+    plus a normal jitter of about 7% of ``seq_len`` (AWD-LSTM's 5 for 70), within [2, 2 * seq_len]."""
+    n = total // max(1, seq_len // 2) + 2  # enough draws even if every length were the shortest base
+    base = np.where(rng.random(n) < 0.95, seq_len, max(1, seq_len // 2))
+    lengths = np.clip(np.rint(rng.normal(base, max(1.0, seq_len * 5 / 70))), 2, 2 * seq_len).astype(np.int64)
+    last = int(np.searchsorted(np.cumsum(lengths), total)) + 1  # the first prefix that reaches total
+    return lengths[:last]

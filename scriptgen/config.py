@@ -63,6 +63,7 @@ class Config:
     cutoffs: list[int] = _field([], "adaptive softmax cluster boundaries (token ranks); empty = chosen from the data", cli=False)
     # --- training ---------------------------------------------------------
     seq_len: int = _field(32, "tokens per backpropagation-through-time chunk")
+    bptt_jitter: bool = _field(False, "randomized BPTT: chunk lengths vary around --seq-len (sometimes half of it), so chunk boundaries move")
     batch_size: int = _field(32, "parallel token streams per step")
     lr: float = _field(0.003, "Adam learning rate")
     clip: float = _field(1.0, "maximum gradient norm")

@@ -47,7 +47,7 @@ def load_run_data(
         cutoffs = choose_cutoffs(_token_counts(prepared, split, len(prepared.vocab)))
         cfg = cfg.replace(cutoffs=cutoffs) if cutoffs else cfg.replace(output="softmax")
     _check_sizes(cfg, n_train, n_val)
-    train_batches = StreamBatches(prepared.ids, cfg.batch_size, cfg.seq_len, "training", split.train, shuffle_seed=cfg.seed)
+    train_batches = StreamBatches(prepared.ids, cfg.batch_size, cfg.seq_len, "training", split.train, shuffle_seed=cfg.seed, jitter=cfg.bptt_jitter)
     val_rows = min(cfg.batch_size, max(1, (n_val - 1) // cfg.seq_len))
     val_batches = StreamBatches(prepared.ids, val_rows, cfg.seq_len, "validation", split.val)
     info = {

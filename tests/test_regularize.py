@@ -137,3 +137,26 @@ def test_config_fields_default_off_and_are_checked():
     for bad in (dict(dropout_input=1.0), dict(weight_drop=-0.1), dict(dropout_embed=float("nan")), dict(ar_alpha=-1.0), dict(tar_beta=1e9)):
         with pytest.raises(Exception, match="is invalid"):
             Config(**bad).validate()
+
+
+def test_randomized_bptt_covers_the_same_tokens_and_is_reproducible():
+    import numpy as np
+
+    from scriptgen.batches import StreamBatches
+
+    ids = np.arange(20_001) % 977
+    fixed = StreamBatches(ids, 4, 32, shuffle_seed=3)
+    jittered = StreamBatches(ids, 4, 32, shuffle_seed=3, jitter=True)
+    for epoch in (0, 1):
+        a = [x for x, _ in fixed.epoch(epoch)]
+        b = list(jittered.epoch(epoch))
+        torch.testing.assert_close(torch.cat(a, dim=1), torch.cat([x for x, _ in b], dim=1))  # same rows, other cuts
+        for x, y in b:
+            assert torch.equal(x[:, 1:], y[:, :-1])
+        lengths = [x.shape[1] for x, _ in b]
+        assert len(set(lengths)) > 3 and min(lengths) >= 2 and max(lengths) <= 64
+        assert abs(np.mean(lengths[:-1]) - 32 * 0.975) < 2.5  # seq_len, one time in twenty half of it
+        assert len(b) == jittered.chunks_in(epoch)
+        resumed = list(StreamBatches(ids, 4, 32, shuffle_seed=3, jitter=True).epoch(epoch, start_chunk=5))
+        assert all(torch.equal(p[0], q[0]) for p, q in zip(b[5:], resumed)) and len(resumed) == len(b) - 5
+    assert jittered.bounds(0).tolist() != jittered.bounds(1).tolist()
