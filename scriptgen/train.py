@@ -255,9 +255,9 @@ class Trainer:
         x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
         hidden = detach_hidden(self.hidden) if self.hidden is not None else None  # no backprop into earlier chunks
         with torch.autocast(self.device.type, dtype=self.amp_dtype or torch.bfloat16, enabled=self.amp_dtype is not None):
-            loss, hidden = self.model.loss(x, y, hidden)
+            objective, loss, hidden = self.model.train_loss(x, y, hidden)  # objective: + AR/TAR penalties when set
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        objective.backward()
         nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.clip)
         self.optimizer.step()
         value, self.hidden = loss.item(), detach_hidden(hidden)
@@ -266,7 +266,7 @@ class Trainer:
         s.tokens += y.numel()
         s.step, s.chunk = s.step + 1, s.chunk + 1
         s.loss_sum, s.loss_count = s.loss_sum + value, s.loss_count + 1
-        if s.chunk == len(self.data.train_batches):
+        if s.chunk == self.data.train_batches.chunks_in(s.epoch):
             s.epoch, s.chunk = s.epoch + 1, 0
         return value
 
@@ -277,7 +277,7 @@ class Trainer:
         self.history.append(
             {
                 "step": s.step,
-                "epoch": round(s.epoch + s.chunk / len(self.data.train_batches), 4),
+                "epoch": round(s.epoch + s.chunk / self.data.train_batches.chunks_in(s.epoch), 4),
                 "elapsed_s": round(s.elapsed, 2),
                 "train_loss": round(s.loss_sum / s.loss_count, 5) if s.loss_count else "",
                 "val_loss": round(val, 5),
@@ -364,7 +364,7 @@ class Trainer:
             last_val_loss=float(last.get("val_loss", "nan")),
             train_loss=train_loss,
             steps=s.step,
-            epochs=s.epoch + s.chunk / len(self.data.train_batches),
+            epochs=s.epoch + s.chunk / self.data.train_batches.chunks_in(s.epoch),
             elapsed_s=s.elapsed,
             tokens_per_s=s.tokens / s.train_time if s.train_time else 0.0,
             interrupted=interrupted,
