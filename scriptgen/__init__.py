@@ -18,6 +18,7 @@ from .batches import StreamBatches, batch_data
 from .checkpoint import load_checkpoint, load_model
 from .config import Config
 from .errors import ScriptgenError
+from .evaluation import Evaluation, evaluate_checkpoint
 from .generate import generate
 from .model import RNN
 from .plots import plot_history
@@ -28,6 +29,7 @@ from .train import TrainResult, evaluate, forward_back_prop, resolve_device, tra
 __all__ = [
     "RNN",
     "Config",
+    "Evaluation",
     "ScriptgenError",
     "StreamBatches",
     "TrainResult",
@@ -35,6 +37,7 @@ __all__ = [
     "batch_data",
     "create_lookup_tables",
     "evaluate",
+    "evaluate_checkpoint",
     "forward_back_prop",
     "generate",
     "load_checkpoint",

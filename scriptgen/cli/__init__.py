@@ -20,11 +20,11 @@ import os
 import sys
 
 from ..errors import ScriptgenError
-from . import experiment, generate, prepare, train
+from . import evaluate, experiment, generate, prepare, train
 from .common import Parser
 
 # the subcommands in the order --help lists them; each module has add_parser(sub) and run(args)
-COMMANDS = {"prepare": prepare, "train": train, "generate": generate, "experiment": experiment}
+COMMANDS = {"prepare": prepare, "train": train, "generate": generate, "evaluate": evaluate, "experiment": experiment}
 cmd_experiment = experiment.run
 
 

@@ -1,0 +1,53 @@
+"""``scriptgen evaluate``: held-out loss and perplexity, and the diversity, novelty and cast of samples, per temperature."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from .common import add_data_flags, check_encoding, temperatures
+
+
+def add_parser(sub) -> None:
+    e = sub.add_parser(
+        "evaluate",
+        help="score a checkpoint: held-out loss, and the diversity, novelty and cast of its samples",
+        description=(
+            "Held-out loss on the checkpoint's validation split (or on --data), then samples at each temperature: distinct n-grams, "
+            "repetition, novelty against the training split with the longest copied span, and the cast against the corpus's."
+        ),
+    )
+    e.add_argument("--checkpoint", default="checkpoints/seinfeld", help="checkpoint folder (default: checkpoints/seinfeld)")
+    add_data_flags(e)
+    e.set_defaults(data=None)
+    for action in e._actions:  # --data means the text to score here, not a corpus to train on
+        if action.dest == "data":
+            action.help = "score the held-out loss on this text (a file or a folder of .txt files) instead of the validation split (default: the split)"
+    e.add_argument(
+        "--train-data", default=None, metavar="PATH",
+        help="where the checkpoint's training text is now, if it moved; it must be the same text (default: the path recorded in the checkpoint)",
+    )  # fmt: skip
+    e.add_argument("--samples", type=int, default=10, help="samples per temperature (default: 10)")
+    e.add_argument("--length", type=int, default=200, help="new tokens per sample (default: 200)")
+    e.add_argument("--temperature", type=temperatures, default=[0.5, 0.8, 1.0], help="one temperature or a list such as 0.5,0.8,1.0 (default: 0.5,0.8,1.0)")
+    e.add_argument("--prime", default=None, help="text every sample starts from (default: the corpus's most common speaker cue, e.g. 'jerry:')")
+    e.add_argument("--seed", type=int, default=1, help="seed of the first sample; sample k uses seed + k (default: 1)")
+    e.add_argument("--device", default="cpu", help="auto, cpu or cuda (default: cpu)")
+    e.add_argument(
+        "--precision", default="auto", choices=("auto", "fp32", "int8"),
+        help="weights for sampling: auto = int8 on CPU, fp32 on CUDA; the held-out loss is always fp32 (default: auto)",
+    )  # fmt: skip
+    e.add_argument("--json", action="store_true", help="print one JSON object instead of the table (default: off)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..evaluation import evaluate_checkpoint
+
+    encoding = args.encoding or "utf-8"
+    check_encoding(encoding)
+    report = evaluate_checkpoint(
+        args.checkpoint, args.data, samples=args.samples, length=args.length, temperatures=args.temperature, seed=args.seed,
+        prime=args.prime, train_data=args.train_data, data_dir=args.data_dir, encoding=encoding, device=args.device, precision=args.precision,
+    )  # fmt: skip
+    print(json.dumps(report.to_json(), ensure_ascii=False) if args.json else report.markdown())
+    return 0
