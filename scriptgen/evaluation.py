@@ -32,6 +32,7 @@ import os
 import re
 import sys
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -71,10 +72,10 @@ class TrainingText:
         starts = [d["start"] for d in self.prepared.documents]
         return self.prepared.documents[int(np.searchsorted(starts, position, side="right")) - 1]["name"]
 
-    def texts(self) -> list[str]:
-        """The decoded training split, one text per document."""
+    def texts(self) -> Iterator[str]:
+        """The decoded training split, one text per document, one at a time (a big corpus is never decoded whole)."""
         decode, ids = self.prepared.vocab.decode, self.prepared.ids
-        return [decode(np.asarray(ids[s:e]).tolist()) for s, e in self.train]
+        return (decode(np.asarray(ids[s:e]).tolist()) for s, e in self.train)
 
 
 def training_text(ckpt: Checkpoint, data_dir: str | Path, train_data: str | Path | None = None, log: Callable[[str], None] = print) -> TrainingText:
@@ -114,8 +115,8 @@ def draw_samples(sampler: Sampler, prime_ids: list[int], count: int, length: int
     return samples
 
 
-def default_prime(texts: list[str], profile: CastProfile, vocab: Vocab) -> str:
-    """The corpus's most common speaker cue as the text spells it (``jerry:``); else its first token."""
+def default_prime(texts: Iterable[str], profile: CastProfile, vocab: Vocab, first_token: str) -> str:
+    """The corpus's most common speaker cue as the text spells it (``jerry:``); else ``first_token`` (the training text's first)."""
     names = profile.cast.names()
     if names:
         pattern = re.compile(r"^[ \t]*(%s[ \t]*:)" % re.escape(names[0]), re.IGNORECASE | re.MULTILINE)
@@ -127,8 +128,7 @@ def default_prime(texts: list[str], profile: CastProfile, vocab: Vocab) -> str:
         cue = next((t for t in vocab.itos if is_cue_token(t)), None)
         if cue is not None:
             return cue
-    first = next((t for t in texts if t), "")
-    return vocab.decode(vocab.encode(first[:200])[:1]) if first else vocab.itos[0]
+    return first_token
 
 
 @dataclass
@@ -326,10 +326,10 @@ def evaluate_checkpoint(
     else:
         heldout = heldout_on_text(model, ckpt, data, encoding)
     lap("heldout")
-    texts = train.texts()
-    corpus_profile = CastProfile(Cast.of(texts))
+    corpus_profile = CastProfile(Cast.of(train.texts()))
     if prime is None:
-        prime = default_prime(texts, corpus_profile, vocab)
+        first_token = vocab.decode([int(train.prepared.ids[train.train[0][0]])])
+        prime = default_prime(train.texts(), corpus_profile, vocab, first_token)
         prime_ids = vocab.encode(prime)
     index = NgramIndex(train.prepared.ids, train.train, COPY_SPAN[vocab.level], len(vocab))
     lap("corpus")

@@ -16,7 +16,7 @@ import torch
 from scriptgen import RNN, Config, ScriptgenError, evaluate_checkpoint, generate, train
 from scriptgen.checkpoint import Checkpoint, load_checkpoint
 from scriptgen.cli import main
-from scriptgen.evaluation import draw_samples, score_samples, training_text
+from scriptgen.evaluation import default_prime, draw_samples, score_samples, training_text
 from scriptgen.heldout import eval_batches, heldout_nats, heldout_on_text, score_text
 from scriptgen.novelty import NgramIndex
 from scriptgen.sampler import Sampler
@@ -176,6 +176,14 @@ def test_text_figures_match_plain_reference_loops():
     assert total_variation(Counter(a=2), Counter(a=5)) == 0.0
     assert chosen_lines("jerry: hi.\n[laughter]\ngeorge: so\nkramer: cut") == "[laughter]\ngeorge: so"
     assert chosen_lines("jerry: hi.\ngeorge: yes.\n") == "george: yes."
+
+
+def test_default_prime_is_the_most_common_cue_as_spelled():
+    texts = ["JERRY: hi.\nGEORGE: so.\n", "George: yes?\nGEORGE: no.\n[laughter]\n"]
+    vocab = Vocab("char", sorted(set("".join(texts))))
+    assert default_prime(iter(texts), CastProfile(Cast.of(texts)), vocab, "J") == "GEORGE:"  # george speaks 3 lines, jerry 1
+    no_cast = ["just some prose.\n"]
+    assert default_prime(iter(no_cast), CastProfile(Cast.of(no_cast)), vocab, "j") == "j"
 
 
 def test_draw_samples_is_generate_with_seed_plus_k(word_ckpt):
