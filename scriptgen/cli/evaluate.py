@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from .common import add_data_flags, check_encoding, temperatures
+from .common import check_encoding, temperatures
 
 
 def add_parser(sub) -> None:
@@ -18,11 +18,12 @@ def add_parser(sub) -> None:
         ),
     )
     e.add_argument("--checkpoint", default="checkpoints/seinfeld", help="checkpoint folder (default: checkpoints/seinfeld)")
-    add_data_flags(e)
-    e.set_defaults(data=None)
-    for action in e._actions:  # --data means the text to score here, not a corpus to train on
-        if action.dest == "data":
-            action.help = "score the held-out loss on this text (a file or a folder of .txt files) instead of the validation split (default: the split)"
+    e.add_argument(
+        "--data", default=None, metavar="PATH",
+        help="score the held-out loss on this text (a file or a folder of .txt files) instead of the validation split (default: the split)",
+    )  # fmt: skip
+    e.add_argument("--data-dir", default="data", help="where prepared data is cached; the training text is read through it (default: data)")
+    e.add_argument("--encoding", default=None, help="text encoding of the --data files; the training text's is the checkpoint's (default: utf-8)")
     e.add_argument(
         "--train-data", default=None, metavar="PATH",
         help="where the checkpoint's training text is now, if it moved; it must be the same text (default: the path recorded in the checkpoint)",
