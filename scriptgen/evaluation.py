@@ -225,7 +225,8 @@ class Evaluation:
     def markdown(self) -> str:
         """The figures as text: the held-out loss and the training split's cast above a table, one row per temperature."""
         h, c = self.heldout, self.corpus
-        unknown = f"; {h.unknown:,} unknown tokens ({h.unknown_as})" if h.unknown else ""
+        what = "word" if self.level == "word" else "character"
+        unknown = f"; {h.unknown:,} unknown {what}{'s' if h.unknown != 1 else ''} ({h.unknown_as})" if h.unknown else ""
         lines = [
             f"checkpoint {self.checkpoint} ({self.level} level)",
             f"held-out, {h.text}: {h.tokens:,} tokens, {h.nats_per_token:.3f} nats/token (perplexity {_num(math.exp(min(h.nats_per_token, 700)), 1)}), "
