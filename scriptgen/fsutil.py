@@ -18,6 +18,7 @@ import errno
 import fcntl
 import os
 import shutil
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -162,16 +163,18 @@ def remove_stale_temporaries(folder: Path) -> None:
 
 
 @contextmanager
-def hold_lock(path: Path, what: str) -> Iterator[None]:
+def hold_lock(path: Path, what: str, wait: float = 0.0) -> Iterator[None]:
     """Hold an advisory lock on ``path`` while the block runs; the lock file is removed afterwards.
 
     ``what`` names the job in the refusal, e.g. "training checkpoints/seinfeld".
+    ``wait`` seconds: how long to wait for another holder before refusing
+    (0: refuse at once; the brief writes of workers sharing a folder wait).
     The kernel drops the lock when the process ends, however it ends, so a
     killed run never leaves a stale lock behind; the holder's pid is written
     into the file only to name it in the message.
     """
     path = Path(path)
-    fd = _acquire(path, what)
+    fd = _acquire(path, what, time.monotonic() + wait)
     try:
         os.pwrite(fd, str(os.getpid()).encode(), 0)
         yield
@@ -180,7 +183,7 @@ def hold_lock(path: Path, what: str) -> Iterator[None]:
         os.close(fd)
 
 
-def _acquire(path: Path, what: str) -> int:
+def _acquire(path: Path, what: str, deadline: float) -> int:
     while True:
         try:
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -191,6 +194,9 @@ def _acquire(path: Path, what: str) -> int:
         except BlockingIOError:
             holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
             os.close(fd)
+            if time.monotonic() < deadline:
+                time.sleep(0.05)
+                continue
             who = f"pid {holder}" if holder.isdigit() else "another process"
             raise ScriptgenError(f"another scriptgen process ({who}) is {what}; wait for it to finish or stop it") from None
         try:

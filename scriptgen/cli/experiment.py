@@ -40,13 +40,26 @@ def add_parser(sub) -> None:
         help="instead of the grid, let Optuna choose --trials configurations from the axes' values at a fixed --budget-minutes each "
         "(default: off, train the grid)",
     )  # fmt: skip
-    p.add_argument("--trials", type=int, default=None, metavar="N", help=f"number of --search trials (default: {DEFAULT_TRIALS})")
+    p.add_argument(
+        "--trials", type=int, default=None, metavar="N",
+        help=f"number of --search trials; with --storage, the shared study's total over all its workers (default: {DEFAULT_TRIALS})",
+    )  # fmt: skip
+    p.add_argument(
+        "--storage", default=None, metavar="URL",
+        help="share the --search study with other workers through this database: sqlite:///FILE.db on one machine, "
+        "postgresql://USER:PASSWORD@HOST/DB or mysql+pymysql://... across machines (default: none, the study lives in this process)",
+    )  # fmt: skip
+    p.add_argument("--study", default=None, metavar="NAME", help="the shared study's name in --storage (default: the results folder's NAME)")
 
 
 def run(args: argparse.Namespace) -> int:
     """``scriptgen experiment``: 0 when every row is done, 130 when interrupted; ScriptgenError on bad input."""
     if args.trials is not None and not args.search:
         raise ScriptgenError("--trials needs --search optuna")
+    if args.storage is not None and not args.search:
+        raise ScriptgenError("--storage needs --search optuna: only a search is shared between workers")
+    if args.study is not None and args.storage is None:
+        raise ScriptgenError("--study needs --storage URL: a shared study lives in a database (e.g. --storage sqlite:///search.db)")
     if args.budget_minutes is not None and not math.isfinite(args.budget_minutes):
         raise ScriptgenError(f"--budget-minutes {args.budget_minutes!r} is invalid: it must be a finite number of minutes")
     from ..experiment import DEFAULT_TRIALS, ExperimentOptions, load_grid, run_experiment, run_search
@@ -59,11 +72,14 @@ def run(args: argparse.Namespace) -> int:
         log=lambda msg: print(msg, file=sys.stderr),
     )  # fmt: skip
     if args.search:
-        result = run_search(grid, options, trials=args.trials if args.trials is not None else DEFAULT_TRIALS)
+        trials = args.trials if args.trials is not None else DEFAULT_TRIALS
+        result = run_search(grid, options, trials=trials, storage=args.storage, study=args.study)
     else:
         result = run_experiment(grid, options)
     folder = result.folder
     unit = "trial" if args.search else "row"
+    if result.study_complete is not None:
+        return _worker_report(result, trials)
     if result.interrupted:
         print(
             f"scriptgen: interrupted; {plural(len(result.rows), unit)} finished in {folder}. Rerun the same command to train "
@@ -79,3 +95,13 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _worker_report(result, trials: int) -> int:
+    """What one worker of a shared study did, and where the study stands."""
+    from ..experiment.report import plural
+
+    mine = f"this worker finished {plural(len(result.trained), 'trial')}; the study has {result.study_complete} of {trials} complete"
+    if result.interrupted:
+        print(f"scriptgen: interrupted; {mine}. Rerun the same command to go on (the interrupted configuration is trained again).", file=sys.stderr)
+        return 130
+    print(f"{mine}; {plural(len(result.rows), 'trial')} in {result.folder} (search.csv, search.md, search.png, best.toml)")
+    return 0

@@ -14,6 +14,7 @@ The package, one file per job:
 * ``grid`` - grid files: TOML parsing, value checks, rows, a config written back as a grid;
 * ``runner`` - :class:`ExperimentOptions`, training the rows, :func:`run_experiment`;
 * ``search`` - the Optuna search, :func:`run_search`;
+* ``shared`` - a search shared by several workers through a database (``--storage URL --study NAME``);
 * ``monitor`` - peak memory, CPU/GPU utilisation, machine and commit of a row;
 * ``results`` - ``results.csv``/``histories.csv``: writing, loading, best row, winning config;
 * ``report`` - ``results.md`` tables and the ``curves.png`` figure.

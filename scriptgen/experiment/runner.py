@@ -87,11 +87,16 @@ class ExperimentResult:
     skipped: list[str] = field(default_factory=list)  # rows already finished before it
     pending: list[str] = field(default_factory=list)  # rows still to train (after an interruption or a limit)
     interrupted: bool = False
+    study_complete: int | None = None  # a shared study's complete trials, all workers together (None: no shared study)
 
 
-def lock_folder(folder: Path):
-    """One process at a time per results folder; the refusal names the other one's pid."""
-    return hold_lock(folder / ".lock", f"running the experiment in {str(folder)!r}")
+def lock_folder(folder: Path, wait: float = 0.0):
+    """One process at a time per results folder; the refusal names the other one's pid.
+
+    ``wait``: seconds to wait for the holder first (the workers of a shared
+    study hold the lock only while they write a row).
+    """
+    return hold_lock(folder / ".lock", f"running the experiment in {str(folder)!r}", wait)
 
 
 def data_fingerprints(rows: list[Row], data: str | None, options: ExperimentOptions) -> dict[tuple, dict]:
