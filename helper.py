@@ -4,6 +4,7 @@
     text = helper.load_data()                 # the default corpus as script text
     helper.preprocess_and_save_data(None, token_lookup, create_lookup_tables)
     int_text, vocab_to_int, int_to_vocab, token_dict = helper.load_preprocess()
+    pad_id = vocab_to_int[helper.SPECIAL_WORDS["PADDING"]]   # fills the course's generation window
     helper.save_model("checkpoints/trained_rnn", rnn)
     rnn = helper.load_model("checkpoints/trained_rnn")
 
@@ -28,6 +29,9 @@ from scriptgen.model import RNN
 from scriptgen.safeload import read_bytes, read_json
 
 PREPROCESS_DIR = Path("data") / "preprocess"
+# Words that are in the vocabulary without being in the text, as in the course:
+# its generate() pads the prediction window with vocab_to_int[SPECIAL_WORDS["PADDING"]].
+SPECIAL_WORDS = {"PADDING": "<PAD>"}
 _SAVE_AGAIN = "save the model with helper.save_model"
 _PREPROCESS_AGAIN = "run helper.preprocess_and_save_data again"
 
@@ -38,13 +42,19 @@ def load_data(path: str | os.PathLike | None = None) -> str:
 
 
 def preprocess_and_save_data(dataset_path, token_lookup, create_lookup_tables, out_dir=PREPROCESS_DIR) -> None:
-    """Tokenize as the course does and save ids, lookup tables and the token dict under ``out_dir``."""
+    """Tokenize as the course does and save ids, lookup tables and the token dict under ``out_dir``.
+
+    The lookup tables are built from the words plus the values of
+    :data:`SPECIAL_WORDS` (the course's rule), so ``<PAD>`` has an id though
+    it never occurs in ``int_text``.  The text is lowercased before they are
+    added, so a ``<pad>`` in the text stays a word of its own.
+    """
     text = load_data(dataset_path)
     token_dict = token_lookup()
     for symbol, token in token_dict.items():
         text = text.replace(symbol, f" {token} ")
     words = text.lower().split()
-    vocab_to_int, int_to_vocab = create_lookup_tables(words)
+    vocab_to_int, int_to_vocab = create_lookup_tables(words + list(SPECIAL_WORDS.values()))
     int_text = np.asarray([vocab_to_int[w] for w in words], dtype=np.int64)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -67,6 +77,11 @@ def load_preprocess(out_dir=PREPROCESS_DIR):
         raise ScriptgenError(f"{str(out / 'ids.npy')!r} is missing or not a numpy array; {_PREPROCESS_AGAIN}") from None
     int_to_vocab = dict(enumerate(lookup["int_to_vocab"]))
     vocab_to_int = {w: i for i, w in int_to_vocab.items()}
+    missing = [w for w in SPECIAL_WORDS.values() if w not in vocab_to_int]
+    if missing:
+        raise ScriptgenError(
+            f"{str(out / 'lookup.json')!r} lacks the special word {missing[0]!r} (it was made before helper.SPECIAL_WORDS); {_PREPROCESS_AGAIN}"
+        )
     return int_text, vocab_to_int, int_to_vocab, lookup["token_dict"]
 
 
