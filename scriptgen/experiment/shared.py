@@ -187,8 +187,8 @@ def trial_order(recorder: Recorder) -> list[str]:
     return sorted(names, key=lambda n: (int(n.rsplit("-", 1)[-1]) if n.rsplit("-", 1)[-1].isdigit() else 1 << 62, n))
 
 
-def _record(space: SearchSpace, line: dict, history: list[dict]) -> list[dict]:
-    """Add a trial's row to the shared folder under its lock: re-read what other workers wrote, add, redraw."""
+def _record(space: SearchSpace, line: dict | None, history: list[dict]) -> list[dict]:
+    """Add a trial's row (None: none) to the shared folder under its lock: re-read what other workers wrote, add, redraw."""
     with lock_folder(space.folder, LOCK_WAIT_S):
         recorder = Recorder(space.folder, "search")
         if line is not None:
