@@ -11,14 +11,18 @@ or, from Python::
 
 The prime is fed once; then every new token is one step of the network from
 the carried hidden state (no window is re-fed).  This module holds the small
-functions of sampling: checking the settings, one draw (temperature, top-k),
-a seeded generator, :func:`generate` and the plain :func:`generate_reference`
-it is tested against.  The fast one-step machinery, :class:`Sampler`, lives
-in ``scriptgen/sampler.py``.  :func:`generate` returns the new token ids;
-decoding is the vocabulary's job.
+functions of sampling: checking the settings, one draw (temperature, top-k,
+top-p), a seeded generator, :func:`generate` and the plain
+:func:`generate_reference` it is tested against.  The fast one-step
+machinery, :class:`Sampler`, lives in ``scriptgen/sampler.py``; steering a
+script (whole lines, who speaks, repetition penalty) in
+``scriptgen/writer.py``.  :func:`generate` returns exactly ``length`` new
+token ids; decoding is the vocabulary's job.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 
@@ -33,9 +37,33 @@ from .sampler import Sampler
 GREEDY_BELOW, MAX_TEMPERATURE = 1e-3, 100.0
 MAX_LENGTH = 10_000_000
 MAX_SEED = 2**64 - 1  # torch's generators take 64-bit seeds
+MAX_PENALTY = 10.0  # CTRL used 1.2; far above 2 every recent word is all but banned
+MAX_LINES = 1_000_000
 
 
-def check_sampling(length: int, temperature: float, top_k: int, vocab_size: int) -> int:
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def check_top_p(top_p: float) -> float:
+    if not _is_number(top_p) or not 0 < top_p <= 1:  # False for NaN too
+        raise ScriptgenError(f"--top-p {top_p!r} is invalid: use a probability above 0 and at most 1, such as 0.9 (1 = off)")
+    return float(top_p)
+
+
+def check_repetition_penalty(penalty: float) -> float:
+    if not _is_number(penalty) or not math.isfinite(penalty) or not 1 <= penalty <= MAX_PENALTY:
+        raise ScriptgenError(f"--repetition-penalty {penalty!r} is invalid: use a number from 1 (off) to {MAX_PENALTY:g}, such as 1.2")
+    return float(penalty)
+
+
+def check_lines(lines: int) -> int:
+    if isinstance(lines, bool) or not isinstance(lines, int) or not 1 <= lines <= MAX_LINES:
+        raise ScriptgenError(f"--lines {lines!r} is invalid: ask for at least 1 line and at most {MAX_LINES:,}, e.g. --lines 30")
+    return lines
+
+
+def check_sampling(length: int, temperature: float, top_k: int, vocab_size: int, top_p: float = 1.0) -> int:
     """Validate sampling settings; returns top_k clamped to the vocabulary."""
     if isinstance(length, bool) or not isinstance(length, int) or not 1 <= length <= MAX_LENGTH:
         raise ScriptgenError(f"--length {length!r} is invalid: ask for at least 1 token and at most {MAX_LENGTH:,}, e.g. --length 400")
@@ -50,17 +78,38 @@ def check_sampling(length: int, temperature: float, top_k: int, vocab_size: int)
         )
     if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 0:
         raise ScriptgenError(f"--top-k {top_k!r} is invalid: use 0 (whole vocabulary) or a positive number such as 40")
+    check_top_p(top_p)
     return 0 if top_k >= vocab_size else top_k
 
 
-def sample_next(logits: torch.Tensor, temperature: float, top_k: int, generator: torch.Generator | None) -> torch.Tensor:
-    """One id per row of ``logits`` (batch, vocab): temperature, optional top-k, then a draw."""
+def nucleus(logits: torch.Tensor, top_p: float) -> torch.Tensor:
+    """``logits`` with -inf outside the nucleus: the fewest likeliest tokens whose probability reaches ``top_p``.
+
+    A token stays when the tokens likelier than it hold less than ``top_p``
+    (so the likeliest always stays); ties at the edge are kept or dropped by
+    their order in the sort.
+    """
+    probs = torch.softmax(logits, dim=-1)
+    sorted_probs, order = probs.sort(dim=-1, descending=True)
+    cumulative = torch.cumsum(sorted_probs, dim=-1)
+    before = torch.cat([torch.zeros_like(cumulative[..., :1]), cumulative[..., :-1]], dim=-1)  # mass of the likelier tokens
+    drop = torch.zeros_like(before, dtype=torch.bool).scatter_(-1, order, before >= top_p)
+    return logits.masked_fill(drop, float("-inf"))
+
+
+def sample_next(logits: torch.Tensor, temperature: float, top_k: int, generator: torch.Generator | None, top_p: float = 1.0) -> torch.Tensor:
+    """One id per row of ``logits`` (batch, vocab): temperature, optional top-k, optional top-p, then a draw.
+
+    Scores of -inf (a masked token) are never drawn; the rest is renormalised.
+    """
     if temperature < GREEDY_BELOW:  # the low-temperature limit: greedy decoding (no overflow, no NaN)
         return logits.argmax(dim=-1, keepdim=True)
     logits = logits.float() / temperature
     if top_k:
         kth = torch.topk(logits, top_k, dim=-1).values[..., -1:]
         logits = logits.masked_fill(logits < kth, float("-inf"))
+    if top_p < 1.0:
+        logits = nucleus(logits, top_p)
     cdf = torch.cumsum(torch.softmax(logits, dim=-1), dim=-1)
     # inverse-CDF draw: one uniform number per row (torch.multinomial costs far more per call)
     u = torch.rand((*cdf.shape[:-1], 1), generator=generator, device=cdf.device, dtype=cdf.dtype) * cdf[..., -1:]
@@ -84,33 +133,36 @@ def generate(
     top_k: int = 0,
     seed: int | None = None,
     precision: str = "fp32",
+    top_p: float = 1.0,
 ) -> list[int]:
     """``length`` new token ids after ``prime_ids``: the prime is fed once, then one step per token.
 
     ``precision="int8"`` samples from int8-quantized weights (CPU only, much faster
     on word-level models); fp32 gives exactly the model's distribution.
+    ``top_p`` < 1 samples from the nucleus only.  For whole lines, a cast and
+    a repetition penalty see :func:`scriptgen.write_script`.
     """
     if not prime_ids:
         raise ScriptgenError("the prime is empty; pass one or more words with --prime, e.g. --prime 'jerry:'")
-    check_sampling(length, temperature, top_k, model.output_size)
+    check_sampling(length, temperature, top_k, model.output_size, top_p)
     sampler = Sampler(model, precision)
     sampler.feed(list(prime_ids))
-    return sampler.sample(length, temperature, top_k, make_generator(seed, model.device))
+    return sampler.sample(length, temperature, top_k, make_generator(seed, model.device), top_p)
 
 
 @torch.no_grad()
 def generate_reference(
-    model: RNN, prime_ids: list[int], length: int, temperature: float = 1.0, top_k: int = 0, seed: int | None = None
+    model: RNN, prime_ids: list[int], length: int, temperature: float = 1.0, top_k: int = 0, seed: int | None = None, top_p: float = 1.0
 ) -> list[int]:
     """The plain sampler (the module's own forward, one token at a time); the fast path is tested against it."""
-    top_k = check_sampling(length, temperature, top_k, model.output_size)
+    top_k = check_sampling(length, temperature, top_k, model.output_size, top_p)
     model.eval()
     generator = make_generator(seed, model.device)
     out, hidden = model.features(torch.tensor([prime_ids], device=model.device), None)
     logits = model.logits(out[:, -1])
     new = []
     for _ in range(length):
-        token = sample_next(logits, temperature, top_k, generator)
+        token = sample_next(logits, temperature, top_k, generator, top_p)
         new.append(int(token))
         out, hidden = model.features(token, hidden)
         logits = model.logits(out[:, -1])

@@ -18,8 +18,10 @@ speed is measured by ``python bench/generate_speed.py``.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import warnings
+from collections.abc import Iterator
 from typing import Callable
 
 import torch
@@ -176,29 +178,55 @@ class Sampler:
         self._from_hidden(hidden)
         self.logits = self.model.logits(out[0, -1:])[0]
 
-    @torch.inference_mode()
-    def sample(self, length: int, temperature: float = 1.0, top_k: int = 0, generator: torch.Generator | None = None) -> list[int]:
-        """``length`` new ids; each is fed back, so the state ends after the last one."""
-        from .generate import check_sampling, sample_next  # not at the top: generate.py imports this module
+    @contextlib.contextmanager
+    def stepping(self) -> Iterator[Callable[[torch.Tensor], torch.Tensor]]:
+        """The one-step function, under the settings :meth:`sample` runs its loop with.
 
-        if self.logits is None:
-            raise ScriptgenError("nothing to continue from: feed a prime first")
-        top_k = check_sampling(length, temperature, top_k, self.vocab_size)
-        new = []
-        logits = self.logits.unsqueeze(0)
+        For callers that draw each token themselves (``scriptgen/writer.py``):
+        ``step(token)`` takes an id of shape (1,) and returns the next scores,
+        (1, V), in a buffer the following step reuses.
+        """
         threads = torch.get_num_threads()
         if self.model.device.type == "cpu" and self.precision == "fp32":
             # fp32 matrix-vector steps were no faster on two threads; fbgemm's int8 ones were (~10%)
             torch.set_num_threads(1)
         try:
-            for _ in range(length):
-                token = sample_next(logits, temperature, top_k, generator).view(1)
-                new.append(token)
-                logits = self._step(token)
+            with torch.inference_mode():
+                yield self._step
         finally:
             torch.set_num_threads(threads)
+
+    @torch.inference_mode()
+    def sample(self, length: int, temperature: float = 1.0, top_k: int = 0, generator: torch.Generator | None = None, top_p: float = 1.0) -> list[int]:
+        """``length`` new ids; each is fed back, so the state ends after the last one."""
+        from .generate import check_sampling, sample_next  # not at the top: generate.py imports this module
+
+        if self.logits is None:
+            raise ScriptgenError("nothing to continue from: feed a prime first")
+        top_k = check_sampling(length, temperature, top_k, self.vocab_size, top_p)
+        new = []
+        logits = self.logits.unsqueeze(0)
+        with self.stepping() as step:
+            for _ in range(length):
+                token = sample_next(logits, temperature, top_k, generator, top_p).view(1)
+                new.append(token)
+                logits = step(token)
         self.logits = logits[0].clone()  # the step's buffer is reused by the next call
         return torch.cat(new).tolist()  # one device->host copy at the end
+
+    # -- saving and restoring the state -------------------------------------------------
+    def hidden(self):
+        """A copy of the state in the model's layout: (n_layers, 1, H), a pair of them for an LSTM."""
+        return self._to_hidden()
+
+    def snapshot(self) -> tuple:
+        """A copy of the state and the next scores, for :meth:`restore`."""
+        return self._to_hidden(), None if self.logits is None else self.logits.clone()
+
+    def restore(self, snapshot: tuple) -> None:
+        hidden, logits = snapshot
+        self._from_hidden(hidden)
+        self.logits = None if logits is None else logits.clone()
 
 
 # -- one layer's update per cell, chosen once per layer in Sampler.__init__ --------------
