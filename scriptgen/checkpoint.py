@@ -5,6 +5,8 @@ A checkpoint is a folder ``checkpoints/NAME/`` with
 * ``model.safetensors`` - weights of the best model (lowest validation loss);
 * ``config.json`` - hyperparameters, vocabulary size, data source, its hash and the split;
 * ``vocab.json`` - the tokens, most frequent first;
+* ``cast.json`` - the corpus's speakers with their line counts and its action
+  lines (:class:`scriptgen.script.Cast`); optional: older checkpoints lack it;
 * ``trainer.safetensors`` + ``trainer.json`` - the last training state (weights,
   Adam moments, hidden state, RNG, step, data position) for ``--resume``;
 * ``history.csv`` and ``loss.png`` - the learning curves;
@@ -48,6 +50,7 @@ from .errors import ScriptgenError
 from .fsutil import disk_error, recover_folder, replace_folder
 from .model import RNN
 from .safeload import FLOAT_DTYPES, JSON_CAP, TensorInfo, parse_header, parse_json, read_bytes, read_header, read_json, regular_kind, sha256, vocab_cap
+from .script import Cast
 from .tokens import Vocab
 
 FORMAT_VERSION = 1
@@ -317,6 +320,7 @@ class Checkpoint:
     config: Config
     vocab: Vocab
     info: dict  # the rest of config.json: vocab_size, data, metrics, versions
+    cast: Cast | None = None  # cast.json: who speaks how often in the corpus; None for a checkpoint older than it
 
     def build_model(self, device: torch.device | str = "cpu", which: str = "best") -> RNN:
         """The model with the best (default) or last weights, on ``device``.
@@ -381,7 +385,14 @@ def load_checkpoint(folder: str | Path) -> Checkpoint:
             f"vocab.json has {len(vocab)} tokens but config.json says {vocab_size}; "
             f"the files come from different checkpoints, restore the checkpoint or train again"
         )
-    return Checkpoint(folder, config, vocab, info)
+    return Checkpoint(folder, config, vocab, info, _read_cast(folder))
+
+
+def _read_cast(folder: Path) -> Cast | None:
+    """cast.json when the manifest lists it (its sha256 is checked by then), else None."""
+    if "cast.json" not in _read_manifest(folder)["files"]:
+        return None
+    return Cast.from_json(read_json(folder / "cast.json"))
 
 
 def load_model(folder: str | Path, device: torch.device | str = "cpu") -> tuple[RNN, Vocab, Config]:

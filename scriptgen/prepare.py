@@ -2,7 +2,9 @@
 
 ``python -m scriptgen prepare [--data PATH] [--level word|char]`` writes
 ``data/NAME/ids.npy`` (token ids in the smallest unsigned integer type that
-fits), ``vocab.json`` and ``meta.json`` (source fingerprint, documents and
+fits), ``vocab.json``, ``cast.json`` (who speaks how many lines, and the
+action lines: :class:`scriptgen.script.Cast`, which every checkpoint
+trained on it carries) and ``meta.json`` (source fingerprint, documents and
 their token ranges).  Later calls reuse the cache and rebuild it only when the
 source's bytes or the tokenizer settings change.
 
@@ -28,7 +30,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
@@ -37,11 +39,14 @@ import numpy as np
 from . import corpus as corpus_mod
 from .errors import ScriptgenError
 from .fsutil import disk_error, remove_stale_temporaries, write_bytes
-from .safeload import meta_cap, read_json, regular_kind, vocab_cap
+from .safeload import JSON_CAP, meta_cap, read_json, regular_kind, vocab_cap
+from .script import Cast
 from .tokens import Vocab, tokenize
 
-CACHE_FORMAT = 2  # bump when tokenization or the episode conversion changes
-_CACHE_FILES = ("meta.json", "ids.npy", "vocab.json", "script.txt")  # what a prepare writes into its folder
+CACHE_FORMAT = 3  # bump when tokenization, the episode conversion or the cache's files change (3: cast.json)
+_CACHE_FILES = ("meta.json", "ids.npy", "vocab.json", "cast.json", "script.txt")  # what a prepare writes into its folder
+# what cast.json keeps, so it stays far below the 1 MiB cap on a checkpoint's JSON files whatever the corpus
+MAX_SPEAKERS, MAX_ACTIONS, MAX_ACTION_CHARS = 2000, 100, 100
 _BLOCK_CHARS = 1 << 20  # tokenize about 1 MB of text at a time
 _REBUILD = "run 'scriptgen prepare --force' to rebuild the prepared data"
 
@@ -62,6 +67,7 @@ class Prepared:
     documents: list[dict]  # {"name", "start", "end"}
     meta: dict
     folder: Path
+    cast: Cast = field(default_factory=Cast)  # speakers and action lines of all documents
 
     def split(self, val_fraction: float, seed: int) -> Split:
         return split_documents(self.documents, val_fraction, seed)
@@ -147,38 +153,69 @@ def prepare(
             pass  # no cache, or a damaged one: it is rebuilt
     log(f"preparing {'the default corpus' if source in (None, corpus_mod.DEFAULT_SOURCE) else source} ({level} level) ...")
     sources, default_docs = _sources(source, encoding)
-    counts, kept = _count(sources, level, keep_empty=default_docs is not None)
+    counts, kept, cast = _count(sources, level, keep_empty=default_docs is not None)
     if not kept:
         raise corpus_mod.no_text_error(Path(source))
     vocab = Vocab.from_counts(counts, level, min_count)
     n_tokens = sum(n for _, n in kept)
     meta = {"source": str(source or corpus_mod.DEFAULT_SOURCE), "fingerprint": fingerprint, "settings": settings}
     meta |= {"n_tokens": n_tokens, "vocab_size": len(vocab), "documents": []}
-    _write_cache(folder, meta, kept, vocab, default_docs)
+    _write_cache(folder, meta, kept, vocab, default_docs, cast)
     log(f"prepared {len(kept)} documents, {n_tokens:,} tokens, vocabulary {len(vocab):,} -> {folder}")
     return _load(folder, meta)
 
 
-def _count(sources: list[_Source], level: str, keep_empty: bool) -> tuple[Counter[str], list[tuple[_Source, int]]]:
-    """Pass 1: the token counts, and the documents with text (an empty or whitespace-only file is skipped) with their lengths."""
+def _count(sources: list[_Source], level: str, keep_empty: bool) -> tuple[Counter[str], list[tuple[_Source, int]], Cast]:
+    """Pass 1: the token counts, the documents with text (an empty or whitespace-only file is skipped) with their lengths, and their cast."""
     counts: Counter[str] = Counter()
     kept: list[tuple[_Source, int]] = []
+    cast = Cast()
     for src in sources:
         doc_counts: Counter[str] = Counter()
-        n, has_text = 0, False
+        doc_cast = Cast()
+        n, has_text, rest = 0, False, ""
         for block in src.blocks():
             tokens = tokenize(block, level)
             doc_counts.update(tokens)
             n += len(tokens)
             has_text = has_text or not block.isspace()
+            rest = _add_lines(doc_cast, rest + block)
+        doc_cast.add(rest)
         if has_text or keep_empty:
             counts.update(doc_counts)  # same first-seen order (vocabulary ties) as counting token by token
             kept.append((src, n))
-    return counts, kept
+            _merge(cast, doc_cast)
+    return counts, kept, cast
 
 
-def _write_cache(folder: Path, meta: dict, kept: list[tuple[_Source, int]], vocab: Vocab, default_docs: list | None) -> None:
-    """Pass 2 and the files: ids.npy, vocab.json (script.txt), then meta.json, the commit point.
+def _add_lines(cast: Cast, text: str) -> str:
+    """Count the whole lines of ``text`` into ``cast``; returns the unfinished last line (a line longer than a block is counted in pieces)."""
+    cut = text.rfind("\n") + 1
+    cast.add(text[:cut])
+    rest = text[cut:]
+    if len(rest) > _BLOCK_CHARS:
+        cast.add(rest)
+        return ""
+    return rest
+
+
+def _merge(cast: Cast, more: Cast) -> None:
+    cast.speakers.update(more.speakers)
+    cast.actions.update(more.actions)
+    cast.lines += more.lines
+    cast.words += more.words
+
+
+def stored_cast(cast: Cast) -> dict:
+    """``cast`` as cast.json holds it: the most frequent MAX_SPEAKERS speakers and MAX_ACTIONS short action lines, and the totals."""
+    data = cast.to_json()
+    data["speakers"] = dict(list(data["speakers"].items())[:MAX_SPEAKERS])
+    data["actions"] = dict([(k, v) for k, v in data["actions"].items() if len(k) <= MAX_ACTION_CHARS][:MAX_ACTIONS])
+    return data
+
+
+def _write_cache(folder: Path, meta: dict, kept: list[tuple[_Source, int]], vocab: Vocab, default_docs: list | None, cast: Cast) -> None:
+    """Pass 2 and the files: ids.npy, vocab.json, cast.json (script.txt), then meta.json, the commit point.
 
     The old meta.json goes first, so it never describes new files; a failure
     of any kind (a full disk, a file that changed, Ctrl-C) removes every file
@@ -193,6 +230,7 @@ def _write_cache(folder: Path, meta: dict, kept: list[tuple[_Source, int]], voca
         dtype = smallest_uint(len(vocab))
         meta["documents"] = _write_ids(folder / "ids.npy", kept, vocab, dtype, meta["n_tokens"], meta["settings"]["level"])
         write_bytes(folder / "vocab.json", json.dumps(vocab.to_json(), ensure_ascii=False).encode())
+        write_bytes(folder / "cast.json", json.dumps(stored_cast(cast), ensure_ascii=False).encode())
         if default_docs is not None:
             write_bytes(folder / "script.txt", "".join(f"=== {d.name}\n{d.text}" for d in default_docs).encode("utf-8"))
         write_bytes(folder / "meta.json", json.dumps(meta, indent=1).encode())  # written last: the commit point
@@ -266,4 +304,5 @@ def _load(folder: Path, meta: dict) -> Prepared:
     ids = np.load(folder / "ids.npy", mmap_mode="r", allow_pickle=False)
     if len(ids) != n_tokens or len(vocab) != vocab_size:
         raise inconsistent
-    return Prepared(vocab, ids, meta["documents"], meta, folder)
+    cast = Cast.from_json(read_json(folder / "cast.json", JSON_CAP, _REBUILD))
+    return Prepared(vocab, ids, meta["documents"], meta, folder, cast)

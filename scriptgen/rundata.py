@@ -11,7 +11,7 @@ enough for the asked batch and sequence length (one clear line if not).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -22,6 +22,7 @@ from .config import Config
 from .errors import ScriptgenError
 from .model import choose_cutoffs
 from .prepare import Prepared, Split, prepare
+from .script import Cast
 from .tokens import Vocab
 
 
@@ -33,6 +34,7 @@ class RunData:
     train_batches: StreamBatches
     val_batches: StreamBatches
     info: dict  # what config.json records of the data (source, fingerprint, split, sizes)
+    cast: Cast = field(default_factory=Cast)  # the corpus's speakers and action lines (the checkpoint's cast.json)
 
 
 def load_run_data(
@@ -60,7 +62,7 @@ def load_run_data(
         "n_val_tokens": n_val,
         "split": {"val_fraction": cfg.val_fraction, "split_seed": cfg.split_seed, "val_documents": split.val_documents},
     }
-    return RunData(cfg, prepared.vocab, split, train_batches, val_batches, info)
+    return RunData(cfg, prepared.vocab, split, train_batches, val_batches, info, prepared.cast)
 
 
 def _token_counts(prepared: Prepared, split: Split, vocab_size: int) -> np.ndarray:

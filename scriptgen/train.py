@@ -230,6 +230,7 @@ class Trainer:
         files = {
             "config.json": json_bytes(self._config_json()),
             "vocab.json": json_bytes(self.vocab.to_json()),
+            "cast.json": json_bytes(self.data.cast.to_json()),
             "history.csv": history_csv(self.history),
             **training_files(self.state, self.model, self.optimizer, self.scheduler, self.hidden, self.device),
         }
@@ -245,7 +246,7 @@ class Trainer:
     def save_plot(self) -> None:
         """Draw ``loss.png`` into the saved folder, keeping every other file."""
         png = figure_png(plot_history(self.history, title=self.folder.name))
-        keep = ("model.safetensors", "config.json", "vocab.json", "history.csv", "trainer.json", "trainer.safetensors")
+        keep = ("model.safetensors", "config.json", "vocab.json", "cast.json", "history.csv", "trainer.json", "trainer.safetensors")
         write_folder(self.folder, {"loss.png": png}, keep=keep)
 
     # -- steps ------------------------------------------------------------------
