@@ -25,6 +25,7 @@ from .plots import plot_history
 from .prepare import prepare
 from .tokens import Vocab, create_lookup_tables, token_lookup
 from .train import TrainResult, evaluate, forward_back_prop, resolve_device, train
+from .writer import write_script
 
 __all__ = [
     "RNN",
@@ -47,4 +48,5 @@ __all__ = [
     "resolve_device",
     "token_lookup",
     "train",
+    "write_script",
 ]
