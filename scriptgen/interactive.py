@@ -7,8 +7,10 @@ it is scriptable and testable::
     printf 'jerry: what is the deal with\\n/temp 0.5\\ngeorge:\\n' | scriptgen generate --interactive
 
 Commands: ``/reset`` forgets the conversation, ``/temp 0.7`` sets the
-temperature, an empty line or end of input quits.  The hidden state is kept
-across turns, so each continuation follows from everything said so far.
+temperature, ``/topp 0.9`` the nucleus (1 = off), ``/cast jerry,kramer``
+who may speak (``/cast`` alone: anyone), an empty line or end of input
+quits.  The hidden state is kept across turns, so each continuation follows
+from everything said so far; each ends at a line end (``scriptgen/writer.py``).
 """
 
 from __future__ import annotations
@@ -16,12 +18,20 @@ from __future__ import annotations
 import shutil
 import textwrap
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Callable, TextIO
 
 from .errors import ScriptgenError
-from .generate import check_sampling, make_generator
+from .generate import make_generator
 from .sampler import Sampler
+from .script import Cast
 from .tokens import Vocab
+from .writer import ScriptWriter, WriteOptions
+
+USAGE = {
+    "/temp": "(usage: /temp 0.7 - a number from 0.001 to 100)",
+    "/topp": "(usage: /topp 0.9 - a probability above 0 and at most 1; 1 = off)",
+}
 
 
 def chat(
@@ -36,9 +46,17 @@ def chat(
     seed: int | None = None,
     unknown: str = "error",
     prompt: Callable[[], None] | None = None,
+    options: WriteOptions | None = None,
+    known_cast: Cast | None = None,
 ) -> int:
-    """Serve turns until an empty line or the end of ``lines``; returns the number of turns."""
+    """Serve turns until an empty line or the end of ``lines``; returns the number of turns.
+
+    ``options`` (when given) replaces ``length``, ``temperature`` and ``top_k``;
+    ``known_cast`` is the checkpoint's cast, for ``/cast``.
+    """
     generator = make_generator(seed, sampler.model.device)
+    writer = ScriptWriter(sampler, vocab, known_cast)
+    options = writer.check(options or WriteOptions(length=length, temperature=temperature, top_k=top_k))
     turns = 0
     if prompt:
         prompt()
@@ -47,19 +65,8 @@ def chat(
         if not line.strip():
             break
         command = line.strip()
-        if command == "/reset":
-            sampler.reset()
-            print("(conversation cleared)", file=err)
-        elif command.startswith("/temp"):
-            try:
-                value = float(command.split(maxsplit=1)[1])
-                check_sampling(1, value, 0, len(vocab))
-                temperature = value
-                print(f"(temperature {temperature})", file=err)
-            except (IndexError, ValueError, ScriptgenError):
-                print("(usage: /temp 0.7 - a number from 0.001 to 100)", file=err)
-        elif command.startswith("/"):
-            print("(commands: /reset, /temp VALUE; an empty line quits)", file=err)
+        if command.startswith("/"):
+            options = _command(command, sampler, writer, options, err)
         else:
             try:
                 ids = vocab.encode(line, unknown)
@@ -67,12 +74,37 @@ def chat(
                 print(f"scriptgen: {exc}", file=err)
             else:
                 sampler.feed(ids)
-                new = sampler.sample(length, temperature, top_k, generator)
-                print(vocab.decode(ids + new), file=out, flush=True)  # the turn: the user's line, continued
+                new = writer.write(ids, options, generator).ids
+                print(vocab.decode(ids + new).rstrip("\n"), file=out, flush=True)  # the turn: the user's line, continued
                 turns += 1
         if prompt:
             prompt()
     return turns
+
+
+def _command(command: str, sampler: Sampler, writer: ScriptWriter, options: WriteOptions, err: TextIO) -> WriteOptions:
+    """Apply one /command; returns the options it leaves (unchanged after a bad one, which is reported on ``err``)."""
+    name, _, value = command.partition(" ")
+    value = value.strip()
+    if name == "/reset":
+        sampler.reset()
+        print("(conversation cleared)", file=err)
+        return options
+    try:
+        if name in ("/temp", "/topp"):
+            field = "temperature" if name == "/temp" else "top_p"
+            options = writer.check(replace(options, **{field: float(value)}))
+            print(f"({'temperature' if name == '/temp' else 'top-p'} {getattr(options, field)})", file=err)
+        elif name == "/cast":
+            options = writer.check(replace(options, cast=tuple(n.strip() for n in value.split(",")) if value else None))
+            print(f"(cast: {', '.join(options.cast)})" if options.cast else "(cast cleared: anyone may speak)", file=err)
+        else:
+            print("(commands: /reset, /temp VALUE, /topp VALUE, /cast NAME,NAME or /cast alone; an empty line quits)", file=err)
+    except ValueError:
+        print(USAGE[name], file=err)
+    except ScriptgenError as exc:
+        print(USAGE.get(name, f"scriptgen: {exc}"), file=err)
+    return options
 
 
 def side_by_side(samples: list[tuple[str, str]], width: int | None = None, gap: int = 3) -> str:

@@ -1,4 +1,4 @@
-"""The command line: ``scriptgen prepare | train | generate | experiment`` (also ``python -m scriptgen``).
+"""The command line: ``scriptgen prepare | train | generate | cast | evaluate | experiment`` (also ``python -m scriptgen``).
 
     scriptgen train --name seinfeld --max-minutes 8
     scriptgen generate --checkpoint checkpoints/seinfeld --prime "jerry:" --length 400
@@ -20,11 +20,11 @@ import os
 import sys
 
 from ..errors import ScriptgenError
-from . import evaluate, experiment, generate, prepare, train
+from . import cast, evaluate, experiment, generate, prepare, train
 from .common import Parser
 
 # the subcommands in the order --help lists them; each module has add_parser(sub) and run(args)
-COMMANDS = {"prepare": prepare, "train": train, "generate": generate, "evaluate": evaluate, "experiment": experiment}
+COMMANDS = {"prepare": prepare, "train": train, "generate": generate, "cast": cast, "evaluate": evaluate, "experiment": experiment}
 cmd_experiment = experiment.run
 
 

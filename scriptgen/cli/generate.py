@@ -1,28 +1,77 @@
-"""``scriptgen generate``: write a script from prime words with a trained checkpoint (or chat with it)."""
+"""``scriptgen generate``: write a script from prime words with a trained checkpoint (or chat with it).
+
+    scriptgen generate --checkpoint checkpoints/seinfeld --cast jerry,elaine --lines 30 --top-p 0.9 --out scene.txt
+
+The script always ends at a line end (see ``scriptgen/writer.py`` for what
+``--lines``, ``--cast``, ``--turns`` and ``--repetition-penalty`` do);
+:func:`output` is the one place the finished samples become text and go to
+standard output or ``--out``.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
+import secrets
 import sys
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 from ..errors import ScriptgenError
-from .common import temperatures
+from .common import finite_float, temperatures
+
+MAX_SAMPLES = 1000
+
+
+def names(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
 
 
 def add_parser(sub) -> None:
     g = sub.add_parser("generate", help="write a script from prime words", description="Generate a script from a trained checkpoint.")
     g.add_argument("--checkpoint", default="checkpoints/seinfeld", help="checkpoint folder (default: checkpoints/seinfeld)")
-    g.add_argument("--prime", default="jerry:", help="text to start from, tokenized like the corpus (default: 'jerry:')")
-    g.add_argument("--length", type=int, default=None, help="number of new tokens, at most 10,000,000 (default: 400; 100 per turn with --interactive)")
+    g.add_argument(
+        "--prime", default=None,
+        help="text to start from, tokenized like the corpus (default: 'jerry:'; with --cast or --turns, a fresh line whose speaker the cast gives)",
+    )  # fmt: skip
+    g.add_argument(
+        "--length", type=int, default=None,
+        help="cap on new tokens, at most 10,000,000; the last line is then finished (default: 400; 100 per turn with --interactive; "
+        "with --lines or --turns 100 per line at word level, 500 at char level)",
+    )  # fmt: skip
+    g.add_argument(
+        "--lines", type=int, default=None,
+        help="stop after this many complete non-empty lines; the prime's unfinished line, completed, is the first (default: off)",
+    )  # fmt: skip
     g.add_argument(
         "--temperature",
         type=temperatures,
         default=[0.8],
         help="sampling temperature from 0.001 to 100, lower is safer; a list such as 0.2,0.5,1.0 prints one sample per value side by side (default: 0.8)",
     )
-    g.add_argument("--unk", action="store_true", help="map prime words the vocabulary lacks to <unk> instead of refusing (default: off)")
-    g.add_argument("--interactive", action="store_true", help="type lines and let the model continue them; /reset, /temp 0.7, empty line quits (default: off)")
     g.add_argument("--top-k", type=int, default=0, help="sample among the k likeliest tokens only; 0 = all (default: 0)")
+    g.add_argument(
+        "--top-p", type=finite_float, default=1.0, metavar="P",
+        help="nucleus sampling: draw among the fewest likeliest tokens that hold probability P, 0 < P <= 1 (default: 1 = off)",
+    )  # fmt: skip
+    g.add_argument(
+        "--repetition-penalty", type=finite_float, default=1.0, metavar="R",
+        help="make the words of the last 64 generated tokens less likely (CTRL's rule), 1 to 10; never line breaks, punctuation, "
+        "cues or actions; word level only (default: 1 = off)",
+    )  # fmt: skip
+    g.add_argument("--cast", type=names, default=None, help="who may speak, e.g. jerry,elaine,george (see 'scriptgen cast'; default: anyone)")
+    g.add_argument(
+        "--turns", type=names, default=None, help="the speakers of successive dialogue lines, e.g. jerry,george,jerry; ends after the last (default: off)"
+    )
+    g.add_argument("--no-actions", action="store_true", help="no action lines such as [laughter] or (he leaves) (default: off)")
+    g.add_argument("--num-samples", type=int, default=1, help=f"write this many scripts, sample i seeded with seed+i, at most {MAX_SAMPLES} (default: 1)")
+    g.add_argument("--out", default=None, metavar="FILE", help="write the script to FILE (atomically) instead of standard output (default: off)")
+    g.add_argument("--overwrite", action="store_true", help="let --out replace an existing file (default: off)")
+    g.add_argument("--unk", action="store_true", help="map prime words the vocabulary lacks to <unk> instead of refusing (default: off)")
+    g.add_argument(
+        "--interactive", action="store_true",
+        help="type lines and let the model continue them; /reset, /temp 0.7, /topp 0.9, /cast jerry,kramer, empty line quits (default: off)",
+    )  # fmt: skip
     g.add_argument("--seed", type=int, default=None, help="random seed for reproducible output, 0 to 2**64-1 (default: random)")
     g.add_argument("--device", default="cpu", help="auto, cpu or cuda (default: cpu)")
     g.add_argument(
@@ -33,19 +82,40 @@ def add_parser(sub) -> None:
     )
 
 
+@dataclass
+class Sample:
+    """One finished script: its text and what made it."""
+
+    text: str
+    seed: int | None
+    temperature: float
+    index: int  # 0-based among --num-samples
+
+
 def run(args: argparse.Namespace) -> int:
     from ..checkpoint import load_checkpoint
-    from ..generate import check_sampling, make_generator
-    from ..interactive import chat, side_by_side
+    from ..generate import MAX_SEED, check_lines, check_repetition_penalty, check_top_p, make_generator
+    from ..interactive import chat
     from ..sampler import Sampler
     from ..train import resolve_device
+    from ..writer import ScriptWriter, WriteOptions
 
+    # the checks that need no checkpoint first
+    if args.lines is not None:
+        check_lines(args.lines)
+    check_top_p(args.top_p)
+    check_repetition_penalty(args.repetition_penalty)
+    _check_samples(args, MAX_SEED)
+    if args.out is not None:
+        check_out(args.out, args.overwrite)
+    make_generator(args.seed)  # refuses a seed out of range before any work
     ckpt = load_checkpoint(args.checkpoint)
     vocab = ckpt.vocab
-    length = args.length if args.length is not None else (100 if args.interactive else 400)
-    for temperature in args.temperature:
-        check_sampling(length, temperature, args.top_k, len(vocab))
-    make_generator(args.seed)  # refuses a seed out of range before any work
+    length = args.length if args.length is not None else (100 if args.interactive else None)
+    options = WriteOptions(
+        length, args.lines, args.temperature[0], args.top_k, args.top_p, args.repetition_penalty,
+        tuple(args.cast) if args.cast is not None else None, tuple(args.turns) if args.turns is not None else None, not args.no_actions,
+    )  # fmt: skip
     if args.top_k >= len(vocab):
         print(f"scriptgen: note: --top-k {args.top_k} covers the whole vocabulary ({len(vocab)} tokens); sampling from all of them", file=sys.stderr)
     unknown = "error"
@@ -56,28 +126,99 @@ def run(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     precision = args.precision if args.precision != "auto" else ("int8" if device.type == "cpu" else "fp32")
     sampler = Sampler(ckpt.build_model(device), precision)
+    writer = ScriptWriter(sampler, vocab, ckpt.cast)
+    options = writer.check(options)
+    for temperature in args.temperature:
+        writer.check(replace(options, temperature=temperature))
     if args.interactive:
         interactive = sys.stdin.isatty()
         if interactive:
-            print("type a line for the model to continue; /reset clears, /temp 0.7 sets the temperature, an empty line quits", file=sys.stderr)
+            print("type a line for the model to continue; /reset clears, /temp 0.7, /topp 0.9, /cast jerry,kramer, an empty line quits", file=sys.stderr)
         chat(
-            sampler, vocab, sys.stdin, sys.stdout, sys.stderr, length, args.temperature[0], args.top_k, args.seed, unknown,
+            sampler, vocab, sys.stdin, sys.stdout, sys.stderr, seed=args.seed, unknown=unknown, options=options, known_cast=ckpt.cast,
             prompt=(lambda: print("> ", end="", file=sys.stderr, flush=True)) if interactive else None,
-        )
+        )  # fmt: skip
         return 0
-    prime = args.prime.replace("\\n", "\n")
+    prime_ids, shown = _prime(args, vocab, writer, unknown)
+    base = args.seed if args.seed is not None or args.num_samples == 1 else secrets.randbits(63)
+    samples = []
+    for i in range(args.num_samples):
+        seed = None if base is None else base + i
+        for temperature in args.temperature:
+            sampler.reset()
+            sampler.feed(prime_ids)
+            written = writer.write(prime_ids, replace(options, temperature=temperature), make_generator(seed, sampler.model.device))
+            if (options.lines is not None or options.turns) and written.ended == "length":
+                asked = f"{options.lines} lines" if options.lines is not None else f"{len(options.turns)} turns"
+                print(f"scriptgen: note: the --length cap of {options.cap(vocab.level):,} tokens came first: {written.lines} lines of {asked}", file=sys.stderr)
+            samples.append(Sample(vocab.decode(shown + written.ids), seed, temperature, i))
+    output(args, samples)
+    return 0
+
+
+def _check_samples(args: argparse.Namespace, max_seed: int) -> None:
+    n = args.num_samples
+    if not 1 <= n <= MAX_SAMPLES:
+        raise ScriptgenError(f"--num-samples {n} is invalid: ask for 1 to {MAX_SAMPLES} scripts")
+    if args.seed is not None and 0 <= args.seed <= max_seed and args.seed + n - 1 > max_seed:
+        raise ScriptgenError(f"--seed {args.seed} with --num-samples {n} passes 2**64-1; use a smaller --seed")
+    if args.interactive:
+        for flag, used in (("--num-samples", n != 1), ("--out", args.out is not None), ("--turns", args.turns is not None)):
+            if used:
+                raise ScriptgenError(f"{flag} writes one script; it does not combine with --interactive (use /cast there to choose who speaks)")
+
+
+def _prime(args: argparse.Namespace, vocab, writer, unknown: str) -> tuple[list[int], list[int]]:
+    """The prime's ids, and those of it to print: with --cast or --turns and no --prime, a line break (not printed)."""
+    if args.prime is None and (args.cast is not None or args.turns is not None) and writer.tokens.newline is not None:
+        return [writer.tokens.newline], []
+    prime = (args.prime if args.prime is not None else "jerry:").replace("\\n", "\n")
     if not prime.strip():
         raise ScriptgenError("the prime is empty; pass one or more words with --prime, e.g. --prime 'jerry:'")
     prime_ids = vocab.encode(prime, unknown)
     if not prime_ids:
         raise ScriptgenError("the prime has no tokens; pass one or more words with --prime, e.g. --prime 'jerry:'")
-    samples = []
-    for temperature in args.temperature:
-        sampler.reset()
-        sampler.feed(prime_ids)
-        new = sampler.sample(length, temperature, args.top_k, make_generator(args.seed, sampler.model.device))
-        samples.append((f"temperature {temperature}", vocab.decode(prime_ids + new)))
-    print(samples[0][1] if len(samples) == 1 else side_by_side(samples))
-    return 0
+    return prime_ids, prime_ids
 
 
+def check_out(out: str, overwrite: bool) -> Path:
+    """Refuse an --out that is a folder, exists (without --overwrite) or lies in no folder, before any work."""
+    path = Path(out)
+    if path.is_dir():
+        raise ScriptgenError(f"--out {out!r} is a folder; give a file name such as {os.path.join(out, 'scene.txt')!r}")
+    if os.path.lexists(path) and not overwrite:
+        raise ScriptgenError(f"--out {out!r} exists; pass --overwrite to replace it, or choose another file name")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise ScriptgenError(f"--out {out!r}: the folder {str(parent)!r} does not exist; create it first or choose another path")
+    return path
+
+
+def render_text(samples: list[Sample]) -> str:
+    """Plain text: each sample (temperatures side by side), a header line each when there are several."""
+    from ..interactive import side_by_side
+
+    blocks = []
+    groups = sorted({s.index for s in samples})
+    for index in groups:
+        group = [s for s in samples if s.index == index]
+        body = group[0].text if len(group) == 1 else side_by_side([(f"temperature {s.temperature}", s.text) for s in group])
+        body = body if body.endswith("\n") else body + "\n"
+        if len(groups) > 1:
+            body = f"=== sample {index + 1} of {len(groups)} (seed {group[0].seed}) ===\n" + body
+        blocks.append(body)
+    return "\n".join(blocks)
+
+
+def output(args: argparse.Namespace, samples: list[Sample]) -> None:
+    """The samples as text, to standard output or atomically to --out (the one place to add other formats)."""
+    from ..fsutil import write_bytes
+
+    text = render_text(samples)
+    if args.out is None:
+        sys.stdout.write(text)
+        return
+    path = check_out(args.out, args.overwrite)  # again: the file may have appeared meanwhile
+    write_bytes(path, text.encode("utf-8"), advice="choose another --out")
+    n = len({s.index for s in samples})
+    print(f"scriptgen: wrote {n} script{'s' if n > 1 else ''} to {args.out}", file=sys.stderr)

@@ -1,0 +1,77 @@
+"""``scriptgen cast``: who speaks in the corpus a checkpoint learned, with line counts, and its action lines.
+
+    scriptgen cast --checkpoint checkpoints/seinfeld [--json]
+
+The names are the ones ``generate --cast`` and ``--turns`` take.  A
+checkpoint trained before the cast was recorded (no ``cast.json``) lists, at
+word level, the speakers its vocabulary can cue, most frequent first, without
+counts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def add_parser(sub) -> None:
+    c = sub.add_parser("cast", help="list a checkpoint's speakers and action lines", description="List who speaks in a checkpoint's corpus, most lines first.")
+    c.add_argument("--checkpoint", default="checkpoints/seinfeld", help="checkpoint folder (default: checkpoints/seinfeld)")
+    c.add_argument("--json", action="store_true", help="print one JSON object instead of a table (default: off)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..checkpoint import load_checkpoint
+    from ..cues import ScriptTokens
+    from ..errors import ScriptgenError
+
+    ckpt = load_checkpoint(args.checkpoint)
+    cast = ckpt.cast
+    if cast is None:
+        names = ScriptTokens(ckpt.vocab).names
+        if not names:
+            raise ScriptgenError(
+                f"{args.checkpoint!r} has no recorded cast (it predates cast.json) and no cue tokens to read one from; train it again to record one"
+            )
+        speakers: dict[str, int | None] = dict.fromkeys(names)
+        actions: dict[str, int] = {}
+    else:
+        speakers, actions = cast.to_json()["speakers"], cast.to_json()["actions"]
+    summary = {
+        "checkpoint": str(args.checkpoint),
+        "level": ckpt.vocab.level,
+        "recorded": cast is not None,
+        "speakers": speakers,
+        "actions": actions,
+        "dialogue_lines": sum(speakers.values()) if cast is not None else None,
+        "action_lines": sum(actions.values()) if cast is not None else None,
+        "lines": cast.lines if cast is not None else None,
+        "words": cast.words if cast is not None else None,
+    }
+    if args.json:
+        print(json.dumps(summary, ensure_ascii=False, indent=1))
+    else:
+        sys.stdout.write(table(summary))
+    return 0
+
+
+def table(s: dict) -> str:
+    """The summary as the text the command prints."""
+    if not s["recorded"]:
+        head = (
+            f"{s['checkpoint']}: no recorded cast (trained before scriptgen kept one); "
+            f"{len(s['speakers'])} speakers its vocabulary can cue, most frequent first:"
+        )
+        return head + "\n" + "\n".join(f"  {name}" for name in s["speakers"]) + "\n"
+    out = [
+        f"{s['checkpoint']} ({s['level']} level): {len(s['speakers']):,} speakers, {s['dialogue_lines']:,} lines of dialogue, "
+        f"{s['action_lines']:,} action lines; {s['lines']:,} non-empty lines, {s['words']:,} words in all"
+    ]
+    width = max([len(n) for n in s["speakers"]] + [len(a) for a in s["actions"]] + [7])
+    out.append(f"  {'speaker':<{width}}  lines")
+    out += [f"  {name:<{width}}  {count:>5,}" for name, count in s["speakers"].items()]
+    if s["actions"]:
+        out.append(f"  {'action':<{width}}  lines")
+        out += [f"  {text:<{width}}  {count:>5,}" for text, count in s["actions"].items()]
+    return "\n".join(out) + "\n"
