@@ -73,6 +73,7 @@ class ScriptTokens:
             set(mask.nonzero().flatten().tolist()) for mask in (self.is_cue, self.is_action_opener, self.blank, self.structural)
         )
         recorded = known_cast.names() if known_cast is not None else []
+        self.recorded = set(recorded)
         # the names a user may ask for: at word level those with a cue token (in the vocabulary's
         # frequency order when no cast was recorded), at char level the recorded cast
         self.names = list(self.cue_ids) if self.level == "word" else recorded
@@ -90,6 +91,11 @@ class ScriptTokens:
             raise ScriptgenError(f"{flag} needs a model that writes line breaks; this vocabulary has none")
         known = set(self.names)
         for name in wanted:
+            if name in self.recorded and name not in known:
+                raise ScriptgenError(
+                    f"{flag}: {name!r} has no one-token cue in this word-level vocabulary (a name of several words, or rarer than --min-count), "
+                    f"so it cannot be steered; {self.closest(name)}"
+                )
             if (self.names or self.level == "word") and name not in known:  # a char model without a recorded cast takes any name
                 raise ScriptgenError(f"{flag}: {name!r} is not in this model's cast; {self.closest(name)}")
             if self.level == "char" and not self.spellings(name):

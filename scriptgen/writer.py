@@ -144,24 +144,7 @@ class ScriptWriter:
         self._masks: dict[tuple, torch.Tensor] = {}
 
     def check(self, options: WriteOptions) -> WriteOptions:
-        """``options`` with every setting checked (one error line each) and the names resolved to the cast's."""
-        o = options
-        top_k = check_sampling(o.cap(self.level), o.temperature, o.top_k, len(self.vocab), o.top_p)
-        if o.lines is not None:
-            check_lines(o.lines)
-            if self.tokens.newline is None:
-                raise ScriptgenError("--lines needs a model that writes line breaks; this vocabulary has none, use --length")
-        penalty = check_repetition_penalty(o.repetition_penalty)
-        if penalty != 1 and self.level == "char":
-            raise ScriptgenError(
-                "--repetition-penalty works on words: a character-level model repeats letters in every word; leave it at 1 for this checkpoint"
-            )
-        cast = self.tokens.resolve(o.cast, "--cast") if o.cast is not None else None
-        turns = self.tokens.resolve(o.turns, "--turns") if o.turns is not None else None
-        if cast and turns and any(name not in cast for name in turns):
-            outside = next(name for name in turns if name not in cast)
-            raise ScriptgenError(f"--turns names {outside!r}, who is not in --cast; add them to --cast or drop --cast (--turns alone sets who speaks)")
-        return replace(o, top_k=top_k, repetition_penalty=penalty, cast=cast, turns=turns)
+        return check_options(options, self.tokens)
 
     def steered(self, o: WriteOptions) -> bool:
         """Whether every token needs the writer's own loop (plain sampling runs Sampler.sample's)."""
@@ -280,6 +263,25 @@ class ScriptWriter:
         del new[keep:]
         self.sampler.restore(start)
         self.sampler.feed(new)
+
+
+def check_options(options: WriteOptions, tokens: ScriptTokens) -> WriteOptions:
+    """``options`` with every setting checked (one error line each) and the names resolved to the cast's (needs no model)."""
+    o, level = options, tokens.level
+    top_k = check_sampling(o.cap(level), o.temperature, o.top_k, len(tokens.vocab), o.top_p)
+    if o.lines is not None:
+        check_lines(o.lines)
+        if tokens.newline is None:
+            raise ScriptgenError("--lines needs a model that writes line breaks; this vocabulary has none, use --length")
+    penalty = check_repetition_penalty(o.repetition_penalty)
+    if penalty != 1 and level == "char":
+        raise ScriptgenError("--repetition-penalty works on words: a character-level model repeats letters in every word; leave it at 1 for this checkpoint")
+    cast = tokens.resolve(o.cast, "--cast") if o.cast is not None else None
+    turns = tokens.resolve(o.turns, "--turns") if o.turns is not None else None
+    if cast and turns and any(name not in cast for name in turns):
+        outside = next(name for name in turns if name not in cast)
+        raise ScriptgenError(f"--turns names {outside!r}, who is not in --cast; add them to --cast or drop --cast (--turns alone sets who speaks)")
+    return replace(o, top_k=top_k, repetition_penalty=penalty, cast=cast, turns=turns)
 
 
 def _last_index(ids: list[int], value: int | None) -> int:

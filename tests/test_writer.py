@@ -470,3 +470,22 @@ def test_interactive_topp_and_cast_commands(checkpoints):
     assert {line.speaker for line in parse_script(first) if line.kind == "dialogue"} == {"jerry"}
     assert {line.speaker for line in parse_script(second) if line.kind == "dialogue"} == {"george"}
     assert not first.endswith("\n") and out.getvalue().endswith("\n")  # each turn ends at a line end, printed once
+
+
+def test_names_are_matched_case_insensitively_against_the_cast_the_vocabulary_can_cue():
+    text = "Jerry: hi.\nMR. PITT: hello.\npitt: yes.\n[laughter]\nGeorge: so.\n"
+    cast = Cast.of([text])
+    assert cast.names() == ["george", "jerry", "mr. pitt", "pitt"]
+    words = ScriptTokens(Vocab.build([word_tokenize(text)], "word"), cast)
+    assert words.resolve(["JERRY", "jerry", " George "]) == ("jerry", "george")
+    assert words.resolve(["jerry", "george", "jerry"], "--turns") == ("jerry", "george", "jerry")  # turns keep repeats
+    with pytest.raises(ScriptgenError, match=r"'mr\. pitt' has no one-token cue.*closest names: .*pitt"):
+        words.resolve(["Mr. Pitt"])
+    with pytest.raises(ScriptgenError, match="'jery' is not in this model's cast; closest names: jerry"):
+        words.resolve(["jery"], "--turns")
+    chars = ScriptTokens(Vocab.build([list(text)], "char"), cast)
+    # the spellings of a cue that the characters can write: no lowercase j in the text, no capital E or Y
+    assert [chars.vocab.decode(ids) for ids in chars.spellings("jerry")] == ["Jerry: "]
+    assert [chars.vocab.decode(ids) for ids in chars.spellings("pitt")] == ["pitt: ", "Pitt: ", "PITT: "]
+    assert [chars.vocab.decode(ids) for ids in chars.spellings("mr. pitt")] == ["Mr. Pitt: ", "MR. PITT: "]  # no lowercase m
+    assert chars.resolve(["MR. PITT"]) == ("mr. pitt",)

@@ -94,11 +94,12 @@ class Sample:
 
 def run(args: argparse.Namespace) -> int:
     from ..checkpoint import load_checkpoint
+    from ..cues import ScriptTokens
     from ..generate import MAX_SEED, check_lines, check_repetition_penalty, check_top_p, make_generator
     from ..interactive import chat
     from ..sampler import Sampler
     from ..train import resolve_device
-    from ..writer import ScriptWriter, WriteOptions
+    from ..writer import ScriptWriter, WriteOptions, check_options
 
     # the checks that need no checkpoint first
     if args.lines is not None:
@@ -108,7 +109,6 @@ def run(args: argparse.Namespace) -> int:
     _check_samples(args, MAX_SEED)
     if args.out is not None:
         check_out(args.out, args.overwrite)
-    make_generator(args.seed)  # refuses a seed out of range before any work
     ckpt = load_checkpoint(args.checkpoint)
     vocab = ckpt.vocab
     length = args.length if args.length is not None else (100 if args.interactive else None)
@@ -116,6 +116,11 @@ def run(args: argparse.Namespace) -> int:
         length, args.lines, args.temperature[0], args.top_k, args.top_p, args.repetition_penalty,
         tuple(args.cast) if args.cast is not None else None, tuple(args.turns) if args.turns is not None else None, not args.no_actions,
     )  # fmt: skip
+    tokens = ScriptTokens(vocab, ckpt.cast)
+    for temperature in args.temperature:  # every setting and name, before the model is built
+        options = check_options(replace(options, temperature=temperature), tokens)
+    options = replace(options, temperature=args.temperature[0])
+    make_generator(args.seed)
     if args.top_k >= len(vocab):
         print(f"scriptgen: note: --top-k {args.top_k} covers the whole vocabulary ({len(vocab)} tokens); sampling from all of them", file=sys.stderr)
     unknown = "error"
@@ -127,9 +132,6 @@ def run(args: argparse.Namespace) -> int:
     precision = args.precision if args.precision != "auto" else ("int8" if device.type == "cpu" else "fp32")
     sampler = Sampler(ckpt.build_model(device), precision)
     writer = ScriptWriter(sampler, vocab, ckpt.cast)
-    options = writer.check(options)
-    for temperature in args.temperature:
-        writer.check(replace(options, temperature=temperature))
     if args.interactive:
         interactive = sys.stdin.isatty()
         if interactive:
