@@ -141,14 +141,16 @@ class CueChooser:
         self.model, self.tokens = model, tokens
         self._options: dict[tuple, list[Option]] = {}
 
-    def options(self, speakers: tuple[str, ...], actions: bool) -> list[Option]:
-        key = (speakers, actions)
+    def options(self, speakers: tuple[str, ...], actions: bool, blank: bool = True) -> list[Option]:
+        """How a line may start: each speaker's cue in each spelling, the action brackets (``actions``), an empty line (``blank``)."""
+        key = (speakers, actions, blank)
         if key not in self._options:
             t = self.tokens
             found = [Option(name, ids) for name in speakers for ids in t.spellings(name)]
             if actions:
                 found += [Option("action", (i,)) for i in t.is_action_opener.nonzero().flatten().tolist()]
-            found.append(Option("blank", (t.newline,)))
+            if blank:
+                found.append(Option("blank", (t.newline,)))
             self._options[key] = found
         return self._options[key]
 

@@ -22,14 +22,16 @@ What it guarantees:
   ``lines`` or ``turns`` and no ``length``: ``TOKENS_PER_LINE`` per line); a
   script the cap cuts short also ends at its last line end.
 - **Cast.**  At the start of each line only the cues of the ``cast`` (and
-  action lines unless ``actions=False``) may be drawn, the model's
-  probabilities renormalised over what is allowed.  Word level: the other
-  speakers' cue tokens get -inf before the softmax (and, in a line that did
-  not open with a cue, any cue token while the line could still become one,
-  ``uh jerry: ...``).  Char level: :class:`scriptgen.cues.CueChooser` draws
-  the option (a cue in each spelling, an action bracket, an empty line) from
-  one batched look-ahead and the writer forces its characters.  A cast of
-  everyone masks nothing: the draws are the plain sampler's.
+  action lines unless ``actions=False``, and an empty line after a non-empty
+  one, for corpora with one between utterances) may open a line,
+  the model's probabilities renormalised over what is allowed.  Word level:
+  every other token gets -inf before the softmax at a line start (and, in a
+  prime's line that did not open with a cue, any cue token while the line
+  could still become one, ``uh jerry: ...``).  Char level:
+  :class:`scriptgen.cues.CueChooser` draws the option (a cue in each
+  spelling, an action bracket, an empty line) from one batched look-ahead
+  and the writer forces its characters.  A cast of everyone restricts
+  nothing: no mask, and the draws are the plain sampler's.
 - **Turns.**  ``turns`` fixes the speakers of successive dialogue lines;
   the script ends after the last turn (or sooner, at ``lines``).  The
   prime's unfinished line is the first turn when its speaker is the first
@@ -100,11 +102,13 @@ class _Line:
     def __init__(self, tokens: ScriptTokens, vocab: Vocab, context: list[int], turns: tuple[str, ...]):
         self.t, self.vocab = tokens, vocab
         self.done = self.turn = 0
-        self.start, self.content, self.kind, self.cueable = True, False, None, False
+        self.start, self.content, self.kind, self.cueable, self.after_blank = True, False, None, False, False
         self.ids: list[int] = []
-        tail = context[_last_index(context, tokens.newline) + 1 :]
-        for i in tail:
+        last = _last_index(context, tokens.newline)
+        for i in context[_last_index(context[: max(last, 0)], tokens.newline) + 1 :]:  # the line before the last break, and the open one
             self.add(i)
+        self.done = 0  # lines are counted from the open line on
+        tail = context[last + 1 :]
         self.starts_fresh = self.start
         if tail:  # the prime's unfinished line: the first turn when its speaker is the first of the turns
             line = parse_line(vocab.decode(tail))
@@ -116,6 +120,7 @@ class _Line:
         t = self.t
         if i == t.newline:
             self.done += self.content
+            self.after_blank = not self.content
             self.start, self.content, self.kind, self.cueable, self.ids = True, False, None, False, []
             return True
         if self.start:
@@ -222,14 +227,14 @@ class ScriptWriter:
 
     def _options(self, line: _Line, o: WriteOptions):
         speakers = (o.turns[line.turn],) if o.turns else o.cast
-        return self.chooser.options(speakers, o.actions)
+        return self.chooser.options(speakers, o.actions, blank=not line.after_blank)
 
     def _scores(self, logits: torch.Tensor, line: _Line, o: WriteOptions, restricted: bool, window: deque[int]) -> torch.Tensor:
         """The step's scores with what may not be drawn at -inf and the repetition penalty applied; ``logits`` itself if neither."""
         mask = None
         if line.start:
             allowed = ((o.turns[line.turn],) if o.turns else o.cast) if restricted else None
-            mask = self._start_mask(allowed, o.actions)
+            mask = self._start_mask(allowed, o.actions, not line.after_blank)
         elif restricted and line.cueable:
             mask = self.tokens.is_cue
         scores = logits if mask is None else logits.masked_fill(mask.to(logits.device), float("-inf"))
@@ -241,13 +246,18 @@ class ScriptWriter:
             scores[0, idx] = torch.where(picked > 0, picked / r, picked * r)  # CTRL: less likely either way
         return scores
 
-    def _start_mask(self, allowed: tuple[str, ...] | None, actions: bool) -> torch.Tensor | None:
-        key = (allowed, actions)
+    def _start_mask(self, allowed: tuple[str, ...] | None, actions: bool, blank: bool) -> torch.Tensor | None:
+        """True for what may not open a line: under a cast all but its cues, the action openers and (``blank``) the line break; else nothing or the openers."""
+        key = (allowed, actions, blank)
         if key not in self._masks:
             t = self.tokens
-            mask = t.cue_mask(allowed) if allowed is not None and t.level == "word" else torch.zeros_like(t.is_cue)
-            if not actions:
-                mask |= t.is_action_opener
+            if allowed is not None and t.level == "word":
+                may = t.is_cue & ~t.cue_mask(allowed)
+                may |= t.is_action_opener if actions else may
+                may[t.newline] = blank  # an empty line (corpora with one between utterances), never two in a row
+                mask = ~may
+            else:
+                mask = torch.zeros_like(t.is_cue) if actions else t.is_action_opener.clone()
             self._masks[key] = mask if mask.any() else None
         return self._masks[key]
 

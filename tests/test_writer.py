@@ -489,3 +489,23 @@ def test_names_are_matched_case_insensitively_against_the_cast_the_vocabulary_ca
     assert [chars.vocab.decode(ids) for ids in chars.spellings("pitt")] == ["pitt: ", "Pitt: ", "PITT: "]
     assert [chars.vocab.decode(ids) for ids in chars.spellings("mr. pitt")] == ["Mr. Pitt: ", "MR. PITT: "]  # no lowercase m
     assert chars.resolve(["MR. PITT"]) == ("mr. pitt",)
+
+
+def test_under_a_cast_only_its_cues_actions_and_one_empty_line_may_open_a_line(checkpoints):
+    ckpt = checkpoints["word"]
+    writer = _writer(ckpt)
+    itos, t = ckpt.vocab.itos, writer.tokens
+    ids = {token: i for i, token in enumerate(itos)}
+    for actions in (True, False):
+        for blank in (True, False):
+            mask = writer._start_mask(("jerry", "kramer"), actions, blank)
+            may = {itos[i] for i in (~mask).nonzero().flatten().tolist()}
+            expected = {"jerry:", "kramer:"} | ({"[laughter]", "||left_parentheses||"} if actions else set()) | ({"||return||"} if blank else set())
+            assert may == expected & set(ids), (actions, blank)
+    assert writer._start_mask(None, True, True) is None  # no cast: nothing masked
+    assert {itos[i] for i in writer._start_mask(None, False, True).nonzero().flatten().tolist()} == {"[laughter]", "||left_parentheses||"} & set(ids)
+    chooser = _writer(checkpoints["char"]).chooser
+    labels = lambda **kw: [o.label for o in chooser.options(("george",), **kw)]  # noqa: E731
+    assert labels(actions=True, blank=True) == ["george", "action", "action", "blank"]
+    assert labels(actions=False, blank=False) == ["george"]
+    assert t.newline == ids["||return||"]
