@@ -110,3 +110,28 @@ def test_temperatures_far_below_the_greedy_bound_are_greedy_decoding(precision):
         expected.append(int(logits.argmax()))
         greedy.feed([expected[-1]])
     assert outputs[0] == outputs[1] == expected
+
+
+@pytest.mark.parametrize("precision", ["fp32", "int8"])
+def test_snapshot_restore_and_stepping(precision):
+    """restore() puts back the exact state a snapshot took; stepping() runs sample()'s steps and gives the thread count back."""
+    model = _model("lstm", "adaptive")
+    sampler = Sampler(model, precision)
+    sampler.feed(PRIME)
+    snapshot = sampler.snapshot()
+    first = sampler.sample(25, 0.9, 0, make_generator(1))
+    sampler.restore(snapshot)
+    assert sampler.sample(25, 0.9, 0, make_generator(1)) == first
+    sampler.restore(snapshot)
+    threads, logits, stepped = torch.get_num_threads(), sampler.logits.clone(), []
+    with sampler.stepping() as step:
+        for token in first:  # the same tokens through the bare step: the same scores as sample() saw
+            stepped.append(int(logits.argmax()))
+            logits = step(torch.tensor([token]))[0].clone()
+    assert torch.get_num_threads() == threads
+    greedy = Sampler(model, precision)
+    greedy.restore(snapshot)
+    assert stepped[0] == int(greedy.logits.argmax())
+    sampler.restore(snapshot)
+    sampler.feed(first)
+    assert torch.equal(sampler.logits, logits) if precision == "int8" else torch.allclose(sampler.logits, logits, atol=1e-5)
