@@ -163,6 +163,14 @@ def _pdf(screenplay) -> bytes:
     return out.getvalue()
 
 
+def require(fmt: str) -> None:
+    """Refuse, before any work, a format whose libraries are missing (one line saying how to install them)."""
+    if fmt in ("html", "pdf", "fdx"):
+        _require("screenplain", fmt)
+    if fmt == "pdf":
+        _require("reportlab", fmt)
+
+
 def _require(module: str, fmt: str):
     """An optional module, or one error line saying how to install it."""
     try:

@@ -258,3 +258,57 @@ def test_formats_suffixes_and_paths():
     assert format_from_path("scene") is None and format_from_path("scene.docx") is None
     with pytest.raises(ScriptgenError, match="choose one of text, fountain, html, pdf, fdx"):
         export(SCRIPT, "docx")
+
+
+# --------------------------------------------------------------------------
+# the command: scriptgen generate --format / --out NAME.pdf, after a (tiny) training run
+# --------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def tiny_checkpoint(tmp_path_factory, corpus_dir):
+    from scriptgen import Config, train
+
+    root = tmp_path_factory.mktemp("screenplay-ck")
+    cfg = Config(embedding_dim=16, hidden_dim=48, n_layers=1, dropout=0.0, seq_len=16, batch_size=8, lr=0.01, epochs=3, output="softmax")
+    train(cfg, data=corpus_dir, name="tiny", out_dir=root, data_dir=root / "data", progress=False, log=lambda m: None)
+    return root / "tiny"
+
+
+def _generate(capsys, *argv):
+    from scriptgen.cli import main
+
+    code = main(["generate", *argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_generate_writes_a_cast_restricted_pdf_of_whole_lines(tiny_checkpoint, tmp_path, capsys):
+    scene = tmp_path / "scene.pdf"
+    args = ["--checkpoint", str(tiny_checkpoint), "--cast", "jerry,elaine", "--lines", "30", "--seed", "3", "--no-actions"]
+    code, _, err = _generate(capsys, *args, "--format", "pdf", "--out", str(scene))
+    assert code == 0, err
+    text_code, text, _ = _generate(capsys, *args)  # the same script as text: the PDF must hold exactly it
+    assert text_code == 0
+    lines = parse_script(text)
+    spoken = [line for line in lines if line.kind != "blank"]
+    assert len(spoken) == 30 and {line.speaker for line in spoken} <= {"jerry", "elaine"}
+    reader = pypdf.PdfReader(io.BytesIO(scene.read_bytes()))
+    body = "\n".join(page.extract_text() for page in reader.pages[1:])
+    cues = [line.strip() for line in body.splitlines() if line.strip() in ("JERRY", "ELAINE", "GEORGE", "KRAMER")]
+    assert cues == [line.speaker.upper() for line in spoken]
+    assert "scriptgen" in reader.pages[0].extract_text()  # the title page names its author
+
+
+def test_out_suffix_picks_the_format_and_bad_requests_are_one_line(tiny_checkpoint, tmp_path, capsys):
+    ck = ["--checkpoint", str(tiny_checkpoint), "--lines", "6", "--seed", "1"]
+    fountain = tmp_path / "scene.fountain"
+    code, _, err = _generate(capsys, *ck, "--out", str(fountain))
+    assert code == 0, err
+    assert fountain.read_text().startswith("Title: Tiny\n") and "Author: scriptgen" in fountain.read_text()
+    for argv, needle in (
+        ([*ck, "--format", "pdf"], "add --out"),
+        ([*ck, "--out", str(fountain)], "exists"),
+        ([*ck, "--format", "html", "--num-samples", "2"], "one screenplay"),
+        ([*ck, "--format", "fdx", "--temperature", "0.5,1.0"], "one screenplay"),
+    ):
+        code, out, err = _generate(capsys, *argv)
+        assert code == 2 and out == "" and len(err.strip().splitlines()) == 1 and needle in err, (argv, err)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..errors import ScriptgenError
+from ..screenplay import FORMATS
 from .common import finite_float, temperatures
 
 MAX_SAMPLES = 1000
@@ -67,6 +68,12 @@ def add_parser(sub) -> None:
     g.add_argument("--num-samples", type=int, default=1, help=f"write this many scripts, sample i seeded with seed+i, at most {MAX_SAMPLES} (default: 1)")
     g.add_argument("--out", default=None, metavar="FILE", help="write the script to FILE (atomically) instead of standard output (default: off)")
     g.add_argument("--overwrite", action="store_true", help="let --out replace an existing file (default: off)")
+    g.add_argument(
+        "--format", choices=FORMATS, default=None,
+        help="text, or a screenplay: fountain (written by scriptgen), html, pdf or fdx (rendered by screenplain: pip install "
+        "'scriptgen[screenplay]'); pdf needs --out (default: from --out's suffix, else text)",
+    )  # fmt: skip
+    g.add_argument("--title", default=None, help="the screenplay's title (default: the checkpoint folder's name)")
     g.add_argument("--unk", action="store_true", help="map prime words the vocabulary lacks to <unk> instead of refusing (default: off)")
     g.add_argument(
         "--interactive", action="store_true",
@@ -109,6 +116,7 @@ def run(args: argparse.Namespace) -> int:
     _check_samples(args, MAX_SEED)
     if args.out is not None:
         check_out(args.out, args.overwrite)
+    args.format = check_screenplay(args)
     ckpt = load_checkpoint(args.checkpoint)
     vocab = ckpt.vocab
     length = args.length if args.length is not None else (100 if args.interactive else None)
@@ -196,6 +204,39 @@ def check_out(out: str, overwrite: bool) -> Path:
     return path
 
 
+def check_screenplay(args: argparse.Namespace) -> str:
+    """The output format (--format, else --out's suffix, else text), refused before any work if it cannot be written."""
+    from ..screenplay import format_from_path, require
+
+    fmt = args.format or (format_from_path(args.out) if args.out else None) or "text"
+    if fmt == "text":
+        return fmt
+    if args.interactive:
+        raise ScriptgenError(f"--format {fmt} writes one script; it does not combine with --interactive")
+    if args.num_samples != 1 or len(args.temperature) != 1:
+        raise ScriptgenError(f"--format {fmt} writes one screenplay: drop --num-samples and give one --temperature, or use --format text")
+    if fmt == "pdf" and args.out is None:
+        raise ScriptgenError("--format pdf writes a binary file: add --out FILE.pdf")
+    require(fmt)
+    return fmt
+
+
+def render(args: argparse.Namespace, samples: list[Sample]) -> bytes:
+    """The bytes to write: plain text, or the screenplay of the one sample."""
+    if args.format == "text":
+        return render_text(samples).encode("utf-8")
+    from ..screenplay import export
+
+    sample = samples[0]
+    settings = {"checkpoint": args.checkpoint, "temperature": sample.temperature, "seed": sample.seed}
+    for flag in ("top_k", "top_p", "lines", "cast", "turns", "repetition_penalty"):
+        value = getattr(args, flag)
+        if value not in (None, 0, 1.0, False):
+            settings[flag.replace("_", "-")] = ",".join(value) if isinstance(value, list) else value
+    title = args.title or Path(args.checkpoint).resolve().name.replace("_", " ").title()
+    return export(sample.text, args.format, title=title, meta={k: str(v) for k, v in settings.items()}, prime=args.prime)
+
+
 def render_text(samples: list[Sample]) -> str:
     """Plain text: each sample (temperatures side by side), a header line each when there are several."""
     from ..interactive import side_by_side
@@ -216,11 +257,11 @@ def output(args: argparse.Namespace, samples: list[Sample]) -> None:
     """The samples as text, to standard output or atomically to --out (the one place to add other formats)."""
     from ..fsutil import write_bytes
 
-    text = render_text(samples)
+    data = render(args, samples)
     if args.out is None:
-        sys.stdout.write(text)
+        sys.stdout.write(data.decode("utf-8"))
         return
     path = check_out(args.out, args.overwrite)  # again: the file may have appeared meanwhile
-    write_bytes(path, text.encode("utf-8"), advice="choose another --out")
+    write_bytes(path, data, advice="choose another --out")
     n = len({s.index for s in samples})
     print(f"scriptgen: wrote {n} script{'s' if n > 1 else ''} to {args.out}", file=sys.stderr)
