@@ -24,6 +24,8 @@ DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("auto", "fp32", "bf16")
 OUTPUTS = ("adaptive", "softmax")
 
+MAX_SAMPLE_LENGTH = 100_000  # a sample while training is a glance, not a script
+
 # Fields that define the prepared data; changing them means another vocabulary.
 DATA_FIELDS = ("level", "min_count", "val_fraction", "split_seed")
 
@@ -71,9 +73,14 @@ class Config:
     epochs: int = _field(10, "passes over the training split")
     max_minutes: float = _field(0.0, "stop after this many minutes of training (0 = no limit)")
     eval_interval: int = _field(0, "validate and save every N steps (0 = twice per epoch); always at each epoch's end")
+    patience: int = _field(0, "stop after N validations in a row without a new best validation loss (0 = never); the best weights are kept")
     seed: int = _field(1, "random seed of initialisation, dropout and data order")
     device: str = _field("auto", "auto (CUDA when present), cpu or cuda", choices=DEVICES)
     precision: str = _field("auto", "auto (bf16 autocast where the hardware has it), fp32 or bf16", choices=PRECISIONS)
+    # --- samples while training (they never change the trained weights) ----
+    sample_every: int = _field(1, "every N validations, print a sample and append it to samples.txt (0 = never)")
+    sample_prime: str = _field("", "prime of those samples; empty = the first token of the training text")
+    sample_length: int = _field(100, "tokens per sample while training")
     extra: dict[str, Any] = _field({}, "free-form notes recorded with the run", cli=False)
 
     # ----------------------------------------------------------------------
@@ -113,6 +120,14 @@ class Config:
                 raise bad(name, f"it must be at most {limit}")
         if not isinstance(self.eval_interval, int) or self.eval_interval < 0:
             raise bad("eval_interval", "it must be 0 (once per epoch) or a positive number of steps")
+        for name, what in (("patience", "0 (never stop early) or a number of validations"), ("sample_every", "0 (no samples) or a number of validations")):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**31:
+                raise bad(name, f"it must be {what}")
+        if isinstance(self.sample_length, bool) or not isinstance(self.sample_length, int) or not 1 <= self.sample_length <= MAX_SAMPLE_LENGTH:
+            raise bad("sample_length", f"it must be a whole number of tokens from 1 to {MAX_SAMPLE_LENGTH:,}")
+        if not isinstance(self.sample_prime, str) or len(self.sample_prime) > 10_000:
+            raise bad("sample_prime", "it must be text of at most 10,000 characters")
         if not (isinstance(self.seed, int) and 0 <= self.seed < 2**63):
             raise bad("seed", "it must be a non-negative whole number")
         if not (isinstance(self.split_seed, int) and 0 <= self.split_seed < 2**63):

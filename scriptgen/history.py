@@ -1,9 +1,12 @@
 """Learning curves: the one schema of ``history.csv`` (a checkpoint) and ``histories.csv`` (an experiment).
 
 Each validation adds one row: step, epoch, elapsed_s, train_loss, val_loss,
-tokens_per_s, lr.  An experiment's file has a leading ``row`` column naming the
-grid row.  Blank cells stand for "not measured" (e.g. no train loss before the
-first step) and read back as ``""``.
+tokens_per_s, lr, stop_reason.  ``stop_reason`` is blank except on the last
+row before the run stopped ("epochs", "time budget", "patience",
+"interrupted"); a resumed run goes on below it.  An experiment's file has a
+leading ``row`` column naming the grid row.  Blank cells stand for "not
+measured" (e.g. no train loss before the first step) and read back as ``""``;
+files written before a column existed read back with it blank.
 
     data = history_csv(rows)                  # bytes, for an atomic write
     rows = read_history(Path("history.csv"))  # numbers parsed
@@ -18,8 +21,9 @@ from pathlib import Path
 
 from .errors import ScriptgenError
 
-FIELDS = ("step", "epoch", "elapsed_s", "train_loss", "val_loss", "tokens_per_s", "lr")
+FIELDS = ("step", "epoch", "elapsed_s", "train_loss", "val_loss", "tokens_per_s", "lr", "stop_reason")
 _INTS = ("step", "tokens_per_s")
+_TEXT = ("stop_reason",)
 
 
 def history_csv(rows: list[dict], leading: tuple[str, ...] = ()) -> bytes:
@@ -36,8 +40,8 @@ def parse_row(raw: dict, path: Path, leading: tuple[str, ...] = ()) -> dict:
     row: dict = {key: raw.get(key) or "" for key in leading}
     for key in FIELDS:
         value = raw.get(key)
-        if value in ("", None):
-            row[key] = ""
+        if value in ("", None) or key in _TEXT:
+            row[key] = value or ""
             continue
         try:
             number = float(value)

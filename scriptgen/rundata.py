@@ -20,6 +20,7 @@ import numpy as np
 from .batches import StreamBatches
 from .config import Config
 from .errors import ScriptgenError
+from .finetune import FixedVocab, describe_unknown_words, prepare_with_vocab
 from .model import choose_cutoffs
 from .prepare import Prepared, Split, prepare
 from .script import Cast
@@ -38,10 +39,25 @@ class RunData:
 
 
 def load_run_data(
-    cfg: Config, source: str | Path | None, data_dir: str | Path, encoding: str = "utf-8", log: Callable[[str], None] = print
+    cfg: Config,
+    source: str | Path | None,
+    data_dir: str | Path,
+    encoding: str = "utf-8",
+    log: Callable[[str], None] = print,
+    vocab: FixedVocab | None = None,
 ) -> RunData:
-    """Prepare (or read the cache of) ``source`` and cut it into training and validation batches."""
-    prepared = prepare(source, cfg.level, cfg.min_count, data_dir, encoding=encoding, log=log)
+    """Prepare (or read the cache of) ``source`` and cut it into training and validation batches.
+
+    With ``vocab`` (fine-tuning) the text is tokenized with that vocabulary
+    instead of one of its own; ``info["unknown"]`` then counts the words it lacks.
+    """
+    if vocab is None:
+        prepared = prepare(source, cfg.level, cfg.min_count, data_dir, encoding=encoding, log=log)
+    else:
+        prepared = prepare_with_vocab(source, vocab.vocab, data_dir, encoding, vocab.unknown, vocab.owner, log=log)
+        report = prepared.meta["unknown"]
+        if report["types"]:
+            log(f"{describe_unknown_words(report, vocab.vocab)} are not in the vocabulary of {vocab.owner} and map to {vocab.vocab.unk}")
     split = prepared.split(cfg.val_fraction, cfg.split_seed)
     n_train = sum(e - s for s, e in split.train)
     n_val = sum(e - s for s, e in split.val)
@@ -62,6 +78,8 @@ def load_run_data(
         "n_val_tokens": n_val,
         "split": {"val_fraction": cfg.val_fraction, "split_seed": cfg.split_seed, "val_documents": split.val_documents},
     }
+    if vocab is not None:
+        info["unknown"] = {"mode": vocab.unknown, **prepared.meta["unknown"]}
     return RunData(cfg, prepared.vocab, split, train_batches, val_batches, info, prepared.cast)
 
 

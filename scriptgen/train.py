@@ -13,18 +13,27 @@ validation under ``torch.no_grad()`` on the held-out episodes twice an epoch
 (or every ``eval_interval`` steps), the learning rate annealed by
 ``ReduceLROnPlateau`` when validation stops improving, the best weights kept.
 Every validation saves the checkpoint folder (best weights, last training
-state, ``history.csv``), so a killed run resumes from there with ``--resume``;
-a resumed CPU run ends with the same weights as an uninterrupted one.
-``loss.png`` is drawn when the run ends or is stopped.
+state, ``history.csv``, ``samples.txt``), so a killed run resumes from there
+with ``--resume``; a resumed CPU run ends with the same weights as an
+uninterrupted one.  What the run shows as it goes (progress bar, validation
+lines, samples, the ``on_validation`` hook) is :mod:`scriptgen.progress`.
 
-:func:`forward_back_prop` is the classic course's single training step.
+A run stops at its epochs, its time budget, after ``patience`` validations
+without a new best (early stopping; the best weights are the ones kept), or on
+a stop signal; the reason is recorded in ``trainer.json``, ``config.json``
+(``metrics.stop_reason``) and the last row of ``history.csv``, and
+``loss.png`` is drawn.  ``init_from`` starts a new run from another
+checkpoint's weights and vocabulary (:mod:`scriptgen.finetune`).
+
+The course's single training step :func:`forward_back_prop`, :func:`evaluate`
+and the optimizer's construction are in :mod:`scriptgen.steps`.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import platform
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,88 +43,23 @@ import torch
 from torch import nn
 
 from . import __version__
-from .checkpoint import Checkpoint, json_bytes, load_checkpoint, tensors_to_bytes, write_folder
+from .checkpoint import Checkpoint, json_bytes, load_checkpoint, load_weights, tensors_to_bytes, write_folder
 from .config import Config
 from .corpus import DEFAULT_SOURCE
 from .device import autocast_dtype, resolve_device
 from .errors import ScriptgenError
+from .finetune import finetune_config, load_parent, resumed_vocab
 from .fsutil import check_name, disk_error, hold_lock, recover_folder
 from .history import history_csv, read_history
 from .model import RNN, Hidden, count_parameters, detach_hidden
 from .plots import figure_png, plot_history
-from .rundata import load_run_data
+from .progress import OnValidation, SampleLog, progress_bar, sample_header, validation_line
+from .rundata import FixedVocab, load_run_data
+from .steps import evaluate, forward_back_prop, make_adam, make_scheduler
 from .stopping import stop_on_signals
-from .trainstate import TrainState, restore_training, resume_config, resume_data, training_files
+from .trainstate import TrainState, restore_training, resume_config, resume_data, trainer_json, training_files
 
 __all__ = ["TrainResult", "Trainer", "autocast_dtype", "evaluate", "forward_back_prop", "make_adam", "resolve_device", "train"]
-
-# --------------------------------------------------------------------------
-# The course API
-# --------------------------------------------------------------------------
-def forward_back_prop(
-    rnn: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    criterion: Callable,
-    inp: torch.Tensor,
-    target: torch.Tensor,
-    hidden,
-    clip: float = 5.0,
-) -> tuple[float, object]:
-    """One course-style training step on a batch; returns (loss, detached hidden state)."""
-    device = next(rnn.parameters()).device
-    inp, target = inp.to(device), target.to(device)
-    hidden = detach_hidden(hidden) if hidden is not None else None  # no backprop into earlier batches
-    if hidden is not None:
-        hidden = tuple(h.to(device) for h in hidden) if isinstance(hidden, (tuple, list)) else hidden.to(device)
-    rnn.train()
-    optimizer.zero_grad()
-    output, hidden = rnn(inp, hidden)
-    loss = criterion(output, target)
-    loss.backward()
-    nn.utils.clip_grad_norm_(rnn.parameters(), clip)  # LSTMs explode without it
-    optimizer.step()
-    return loss.item(), detach_hidden(hidden)
-
-
-# --------------------------------------------------------------------------
-@torch.no_grad()
-def evaluate(model: RNN, batches, amp_dtype: torch.dtype | None = None) -> float:
-    """Mean cross-entropy (nats/token) over every position of ``batches``."""
-    was_training = model.training
-    model.eval()
-    total, count = 0.0, 0
-    hidden: Hidden | None = None
-    for x, y in batches.epoch():
-        with torch.autocast(model.device.type, dtype=amp_dtype or torch.bfloat16, enabled=amp_dtype is not None):
-            loss, hidden = model.loss(x, y, hidden)
-        total += loss.item() * y.numel()
-        count += y.numel()
-    model.train(was_training)
-    return total / count
-
-
-def make_adam(params, lr: float) -> torch.optim.Adam:
-    """Adam with its update fused into one kernel where torch has one (CPU and CUDA since torch 2.4).
-
-    A word-level model's embedding is most of its parameters, and the plain
-    per-tensor update of them took 13% of a default training step on a 2-core
-    CPU; the fused one is about 4x faster (same update rule).
-    """
-    params = list(params)
-    try:
-        return torch.optim.Adam(params, lr=lr, fused=True)
-    except (RuntimeError, TypeError, ValueError):  # a device or an older torch without the fused kernel
-        return torch.optim.Adam(params, lr=lr)
-
-
-def make_scheduler(optimizer: torch.optim.Optimizer, cfg: Config):
-    """Anneal the learning rate by ``lr_decay`` after two validations without a new best (None if ``lr_decay`` is 1)."""
-    if cfg.lr_decay >= 1.0:
-        return None
-    return torch.optim.lr_scheduler.ReduceLROnPlateau(
-        optimizer, mode="min", factor=cfg.lr_decay, patience=1, threshold=0.0, cooldown=0, min_lr=cfg.lr * 1e-3, eps=0.0
-    )
-
 
 @dataclass
 class TrainResult:
@@ -130,6 +74,7 @@ class TrainResult:
     interrupted: bool = False
     signal: int = 0  # the signal that stopped the run (SIGINT, SIGTERM, SIGHUP), 0 if it ran to its end
     history: list[dict] = field(default_factory=list)
+    stop_reason: str = ""  # "epochs", "time budget", "patience" or "interrupted"
 
 
 class _Clock:
@@ -148,8 +93,12 @@ class Trainer:
     """One training run writing to one checkpoint folder.
 
     ``Trainer(cfg, folder, data).run()`` trains; ``resume=True`` continues the
-    run saved in ``folder``.  The model, optimizer, scheduler and the counters
-    of :class:`TrainState` are all the run's state; the data is ``self.data``.
+    run saved in ``folder``; ``init_from`` starts from that checkpoint's weights
+    and vocabulary (``unknown``: what becomes of words it lacks, see
+    :func:`scriptgen.finetune.prepare_with_vocab`).  ``on_validation(history,
+    sample)`` is called after each validation.  The model, optimizer, scheduler
+    and the counters of :class:`TrainState` are all the run's state; the data
+    is ``self.data``.
     """
 
     def __init__(
@@ -164,27 +113,43 @@ class Trainer:
         progress: bool | None = None,
         log: Callable[[str], None] = print,
         overwrite: bool = False,
+        init_from: str | Path | None = None,
+        unknown: str = "unk",
+        on_validation: OnValidation | None = None,
     ):
-        self.folder, self.log, self.progress = Path(folder), log, progress
+        self.folder, self.log, self.progress, self.on_validation = Path(folder), log, progress, on_validation
+        if resume and init_from is not None:
+            raise ScriptgenError("--init-from starts a new run and --resume continues one; pass only one of them")
         saved = self._saved_run() if resume else None
+        parent = load_parent(init_from) if init_from is not None else None
+        fixed: FixedVocab | None = None  # the vocabulary a fine-tuning run tokenizes its corpus with
+        self.parent_record: dict | None = None
         if saved is not None:
             cfg = resume_config(saved.config, cfg, explicit or set())
             data, encoding = resume_data(saved, data, encoding)  # the text is read as it was when training began
+            fixed, self.parent_record = resumed_vocab(saved)
         elif not overwrite and self.folder.exists() and any(self.folder.iterdir()):
             raise ScriptgenError(
                 f"checkpoint {str(self.folder)!r} already exists; pass --resume {self.folder} to continue it, "
                 f"--overwrite to replace it, or choose another --name"
             )
+        if parent is not None:
+            cfg = finetune_config(parent.checkpoint.config, cfg, explicit)
+            fixed, self.parent_record = FixedVocab(parent.checkpoint.vocab, unknown, repr(str(init_from))), parent.record()
         cfg.validate()
         self.device = resolve_device(cfg.device)
         self.amp_dtype = autocast_dtype(cfg.precision, self.device)
-        self.data = load_run_data(cfg, data, data_dir, encoding or "utf-8", log)
+        self.data = load_run_data(cfg, data, data_dir, encoding or "utf-8", log, fixed)
         if saved is not None and saved.info["data"]["fingerprint"] != self.data.info["fingerprint"]:
             raise ScriptgenError(f"the data of {str(self.folder)!r} changed since it was trained; train a new run with another --name")
         self.cfg = cfg = self.data.cfg
         self.vocab = self.data.vocab
+        batches = self.data.train_batches
+        self.samples = SampleLog(cfg, self.vocab, int(batches.ids[batches.ranges[0][0]]))  # before any training time is spent
         torch.manual_seed(cfg.seed)
         self.model = RNN.from_config(cfg, len(self.vocab)).to(self.device)
+        if parent is not None:
+            load_weights(self.model, parent.weights(), parent.checkpoint.folder / "model.safetensors")
         self.optimizer = make_adam(self.model.parameters(), cfg.lr)
         self.scheduler = make_scheduler(self.optimizer, cfg)
         self.state = TrainState()
@@ -194,6 +159,7 @@ class Trainer:
         self.best_dirty = False  # best_state changed since the last save
         self.model_written = False  # model.safetensors holds this run's best weights
         self.stop = None  # the stop-signal event while run() runs
+        self.sample: str | None = None  # the sample of the last validation, if one was due
         if saved is not None:
             self._restore(saved)
 
@@ -208,6 +174,7 @@ class Trainer:
     def _restore(self, saved: Checkpoint) -> None:
         self.best_state = saved.build_model("cpu").state_dict()
         self.history = read_history(self.folder / "history.csv")
+        self.samples.text = SampleLog.read(self.folder)  # appended to, never lost
         # last: it sets the RNG state, and building a model above draws from the RNG
         self.state, self.hidden = restore_training(
             self.folder, self.model, self.optimizer, self.scheduler, self.device, self.data.train_batches.batch_size
@@ -216,14 +183,18 @@ class Trainer:
         self.log(f"resuming {self.folder} at step {self.state.step} (epoch {self.state.epoch + 1}, best val {self.state.best_val:.4f})")
 
     def _config_json(self) -> dict:
-        return {
+        s = self.state
+        info = {
             "format_version": 1,
             "config": self.cfg.to_dict(),
             "vocab_size": len(self.vocab),
             "data": self.data.info,
-            "metrics": {"best_val_loss": self.state.best_val, "step": self.state.step, "epoch": self.state.epoch},
+            "metrics": {"best_val_loss": s.best_val, "step": s.step, "epoch": s.epoch, "stop_reason": s.stop_reason},
             "versions": {"scriptgen": __version__, "torch": torch.__version__, "python": platform.python_version()},
         }
+        if self.parent_record is not None:
+            info["init_from"] = self.parent_record  # the checkpoint this run started from and its weights' sha256
+        return info
 
     def save(self, plot: bool = False) -> None:
         """Write the checkpoint folder atomically (best weights only when they changed; ``loss.png`` if ``plot``)."""
@@ -234,6 +205,7 @@ class Trainer:
             "history.csv": history_csv(self.history),
             **training_files(self.state, self.model, self.optimizer, self.scheduler, self.hidden, self.device),
         }
+        files.update(self.samples.files())
         if plot:
             files["loss.png"] = figure_png(plot_history(self.history, title=self.folder.name))
         if self.best_dirty or not self.model_written:
@@ -243,11 +215,23 @@ class Trainer:
         self.best_dirty = False
         self.model_written = True
 
-    def save_plot(self) -> None:
-        """Draw ``loss.png`` into the saved folder, keeping every other file."""
-        png = figure_png(plot_history(self.history, title=self.folder.name))
-        keep = ("model.safetensors", "config.json", "vocab.json", "cast.json", "history.csv", "trainer.json", "trainer.safetensors")
-        write_folder(self.folder, {"loss.png": png}, keep=keep)
+    def finish(self, reason: str) -> None:
+        """Record why the run stopped (trainer.json, config.json, history.csv) and draw ``loss.png``."""
+        self.state.stop_reason = reason
+        if self.history:
+            self.history[-1]["stop_reason"] = reason
+        if reason == "interrupted":
+            self.save(plot=True)  # the state of the last finished step; --resume continues from it
+            return
+        # the last save was at this very step: rewrite the records only, keep every other file as it is
+        files = {
+            "config.json": json_bytes(self._config_json()),
+            "history.csv": history_csv(self.history),
+            "trainer.json": trainer_json(self.state, self.optimizer.state_dict()["param_groups"], self.scheduler),
+            "loss.png": figure_png(plot_history(self.history, title=self.folder.name)),
+        }
+        recover_folder(self.folder)
+        write_folder(self.folder, files, keep=tuple(os.listdir(self.folder)))
 
     # -- steps ------------------------------------------------------------------
     def train_step(self, x: torch.Tensor, y: torch.Tensor) -> float:
@@ -271,8 +255,8 @@ class Trainer:
             s.epoch, s.chunk = s.epoch + 1, 0
         return value
 
-    def validate(self, plot: bool = False) -> float:
-        """Validation loss on the held-out split; records it, anneals the learning rate, saves."""
+    def validate(self) -> float:
+        """Validation loss on the held-out split; records it, anneals the learning rate, draws a sample if due, saves."""
         val = evaluate(self.model, self.data.val_batches, self.amp_dtype)
         s = self.state
         self.history.append(
@@ -284,6 +268,7 @@ class Trainer:
                 "val_loss": round(val, 5),
                 "tokens_per_s": round(s.tokens / s.train_time) if s.train_time else "",
                 "lr": self.optimizer.param_groups[0]["lr"],
+                "stop_reason": "",
             }
         )
         s.loss_sum, s.loss_count = 0.0, 0
@@ -295,23 +280,30 @@ class Trainer:
             s.stale += 1
         if self.scheduler is not None:
             self.scheduler.step(val)
-        self.save(plot)
+        self.sample = self.samples.draw(self.model, self.history[-1]) if self.samples.due(len(self.history)) else None
+        self.save()
         return val
 
     # -- the loop -----------------------------------------------------------------
-    def finished(self) -> bool:
-        """The run reached its epochs or its time budget."""
-        budget = self.cfg.max_minutes * 60.0
-        return self.state.epoch >= self.cfg.epochs or bool(budget and self.state.elapsed >= budget)
+    def stop_reason(self) -> str:
+        """Why the run must stop now ("" while it goes on); reaching an end comes before a stop signal."""
+        s, cfg = self.state, self.cfg
+        if s.epoch >= cfg.epochs:
+            return "epochs"
+        if cfg.patience and s.stale >= cfg.patience:
+            return "patience"
+        if cfg.max_minutes and s.elapsed >= cfg.max_minutes * 60.0:
+            return "time budget"
+        return "interrupted" if self.stop is not None and self.stop.is_set() else ""
 
     def should_stop(self) -> bool:
-        return self.finished() or (self.stop is not None and self.stop.is_set())
+        return self.stop_reason() != ""
 
     def run(self) -> TrainResult:
         s, n_chunks = self.state, len(self.data.train_batches)
         eval_every = self.cfg.eval_interval or max(1, n_chunks // 2)
         self.log(f"model: {self.cfg.cell} {self.cfg.n_layers}x{self.cfg.hidden_dim}, {count_parameters(self.model):,} parameters")
-        bar = self._progress_bar()
+        bar = progress_bar(self.cfg.epochs * n_chunks, s.step, self.progress)
         last_eval = self.history[-1]["step"] if self.history else -1
         clock = _Clock(s)
         self.model.train()
@@ -331,32 +323,27 @@ class Trainer:
                             clock.tick()
                         if s.chunk == 0 or self.should_stop():
                             break
-                interrupted = self.stop.is_set() and not self.finished()
-                if interrupted:
-                    self.save(plot=True)  # the state of the last finished step; --resume continues from it
-                elif last_eval != s.step:
-                    self._report(self.validate(plot=True), bar)
-                else:
-                    self.save_plot()
+                reason = self.stop_reason()
+                if reason != "interrupted" and last_eval != s.step:
+                    self._report(self.validate(), bar)  # the curve's last point
+                self.finish(reason)
         finally:
             bar.close()
-        return self._result(interrupted, getattr(self.stop, "signum", 0) if interrupted else 0)
-
-    def _progress_bar(self):
-        from tqdm.auto import tqdm
-
-        total = self.cfg.epochs * len(self.data.train_batches)
-        disable = None if self.progress is None else not self.progress
-        return tqdm(total=total, initial=min(self.state.step, total), unit="step", disable=disable, dynamic_ncols=True, file=sys.stderr)
+        return self._result()
 
     def _report(self, val: float, bar) -> int:
-        s, row = self.state, self.history[-1]
-        line = f"step {s.step:6d}  epoch {row['epoch']:.2f}  train {row['train_loss']}  val {val:.4f}  best {s.best_val:.4f}  {s.elapsed:.0f}s"
-        (bar.write if not bar.disable else self.log)(line)
-        return s.step
+        """Print the validation line (and the sample, if one was drawn) under the bar; call ``on_validation``."""
+        say = bar.write if not bar.disable else self.log
+        say(validation_line(self.history[-1], self.state.best_val))
+        if self.sample is not None:
+            say(f"{sample_header(self.history[-1])}\n{self.sample.rstrip()}")
+        if self.on_validation is not None:
+            self.on_validation(list(self.history), self.sample)
+        return self.state.step
 
-    def _result(self, interrupted: bool, signum: int) -> TrainResult:
+    def _result(self) -> TrainResult:
         s = self.state
+        interrupted = s.stop_reason == "interrupted"
         last = self.history[-1] if self.history else {}
         train_loss = next((float(r["train_loss"]) for r in reversed(self.history) if r["train_loss"] != ""), math.nan)
         return TrainResult(
@@ -369,8 +356,9 @@ class Trainer:
             elapsed_s=s.elapsed,
             tokens_per_s=s.tokens / s.train_time if s.train_time else 0.0,
             interrupted=interrupted,
-            signal=signum,
+            signal=getattr(self.stop, "signum", 0) if interrupted else 0,
             history=list(self.history),
+            stop_reason=s.stop_reason,
         )
 
 
@@ -386,8 +374,17 @@ def train(
     progress: bool | None = None,
     log: Callable[[str], None] = print,
     overwrite: bool = False,
+    init_from: str | Path | None = None,
+    unknown: str = "unk",
+    on_validation: OnValidation | None = None,
 ) -> TrainResult:
     """Train (or resume) a run into ``out_dir/name``; see :class:`Trainer`.
+
+    ``init_from``: fine-tune, starting from that checkpoint's weights and
+    vocabulary.  ``on_validation(history, sample)``: called after each
+    validation with the history rows so far and the new sample (None when no
+    sample was due), e.g. to redraw a notebook's plot
+    (:class:`scriptgen.plots.LiveCurves`).
 
     One process at a time per run: a lock beside the folder (``out_dir/.NAME.lock``)
     refuses a second run of the same name, or an ``overwrite`` of a folder that a
@@ -399,5 +396,5 @@ def train(
     except OSError as exc:
         raise ScriptgenError(f"cannot create {str(out_dir)!r}: {disk_error(exc)}; choose a writable --out-dir") from None
     with hold_lock(Path(out_dir).resolve() / f".{name}.lock", f"training {folder}"):
-        trainer = Trainer(cfg or Config(), folder, data, data_dir, encoding, resume, explicit, progress, log, overwrite)
+        trainer = Trainer(cfg or Config(), folder, data, data_dir, encoding, resume, explicit, progress, log, overwrite, init_from, unknown, on_validation)
         return trainer.run()

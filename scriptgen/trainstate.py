@@ -33,6 +33,10 @@ from .corpus import DEFAULT_SOURCE
 from .errors import ScriptgenError
 from .model import Hidden
 
+# why a run stopped, as trainer.json, config.json, history.csv and the experiment results record it
+STOP_REASONS = ("", "epochs", "time budget", "patience", "interrupted")
+OPTIONAL = ("stop_reason",)  # TrainState fields that trainer.json files of older versions lack
+
 
 @dataclass
 class TrainState:
@@ -48,6 +52,7 @@ class TrainState:
     loss_count: int = 0  # steps in loss_sum
     best_val: float = math.inf  # lowest validation loss so far
     stale: int = 0  # validations since the last improvement
+    stop_reason: str = ""  # why the run last stopped (STOP_REASONS); "" while it runs
 
     @classmethod
     def from_json(cls, data: Any, path: Path) -> "TrainState":
@@ -56,9 +61,16 @@ class TrainState:
             raise _bad(path, "it is not a JSON object")
         values = {}
         for f in dataclasses.fields(cls):
+            if f.name in OPTIONAL and f.name not in data:
+                continue  # written before the field existed: its default
             if f.name not in data:
                 raise _bad(path, f"the field {f.name!r} is missing")
             value = data[f.name]
+            if f.type == "str":
+                if value not in STOP_REASONS:
+                    raise _bad(path, f"the field {f.name!r} is {str(value)[:40]!r}, not one of {', '.join(map(repr, STOP_REASONS))}")
+                values[f.name] = value
+                continue
             if f.type == "int":
                 ok = isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**63
             else:
@@ -88,10 +100,15 @@ def training_files(state: TrainState, model, optimizer, scheduler, hidden: Hidde
     tensors["rng.torch"] = torch.get_rng_state()
     if device.type == "cuda":
         tensors["rng.cuda"] = torch.cuda.get_rng_state()
-    meta = {**dataclasses.asdict(state), "param_groups": groups}
+    return {"trainer.safetensors": tensors_to_bytes(tensors), "trainer.json": trainer_json(state, groups, scheduler)}
+
+
+def trainer_json(state: TrainState, param_groups: list, scheduler) -> bytes:
+    """``trainer.json``: the counters, the optimizer's parameter groups and the scheduler's state."""
+    meta = {**dataclasses.asdict(state), "param_groups": param_groups}
     if scheduler is not None:
         meta["scheduler"] = scheduler.state_dict()
-    return {"trainer.safetensors": tensors_to_bytes(tensors), "trainer.json": json_bytes(meta)}
+    return json_bytes(meta)
 
 
 # --------------------------------------------------------------------------
@@ -168,7 +185,10 @@ def _restore_scheduler(scheduler, saved: Any, state: TrainState, path: Path) -> 
 # What a resumed run may change
 # --------------------------------------------------------------------------
 # may differ between a run and its resumption; everything else must match
-RESUMABLE_CHANGES = ("epochs", "max_minutes", "eval_interval", "device", "precision", "extra")
+# (patience and the samples: they decide when to stop and what to show, not what a step does)
+RESUMABLE_CHANGES = (
+    "epochs", "max_minutes", "eval_interval", "device", "precision", "extra", "patience", "sample_every", "sample_prime", "sample_length",
+)  # fmt: skip
 
 
 def resume_config(saved: Config, requested: Config | None, explicit: set[str]) -> Config:

@@ -51,7 +51,7 @@ def add_config_flags(parser: argparse.ArgumentParser, names: list[str]) -> None:
                 type=finite_float if spec.type is float else spec.type,
                 default=argparse.SUPPRESS,
                 metavar=flag.split("-")[-1].upper() if spec.type is not str else None,
-                help=f"{help_text} (default: {default})",
+                help=f"{help_text} (default: {default if default != '' else 'empty'})",
             )
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ..config import Config
 from ..corpus import DEFAULT_SOURCE
+from ..errors import ScriptgenError
 from .common import CONFIG_FLAGS, add_config_flags, add_data_flags, check_encoding, check_out_dir
 
 
@@ -23,9 +24,24 @@ def add_parser(sub) -> None:
     t.add_argument("--out-dir", default="checkpoints", help="folder of checkpoints (default: checkpoints)")
     t.add_argument("--resume", default=None, metavar="CHECKPOINT", help="continue the run saved in this checkpoint folder (default: start a new run)")
     t.add_argument("--overwrite", action="store_true", help="replace an existing checkpoint of the same name (default: refuse)")
+    t.add_argument(
+        "--init-from", default=None, metavar="CHECKPOINT",
+        help="fine-tune: start a new run from this checkpoint's weights, model and vocabulary, on --data (default: random weights)",
+    )  # fmt: skip
+    t.add_argument(
+        "--unknown", default="unk", choices=("unk", "error"),
+        help="with --init-from, words of --data the checkpoint's vocabulary lacks: map them to <unk> and count them, or refuse the text (default: unk)",
+    )  # fmt: skip
     t.add_argument("--no-progress", action="store_true", help="no progress bar (default: shown on a terminal)")
     add_config_flags(t, list(CONFIG_FLAGS))
 
+
+# the first line of the summary, per stop reason (an interrupted run prints how to resume instead)
+STOPPED = {
+    "epochs": "reached --epochs",
+    "time budget": "reached --max-minutes",
+    "patience": "no new best validation loss in --patience validations (early stopping; the best weights are kept)",
+}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -37,6 +53,8 @@ def run(args: argparse.Namespace) -> int:
     given = {n: getattr(args, n) for n in names if hasattr(args, n)}
     cfg = Config(**given)
     out_dir, name = args.out_dir, args.name
+    if args.resume and args.init_from:
+        raise ScriptgenError("--init-from starts a new run and --resume continues one; pass only one of them")
     if args.resume:
         folder = Path(os.path.normpath(Path(args.resume).absolute()))  # "--resume ." names the folder it is in
         out_dir, name = folder.parent, folder.name
@@ -55,6 +73,8 @@ def run(args: argparse.Namespace) -> int:
         progress=False if args.no_progress else None,
         log=lambda msg: print(msg, file=sys.stderr),
         overwrite=args.overwrite,
+        init_from=args.init_from,
+        unknown=args.unknown,
     )
     folder = result.folder
     if result.interrupted:
@@ -68,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
         f"best validation loss {result.best_val_loss:.4f} nats/token (perplexity {math.exp(result.best_val_loss):.1f}), "
         f"last train loss {result.train_loss:.4f}, {result.steps} steps, {result.epochs:.2f} epochs, "
         f"{result.elapsed_s:.0f} s, {result.tokens_per_s:,.0f} tokens/s\n"
+        f"stopped: {STOPPED[result.stop_reason]}\n"
         f"checkpoint: {folder} (loss curves in {folder / 'loss.png'})\n"
         f"generate with: scriptgen generate --checkpoint {folder} --prime 'jerry:'"
     )

@@ -57,6 +57,7 @@ def _metric_cells(row: dict, gpu: bool) -> list[str]:
         _num(row["last_val_loss"], ".3f"),
         _num(row["train_loss"], ".3f"),
         _num(row["epochs"], ".2f"),
+        row.get("stop_reason") or "",
         mmss(row["train_s"]),
         _num(row["tokens_per_s"], ",.0f"),
         _num(row["cpu_util_pct"], ".0f"),
@@ -68,7 +69,7 @@ def _metric_cells(row: dict, gpu: bool) -> list[str]:
 
 
 def _metric_header(gpu: bool) -> list[str]:
-    cols = ["best val loss", "last val loss", "train loss", "epochs", "time", "tokens/s", "CPU %", "peak RSS MB"]
+    cols = ["best val loss", "last val loss", "train loss", "epochs", "stopped by", "time", "tokens/s", "CPU %", "peak RSS MB"]
     return cols + (["GPU %", "GPU MB"] if gpu else [])
 
 
@@ -94,7 +95,8 @@ def results_markdown(rows: list[dict], title: str, header: list[str], axes: list
         out += [f"Finished rows: {len(rows)} of {total}.", ""]
     out += [
         "Losses are cross-entropy in nats/token on the held-out episodes (best = lowest of the run, last = at its end); "
-        "train loss is the mean of the last stretch of training; time is the training loop's, validation included; "
+        "train loss is the mean of the last stretch of training; stopped by says what ended the row (epochs, time budget, or "
+        "patience: early stopping); time is the training loop's, validation included; "
         "CPU % is the machine's mean utilisation (all cores = 100); the best row of each table is bold.",
         "",
     ]

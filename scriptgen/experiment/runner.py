@@ -114,7 +114,10 @@ def data_fingerprints(rows: list[Row], data: str | None, options: ExperimentOpti
 
 def check_consistent(recorded: dict, row: Row, data: dict, path: Path) -> None:
     """A recorded row must have been trained with this row's config and this data."""
-    old_cfg, new_cfg = recorded["config"], json.loads(json.dumps(row.config.to_dict()))
+    new_cfg = json.loads(json.dumps(row.config.to_dict()))
+    defaults = json.loads(json.dumps(Config().to_dict()))
+    # a row recorded before a Config field existed was trained with that field's default
+    old_cfg = {**{k: v for k, v in defaults.items() if k not in recorded["config"]}, **recorded["config"]}
     diff = [k for k in sorted(set(old_cfg) | set(new_cfg)) if old_cfg.get(k) != new_cfg.get(k)]
     if diff:
         k = diff[0]
@@ -154,6 +157,7 @@ def train_row(row: Row, folder: Path, data: str | None, options: ExperimentOptio
         "best_val_loss": rounded(result.best_val_loss, 5),
         "steps": result.steps,
         "epochs": round(result.epochs, 4),
+        "stop_reason": result.stop_reason,  # "epochs", "time budget" or "patience"
         "train_s": round(result.elapsed_s, 2),
         "wall_s": round(wall, 2),
         "tokens_per_s": round(result.tokens_per_s, 1),
