@@ -123,6 +123,8 @@ def test_sigkill_at_random_moments_then_resume_gives_identical_weights(corpus_di
     history = (folder / "history.csv").read_text().splitlines()
     assert history == [row for row in history if row]  # no torn rows
     assert len(history) == len((ref_root / "ck" / "run" / "history.csv").read_text().splitlines())
+    # the samples drawn at each validation (on by default) survive the kills: none lost, none twice
+    assert (folder / "samples.txt").read_text() == (ref_root / "ck" / "run" / "samples.txt").read_text()
     print(f"{kills} kills, {leftovers} left a half-done save behind")
 
 

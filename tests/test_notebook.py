@@ -11,13 +11,24 @@ from nbclient import NotebookClient
 NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "tv_script_generation.ipynb"
 
 
+class CountingClient(NotebookClient):
+    """Counts the kernel's display updates (a live plot redrawn in place)."""
+
+    updates = 0
+
+    def process_message(self, msg, cell, cell_index):
+        if msg.get("msg_type") == "update_display_data":
+            self.updates += 1
+        return super().process_message(msg, cell, cell_index)
+
+
 @pytest.mark.slow
 def test_notebook_runs_top_to_bottom(tmp_path, monkeypatch):
     monkeypatch.setenv("SCRIPTGEN_SMOKE", "1")
     monkeypatch.setenv("SCRIPTGEN_WORKDIR", str(tmp_path))
     monkeypatch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")
     nb = nbformat.read(NOTEBOOK, as_version=4)
-    client = NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOK.parent)}})
+    client = CountingClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOK.parent)}})
     client.execute()  # raises CellExecutionError on any failing cell
     outputs = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.get("outputs", [])]
     text = "".join(o.get("text", "") for o in outputs if o.get("output_type") == "stream")
@@ -25,6 +36,10 @@ def test_notebook_runs_top_to_bottom(tmp_path, monkeypatch):
     assert any("image/png" in o.get("data", {}) for o in outputs), "the loss plot is shown inline"
     assert (tmp_path / "checkpoints" / "notebook" / "model.safetensors").exists()
     assert "jerry:" in text
+    # the training cell's plot was redrawn in place at each validation while it trained, with a sample under it
+    validations = (tmp_path / "checkpoints" / "notebook" / "history.csv").read_text().count("\n") - 1
+    assert client.updates == validations >= 1
+    assert any("<pre>" in o.get("data", {}).get("text/html", "") and "image/png" in o.get("data", {}) for o in outputs)
 
 
 def test_notebook_defines_no_library_code():
