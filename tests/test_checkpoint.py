@@ -42,11 +42,11 @@ def test_round_trip_gives_same_logits(trained):
     assert cfg.hidden_dim == 32 and model.hidden_dim == 32
 
 
-def test_saved_files_are_safetensors_and_json_only(trained):
+def test_saved_files_are_safetensors_json_and_text_only(trained):
     manifest = json.loads((trained / "manifest.json").read_text())
     assert manifest["format_version"] == 1
     for name in manifest["files"]:
-        assert name.endswith((".safetensors", ".json", ".csv", ".png")), name
+        assert name.endswith((".safetensors", ".json", ".csv", ".png", ".txt")), name  # samples.txt: plain text
 
 
 def test_file_that_is_not_safetensors_is_refused(trained, tmp_path):
