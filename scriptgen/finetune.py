@@ -100,6 +100,11 @@ def finetune_config(parent: Config, requested: Config, explicit: set[str] | None
         details = ", ".join(f"--{n.replace('_', '-')} {getattr(requested, n)!r} (checkpoint: {getattr(parent, n)!r})" for n in clash)
         raise ScriptgenError(f"--init-from takes the model and vocabulary of its checkpoint, so it cannot change {details}; drop those flags")
     return requested.replace(**{n: getattr(parent, n) for n in ARCHITECTURE_FIELDS})
+
+
+# --------------------------------------------------------------------------
+# A corpus tokenized with a given vocabulary
+# --------------------------------------------------------------------------
 _SHOWN_UNKNOWN = 20  # the most frequent unknown words kept in meta.json and named in messages
 
 

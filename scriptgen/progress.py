@@ -1,5 +1,7 @@
 """What a training run shows as it goes: the progress bar, one line per validation, samples, the ``on_validation`` hook.
 
+(And the run's wall clock, :class:`RunClock`, which the budget and the lines read.)
+
 Every ``sample_every`` validations the model writes a short sample from a
 fixed prime (``sample_prime``, or the first token of the training text) and
 seed (the run's ``seed``): the same prime and seed each time, so the samples
@@ -22,6 +24,7 @@ without (``tests/test_train_extras.py``).
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -38,6 +41,18 @@ SAMPLES_FILE = "samples.txt"
 SAMPLES_CAP = 256 * 2**20  # bytes of samples.txt read back on --resume
 
 OnValidation = Callable[[list, "str | None"], None]  # (history rows so far, the new sample or None)
+
+
+class RunClock:
+    """The run's wall clock: each tick adds the time since the last one to ``state.elapsed`` (a TrainState)."""
+
+    def __init__(self, state):
+        self.state, self.last = state, time.perf_counter()
+
+    def tick(self) -> None:
+        now = time.perf_counter()
+        self.state.elapsed += now - self.last
+        self.last = now
 
 
 def progress_bar(total: int, initial: int, progress: bool | None):

@@ -53,7 +53,7 @@ from .fsutil import check_name, disk_error, hold_lock, recover_folder
 from .history import history_csv, read_history
 from .model import RNN, Hidden, count_parameters, detach_hidden
 from .plots import figure_png, plot_history
-from .progress import OnValidation, SampleLog, progress_bar, sample_header, validation_line
+from .progress import OnValidation, RunClock, SampleLog, progress_bar, sample_header, validation_line
 from .rundata import FixedVocab, load_run_data
 from .steps import evaluate, forward_back_prop, make_adam, make_scheduler
 from .stopping import stop_on_signals
@@ -77,28 +77,13 @@ class TrainResult:
     stop_reason: str = ""  # "epochs", "time budget", "patience" or "interrupted"
 
 
-class _Clock:
-    """The run's wall clock: adds the time since the last tick to ``state.elapsed``."""
-
-    def __init__(self, state: TrainState):
-        self.state, self.last = state, time.perf_counter()
-
-    def tick(self) -> None:
-        now = time.perf_counter()
-        self.state.elapsed += now - self.last
-        self.last = now
-
-
 class Trainer:
     """One training run writing to one checkpoint folder.
 
     ``Trainer(cfg, folder, data).run()`` trains; ``resume=True`` continues the
-    run saved in ``folder``; ``init_from`` starts from that checkpoint's weights
-    and vocabulary (``unknown``: what becomes of words it lacks, see
-    :func:`scriptgen.finetune.prepare_with_vocab`).  ``on_validation(history,
-    sample)`` is called after each validation.  The model, optimizer, scheduler
-    and the counters of :class:`TrainState` are all the run's state; the data
-    is ``self.data``.
+    run saved in ``folder``; ``init_from``, ``unknown`` and ``on_validation``:
+    see :func:`train`.  The model, optimizer, scheduler and the counters of
+    :class:`TrainState` are all the run's state; the data is ``self.data``.
     """
 
     def __init__(
@@ -305,7 +290,8 @@ class Trainer:
         self.log(f"model: {self.cfg.cell} {self.cfg.n_layers}x{self.cfg.hidden_dim}, {count_parameters(self.model):,} parameters")
         bar = progress_bar(self.cfg.epochs * n_chunks, s.step, self.progress)
         last_eval = self.history[-1]["step"] if self.history else -1
-        clock = _Clock(s)
+        s.stop_reason = ""  # running (again): a resumed run's saves must not say why its last part stopped
+        clock = RunClock(s)
         self.model.train()
         try:
             with stop_on_signals(self.folder) as self.stop:
@@ -319,19 +305,21 @@ class Trainer:
                         if s.step % 10 == 0:
                             bar.set_postfix(loss=f"{loss:.3f}", tok_s=f"{s.tokens / s.train_time:,.0f}", refresh=False)
                         if s.step % eval_every == 0 or s.chunk == 0:
-                            last_eval = self._report(self.validate(), bar)
+                            self.validate()
+                            last_eval = self._report(bar)
                             clock.tick()
                         if s.chunk == 0 or self.should_stop():
                             break
                 reason = self.stop_reason()
                 if reason != "interrupted" and last_eval != s.step:
-                    self._report(self.validate(), bar)  # the curve's last point
+                    self.validate()  # the curve's last point
+                    self._report(bar)
                 self.finish(reason)
         finally:
             bar.close()
         return self._result()
 
-    def _report(self, val: float, bar) -> int:
+    def _report(self, bar) -> int:
         """Print the validation line (and the sample, if one was drawn) under the bar; call ``on_validation``."""
         say = bar.write if not bar.disable else self.log
         say(validation_line(self.history[-1], self.state.best_val))
@@ -381,9 +369,10 @@ def train(
     """Train (or resume) a run into ``out_dir/name``; see :class:`Trainer`.
 
     ``init_from``: fine-tune, starting from that checkpoint's weights and
-    vocabulary.  ``on_validation(history, sample)``: called after each
-    validation with the history rows so far and the new sample (None when no
-    sample was due), e.g. to redraw a notebook's plot
+    vocabulary; ``unknown``: "unk" maps words it lacks to <unk>, "error" refuses
+    them (:func:`scriptgen.finetune.prepare_with_vocab`).  ``on_validation(history,
+    sample)``: called after each validation with the history rows so far and
+    the new sample (None when none was due), e.g. to redraw a notebook's plot
     (:class:`scriptgen.plots.LiveCurves`).
 
     One process at a time per run: a lock beside the folder (``out_dir/.NAME.lock``)

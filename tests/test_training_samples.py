@@ -15,8 +15,8 @@ from scriptgen.rundata import load_run_data
 
 # dropout draws from the training RNG at every step: a sample that touched it would change the weights
 CFG = Config(
-    embedding_dim=16, hidden_dim=24, n_layers=2, dropout=0.3, seq_len=8, batch_size=8, lr=0.01, epochs=1,
-    eval_interval=25, output="softmax", sample_length=12, seed=5,
+    embedding_dim=16, hidden_dim=24, n_layers=2, dropout=0.3, seq_len=8, batch_size=32, lr=0.01, epochs=1,
+    eval_interval=8, output="softmax", sample_length=12, seed=5,
 )  # fmt: skip
 HEADER = re.compile(r"^=== step (\d+)  epoch ([\d.]+)  val ([\d.]+)$")
 
