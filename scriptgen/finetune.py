@@ -148,7 +148,7 @@ def prepare_with_vocab(
     if meta is None:
         log(f"preparing {'the default corpus' if source in (None, corpus_mod.DEFAULT_SOURCE) else source} with the vocabulary of {vocab_name} ...")
         sources, default_docs = _sources(source, encoding)
-        counts, kept = _count(sources, vocab.level, keep_empty=default_docs is not None)
+        counts, kept, cast = _count(sources, vocab.level, keep_empty=default_docs is not None)
         if not kept:
             raise corpus_mod.no_text_error(Path(source))
         missing = Counter({t: n for t, n in counts.items() if t not in vocab.stoi})
@@ -156,7 +156,7 @@ def prepare_with_vocab(
         _check_unknown(report, vocab, unknown, vocab_name)  # before anything is written
         meta = {"source": str(source or corpus_mod.DEFAULT_SOURCE), "fingerprint": fingerprint, "settings": settings}
         meta |= {"n_tokens": sum(n for _, n in kept), "vocab_size": len(vocab), "unknown": report, "documents": []}
-        _write_cache(folder, meta, kept, vocab, default_docs)
+        _write_cache(folder, meta, kept, vocab, default_docs, cast)
     _check_unknown(meta["unknown"], vocab, unknown, vocab_name)
     prepared = _load(folder, meta)
     if prepared.vocab.to_json() != vocab.to_json():
