@@ -116,9 +116,9 @@ def test_cli_trains_the_grid_and_writes_the_tables(corpus_dir, tmp_path, capsys)
 
 def test_interrupted_row_restarts_and_finished_rows_are_skipped(corpus_dir, tmp_path, monkeypatch):
     grid = load_grid(write_grid(tmp_path))
-    # validation every 2 steps (64 tokens) and 3 s a row: the Ctrl-C at the first validation lands inside the row's budget on a busy machine too
+    # validation every 2 steps (64 tokens) and 6 s a row: the Ctrl-C at the first validation lands inside the row's budget on a busy machine too
     options = ExperimentOptions(
-        name="resume", data=corpus_dir, data_dir=tmp_path / "data", out_dir=tmp_path / "results", budget_minutes=0.05, eval_tokens=64,
+        name="resume", data=corpus_dir, data_dir=tmp_path / "data", out_dir=tmp_path / "results", budget_minutes=0.1, eval_tokens=64,
         progress=False, log=lambda m: None,
     )  # fmt: skip
     real_train = TRAIN_MODULE.train
