@@ -36,6 +36,9 @@ def test_notebook_runs_top_to_bottom(tmp_path, monkeypatch):
     assert any("image/png" in o.get("data", {}) for o in outputs), "the loss plot is shown inline"
     assert (tmp_path / "checkpoints" / "notebook" / "model.safetensors").exists()
     assert "jerry:" in text
+    assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in outputs), "the generate panel is shown"
+    saved = list((tmp_path / "outputs").glob("script-*.txt"))  # the "save your favourite script" cell
+    assert len(saved) == 1 and saved[0].read_text(encoding="utf-8") in text
     # the training cell's plot was redrawn in place at each validation while it trained, with a sample under it
     validations = (tmp_path / "checkpoints" / "notebook" / "history.csv").read_text().count("\n") - 1
     assert client.updates == validations >= 1
