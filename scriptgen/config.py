@@ -65,6 +65,7 @@ class Config:
     cutoffs: list[int] = _field([], "adaptive softmax cluster boundaries (token ranks); empty = chosen from the data", cli=False)
     # --- training ---------------------------------------------------------
     seq_len: int = _field(32, "tokens per backpropagation-through-time chunk")
+    ema_decay: float = _field(0.0, "average the weights after every step with this decay (e.g. 0.999); the average is validated, kept and sampled (0 = off)")
     bptt_jitter: bool = _field(False, "randomized BPTT: chunk lengths vary around --seq-len (sometimes half of it), so chunk boundaries move")
     batch_size: int = _field(32, "parallel token streams per step")
     lr: float = _field(0.003, "Adam learning rate")
@@ -135,6 +136,8 @@ class Config:
         for name in ("dropout", "dropout_input", "dropout_embed", "weight_drop"):
             if not _finite(getattr(self, name)) or not 0.0 <= getattr(self, name) < 1.0:
                 raise bad(name, "it must be in [0, 1)")
+        if not _finite(self.ema_decay) or not 0.0 <= self.ema_decay < 1.0:
+            raise bad("ema_decay", "it must be in [0, 1), e.g. 0.999 (0 = no averaging)")
         for name in ("ar_alpha", "tar_beta"):
             if not _finite(getattr(self, name)) or not 0.0 <= getattr(self, name) <= 100.0:
                 raise bad(name, "it must be a penalty weight from 0 (off) to 100, e.g. 2")

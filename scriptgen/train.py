@@ -31,9 +31,8 @@ and the optimizer's construction are in :mod:`scriptgen.steps`.
 
 from __future__ import annotations
 
+import contextlib
 import math
-import os
-import platform
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,23 +40,24 @@ from typing import Callable
 
 import torch
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 
-from . import __version__
-from .checkpoint import Checkpoint, json_bytes, load_checkpoint, load_weights, tensors_to_bytes, write_folder
+from .averaging import make_average
+from .checkpoint import load_weights
 from .config import Config
 from .corpus import DEFAULT_SOURCE
 from .device import autocast_dtype, resolve_device
+from .distributed import Dist, check_batch, setup, teardown
 from .errors import ScriptgenError
 from .finetune import finetune_config, load_parent, resumed_vocab
-from .fsutil import check_name, disk_error, hold_lock, recover_folder
-from .history import history_csv, read_history
+from .fsutil import check_name, disk_error, hold_lock
 from .model import RNN, Hidden, count_parameters, detach_hidden
-from .plots import figure_png, plot_history
 from .progress import OnValidation, RunClock, SampleLog, progress_bar, sample_header, validation_line
 from .rundata import FixedVocab, load_run_data
 from .steps import evaluate, forward_back_prop, make_adam, make_scheduler
 from .stopping import stop_on_signals
-from .trainstate import TrainState, restore_training, resume_config, resume_data, trainer_json, training_files
+from .trainsave import RunFiles
+from .trainstate import TrainState, resume_config, resume_data
 
 __all__ = ["TrainResult", "Trainer", "autocast_dtype", "evaluate", "forward_back_prop", "make_adam", "resolve_device", "train"]
 
@@ -77,7 +77,22 @@ class TrainResult:
     stop_reason: str = ""  # "epochs", "time budget", "patience" or "interrupted"
 
 
-class Trainer:
+# why a run stops, weakest first: processes that disagree (a signal on one, the budget on another) take the strongest
+STOP_REASONS = ("", "interrupted", "time budget", "patience", "epochs")
+
+
+class _Objective(nn.Module):
+    """The training loss as a module's forward, so DistributedDataParallel can wrap it."""
+
+    def __init__(self, model: RNN):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x, y, hidden):
+        return self.model.train_loss(x, y, hidden)
+
+
+class Trainer(RunFiles):
     """One training run writing to one checkpoint folder.
 
     ``Trainer(cfg, folder, data).run()`` trains; ``resume=True`` continues the
@@ -101,8 +116,13 @@ class Trainer:
         init_from: str | Path | None = None,
         unknown: str = "unk",
         on_validation: OnValidation | None = None,
+        dist: Dist | None = None,
     ):
         self.folder, self.log, self.progress, self.on_validation = Path(folder), log, progress, on_validation
+        self.dist = dist = dist or Dist()
+        if not dist.is_main:
+            self.log, self.progress, self.on_validation = (lambda msg: None), False, None
+            dist.barrier()  # rank 0 prepares the data (and recovers the folder) first; the others then read its cache
         if resume and init_from is not None:
             raise ScriptgenError("--init-from starts a new run and --resume continues one; pass only one of them")
         saved = self._saved_run() if resume else None
@@ -124,7 +144,10 @@ class Trainer:
         cfg.validate()
         self.device = resolve_device(cfg.device)
         self.amp_dtype = autocast_dtype(cfg.precision, self.device)
-        self.data = load_run_data(cfg, data, data_dir, encoding or "utf-8", log, fixed)
+        self.data = load_run_data(cfg, data, data_dir, encoding or "utf-8", self.log, fixed)
+        if dist.is_main:
+            dist.barrier()
+        check_batch(cfg.batch_size, "--batch-size", dist)
         if saved is not None and saved.info["data"]["fingerprint"] != self.data.info["fingerprint"]:
             raise ScriptgenError(f"the data of {str(self.folder)!r} changed since it was trained; train a new run with another --name")
         self.cfg = cfg = self.data.cfg
@@ -135,6 +158,11 @@ class Trainer:
         self.model = RNN.from_config(cfg, len(self.vocab)).to(self.device)
         if parent is not None:
             load_weights(self.model, parent.weights(), parent.checkpoint.folder / "model.safetensors")
+        self.average = make_average(self.model, cfg.ema_decay)  # validated, saved and sampled instead of the last weights
+        self.objective = _Objective(self.model)
+        if dist.enabled:  # gradients averaged over the processes; an adaptive softmax may leave a tail unused in a step
+            self.objective = DistributedDataParallel(self.objective, find_unused_parameters=cfg.output == "adaptive")
+        self.rows = dist.rows(cfg.batch_size)
         self.optimizer = make_adam(self.model.parameters(), cfg.lr)
         self.scheduler = make_scheduler(self.optimizer, cfg)
         self.state = TrainState()
@@ -147,93 +175,32 @@ class Trainer:
         self.sample: str | None = None  # the sample of the last validation, if one was due
         if saved is not None:
             self._restore(saved)
+        if dist.rank:  # other dropout masks than rank 0's (which keeps the one-process run's stream)
+            torch.manual_seed(cfg.seed + 1_000_003 * dist.rank + self.state.step)
 
-    # -- state ------------------------------------------------------------------
-    def _saved_run(self) -> Checkpoint:
-        recover_folder(self.folder)  # this run will write the folder: finish a swap a killed save left half done
-        saved = load_checkpoint(self.folder)
-        if not (self.folder / "trainer.json").exists():
-            raise ScriptgenError(f"{str(self.folder)!r} has no training state to resume; start a new run with another --name")
-        return saved
-
-    def _restore(self, saved: Checkpoint) -> None:
-        self.best_state = saved.build_model("cpu").state_dict()
-        self.history = read_history(self.folder / "history.csv")
-        self.samples.text = SampleLog.read(self.folder)  # appended to, never lost
-        # last: it sets the RNG state, and building a model above draws from the RNG
-        self.state, self.hidden = restore_training(
-            self.folder, self.model, self.optimizer, self.scheduler, self.device, self.data.train_batches.batch_size
-        )
-        self.model_written = True
-        self.log(f"resuming {self.folder} at step {self.state.step} (epoch {self.state.epoch + 1}, best val {self.state.best_val:.4f})")
-
-    def _config_json(self) -> dict:
-        s = self.state
-        info = {
-            "format_version": 1,
-            "config": self.cfg.to_dict(),
-            "vocab_size": len(self.vocab),
-            "data": self.data.info,
-            "metrics": {"best_val_loss": s.best_val, "step": s.step, "epoch": s.epoch, "stop_reason": s.stop_reason},
-            "versions": {"scriptgen": __version__, "torch": torch.__version__, "python": platform.python_version()},
-        }
-        if self.parent_record is not None:
-            info["init_from"] = self.parent_record  # the checkpoint this run started from and its weights' sha256
-        return info
-
-    def save(self, plot: bool = False) -> None:
-        """Write the checkpoint folder atomically (best weights only when they changed; ``loss.png`` if ``plot``)."""
-        files = {
-            "config.json": json_bytes(self._config_json()),
-            "vocab.json": json_bytes(self.vocab.to_json()),
-            "cast.json": json_bytes(self.data.cast.to_json()),
-            "history.csv": history_csv(self.history),
-            **training_files(self.state, self.model, self.optimizer, self.scheduler, self.hidden, self.device),
-        }
-        files.update(self.samples.files())
-        if plot:
-            files["loss.png"] = figure_png(plot_history(self.history, title=self.folder.name))
-        if self.best_dirty or not self.model_written:
-            state = self.best_state if self.best_state is not None else self.model.state_dict()
-            files["model.safetensors"] = tensors_to_bytes(state, {"format": "pt"})
-        write_folder(self.folder, files, keep=("model.safetensors", "loss.png"))
-        self.best_dirty = False
-        self.model_written = True
-
-    def finish(self, reason: str) -> None:
-        """Record why the run stopped (trainer.json, config.json, history.csv) and draw ``loss.png``."""
-        self.state.stop_reason = reason
-        if self.history:
-            self.history[-1]["stop_reason"] = reason
-        if reason == "interrupted":
-            self.save(plot=True)  # the state of the last finished step; --resume continues from it
-            return
-        # the last save was at this very step: rewrite the records only, keep every other file as it is
-        files = {
-            "config.json": json_bytes(self._config_json()),
-            "history.csv": history_csv(self.history),
-            "trainer.json": trainer_json(self.state, self.optimizer.state_dict()["param_groups"], self.scheduler),
-            "loss.png": figure_png(plot_history(self.history, title=self.folder.name)),
-        }
-        recover_folder(self.folder)
-        write_folder(self.folder, files, keep=tuple(os.listdir(self.folder)))
+    @property
+    def eval_model(self) -> RNN:
+        """What is validated, kept as the best and sampled: the averaged weights when averaging, else the model."""
+        return self.average.module if self.average is not None else self.model
 
     # -- steps ------------------------------------------------------------------
     def train_step(self, x: torch.Tensor, y: torch.Tensor) -> float:
         """One optimizer step on a (batch_size, seq_len) chunk; carries the hidden state and the counters."""
         t0 = time.perf_counter()
-        x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
+        x, y = x[self.rows].to(self.device, non_blocking=True), y[self.rows].to(self.device, non_blocking=True)  # this process's streams
         hidden = detach_hidden(self.hidden) if self.hidden is not None else None  # no backprop into earlier chunks
         with torch.autocast(self.device.type, dtype=self.amp_dtype or torch.bfloat16, enabled=self.amp_dtype is not None):
-            objective, loss, hidden = self.model.train_loss(x, y, hidden)  # objective: + AR/TAR penalties when set
+            objective, loss, hidden = self.objective(x, y, hidden)  # objective: + AR/TAR penalties when set
         self.optimizer.zero_grad(set_to_none=True)
         objective.backward()
         nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.clip)
         self.optimizer.step()
+        if self.average is not None:
+            self.average.update_parameters(self.model)
         value, self.hidden = loss.item(), detach_hidden(hidden)
         s = self.state
         s.train_time += time.perf_counter() - t0
-        s.tokens += y.numel()
+        s.tokens += y.numel() * self.dist.world_size
         s.step, s.chunk = s.step + 1, s.chunk + 1
         s.loss_sum, s.loss_count = s.loss_sum + value, s.loss_count + 1
         if s.chunk == self.data.train_batches.chunks_in(s.epoch):
@@ -242,8 +209,10 @@ class Trainer:
 
     def validate(self) -> float:
         """Validation loss on the held-out split; records it, anneals the learning rate, draws a sample if due, saves."""
-        val = evaluate(self.model, self.data.val_batches, self.amp_dtype)
+        val = evaluate(self.eval_model, self.data.val_batches, self.amp_dtype)  # every process: the same figure, no communication
         s = self.state
+        if self.dist.enabled:  # the training loss of all streams: the mean of the processes' means (equal shares)
+            s.loss_sum = self.dist.sum(s.loss_sum)[0] / self.dist.world_size
         self.history.append(
             {
                 "step": s.step,
@@ -259,13 +228,14 @@ class Trainer:
         s.loss_sum, s.loss_count = 0.0, 0
         if val < s.best_val:
             s.best_val, s.stale = val, 0
-            self.best_state = {k: v.detach().to("cpu", copy=True) for k, v in self.model.state_dict().items()}
+            self.best_state = {k: v.detach().to("cpu", copy=True) for k, v in self.eval_model.state_dict().items()}
             self.best_dirty = True
         else:
             s.stale += 1
         if self.scheduler is not None:
             self.scheduler.step(val)
-        self.sample = self.samples.draw(self.model, self.history[-1]) if self.samples.due(len(self.history)) else None
+        due = self.dist.is_main and self.samples.due(len(self.history))
+        self.sample = self.samples.draw(self.eval_model, self.history[-1]) if due else None
         self.save()
         return val
 
@@ -281,8 +251,15 @@ class Trainer:
             return "time budget"
         return "interrupted" if self.stop is not None and self.stop.is_set() else ""
 
+    def agreed_stop_reason(self) -> str:
+        """:meth:`stop_reason`, the same on every process (the strongest of theirs; a collective call)."""
+        reason = self.stop_reason()
+        if not self.dist.enabled:
+            return reason
+        return STOP_REASONS[int(self.dist.max(STOP_REASONS.index(reason)))]
+
     def should_stop(self) -> bool:
-        return self.stop_reason() != ""
+        return self.agreed_stop_reason() != ""
 
     def run(self) -> TrainResult:
         s, n_chunks = self.state, len(self.data.train_batches)
@@ -294,7 +271,7 @@ class Trainer:
         clock = RunClock(s)
         self.model.train()
         try:
-            with stop_on_signals(self.folder) as self.stop:
+            with stop_on_signals(self.folder) as self.stop:  # every process: torchrun passes a SIGTERM to all
                 while not self.should_stop():
                     if s.chunk == 0:
                         self.hidden = None  # a new epoch starts its streams afresh
@@ -310,7 +287,7 @@ class Trainer:
                             clock.tick()
                         if s.chunk == 0 or self.should_stop():
                             break
-                reason = self.stop_reason()
+                reason = self.agreed_stop_reason()
                 if reason != "interrupted" and last_eval != s.step:
                     self.validate()  # the curve's last point
                     self._report(bar)
@@ -384,6 +361,12 @@ def train(
         Path(out_dir).mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ScriptgenError(f"cannot create {str(out_dir)!r}: {disk_error(exc)}; choose a writable --out-dir") from None
-    with hold_lock(Path(out_dir).resolve() / f".{name}.lock", f"training {folder}"):
-        trainer = Trainer(cfg or Config(), folder, data, data_dir, encoding, resume, explicit, progress, log, overwrite, init_from, unknown, on_validation)
-        return trainer.run()
+    cfg = cfg or Config()
+    dist = setup(resolve_device(cfg.device).type)  # several processes under torchrun, else one
+    lock = hold_lock(Path(out_dir).resolve() / f".{name}.lock", f"training {folder}") if dist.is_main else contextlib.nullcontext()
+    try:
+        with lock:
+            trainer = Trainer(cfg, folder, data, data_dir, encoding, resume, explicit, progress, log, overwrite, init_from, unknown, on_validation, dist)
+            return trainer.run()
+    finally:
+        teardown(dist)

@@ -7,7 +7,8 @@ weights the state of the last step:
   the optimizer's parameter groups (with the annealed learning rate) and the
   learning-rate scheduler's state;
 * ``trainer.safetensors`` - the last weights (``model.*``), the Adam moments
-  (``optim.*``), the carried hidden state (``hidden.*``) and the RNG states.
+  (``optim.*``), the carried hidden state (``hidden.*``), the averaged weights
+  (``average.*``, with ``--ema-decay``) and the RNG states.
 
 Every field read back is checked for its type and range, so a damaged file is
 refused with one line naming the field instead of a traceback.
@@ -89,11 +90,14 @@ def _bad(path: Path, why: str) -> ScriptgenError:
 # --------------------------------------------------------------------------
 # Saving
 # --------------------------------------------------------------------------
-def training_files(state: TrainState, model, optimizer, scheduler, hidden: Hidden | None, device: torch.device) -> dict[str, bytes]:
-    """``trainer.json`` and ``trainer.safetensors`` of the current step."""
+def training_files(
+    state: TrainState, model, optimizer, scheduler, hidden: Hidden | None, device: torch.device, extra: dict[str, torch.Tensor] | None = None
+) -> dict[str, bytes]:
+    """``trainer.json`` and ``trainer.safetensors`` of the current step (``extra``: more named tensors, e.g. averaged weights)."""
     opt_tensors, groups = flatten_optimizer(optimizer.state_dict())
     tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
     tensors.update(opt_tensors)
+    tensors.update(extra or {})
     if hidden is not None:
         hs = hidden if isinstance(hidden, tuple) else (hidden,)
         tensors.update({f"hidden.{i}": h for i, h in enumerate(hs)})

@@ -45,6 +45,7 @@ STOPPED = {
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..distributed import from_env
     from ..train import train
 
     if args.encoding is not None:
@@ -77,6 +78,8 @@ def run(args: argparse.Namespace) -> int:
         unknown=args.unknown,
     )
     folder = result.folder
+    if not from_env().is_main:  # one of several processes under torchrun: rank 0 reports
+        return 128 + (result.signal or signal.SIGINT) if result.interrupted else 0
     if result.interrupted:
         print(
             f"scriptgen: interrupted at step {result.steps}; state saved in {folder}. "
