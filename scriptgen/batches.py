@@ -55,6 +55,14 @@ class StreamBatches:
     token is sometimes early in a chunk.  The lengths come from a generator
     seeded by the epoch alone, so a resumed run cuts the same chunks; the
     loss is a per-token mean, so no learning-rate rescaling is needed.
+
+    ``leads`` (a labelled corpus: one token id per range, its document's label
+    token) marks where a stream restarts.  Every row of an epoch's first chunk
+    starts mid-document with a fresh hidden state, so its first *input* is
+    replaced by the lead of the document at that position; the targets, the
+    x/y shift and every other chunk are unchanged, and since it depends on the
+    epoch alone a resumed run sees the same chunks.  (A row that starts at a
+    document's first token already reads its label there.)
     """
 
     def __init__(
@@ -66,6 +74,7 @@ class StreamBatches:
         ranges: Sequence[tuple[int, int]] | None = None,
         shuffle_seed: int | None = None,
         jitter: bool = False,
+        leads: Sequence[int] | None = None,
     ):
         self.ids = ids if isinstance(ids, np.ndarray) else np.asarray(ids)  # a memmap stays one
         self.ranges = [tuple(r) for r in ranges] if ranges is not None else [(0, len(ids))]
@@ -89,6 +98,9 @@ class StreamBatches:
         self.row_len = row_len  # inputs per row; the row's last target is one token further
         self.n_chunks = -(-row_len // seq_len)
         self.jitter = jitter
+        self.leads = None if leads is None else np.asarray(leads, dtype=np.int64)
+        if self.leads is not None and len(self.leads) != len(self.ranges):
+            raise ValueError("leads needs one token id per range")
         self._bounds: dict[int, np.ndarray] = {}
 
     def __len__(self) -> int:
@@ -151,6 +163,8 @@ class StreamBatches:
             pos = row_starts + (i + np.arange(t + 1, dtype=np.int64))  # stream positions of the chunk, (batch, t + 1)
             doc = np.searchsorted(begins, pos, side="right") - 1  # the last document starting at or before pos
             window = torch.from_numpy(np.asarray(self.ids[starts[doc] + (pos - begins[doc])], dtype=np.int64))
+            if chunk == 0 and self.leads is not None:  # the streams restart here: each row reads its document's label first
+                window[:, 0] = torch.from_numpy(self.leads[order][doc[:, 0]])
             yield window[:, :-1], window[:, 1:]
 
 

@@ -27,7 +27,7 @@ OUTPUTS = ("adaptive", "softmax")
 MAX_SAMPLE_LENGTH = 100_000  # a sample while training is a glance, not a script
 
 # Fields that define the prepared data; changing them means another vocabulary.
-DATA_FIELDS = ("level", "min_count", "val_fraction", "split_seed")
+DATA_FIELDS = ("level", "min_count", "val_fraction", "split_seed", "labels")
 
 
 def _field(default: Any, help: str, *, cli: bool = True, choices: tuple[str, ...] = ()) -> Any:
@@ -47,6 +47,7 @@ class Config:
     min_count: int = _field(1, "words seen fewer times become <unk> (1 keeps every word)")
     val_fraction: float = _field(0.1, "share of episodes/files held out for validation")
     split_seed: int = _field(0, "seed of the train/validation split")
+    labels: bool = _field(False, "each top-level subfolder of --data is a genre label the model learns (generate --label NAME writes in it)")
     # --- model ------------------------------------------------------------
     cell: str = _field("lstm", f"recurrent cell: {', '.join(CELLS)}", choices=CELLS)
     embedding_dim: int = _field(256, "size of the token embeddings")

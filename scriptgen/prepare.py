@@ -20,6 +20,11 @@ there cannot block), meta.json and vocab.json within size caps and parsed by
 
 The train/validation split is by document (episode or file), seeded; a corpus
 of a single document holds out its last part.
+
+With ``labels=True`` (``--labels``) each top-level subfolder of the source is
+a genre label: its token (``<label:comedy>``) opens every document's ids, and
+``meta.json`` records each document's label and the document count of each
+label (:mod:`scriptgen.labels`).
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from pathlib import Path
 import numpy as np
 
 from . import corpus as corpus_mod
+from . import labels as labels_mod
 from .errors import ScriptgenError
 from .fsutil import disk_error, remove_stale_temporaries, write_bytes
 from .safeload import JSON_CAP, meta_cap, read_json, regular_kind, vocab_cap
@@ -64,10 +70,11 @@ class Split:
 class Prepared:
     vocab: Vocab
     ids: np.ndarray  # all token ids, documents one after another (memory-mapped)
-    documents: list[dict]  # {"name", "start", "end"}
+    documents: list[dict]  # {"name", "start", "end"} (and "label" in a labelled corpus)
     meta: dict
     folder: Path
     cast: Cast = field(default_factory=Cast)  # speakers and action lines of all documents
+    labels: dict[str, int] = field(default_factory=dict)  # label -> documents, in a labelled corpus
 
     def split(self, val_fraction: float, seed: int) -> Split:
         return split_documents(self.documents, val_fraction, seed)
@@ -87,10 +94,14 @@ class _Source:
 
     name: str
     blocks: Callable[[], Iterator[str]]
+    label: str | None = None  # its genre label, in a labelled corpus
 
 
-def _sources(source: str | Path | None, encoding: str) -> tuple[list[_Source], list[corpus_mod.Document] | None]:
+def _sources(source: str | Path | None, encoding: str, labels: bool = False) -> tuple[list[_Source], list[corpus_mod.Document] | None]:
     """The documents of ``source`` as block readers (and, for the small default corpus, the documents themselves)."""
+    if labels:
+        files = labels_mod.labelled_files(source)
+        return [_Source(name, partial(corpus_mod.iter_text, f, encoding, _BLOCK_CHARS), label) for name, label, f in files], None
     if source is None or str(source) == corpus_mod.DEFAULT_SOURCE:
         docs = corpus_mod.load_seinfeld()  # 1.9 MB of episodes: converted in memory
         return [_Source(d.name, partial(corpus_mod.text_blocks, d.text, _BLOCK_CHARS)) for d in docs], docs
@@ -106,28 +117,34 @@ def smallest_uint(n: int) -> np.dtype:
 
 
 def split_documents(documents: list[dict], val_fraction: float, seed: int) -> Split:
-    """Hold out ``val_fraction`` of the documents (seeded); one document: its last part."""
+    """Hold out ``val_fraction`` of the documents (seeded; of each label's, in a labelled corpus); one document: its last part."""
     spans = [(d["start"], d["end"]) for d in documents if d["end"] > d["start"]]
     names = [d["name"] for d in documents if d["end"] > d["start"]]
+    groups = [d.get("label") for d in documents if d["end"] > d["start"]]
     if not spans:
         raise ScriptgenError("the corpus has no tokens; pass a corpus with some text in it")
     if len(spans) == 1:
         start, end = spans[0]
         cut = end - max(1, int(round((end - start) * val_fraction)))
         return Split([(start, cut)], [(cut, end)], [f"{names[0]} (last {val_fraction:.0%})"])
-    n_val = min(len(spans) - 1, max(1, int(round(len(spans) * val_fraction))))
-    val_idx = set(random.Random(seed).sample(range(len(spans)), n_val))
+    rng, val_idx = random.Random(seed), set()
+    for group in sorted(set(groups), key=str):  # one group (None) unless labelled: each label then has its held-out documents
+        members = [i for i, g in enumerate(groups) if g == group]
+        n_val = min(len(members) - 1, max(1, int(round(len(members) * val_fraction))))
+        val_idx.update(members[k] for k in rng.sample(range(len(members)), n_val))
+    if not val_idx:  # every label has a single document
+        val_idx = {rng.randrange(len(spans))}
     train = [s for i, s in enumerate(spans) if i not in val_idx]
     val = [s for i, s in enumerate(spans) if i in val_idx]
     return Split(train, val, [names[i] for i in sorted(val_idx)])
 
 
-def cache_name(source: str | Path | None, level: str, min_count: int) -> str:
+def cache_name(source: str | Path | None, level: str, min_count: int, labels: bool = False) -> str:
     if source is None or str(source) == corpus_mod.DEFAULT_SOURCE:
         slug = corpus_mod.DEFAULT_SOURCE
     else:
         slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(source).resolve().name) or "corpus"
-    return f"{slug}-{level}" + (f"-min{min_count}" if min_count > 1 else "")
+    return f"{slug}-{level}" + (f"-min{min_count}" if min_count > 1 else "") + ("-labels" if labels else "")
 
 
 def prepare(
@@ -138,12 +155,13 @@ def prepare(
     encoding: str = "utf-8",
     force: bool = False,
     log=print,
+    labels: bool = False,
 ) -> Prepared:
-    """Tokenized corpus, from the cache when it is current, else built and cached."""
-    files = corpus_mod.source_files(source)  # first: they check the source (a FIFO, a device, an unreadable file)
+    """Tokenized corpus, from the cache when it is current, else built and cached; ``labels``: see the module's docstring."""
+    files = [f for _, _, f in labels_mod.labelled_files(source)] if labels else corpus_mod.source_files(source)  # first: they check the source
     fingerprint = corpus_mod.fingerprint(source, files)
-    folder = Path(data_dir) / cache_name(source, level, min_count)
-    settings = {"level": level, "min_count": min_count, "encoding": encoding, "format": CACHE_FORMAT}
+    folder = Path(data_dir) / cache_name(source, level, min_count, labels)
+    settings = {"level": level, "min_count": min_count, "encoding": encoding, "format": CACHE_FORMAT} | ({"labels": True} if labels else {})
     if not force:
         try:
             meta = read_json(folder / "meta.json", meta_cap(files), _REBUILD)
@@ -152,14 +170,19 @@ def prepare(
         except (OSError, ValueError, KeyError, AttributeError, ScriptgenError):
             pass  # no cache, or a damaged one: it is rebuilt
     log(f"preparing {'the default corpus' if source in (None, corpus_mod.DEFAULT_SOURCE) else source} ({level} level) ...")
-    sources, default_docs = _sources(source, encoding)
+    sources, default_docs = _sources(source, encoding, labels)
     counts, kept, cast = _count(sources, level, keep_empty=default_docs is not None)
     if not kept:
         raise corpus_mod.no_text_error(Path(source))
-    vocab = Vocab.from_counts(counts, level, min_count)
+    label_counts = Counter(src.label for src, _ in kept if src.label is not None)
+    if labels:
+        labels_mod.check_label_counts(label_counts, source)
+        kept = [(src, n + 1) for src, n in kept]  # the label token opens each document
+    specials = {labels_mod.label_token(name): n for name, n in label_counts.items()}
+    vocab = Vocab.from_counts(counts, level, min_count, specials)
     n_tokens = sum(n for _, n in kept)
     meta = {"source": str(source or corpus_mod.DEFAULT_SOURCE), "fingerprint": fingerprint, "settings": settings}
-    meta |= {"n_tokens": n_tokens, "vocab_size": len(vocab), "documents": []}
+    meta |= {"n_tokens": n_tokens, "vocab_size": len(vocab), "documents": []} | ({"labels": dict(sorted(label_counts.items()))} if labels else {})
     _write_cache(folder, meta, kept, vocab, default_docs, cast)
     log(f"prepared {len(kept)} documents, {n_tokens:,} tokens, vocabulary {len(vocab):,} -> {folder}")
     return _load(folder, meta)
@@ -272,6 +295,9 @@ def _write_ids(path: Path, docs: list[tuple[_Source, int]], vocab: Vocab, dtype:
         position = 0
         for src, n in docs:
             start, end = position, position + n
+            if src.label is not None:  # its label token first (counted in n)
+                fh.write(np.asarray([vocab.stoi[labels_mod.label_token(src.label)]], dtype=dtype).tobytes())
+                position += 1
             for block in src.blocks():
                 try:
                     ids = np.asarray(vocab.encode_tokens(tokenize(block, level), unknown="unk"), dtype=dtype)
@@ -284,7 +310,7 @@ def _write_ids(path: Path, docs: list[tuple[_Source, int]], vocab: Vocab, dtype:
                 position += len(ids)
             if position != end:
                 raise ScriptgenError(f"{src.name!r} changed while it was being prepared; run the command again")
-            doc_ranges.append({"name": src.name, "start": start, "end": end})
+            doc_ranges.append({"name": src.name, "start": start, "end": end} | ({"label": src.label} if src.label is not None else {}))
 
     write_bytes(path, write)
     return doc_ranges
@@ -305,4 +331,7 @@ def _load(folder: Path, meta: dict) -> Prepared:
     if len(ids) != n_tokens or len(vocab) != vocab_size:
         raise inconsistent
     cast = Cast.from_json(read_json(folder / "cast.json", JSON_CAP, _REBUILD))
-    return Prepared(vocab, ids, meta["documents"], meta, folder, cast)
+    labels = meta.get("labels", {})
+    if any(labels_mod.label_token(d.get("label")) not in vocab.specials for d in meta["documents"] if "label" in d or labels):
+        raise inconsistent  # a label without its token, or an unlabelled document in a labelled corpus
+    return Prepared(vocab, ids, meta["documents"], meta, folder, cast, labels)

@@ -21,6 +21,7 @@ from .batches import StreamBatches
 from .config import Config
 from .errors import ScriptgenError
 from .finetune import FixedVocab, describe_unknown_words, prepare_with_vocab
+from .labels import lead_ids
 from .model import choose_cutoffs
 from .prepare import Prepared, Split, prepare
 from .script import Cast
@@ -52,7 +53,9 @@ def load_run_data(
     instead of one of its own; ``info["unknown"]`` then counts the words it lacks.
     """
     if vocab is None:
-        prepared = prepare(source, cfg.level, cfg.min_count, data_dir, encoding=encoding, log=log)
+        prepared = prepare(source, cfg.level, cfg.min_count, data_dir, encoding=encoding, log=log, labels=cfg.labels)
+    elif cfg.labels:
+        raise ScriptgenError("--init-from does not take a labelled (--labels) corpus or checkpoint yet; train the labelled corpus from scratch")
     else:
         prepared = prepare_with_vocab(source, vocab.vocab, data_dir, encoding, vocab.unknown, vocab.owner, log=log)
         report = prepared.meta["unknown"]
@@ -65,9 +68,12 @@ def load_run_data(
         cutoffs = choose_cutoffs(_token_counts(prepared, split, len(prepared.vocab)))
         cfg = cfg.replace(cutoffs=cutoffs) if cutoffs else cfg.replace(output="softmax")
     _check_sizes(cfg, n_train, n_val)
-    train_batches = StreamBatches(prepared.ids, cfg.batch_size, cfg.seq_len, "training", split.train, shuffle_seed=cfg.seed, jitter=cfg.bptt_jitter)
+    train_batches = StreamBatches(
+        prepared.ids, cfg.batch_size, cfg.seq_len, "training", split.train, shuffle_seed=cfg.seed, jitter=cfg.bptt_jitter,
+        leads=lead_ids(prepared.documents, split.train, prepared.vocab),
+    )  # fmt: skip
     val_rows = min(cfg.batch_size, max(1, (n_val - 1) // cfg.seq_len))
-    val_batches = StreamBatches(prepared.ids, val_rows, cfg.seq_len, "validation", split.val)
+    val_batches = StreamBatches(prepared.ids, val_rows, cfg.seq_len, "validation", split.val, leads=lead_ids(prepared.documents, split.val, prepared.vocab))
     info = {
         "source": prepared.meta["source"],
         "fingerprint": prepared.meta["fingerprint"],
@@ -78,8 +84,13 @@ def load_run_data(
         "n_val_tokens": n_val,
         "split": {"val_fraction": cfg.val_fraction, "split_seed": cfg.split_seed, "val_documents": split.val_documents},
     }
+<<<<<<< HEAD
     if vocab is not None:
         info["unknown"] = {"mode": vocab.unknown, **prepared.meta["unknown"]}
+=======
+    if prepared.labels:
+        info["labels"] = prepared.labels  # label -> documents; the checkpoint's config.json keeps it (scriptgen.labels.read_labels)
+>>>>>>> 353ee72 (labels: --labels trains on a folder with one subfolder per genre label; a <label:NAME> special token opens every document's ids and replaces the first input of every stream restart; split held out per label; labels in meta.json and the run's data record)
     return RunData(cfg, prepared.vocab, split, train_batches, val_batches, info, prepared.cast)
 
 

@@ -5,6 +5,9 @@ symbols ``. , " ; ! ? ( ) - \\n`` becomes a token of its own (``||period||``
 and so on) before splitting on whitespace, so ``"jerry:"`` stays one token.
 Ids are ordered by frequency (id 0 is the most common token), which the
 adaptive softmax relies on.  Char level keeps every Unicode character.
+Special tokens (the genre labels of a labelled corpus, ``<label:comedy>``) are
+single tokens at both levels; text never tokenizes into them and
+:meth:`Vocab.decode` leaves them out.
 
     >>> vocab = Vocab.build([word_tokenize("Hello, world.\\n")], level="word")
     >>> vocab.decode(vocab.encode("hello, world."))
@@ -108,7 +111,9 @@ class Vocab:
     level: str  # "word" or "char"
     itos: list[str]  # id -> token
     unk: str | None = None  # the token rare/unknown words map to, if any
+    specials: list[str] = field(default_factory=list)  # tokens that are no text (genre labels): never decoded
     stoi: dict[str, int] = field(init=False, repr=False)
+    special_ids: frozenset[int] = field(init=False, repr=False, compare=False)  # ids of the specials
 
     def __post_init__(self) -> None:
         if self.level not in ("word", "char"):
@@ -118,6 +123,9 @@ class Vocab:
             raise ScriptgenError("vocabulary has duplicate tokens; vocab.json is malformed")
         if self.unk is not None and self.unk not in self.stoi:
             raise ScriptgenError(f"unknown-word token {self.unk!r} is not in the vocabulary; vocab.json is malformed")
+        if any(t not in self.stoi for t in self.specials):
+            raise ScriptgenError("a special token is not in the vocabulary; vocab.json is malformed")
+        self.special_ids = frozenset(self.stoi[t] for t in self.specials)
 
     def __len__(self) -> int:
         return len(self.itos)
@@ -131,9 +139,14 @@ class Vocab:
         return cls.from_counts(counts, level, min_count)
 
     @classmethod
-    def from_counts(cls, counts: Counter[str], level: str, min_count: int = 1) -> "Vocab":
+    def from_counts(cls, counts: Counter[str], level: str, min_count: int = 1, specials: dict[str, int] | None = None) -> "Vocab":
+        """Tokens most frequent first; ``specials`` (token -> count) are always kept, whatever ``min_count``."""
         if not counts:
             raise ScriptgenError("the corpus has no tokens; pass a corpus with some text in it")
+        specials = specials or {}
+        clash = next((t for t in specials if t in counts), None)
+        if clash is not None:
+            raise ScriptgenError(f"the corpus's text contains {clash!r}, which is the token of a label; rename that label folder or remove the text")
         unk = None
         if min_count > 1:
             rare = sum(c for t, c in counts.items() if c < min_count)
@@ -142,16 +155,20 @@ class Vocab:
                 raise ScriptgenError(f"the corpus already contains the token {UNK!r}; use --min-count 1")
             counts[UNK] = max(rare, 1)
             unk = UNK
+        counts = counts + Counter(specials) if specials else counts
         itos = [token for token, _ in counts.most_common()]
-        return cls(level, itos, unk)
+        return cls(level, itos, unk, list(specials))
 
     # -- encoding ----------------------------------------------------------
     def tokenize(self, text: str) -> list[str]:
         return tokenize(text, self.level)
 
     def encode_tokens(self, tokens: Sequence[str], unknown: str = "error") -> list[int]:
-        """Ids of ``tokens``; unknown ones raise (``unknown="error"``) or become ``<unk>`` (``"unk"``)."""
-        stoi = self.stoi
+        """Ids of ``tokens``; unknown ones raise (``unknown="error"``) or become ``<unk>`` (``"unk"``).
+
+        Text never encodes to a special token: a word spelled like a label is unknown.
+        """
+        stoi = self.stoi if not self.specials else {t: i for t, i in self.stoi.items() if i not in self.special_ids}
         if unknown == "unk" and self.unk is not None:
             fallback = stoi[self.unk]
             return [stoi.get(t, fallback) for t in tokens]
@@ -169,7 +186,7 @@ class Vocab:
         more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
         message = f"prime {what}{'s' if len(missing) > 1 else ''} {shown}{more} not in the vocabulary"
         if self.level == "word":
-            close = difflib.get_close_matches(missing[0], [t for t in self.itos if not t.startswith("||")], n=3)
+            close = difflib.get_close_matches(missing[0], [t for t in self.itos if not t.startswith("||") and t not in self.specials], n=3)
             if close:
                 message += f"; closest known words to {missing[0]!r}: {', '.join(close)}"
             if self.unk is not None:
@@ -181,12 +198,13 @@ class Vocab:
         return message
 
     def decode(self, ids: Iterable[int]) -> str:
-        itos = self.itos
-        return detokenize((itos[i] for i in ids), self.level)
+        itos, special = self.itos, self.special_ids
+        return detokenize((itos[i] for i in ids if i not in special), self.level)
 
     # -- persistence ---------------------------------------------------------
     def to_json(self) -> dict:
-        return {"level": self.level, "unk": self.unk, "itos": self.itos}
+        data = {"level": self.level, "unk": self.unk, "itos": self.itos}
+        return data | {"specials": self.specials} if self.specials else data  # absent without: older files stay byte for byte
 
     @classmethod
     def from_json(cls, data: object, where: str = "vocab.json") -> "Vocab":
@@ -216,7 +234,13 @@ class Vocab:
             raise bad(f"'level' is {str(level)[:40]!r}, not 'word' or 'char'")
         if unk is not None and (not isinstance(unk, str) or unk not in itos):
             raise bad(f"'unk' is {str(unk)[:40]!r}; it must be null or one of the tokens")
-        return cls(level, list(itos), unk)
+        specials = data.get("specials", [])
+        if not isinstance(specials, list) or len(set(map(str, specials))) != len(specials):
+            raise bad("'specials' is not a list of distinct tokens")
+        outside = next((t for t in specials if not isinstance(t, str) or t not in itos or t == unk), None)
+        if specials and outside is not None:
+            raise bad(f"special token {str(outside)[:40]!r} is not one of the tokens")
+        return cls(level, list(itos), unk, list(specials))
 
 
 def _encodable(token: str) -> bool:

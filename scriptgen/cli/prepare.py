@@ -14,7 +14,7 @@ def add_parser(sub) -> None:
     )
     add_data_flags(p)
     p.add_argument("--force", action="store_true", help="rebuild even if the cache is current (default: off)")
-    add_config_flags(p, ["level", "min-count"])
+    add_config_flags(p, ["level", "min-count", "labels"])
 
 
 def run(args: argparse.Namespace) -> int:
@@ -22,11 +22,12 @@ def run(args: argparse.Namespace) -> int:
 
     encoding = args.encoding or "utf-8"
     check_encoding(encoding)
-    cfg = Config(**{k: getattr(args, k) for k in ("level", "min_count") if hasattr(args, k)}).validate()
-    prepared = prepare(args.data, cfg.level, cfg.min_count, args.data_dir, encoding=encoding, force=args.force)
+    cfg = Config(**{k: getattr(args, k) for k in ("level", "min_count", "labels") if hasattr(args, k)}).validate()
+    prepared = prepare(args.data, cfg.level, cfg.min_count, args.data_dir, encoding=encoding, force=args.force, labels=cfg.labels)
     split = prepared.split(cfg.val_fraction, cfg.split_seed)
     print(
         f"{prepared.folder}: {prepared.meta['n_tokens']:,} tokens, vocabulary {len(prepared.vocab):,}, "
         f"{len(prepared.documents)} documents ({len(split.val_documents)} held out for validation)"
+        + (f"; labels: {', '.join(f'{name} ({n} documents)' for name, n in prepared.labels.items())}" if prepared.labels else "")
     )
     return 0
