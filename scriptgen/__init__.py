@@ -20,6 +20,7 @@ from .config import Config
 from .errors import ScriptgenError
 from .evaluation import Evaluation, evaluate_checkpoint
 from .generate import generate
+from .labels import label_id
 from .model import RNN
 from .plots import plot_history
 from .prepare import prepare
@@ -41,6 +42,7 @@ __all__ = [
     "evaluate_checkpoint",
     "forward_back_prop",
     "generate",
+    "label_id",
     "load_checkpoint",
     "load_model",
     "plot_history",

@@ -48,6 +48,7 @@ from torch.overrides import TorchFunctionMode
 from .config import Config, config_fields
 from .errors import ScriptgenError
 from .fsutil import disk_error, recover_folder, replace_folder
+from .labels import read_labels
 from .model import RNN
 from .safeload import FLOAT_DTYPES, JSON_CAP, TensorInfo, parse_header, parse_json, read_bytes, read_header, read_json, regular_kind, sha256, vocab_cap
 from .script import Cast
@@ -321,6 +322,7 @@ class Checkpoint:
     vocab: Vocab
     info: dict  # the rest of config.json: vocab_size, data, metrics, versions
     cast: Cast | None = None  # cast.json: who speaks how often in the corpus; None for a checkpoint older than it
+    labels: dict[str, int] | None = None  # genre label -> documents (config.json's data.labels); None: trained without labels
 
     def build_model(self, device: torch.device | str = "cpu", which: str = "best") -> RNN:
         """The model with the best (default) or last weights, on ``device``.
@@ -341,6 +343,7 @@ class Checkpoint:
             tensors = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
         model = RNN.from_config(self.config, len(self.vocab))
         load_weights(model, tensors, path)
+        model.unsampled = tuple(sorted(self.vocab.stoi[t] for t in self.vocab.specials))  # label tokens are read, never written
         return model.to(device).eval()
 
 
@@ -385,7 +388,7 @@ def load_checkpoint(folder: str | Path) -> Checkpoint:
             f"vocab.json has {len(vocab)} tokens but config.json says {vocab_size}; "
             f"the files come from different checkpoints, restore the checkpoint or train again"
         )
-    return Checkpoint(folder, config, vocab, info, _read_cast(folder))
+    return Checkpoint(folder, config, vocab, info, _read_cast(folder), read_labels(info, vocab, repr(str(path))))
 
 
 def _read_cast(folder: Path) -> Cast | None:

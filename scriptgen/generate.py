@@ -158,10 +158,12 @@ def generate_reference(
     top_k = check_sampling(length, temperature, top_k, model.output_size, top_p)
     model.eval()
     generator = make_generator(seed, model.device)
+    never = list(model.unsampled)  # genre label tokens, as the Sampler
     out, hidden = model.features(torch.tensor([prime_ids], device=model.device), None)
     logits = model.logits(out[:, -1])
     new = []
     for _ in range(length):
+        logits[:, never] = float("-inf")
         token = sample_next(logits, temperature, top_k, generator, top_p)
         new.append(int(token))
         out, hidden = model.features(token, hidden)

@@ -48,16 +48,19 @@ def chat(
     prompt: Callable[[], None] | None = None,
     options: WriteOptions | None = None,
     known_cast: Cast | None = None,
+    start: list[int] | tuple[int, ...] = (),
 ) -> int:
     """Serve turns until an empty line or the end of ``lines``; returns the number of turns.
 
     ``options`` (when given) replaces ``length``, ``temperature`` and ``top_k``;
-    ``known_cast`` is the checkpoint's cast, for ``/cast``.
+    ``known_cast`` is the checkpoint's cast, for ``/cast``; ``start`` (a genre
+    label's token) is fed first, and again after ``/reset``.
     """
     generator = make_generator(seed, sampler.model.device)
     writer = ScriptWriter(sampler, vocab, known_cast)
     options = writer.check(options or WriteOptions(length=length, temperature=temperature, top_k=top_k))
     turns = 0
+    sampler.feed(list(start))
     if prompt:
         prompt()
     for raw in lines:
@@ -67,6 +70,8 @@ def chat(
         command = line.strip()
         if command.startswith("/"):
             options = _command(command, sampler, writer, options, err)
+            if command.split(" ")[0] == "/reset":
+                sampler.feed(list(start))
         else:
             try:
                 ids = vocab.encode(line, unknown)

@@ -55,6 +55,7 @@ class RNN(nn.Module):
         tar_beta: float = 0.0,
     ):
         super().__init__()
+        self.unsampled: tuple[int, ...] = ()  # token ids generation never draws (genre labels; set by Checkpoint.build_model)
         if cell not in CELLS:
             raise ScriptgenError(f"cell {cell!r} is unknown; choose one of {', '.join(CELLS)}")
         if tie_weights and (embedding_dim != hidden_dim or vocab_size != output_size):

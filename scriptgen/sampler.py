@@ -88,6 +88,11 @@ class Sampler:
         self._allocate(model.embedding.weight.shape[1])
         self._layers = [CELL_STEPS[self.cell](self, k) for k in range(self.n_layers)]
         self._output = self._maps["out"] if self.adaptive is None else self._adaptive_output
+        unsampled = getattr(model, "unsampled", ())
+        self._unsampled = torch.tensor(unsampled, dtype=torch.long, device=model.device) if unsampled else None
+        if self._unsampled is not None:  # genre label tokens: scored -inf after every step, so never drawn
+            output, never = self._output, self._unsampled
+            self._output = lambda h: output(h).index_fill_(1, never, float("-inf"))
 
     # -- state buffers ----------------------------------------------------------
     def _allocate(self, embedding_dim: int) -> None:
@@ -177,6 +182,8 @@ class Sampler:
         out, hidden = self.model.features(x, self._to_hidden() if started else None)  # one batched pass
         self._from_hidden(hidden)
         self.logits = self.model.logits(out[0, -1:])[0]
+        if self._unsampled is not None:
+            self.logits.index_fill_(0, self._unsampled, float("-inf"))
 
     @contextlib.contextmanager
     def stepping(self) -> Iterator[Callable[[torch.Tensor], torch.Tensor]]:

@@ -74,6 +74,10 @@ def add_parser(sub) -> None:
         "'scriptgen[screenplay]'); pdf needs --out (default: from --out's suffix, else text)",
     )  # fmt: skip
     g.add_argument("--title", default=None, help="the screenplay's title (default: the checkpoint folder's name)")
+    g.add_argument(
+        "--label", default=None, metavar="NAME",
+        help="write in this genre label of a model trained with --labels (see 'scriptgen cast'): its token is fed before the prime (default: none)",
+    )  # fmt: skip
     g.add_argument("--unk", action="store_true", help="map prime words the vocabulary lacks to <unk> instead of refusing (default: off)")
     g.add_argument(
         "--interactive", action="store_true",
@@ -104,6 +108,7 @@ def run(args: argparse.Namespace) -> int:
     from ..cues import ScriptTokens
     from ..generate import MAX_SEED, check_lines, check_repetition_penalty, check_top_p, make_generator
     from ..interactive import chat
+    from ..labels import label_id
     from ..sampler import Sampler
     from ..train import resolve_device
     from ..writer import ScriptWriter, WriteOptions, check_options
@@ -119,6 +124,7 @@ def run(args: argparse.Namespace) -> int:
     args.format = check_screenplay(args)
     ckpt = load_checkpoint(args.checkpoint)
     vocab = ckpt.vocab
+    lead = [label_id(ckpt, args.label)] if args.label is not None else []  # fed first, never printed
     length = args.length if args.length is not None else (100 if args.interactive else None)
     options = WriteOptions(
         length, args.lines, args.temperature[0], args.top_k, args.top_p, args.repetition_penalty,
@@ -146,10 +152,11 @@ def run(args: argparse.Namespace) -> int:
             print("type a line for the model to continue; /reset clears, /temp 0.7, /topp 0.9, /cast jerry,kramer, an empty line quits", file=sys.stderr)
         chat(
             sampler, vocab, sys.stdin, sys.stdout, sys.stderr, seed=args.seed, unknown=unknown, options=options, known_cast=ckpt.cast,
-            prompt=(lambda: print("> ", end="", file=sys.stderr, flush=True)) if interactive else None,
+            prompt=(lambda: print("> ", end="", file=sys.stderr, flush=True)) if interactive else None, start=lead,
         )  # fmt: skip
         return 0
     prime_ids, shown = _prime(args, vocab, writer, unknown)
+    prime_ids = lead + prime_ids
     base = args.seed if args.seed is not None or args.num_samples == 1 else secrets.randbits(63)
     samples = []
     for i in range(args.num_samples):
@@ -229,7 +236,7 @@ def render(args: argparse.Namespace, samples: list[Sample]) -> bytes:
 
     sample = samples[0]
     settings = {"checkpoint": args.checkpoint, "temperature": sample.temperature, "seed": sample.seed}
-    for flag in ("top_k", "top_p", "lines", "cast", "turns", "repetition_penalty"):
+    for flag in ("label", "top_k", "top_p", "lines", "cast", "turns", "repetition_penalty"):
         value = getattr(args, flag)
         if value not in (None, 0, 1.0, False):
             settings[flag.replace("_", "-")] = ",".join(value) if isinstance(value, list) else value
