@@ -22,6 +22,13 @@ distinct-1/2/3 and 4-gram repetition (on words), their novelty (share of
 8-token, or at char level 40-character, spans that do not occur in the
 training split; :mod:`scriptgen.novelty`), the longest copied span and its
 episode, and their cast against the training split's (:mod:`scriptgen.textstats`).
+
+**Labels** (a model trained with ``--labels``): ``label=`` draws every sample
+after that label's token and scores the held-out loss on that label's
+validation documents only (or on ``data``, each document opened by the
+label's token); without it, the held-out loss of each label's validation
+documents is reported beside the whole split's.  Novelty and cast compare with
+the whole training split, all labels together.
 """
 
 from __future__ import annotations
@@ -45,7 +52,8 @@ from .checkpoint import Checkpoint, load_checkpoint
 from .device import resolve_device
 from .errors import ScriptgenError
 from .generate import check_sampling, make_generator
-from .heldout import HeldOut, heldout_on_text, score_text
+from .heldout import HeldOut, heldout_on_text, label_heldout, score_text
+from .labels import label_id
 from .novelty import NgramIndex
 from .prepare import Prepared, prepare
 from .rundata import load_run_data
@@ -94,7 +102,9 @@ def training_text(ckpt: Checkpoint, data_dir: str | Path, train_data: str | Path
     recorded_val = data.get("split", {}).get("val_documents")
     if run.vocab.itos != ckpt.vocab.itos or (recorded_val is not None and run.split.val_documents != recorded_val):
         raise ScriptgenError(f"{where} no longer prepares into the vocabulary and split the model was trained on; evaluate with the scriptgen that trained it")
-    prepared = prepare(None if source == corpus.DEFAULT_SOURCE else source, ckpt.config.level, ckpt.config.min_count, data_dir, encoding, log=log)
+    prepared = prepare(
+        None if source == corpus.DEFAULT_SOURCE else source, ckpt.config.level, ckpt.config.min_count, data_dir, encoding, log=log, labels=ckpt.config.labels
+    )  # fmt: skip
     return TrainingText(prepared, run.split.train, run.val_batches, run.split.val_documents)
 
 
@@ -208,6 +218,8 @@ class Evaluation:
     seed: int
     rows: list[SampleScores]
     seconds: dict[str, float]
+    label: str | None = None  # the genre label the samples and the held-out loss are of
+    heldout_by_label: dict[str, HeldOut] = field(default_factory=dict)  # a labelled model without label=: each label's validation documents
 
     def to_json(self) -> dict:
         return _finite(
@@ -215,6 +227,8 @@ class Evaluation:
                 "checkpoint": self.checkpoint,
                 "level": self.level,
                 "heldout": self.heldout.to_json(),
+                "label": self.label,
+                "heldout_by_label": {name: h.to_json() for name, h in self.heldout_by_label.items()},
                 "training_split": {"tokens": self.train_tokens, "documents": self.train_documents, "cast": self.corpus.to_json()},
                 "sampling": {"prime": self.prime, "samples": self.samples, "length": self.length, "seed": self.seed},
                 "temperatures": [row.to_json() for row in self.rows],
@@ -228,9 +242,9 @@ class Evaluation:
         what = "word" if self.level == "word" else "character"
         unknown = f"; {h.unknown:,} unknown {what}{'s' if h.unknown != 1 else ''} ({h.unknown_as})" if h.unknown else ""
         lines = [
-            f"checkpoint {self.checkpoint} ({self.level} level)",
-            f"held-out, {h.text}: {h.tokens:,} tokens, {h.nats_per_token:.3f} nats/token (perplexity {_num(math.exp(min(h.nats_per_token, 700)), 1)}), "
-            f"{_num(h.nats_per_word, 3)} nats/word, {_num(h.bits_per_char, 3)} bits/char{unknown}",
+            f"checkpoint {self.checkpoint} ({self.level} level)" + (f", label {self.label}" if self.label is not None else ""),
+            f"held-out, {_heldout(h)}{unknown}",
+            *(f"held-out, {_heldout(b)}" for b in self.heldout_by_label.values()),
             f"training split: {self.train_documents} documents, {self.train_tokens:,} tokens, {c.lines:,} lines: "
             f"{_pct(c.action_share)} action lines, {_num(c.words_per_line, 1)} words/line, {len(c.cast.speakers):,} speakers",
             f"samples: {self.samples} per temperature, {self.length} tokens each after the prime {self.prime!r}, "
@@ -249,6 +263,13 @@ class Evaluation:
         if copies:
             lines += ["", "longest copied spans:", *copies]
         return "\n".join(lines)
+
+
+def _heldout(h: HeldOut) -> str:
+    return (
+        f"{h.text}: {h.tokens:,} tokens, {h.nats_per_token:.3f} nats/token (perplexity {_num(math.exp(min(h.nats_per_token, 700)), 1)}), "
+        f"{_num(h.nats_per_word, 3)} nats/word, {_num(h.bits_per_char, 3)} bits/char"
+    )
 
 
 def _num(value: float, digits: int) -> str:
@@ -299,6 +320,7 @@ def evaluate_checkpoint(
     encoding: str = "utf-8",
     device: str = "cpu",
     precision: str = "auto",
+    label: str | None = None,
     log: Callable[[str], None] = lambda message: print(message, file=sys.stderr),
 ) -> Evaluation:
     """Held-out loss (validation split, or ``data``) and the sample figures per temperature; see the module's docstring."""
@@ -314,6 +336,7 @@ def evaluate_checkpoint(
     vocab = ckpt.vocab
     temperatures = list(temperatures)
     check_settings(samples, length, temperatures, seed, len(vocab))
+    lead = label_id(ckpt, label) if label is not None else None
     prime_ids = vocab.encode(prime.replace("\\n", "\n")) if prime is not None else None
     if prime is not None and not prime_ids:
         raise ScriptgenError("the prime has no tokens; pass one or more words with --prime, e.g. --prime 'jerry:'")
@@ -321,15 +344,22 @@ def evaluate_checkpoint(
     model = ckpt.build_model(torch_device)
     train = training_text(ckpt, data_dir, train_data, log)
     lap("load")
-    if data is None:
+    by_label = {}
+    if data is None and label is not None:
+        heldout = _label_heldout(model, ckpt, train, label, required=True)
+    elif data is None:
         n_val = len(train.val_documents)
         heldout = score_text(model, vocab, train.val_batches, f"validation split ({n_val} document{'s' if n_val != 1 else ''})")
+        by_label = {name: _label_heldout(model, ckpt, train, name) for name in ckpt.labels or ()}
+        by_label = {name: h for name, h in by_label.items() if h is not None}
     else:
-        heldout = heldout_on_text(model, ckpt, data, encoding)
+        heldout = heldout_on_text(model, ckpt, data, encoding, lead)
     lap("heldout")
     corpus_profile = CastProfile(Cast.of(train.texts()))
     if prime is None:
-        first_token = vocab.decode([int(train.prepared.ids[train.train[0][0]])])
+        start, end = train.train[0]
+        head = np.asarray(train.prepared.ids[start : min(end, start + 2)]).tolist()  # a label token may open it
+        first_token = vocab.decode([i for i in head if i not in vocab.special_ids][:1])
         prime = default_prime(train.texts(), corpus_profile, vocab, first_token)
         prime_ids = vocab.encode(prime)
     index = NgramIndex(train.prepared.ids, train.train, COPY_SPAN[vocab.level], len(vocab))
@@ -337,10 +367,22 @@ def evaluate_checkpoint(
     sampler = Sampler(model, precision if precision != "auto" else ("int8" if torch_device.type == "cpu" else "fp32"))
     rows = []
     for temperature in temperatures:
-        drawn = draw_samples(sampler, prime_ids, samples, length, temperature, seed)
+        drawn = draw_samples(sampler, ([lead] if lead is not None else []) + prime_ids, samples, length, temperature, seed)
         rows.append(score_samples(drawn, prime_ids, temperature, vocab, index, train, corpus_profile))
     lap("samples")
     return Evaluation(
         str(checkpoint), vocab.level, heldout, corpus_profile, sum(e - s for s, e in train.train), len(train.train),
-        prime, samples, length, seed, rows, seconds,
+        prime, samples, length, seed, rows, seconds, label, by_label,
     )  # fmt: skip
+
+
+def _label_heldout(model, ckpt: Checkpoint, train: TrainingText, label: str, required: bool = False) -> HeldOut | None:
+    """The held-out loss of ``label``'s validation documents; with ``required``, one line when the split holds none of them."""
+    p = train.prepared
+    heldout = label_heldout(model, ckpt.vocab, ckpt.config, p.ids, p.documents, train.val_batches.ranges, label)
+    if heldout is None and required:
+        raise ScriptgenError(
+            f"the validation split of {str(ckpt.folder)!r} holds none of the {ckpt.labels[label]} documents of label {label!r}; "
+            f"score that label's text with --data PATH --label {label}, or evaluate without --label"
+        )
+    return heldout

@@ -27,7 +27,9 @@ import torch
 from . import corpus
 from .batches import StreamBatches
 from .checkpoint import Checkpoint
+from .config import Config
 from .errors import ScriptgenError
+from .labels import label_ranges, lead_ids
 from .model import RNN, Hidden
 from .tokens import Vocab
 
@@ -109,11 +111,25 @@ def score_text(model: RNN, vocab: Vocab, batches: StreamBatches, text: str, unkn
     return HeldOut(text, count, nats, len(decoded), len(decoded.split()), unknown, unknown_as)
 
 
-def eval_batches(ids: np.ndarray, ranges: list[tuple[int, int]], batch_size: int, seq_len: int, what: str) -> StreamBatches:
-    """Batches as validation cuts them (rundata.load_run_data): up to ``batch_size`` rows, each at least a chunk long."""
+def eval_batches(
+    ids: np.ndarray, ranges: list[tuple[int, int]], batch_size: int, seq_len: int, what: str, leads: list[int] | None = None
+) -> StreamBatches:
+    """Batches as validation cuts them (rundata.load_run_data): up to ``batch_size`` rows, each at least a chunk long.
+
+    ``leads``: the label token id of each range, which a row that starts in it reads first (see StreamBatches).
+    """
     n = sum(e - s for s, e in ranges)
     rows = min(batch_size, max(1, (n - 1) // seq_len))
-    return StreamBatches(ids, rows, min(seq_len, (n - 1) // rows), what, ranges)
+    return StreamBatches(ids, rows, min(seq_len, (n - 1) // rows), what, ranges, leads=leads)
+
+
+def label_heldout(model: RNN, vocab: Vocab, cfg: Config, ids: np.ndarray, documents: list[dict], val: list[tuple[int, int]], label: str) -> HeldOut | None:
+    """:class:`HeldOut` of the validation ranges ``val`` that lie in documents of ``label``, batched as validation; None if none do."""
+    ranges = label_ranges(documents, val, label)
+    if not ranges:
+        return None
+    batches = eval_batches(ids, ranges, cfg.batch_size, cfg.seq_len, f"label {label!r} validation", lead_ids(documents, ranges, vocab))
+    return score_text(model, vocab, batches, f"validation documents of label {label} ({len(ranges)})")
 
 
 def text_ids(vocab: Vocab, source: str | Path, encoding: str = "utf-8") -> tuple[np.ndarray, list[tuple[int, int]], int, int]:
@@ -146,10 +162,12 @@ def text_ids(vocab: Vocab, source: str | Path, encoding: str = "utf-8") -> tuple
     return all_ids, ranges, known, unknown
 
 
-def heldout_on_text(model: RNN, ckpt: Checkpoint, source: str | Path, encoding: str) -> HeldOut:
-    """Held-out loss on the text at ``source``, tokenized with the checkpoint's vocabulary."""
+def heldout_on_text(model: RNN, ckpt: Checkpoint, source: str | Path, encoding: str, lead: int | None = None) -> HeldOut:
+    """Held-out loss on the text at ``source``, tokenized with the checkpoint's vocabulary; with ``lead`` (a label's token) opening each document."""
     vocab, cfg = ckpt.vocab, ckpt.config
     ids, ranges, known, unknown = text_ids(vocab, source, encoding)
+    if lead is not None and ranges:
+        ids, ranges = _with_lead(ids, ranges, lead)
     what = "words" if vocab.level == "word" else "characters"
     if known == 0:
         raise ScriptgenError(
@@ -157,6 +175,13 @@ def heldout_on_text(model: RNN, ckpt: Checkpoint, source: str | Path, encoding: 
         )
     if len(ids) < 2:
         raise ScriptgenError(f"--data {str(source)!r} has {len(ids)} token the model knows, too few to score; pass a longer text")
-    batches = eval_batches(ids, ranges, cfg.batch_size, cfg.seq_len, "--data")
+    batches = eval_batches(ids, ranges, cfg.batch_size, cfg.seq_len, "--data", None if lead is None else [lead] * len(ranges))
     unknown_as = ("<unk>" if vocab.unk is not None else "left out") if unknown else ""
     return score_text(model, vocab, batches, str(source), unknown, unknown_as)
+
+
+def _with_lead(ids: np.ndarray, ranges: list[tuple[int, int]], lead: int) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    """``ids`` with ``lead`` before each range, and the ranges that then hold each document."""
+    pieces = [np.concatenate([[lead], ids[s:e]]) for s, e in ranges]
+    ends = np.cumsum([len(p) for p in pieces])
+    return np.concatenate(pieces), [(int(e - len(p)), int(e)) for p, e in zip(pieces, ends)]

@@ -2,7 +2,9 @@
 
     scriptgen cast --checkpoint checkpoints/seinfeld [--json]
 
-The names are the ones ``generate --cast`` and ``--turns`` take.  A
+The names are the ones ``generate --cast`` and ``--turns`` take; a model
+trained with ``--labels`` also lists its genre labels (``generate --label``)
+with their document counts.  A
 checkpoint trained before the cast was recorded (no ``cast.json``) lists, at
 word level, the speakers its vocabulary can cue, most frequent first, without
 counts.
@@ -48,6 +50,7 @@ def run(args: argparse.Namespace) -> int:
         "action_lines": sum(actions.values()) if cast is not None else None,
         "lines": cast.lines if cast is not None else None,
         "words": cast.words if cast is not None else None,
+        "labels": ckpt.labels,
     }
     if args.json:
         print(json.dumps(summary, ensure_ascii=False, indent=1))
@@ -58,6 +61,14 @@ def run(args: argparse.Namespace) -> int:
 
 def table(s: dict) -> str:
     """The summary as the text the command prints."""
+    labels = ""
+    if s.get("labels"):  # a model trained with --labels (always one with a recorded cast)
+        width = max([len(n) for n in s["labels"]] + [5])
+        labels = f"  {'label':<{width}}  documents\n" + "".join(f"  {name:<{width}}  {count:>9,}\n" for name, count in s["labels"].items())
+    return _cast_table(s) + labels
+
+
+def _cast_table(s: dict) -> str:
     if not s["recorded"]:
         head = (
             f"{s['checkpoint']}: no recorded cast (trained before scriptgen kept one); "

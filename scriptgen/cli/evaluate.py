@@ -32,6 +32,11 @@ def add_parser(sub) -> None:
     e.add_argument("--length", type=int, default=200, help="new tokens per sample (default: 200)")
     e.add_argument("--temperature", type=temperatures, default=[0.5, 0.8, 1.0], help="one temperature or a list such as 0.5,0.8,1.0 (default: 0.5,0.8,1.0)")
     e.add_argument("--prime", default=None, help="text every sample starts from (default: the corpus's most common speaker cue, e.g. 'jerry:')")
+    e.add_argument(
+        "--label", default=None, metavar="NAME",
+        help="a model trained with --labels: samples under this label, held-out loss on its validation documents (or on --data as that label) "
+        "(default: none; the held-out loss of each label is then shown too)",
+    )  # fmt: skip
     e.add_argument("--seed", type=int, default=1, help="seed of the first sample; sample k uses seed + k (default: 1)")
     e.add_argument("--device", default="cpu", help="auto, cpu or cuda (default: cpu)")
     e.add_argument(
@@ -49,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
     report = evaluate_checkpoint(
         args.checkpoint, args.data, samples=args.samples, length=args.length, temperatures=args.temperature, seed=args.seed,
         prime=args.prime, train_data=args.train_data, data_dir=args.data_dir, encoding=encoding, device=args.device, precision=args.precision,
+        label=args.label,
     )  # fmt: skip
     print(json.dumps(report.to_json(), ensure_ascii=False) if args.json else report.markdown())
     return 0
