@@ -337,3 +337,15 @@ def test_a_checkpoint_from_before_labels_loads(trained, tmp_path):
     assert ckpt.labels is None and not ckpt.config.labels and ckpt.build_model().unsampled == ()
     with pytest.raises(ScriptgenError, match="trained without labels"):
         label_id(ckpt, "comedy")
+
+
+def test_a_labelled_run_resumed_after_an_epoch_ends_with_the_same_weights(tmp_path):
+    """The resumed epoch starts its streams with the labels as the uninterrupted run did: bitwise the same weights on a CPU."""
+    corpus = _genres(tmp_path / "scripts", docs=6, lines=20)
+    cfg = Config(**TINY, epochs=2, labels=True, eval_interval=7, device="cpu")
+    run = dict(data=corpus, out_dir=tmp_path, data_dir=tmp_path / "data", **QUIET)
+    train(cfg, name="whole", **run)
+    train(cfg.replace(epochs=1), name="resumed", **run)
+    train(cfg, name="resumed", resume=True, explicit={"epochs"}, **run)
+    whole, resumed = (load_checkpoint(tmp_path / name).build_model("cpu", "last").state_dict() for name in ("whole", "resumed"))
+    assert all(torch.equal(whole[k], resumed[k]) for k in whole)
