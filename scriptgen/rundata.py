@@ -84,13 +84,10 @@ def load_run_data(
         "n_val_tokens": n_val,
         "split": {"val_fraction": cfg.val_fraction, "split_seed": cfg.split_seed, "val_documents": split.val_documents},
     }
-<<<<<<< HEAD
     if vocab is not None:
         info["unknown"] = {"mode": vocab.unknown, **prepared.meta["unknown"]}
-=======
     if prepared.labels:
         info["labels"] = prepared.labels  # label -> documents; the checkpoint's config.json keeps it (scriptgen.labels.read_labels)
->>>>>>> 353ee72 (labels: --labels trains on a folder with one subfolder per genre label; a <label:NAME> special token opens every document's ids and replaces the first input of every stream restart; split held out per label; labels in meta.json and the run's data record)
     return RunData(cfg, prepared.vocab, split, train_batches, val_batches, info, prepared.cast)
 
 
