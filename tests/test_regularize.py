@@ -185,3 +185,56 @@ def test_a_regularized_run_learns_and_resumes_bitwise(corpus_dir, tmp_path, tiny
         for key in a:
             assert torch.equal(a[key], b[key]), f"{file}:{key} differs after resume"
     assert len(generate(model, vocab.encode("jerry:"), length=20, seed=1)) == 20
+
+
+def test_ema_average_matches_a_hand_computation():
+    from scriptgen.averaging import average_tensors, load_average, make_average
+
+    model = nn.Linear(3, 2)
+    average = make_average(model, 0.9)
+    expected = {k: v.detach().clone() for k, v in model.state_dict().items()}  # the first update copies the weights
+    for step in range(4):
+        with torch.no_grad():
+            for p in model.parameters():
+                p.add_(0.1 * (step + 1))
+        average.update_parameters(model)
+        if step:
+            expected = {k: 0.9 * expected[k] + 0.1 * v.detach() for k, v in model.state_dict().items()}
+        else:
+            expected = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    for k, v in average.module.state_dict().items():
+        torch.testing.assert_close(v, expected[k])
+    again = make_average(nn.Linear(3, 2), 0.9)
+    load_average(again, average_tensors(average))
+    assert int(again.n_averaged) == 4
+    for k, v in again.module.state_dict().items():
+        torch.testing.assert_close(v, expected[k])
+    assert make_average(model, 0.0) is None and average_tensors(None) == {}
+
+
+def test_averaged_weights_are_validated_kept_and_resumed_bitwise(corpus_dir, tmp_path, tiny_config):
+    from safetensors.torch import load_file
+
+    from scriptgen import StreamBatches, evaluate, load_model, train
+    from scriptgen.prepare import prepare
+
+    cfg = tiny_config.replace(epochs=2, ema_decay=0.9, dropout=0.1, precision="fp32")
+    quiet = dict(data=corpus_dir, out_dir=tmp_path, data_dir=tmp_path / "data", progress=False, log=lambda m: None)
+    whole = train(cfg, name="whole", **quiet)
+    saved = load_file(tmp_path / "whole" / "trainer.safetensors")
+    raw = {k[len("model.") :]: v for k, v in saved.items() if k.startswith("model.")}
+    avg = {k[len("average.") :]: v for k, v in saved.items() if k.startswith("average.") and k != "average.n_averaged"}
+    assert raw.keys() == avg.keys() and any(not torch.equal(raw[k], avg[k]) for k in raw)
+    assert int(saved["average.n_averaged"]) == whole.steps
+    # the kept weights are the average's at its best validation: evaluating them gives the best recorded loss
+    model, vocab, _ = load_model(tmp_path / "whole")
+    prepared = prepare(corpus_dir, data_dir=tmp_path / "data")
+    split = prepared.split(cfg.val_fraction, cfg.split_seed)
+    n_val = sum(e - s for s, e in split.val)
+    val = StreamBatches(prepared.ids, min(cfg.batch_size, max(1, (n_val - 1) // cfg.seq_len)), cfg.seq_len, "validation", split.val)
+    assert evaluate(model, val) == pytest.approx(whole.best_val_loss, abs=1e-5)
+    train(cfg.replace(epochs=1), name="split", **quiet)
+    train(cfg, name="split", resume=True, explicit={"epochs"}, **quiet)
+    for file in ("model.safetensors", "trainer.safetensors"):
+        a, b = load_file(tmp_path / "whole" / file), load_file(tmp_path / "split" / file)
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), file
