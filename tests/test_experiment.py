@@ -94,6 +94,13 @@ def test_cli_trains_the_grid_and_writes_the_tables(corpus_dir, tmp_path, capsys)
         assert r["torch"] == torch.__version__ and r["cpu_count"] == os.cpu_count()
         assert r["history"] and r["history"][-1]["val_loss"] == pytest.approx(r["last_val_loss"])
         assert (folder / "rows" / r["row"].replace("=", "-") / "model.safetensors").is_file()
+    # the script columns are scriptgen evaluate's figures for the row's checkpoint (5 samples, 200 tokens, temperature 0.8)
+    from scriptgen.evaluation import evaluate_checkpoint
+
+    again = evaluate_checkpoint(folder / "rows" / ROWS[1].replace("=", "-"), samples=5, temperatures=(0.8,), data_dir=tmp_path / "data", log=lambda m: None)
+    scores = again.rows[0]
+    assert rows[1]["novelty"] == pytest.approx(scores.novelty, abs=1e-4) and 0 <= rows[1]["novelty"] <= 1
+    assert rows[1]["distinct_2"] == pytest.approx(scores.distinct[1], abs=1e-4) and rows[1]["repetition"] == pytest.approx(scores.repetition, abs=1e-4)
     assert rows[1]["config"]["hidden_dim"] == 48 and rows[1]["changes"] == {"hidden_dim": 48}
     assert rows[2]["config"]["lr"] == 0.003 and rows[2]["value"] == 0.003
 

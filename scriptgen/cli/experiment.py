@@ -41,6 +41,10 @@ def add_parser(sub) -> None:
         "(default: off, train the grid)",
     )  # fmt: skip
     p.add_argument(
+        "--eval-samples", type=int, default=5, metavar="N",
+        help="samples per row for the script columns (novelty, distinct-2, repetition, as scriptgen evaluate); 0 = none (default: 5)",
+    )  # fmt: skip
+    p.add_argument(
         "--trials", type=int, default=None, metavar="N",
         help=f"number of --search trials; with --storage, the shared study's total over all its workers (default: {DEFAULT_TRIALS})",
     )  # fmt: skip
@@ -68,7 +72,8 @@ def run(args: argparse.Namespace) -> int:
     grid = load_grid(args.grid)
     options = ExperimentOptions(
         name=args.name, out_dir=args.out_dir, data=args.data, data_dir=args.data_dir, encoding=args.encoding or "utf-8",
-        epochs=args.epochs, budget_minutes=args.budget_minutes, eval_tokens=args.eval_tokens, progress=False if args.no_progress else None,
+        epochs=args.epochs, budget_minutes=args.budget_minutes, eval_tokens=args.eval_tokens, eval_samples=args.eval_samples,
+        progress=False if args.no_progress else None,
         log=lambda msg: print(msg, file=sys.stderr),
     )  # fmt: skip
     if args.search:

@@ -58,6 +58,9 @@ def _metric_cells(row: dict, gpu: bool) -> list[str]:
         _num(row["train_loss"], ".3f"),
         _num(row["epochs"], ".2f"),
         row.get("stop_reason") or "",
+        _num(row.get("novelty"), ".1%"),
+        _num(row.get("distinct_2"), ".2f"),
+        _num(row.get("repetition"), ".1%"),
         mmss(row["train_s"]),
         _num(row["tokens_per_s"], ",.0f"),
         _num(row["cpu_util_pct"], ".0f"),
@@ -69,7 +72,8 @@ def _metric_cells(row: dict, gpu: bool) -> list[str]:
 
 
 def _metric_header(gpu: bool) -> list[str]:
-    cols = ["best val loss", "last val loss", "train loss", "epochs", "stopped by", "time", "tokens/s", "CPU %", "peak RSS MB"]
+    cols = ["best val loss", "last val loss", "train loss", "epochs", "stopped by", "novelty", "distinct-2", "repetition"]
+    cols += ["time", "tokens/s", "CPU %", "peak RSS MB"]
     return cols + (["GPU %", "GPU MB"] if gpu else [])
 
 
@@ -96,7 +100,9 @@ def results_markdown(rows: list[dict], title: str, header: list[str], axes: list
     out += [
         "Losses are cross-entropy in nats/token on the held-out episodes (best = lowest of the run, last = at its end); "
         "train loss is the mean of the last stretch of training; stopped by says what ended the row (epochs, time budget, or "
-        "patience: early stopping); time is the training loop's, validation included; "
+        "patience: early stopping); novelty, distinct-2 and repetition describe the row's samples (--eval-samples, 200 tokens, temperature 0.8) "
+        "(as scriptgen evaluate: the share of 8-word spans not in the training text, unique word pairs, repeated 4-grams); "
+        "time is the training loop's, validation included; "
         "CPU % is the machine's mean utilisation (all cores = 100); the best row of each table is bold.",
         "",
     ]

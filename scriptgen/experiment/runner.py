@@ -52,6 +52,7 @@ class ExperimentOptions:
     budget_minutes: float | None = None  # Config.max_minutes of each row
     eval_tokens: int | None = None  # validate every ~N training tokens (sets each row's eval_interval)
     limit: int | None = None
+    eval_samples: int = 5  # samples per row for the script columns (novelty, distinct-2, repetition); 0 = none
     progress: bool | None = None  # progress bars (None: when on a terminal)
     log: Callable[[str], None] = print
 
@@ -64,6 +65,8 @@ class ExperimentOptions:
             raise ScriptgenError(f"--epochs {epochs!r} is invalid: it must be a whole number of at least 1")
         if budget is not None and (not isinstance(budget, (int, float)) or not math.isfinite(budget) or budget < 0):
             raise ScriptgenError(f"--budget-minutes {budget!r} is invalid: it must be 0 (no limit) or a positive number of minutes")
+        if isinstance(self.eval_samples, bool) or not isinstance(self.eval_samples, int) or not 0 <= self.eval_samples <= 1000:
+            raise ScriptgenError(f"--eval-samples {self.eval_samples!r} is invalid: use 0 (no script columns) to 1000")
 
     def source(self) -> str | None:
         """The data as an absolute path (rows train from any folder alike), or None for the default corpus."""
@@ -147,6 +150,7 @@ def train_row(row: Row, folder: Path, data: str | None, options: ExperimentOptio
     wall = time.perf_counter() - t0
     if result.interrupted:
         return None, result.history
+    scripts = script_columns(folder, options)
     line = {
         "row": row.name,
         "axis": row.axis,
@@ -158,6 +162,7 @@ def train_row(row: Row, folder: Path, data: str | None, options: ExperimentOptio
         "steps": result.steps,
         "epochs": round(result.epochs, 4),
         "stop_reason": result.stop_reason,  # "epochs", "time budget" or "patience"
+        **scripts,
         "train_s": round(result.elapsed_s, 2),
         "wall_s": round(wall, 2),
         "tokens_per_s": round(result.tokens_per_s, 1),
@@ -171,6 +176,22 @@ def train_row(row: Row, folder: Path, data: str | None, options: ExperimentOptio
         "finished_at": now(),
     }
     return json.loads(json.dumps(line, default=str)), result.history
+
+
+SCRIPT_TEMPERATURE, SCRIPT_LENGTH = 0.8, 200  # the samples behind a row's script columns
+
+
+def script_columns(folder: Path, options: ExperimentOptions) -> dict:
+    """What a row's model writes (``scriptgen evaluate``'s figures at one temperature): novelty, distinct-2, repetition."""
+    if not options.eval_samples:
+        return {}
+    from ..evaluation import evaluate_checkpoint
+
+    scores = evaluate_checkpoint(
+        folder, samples=options.eval_samples, length=SCRIPT_LENGTH, temperatures=(SCRIPT_TEMPERATURE,), data_dir=options.data_dir,
+        encoding=options.encoding, log=lambda message: None,
+    ).rows[0]  # fmt: skip
+    return {"novelty": rounded(scores.novelty, 4), "distinct_2": rounded(scores.distinct[1], 4), "repetition": rounded(scores.repetition, 4)}
 
 
 def now() -> str:
