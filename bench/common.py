@@ -78,5 +78,24 @@ def matmul_peak_gflops(device: torch.device, dtype: torch.dtype = torch.float32,
     return 2 * n**3 * count / (time.perf_counter() - start) / 1e9
 
 
+def save_curves(path: str, curves: list[tuple[str, list[tuple[float, float]]]], xlabel: str, ylabel: str) -> None:
+    """A PNG of validation curves, one (label, [(x, loss), ...]) per contender."""
+    from matplotlib.figure import Figure
+
+    from scriptgen.plots import figure_png
+
+    fig = Figure(figsize=(7, 4), dpi=100)
+    ax = fig.add_subplot()
+    for label, points in curves:
+        ax.plot(*zip(*points), "o-", label=label)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    with open(path, "wb") as fh:
+        fh.write(figure_png(fig))
+
+
 def emit(result: dict) -> None:
     print(json.dumps(result))

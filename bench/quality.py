@@ -15,11 +15,10 @@ import argparse
 import sys
 import tempfile
 
-from common import emit, machine
+from common import emit, machine, save_curves
 
 from scriptgen import Config
 from scriptgen.config import field_kind
-from scriptgen.plots import figure_png
 from scriptgen.train import Trainer
 
 # the candidate recipe measured against the defaults (AWD-LSTM's regularizers, scaled to this corpus)
@@ -68,19 +67,7 @@ def main() -> None:
         base_best, base_curve = run(baseline, args.data, f"{tmp}/default")
         recipe_best, recipe_curve = run(candidate, args.data, f"{tmp}/recipe")
 
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(7, 4), dpi=100)
-    ax = fig.add_subplot()
-    ax.plot(*zip(*base_curve), "o-", label="default")
-    ax.plot(*zip(*recipe_curve), "o-", label="recipe")
-    ax.set_xlabel("training minutes")
-    ax.set_ylabel(f"validation loss (nats/{args.level})")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    with open(args.png, "wb") as fh:
-        fh.write(figure_png(fig))
+    save_curves(args.png, [("default", base_curve), ("recipe", recipe_curve)], "training minutes", f"validation loss (nats/{args.level})")
     emit(
         {
             "default_val_loss": round(base_best, 4),

@@ -18,11 +18,10 @@ import sys
 import tempfile
 
 import torch
-from common import default_split, emit, machine
+from common import default_split, emit, machine, save_curves
 from course_baseline import course_model, train_course
 
 from scriptgen import Config, StreamBatches, evaluate
-from scriptgen.plots import figure_png
 from scriptgen.train import Trainer, resolve_device
 
 
@@ -61,19 +60,9 @@ def main() -> None:
     ours_points = [(float(r["elapsed_s"]), float(r["val_loss"])) for r in result.history]
     print(f"scriptgen: best val {result.best_val_loss:.4f}, last {result.last_val_loss:.4f} after {args.minutes} min", file=sys.stderr)
 
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(7, 4), dpi=100)
-    ax = fig.add_subplot()
-    ax.plot(*zip(*(curve.points + [(c["seconds"], course_val)])), "o-", label="course loop (final hyperparameters)")
-    ax.plot(*zip(*ours_points), "o-", label="scriptgen train (defaults)")
-    ax.set_xlabel("training seconds")
-    ax.set_ylabel("validation loss (nats/word, held-out episodes)")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    with open(args.png, "wb") as fh:
-        fh.write(figure_png(fig))
+    course_points = curve.points + [(c["seconds"], course_val)]
+    curves = [("course loop (final hyperparameters)", course_points), ("scriptgen train (defaults)", ours_points)]
+    save_curves(args.png, curves, "training seconds", "validation loss (nats/word, held-out episodes)")
     emit(
         {
             "course_val_loss": round(course_val, 4),

@@ -21,6 +21,14 @@ NOUNS = ["the soup", "my parents", "this apartment", "the marine biologist", "a 
 ENDINGS = [".", "!", "?", "..."]
 
 
+def tiny_grid_base(hidden_dim: int = 32) -> str:
+    """The [base] table of the tests' grid files: a model small enough to train in a second."""
+    return "\n".join(
+        ["[base]", "embedding_dim = 16", f"hidden_dim = {hidden_dim}", "n_layers = 1", "dropout = 0.0", "seq_len = 8", "batch_size = 4", "lr = 0.01",
+         'output = "softmax"', ""]
+    )  # fmt: skip
+
+
 def make_script(n_lines: int, seed: int) -> str:
     """A small, learnable script: speakers, stock phrases, punctuation, laughs."""
     rng = random.Random(seed)

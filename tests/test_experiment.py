@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import tiny_grid_base
 
 from scriptgen import ScriptgenError
 from scriptgen.checkpoint import read_json
@@ -28,27 +29,11 @@ from scriptgen.experiment import (
 ROOT = Path(__file__).resolve().parent.parent
 TRAIN_MODULE = importlib.import_module("scriptgen.train")  # the package's `train` attribute is the function
 
-TINY_GRID = """\
-# a tiny study: 3 rows (the benchmark, hidden 48, lr 0.003)
-mode = "one-at-a-time"
-
-[base]
-embedding_dim = 16
-hidden_dim = 32
-n_layers = 1
-dropout = 0.0
-seq_len = 8
-batch_size = 4
-lr = 0.01
-output = "softmax"
-
-[axes]
-hidden_dim = [32, 48]
-lr = [0.01, 0.003]
-
-[run]
-epochs = 1
-"""
+TINY_GRID = (
+    '# a tiny study: 3 rows (the benchmark, hidden 48, lr 0.003)\nmode = "one-at-a-time"\n\n'
+    + tiny_grid_base(32)
+    + "\n[axes]\nhidden_dim = [32, 48]\nlr = [0.01, 0.003]\n\n[run]\nepochs = 1\n"
+)
 ROWS = ["benchmark", "hidden_dim=48", "lr=0.003"]
 
 

@@ -6,30 +6,14 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from conftest import tiny_grid_base
 from nbclient import NotebookClient
 
 from scriptgen.experiment import ExperimentOptions, load_grid, run_experiment
 
 NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "experiments.ipynb"
 
-TINY_GRID = """\
-[base]
-embedding_dim = 16
-hidden_dim = 32
-n_layers = 1
-dropout = 0.0
-seq_len = 8
-batch_size = 4
-lr = 0.01
-output = "softmax"
-
-[axes]
-hidden_dim = [32, 48]
-n_layers = [1, 2]
-
-[run]
-epochs = 1
-"""
+TINY_GRID = tiny_grid_base(32) + '\n[axes]\nhidden_dim = [32, 48]\nn_layers = [1, 2]\n\n[run]\nepochs = 1\n'
 
 
 @pytest.mark.slow

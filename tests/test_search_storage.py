@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import tiny_grid_base
 
 from scriptgen import ScriptgenError
 from scriptgen.cli import build_parser, cmd_experiment
@@ -25,26 +26,7 @@ optuna = pytest.importorskip("optuna")
 ROOT = Path(__file__).resolve().parent.parent
 
 # 6 configurations (hidden 16/24, three learning rates), tiny enough for a second a trial
-GRID = """\
-mode = "product"
-
-[base]
-embedding_dim = 16
-hidden_dim = 16
-n_layers = 1
-dropout = 0.0
-seq_len = 8
-batch_size = 4
-lr = 0.01
-output = "softmax"
-
-[axes]
-hidden_dim = [16, 24]
-lr = [0.01, 0.003, 0.03]
-
-[run]
-epochs = 1
-"""
+GRID = 'mode = "product"\n\n' + tiny_grid_base(16) + '\n[axes]\nhidden_dim = [16, 24]\nlr = [0.01, 0.003, 0.03]\n\n[run]\nepochs = 1\n'
 BUDGET = "0.01"  # minutes per trial
 
 
