@@ -51,7 +51,7 @@ from .batches import StreamBatches
 from .checkpoint import Checkpoint, load_checkpoint
 from .device import resolve_device
 from .errors import ScriptgenError
-from .generate import check_sampling, make_generator
+from .generate import check_lines, check_sampling, make_generator
 from .heldout import HeldOut, heldout_on_text, label_heldout, score_text
 from .labels import label_id
 from .novelty import NgramIndex
@@ -111,17 +111,23 @@ def training_text(ckpt: Checkpoint, data_dir: str | Path, train_data: str | Path
 # --------------------------------------------------------------------------
 # Samples
 # --------------------------------------------------------------------------
-def draw_samples(sampler: Sampler, prime_ids: list[int], count: int, length: int, temperature: float, seed: int) -> list[list[int]]:
-    """``count`` samples of ``length`` new ids after ``prime_ids``, sample ``k`` seeded with ``seed + k``.
+def draw_samples(
+    sampler: Sampler, prime_ids: list[int], count: int, length: int, temperature: float, seed: int, lines: int | None = None, vocab: Vocab | None = None
+) -> list[list[int]]:
+    """``count`` samples after ``prime_ids``, sample ``k`` seeded with ``seed + k``: ``length`` new ids, or with
+    ``lines`` that many whole lines (``length`` then caps them), as ``scriptgen generate --lines`` writes them."""
+    from .writer import ScriptWriter, WriteOptions
 
-    The one place evaluation draws samples (a stop after a number of lines
-    would change only this function).
-    """
+    writer = ScriptWriter(sampler, vocab) if lines is not None else None
     samples = []
     for k in range(count):
         sampler.reset()
         sampler.feed(prime_ids)
-        samples.append(sampler.sample(length, temperature, 0, make_generator((seed + k) % 2**64, sampler.model.device)))
+        generator = make_generator((seed + k) % 2**64, sampler.model.device)
+        if writer is None:
+            samples.append(sampler.sample(length, temperature, 0, generator))
+        else:
+            samples.append(writer.write(prime_ids, WriteOptions(length=length, lines=lines, temperature=temperature), generator).ids)
     return samples
 
 
@@ -220,6 +226,7 @@ class Evaluation:
     seconds: dict[str, float]
     label: str | None = None  # the genre label the samples and the held-out loss are of
     heldout_by_label: dict[str, HeldOut] = field(default_factory=dict)  # a labelled model without label=: each label's validation documents
+    lines: int | None = None  # samples of this many whole lines (length their cap), or None: length tokens each
 
     def to_json(self) -> dict:
         return _finite(
@@ -230,7 +237,7 @@ class Evaluation:
                 "label": self.label,
                 "heldout_by_label": {name: h.to_json() for name, h in self.heldout_by_label.items()},
                 "training_split": {"tokens": self.train_tokens, "documents": self.train_documents, "cast": self.corpus.to_json()},
-                "sampling": {"prime": self.prime, "samples": self.samples, "length": self.length, "seed": self.seed},
+                "sampling": {"prime": self.prime, "samples": self.samples, "length": self.length, "lines": self.lines, "seed": self.seed},
                 "temperatures": [row.to_json() for row in self.rows],
                 "seconds": self.seconds,
             }
@@ -247,7 +254,9 @@ class Evaluation:
             *(f"held-out, {_heldout(b)}" for b in self.heldout_by_label.values()),
             f"training split: {self.train_documents} documents, {self.train_tokens:,} tokens, {c.lines:,} lines: "
             f"{_pct(c.action_share)} action lines, {_num(c.words_per_line, 1)} words/line, {len(c.cast.speakers):,} speakers",
-            f"samples: {self.samples} per temperature, {self.length} tokens each after the prime {self.prime!r}, "
+            f"samples: {self.samples} per temperature, "
+            + (f"{self.lines} lines each (at most {self.length} tokens)" if self.lines else f"{self.length} tokens each")
+            + f" after the prime {self.prime!r}, "
             f"seeds {self.seed}..{self.seed + self.samples - 1}; novelty = share of {self.rows[0].copy_span}-token spans not in the training split",
             "",
             "| temperature | distinct-1 | distinct-2 | distinct-3 | repetition | novelty | longest copy | copied from "
@@ -312,6 +321,7 @@ def evaluate_checkpoint(
     *,
     samples: int = 10,
     length: int = 200,
+    lines: int | None = None,
     temperatures=DEFAULT_TEMPERATURES,
     seed: int = 1,
     prime: str | None = None,
@@ -336,6 +346,8 @@ def evaluate_checkpoint(
     vocab = ckpt.vocab
     temperatures = list(temperatures)
     check_settings(samples, length, temperatures, seed, len(vocab))
+    if lines is not None:
+        check_lines(lines)
     lead = label_id(ckpt, label) if label is not None else None
     prime_ids = vocab.encode(prime.replace("\\n", "\n")) if prime is not None else None
     if prime is not None and not prime_ids:
@@ -367,12 +379,12 @@ def evaluate_checkpoint(
     sampler = Sampler(model, precision if precision != "auto" else ("int8" if torch_device.type == "cpu" else "fp32"))
     rows = []
     for temperature in temperatures:
-        drawn = draw_samples(sampler, ([lead] if lead is not None else []) + prime_ids, samples, length, temperature, seed)
+        drawn = draw_samples(sampler, ([lead] if lead is not None else []) + prime_ids, samples, length, temperature, seed, lines, vocab)
         rows.append(score_samples(drawn, prime_ids, temperature, vocab, index, train, corpus_profile))
     lap("samples")
     return Evaluation(
         str(checkpoint), vocab.level, heldout, corpus_profile, sum(e - s for s, e in train.train), len(train.train),
-        prime, samples, length, seed, rows, seconds, label, by_label,
+        prime, samples, length, seed, rows, seconds, label, by_label, lines,
     )  # fmt: skip
 
 

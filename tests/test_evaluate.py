@@ -277,3 +277,23 @@ def test_cli_bad_input_is_one_line(word_ckpt, tmp_path, capsys, extra, expected)
     code, out, err = _cli(["evaluate", "--checkpoint", str(word_ckpt), "--data-dir", str(word_ckpt.parent / "data"), *extra], capsys)
     assert code == 2 and out == ""
     assert len(err.splitlines()) == 1 and err.startswith("scriptgen: error: ") and expected in err
+
+
+def test_lines_samples_are_whole_lines_as_generate_writes_them(word_ckpt):
+    """evaluate --lines: each sample is that many non-blank lines, the same ids as the writer's for the same seed."""
+    from scriptgen.generate import make_generator
+    from scriptgen.writer import ScriptWriter, WriteOptions
+
+    ckpt = load_checkpoint(word_ckpt)
+    sampler = Sampler(ckpt.build_model("cpu"), "fp32")
+    prime = ckpt.vocab.encode("jerry:")
+    drawn = draw_samples(sampler, prime, 3, 400, 0.8, 11, lines=4, vocab=ckpt.vocab)
+    for k, ids in enumerate(drawn):
+        text = ckpt.vocab.decode(prime + ids)
+        assert text.endswith("\n") and len([line for line in text.splitlines() if line.strip()]) == 4
+        sampler.reset()
+        sampler.feed(prime)
+        expected = ScriptWriter(sampler, ckpt.vocab).write(prime, WriteOptions(length=400, lines=4, temperature=0.8), make_generator(11 + k))
+        assert ids == expected.ids
+    result = _evaluate(word_ckpt, samples=2, lines=3)
+    assert result.to_json()["sampling"]["lines"] == 3 and "3 lines each" in result.markdown()

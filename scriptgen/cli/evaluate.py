@@ -29,7 +29,8 @@ def add_parser(sub) -> None:
         help="where the checkpoint's training text is now, if it moved; it must be the same text (default: the path recorded in the checkpoint)",
     )  # fmt: skip
     e.add_argument("--samples", type=int, default=10, help="samples per temperature (default: 10)")
-    e.add_argument("--length", type=int, default=200, help="new tokens per sample (default: 200)")
+    e.add_argument("--length", type=int, default=200, help="new tokens per sample; with --lines, their cap (default: 200)")
+    e.add_argument("--lines", type=int, default=None, help="samples of this many whole lines, as generate --lines (default: off, --length tokens)")
     e.add_argument("--temperature", type=temperatures, default=[0.5, 0.8, 1.0], help="one temperature or a list such as 0.5,0.8,1.0 (default: 0.5,0.8,1.0)")
     e.add_argument("--prime", default=None, help="text every sample starts from (default: the corpus's most common speaker cue, e.g. 'jerry:')")
     e.add_argument(
@@ -52,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     encoding = args.encoding or "utf-8"
     check_encoding(encoding)
     report = evaluate_checkpoint(
-        args.checkpoint, args.data, samples=args.samples, length=args.length, temperatures=args.temperature, seed=args.seed,
+        args.checkpoint, args.data, samples=args.samples, length=args.length, lines=args.lines, temperatures=args.temperature, seed=args.seed,
         prime=args.prime, train_data=args.train_data, data_dir=args.data_dir, encoding=encoding, device=args.device, precision=args.precision,
         label=args.label,
     )  # fmt: skip
