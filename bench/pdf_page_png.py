@@ -4,7 +4,7 @@ It uses pypdfium2 (PDFium's Python bindings) and Pillow; install it beside
 scriptgen with ``pip install pypdfium2`` (Pillow comes with matplotlib)::
 
     scriptgen generate --checkpoint checkpoints/seinfeld --lines 30 --format pdf --out scene.pdf
-    python tools/pdf_page_png.py scene.pdf docs/scene.png --page 2 --dpi 110
+    python bench/pdf_page_png.py scene.pdf bench/scene.png --page 2 --dpi 110
 
 ``--page`` counts from 1 (page 1 of a scriptgen PDF is its title page).
 Errors are one line, ``pdf_page_png: error: ...``; the PNG is written atomically.
