@@ -343,7 +343,7 @@ class Checkpoint:
             tensors = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
         model = RNN.from_config(self.config, len(self.vocab))
         load_weights(model, tensors, path)
-        model.unsampled = tuple(sorted(self.vocab.stoi[t] for t in self.vocab.specials))  # label tokens are read, never written
+        model.unsampled = tuple(sorted(self.vocab.special_ids))  # label tokens are read, never written
         return model.to(device).eval()
 
 

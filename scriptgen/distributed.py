@@ -13,12 +13,14 @@ How a run is shared (see the README, "Scaling out"):
   trains ``batch_size / world_size`` of them (:meth:`Dist.rows`), so the
   gradient DDP averages is the same mean over the same streams as one process
   would take, and the learning rate needs no change;
-- validation rows are shared the same way and the summed losses all-reduced;
+- validation runs on every process over all held-out streams (the same figure
+  everywhere, no communication); the training loss reported is all-reduced;
 - the carried hidden state is gathered to every process before a save, so the
   checkpoint holds all streams and ``--resume`` may use another process count;
 - only rank 0 writes checkpoints, history, plots and the progress bar;
 - a stop (Ctrl-C, SIGTERM, a time budget) on any process is agreed on by all
-  after the step (:meth:`Dist.any`), so they stop and save together.
+  after the step (:meth:`Dist.max` over the stop reasons, see
+  ``Trainer.agreed_stop_reason``), so they stop and save together.
 """
 
 from __future__ import annotations
@@ -52,14 +54,6 @@ class Dist:
         """The batch rows (parallel streams) this process trains."""
         share = batch_size // self.world_size
         return slice(self.rank * share, (self.rank + 1) * share)
-
-    def any(self, flag: bool) -> bool:
-        """True on every process when ``flag`` is True on any of them."""
-        if not self.enabled:
-            return flag
-        t = torch.tensor([1.0 if flag else 0.0], device=_device())
-        tdist.all_reduce(t, op=tdist.ReduceOp.MAX)
-        return bool(t.item())
 
     def max(self, value: float) -> float:
         """The largest of the processes' ``value``."""

@@ -170,7 +170,7 @@ class RNN(nn.Module):
             out, hidden = self.rnn(self.embedding(nn_input), hidden)  # (B, T, H)
             return out, self.dropout(out), hidden
         embeds = regularize.embedding_dropout(self.embedding, nn_input, self.dropout_embed, True)  # (B, T, E)
-        drop = regularize.locked_dropout if self.locked_dropout else (lambda x, p, training: F.dropout(x, p, training))
+        drop = regularize.locked_dropout if self.locked_dropout else F.dropout  # both (x, p, training)
         embeds = drop(embeds, self.dropout_input, True)
         out, hidden = regularize.run_layers(self.rnn, self.cell, embeds, hidden, self.dropout_p, self.weight_drop, self.locked_dropout, True)
         return out, drop(out, self.dropout_p, True), hidden

@@ -158,7 +158,7 @@ class Trainer(RunFiles):
         self.model = RNN.from_config(cfg, len(self.vocab)).to(self.device)
         if parent is not None:
             load_weights(self.model, parent.weights(), parent.checkpoint.folder / "model.safetensors")
-        self.model.unsampled = tuple(sorted(self.vocab.stoi[t] for t in self.vocab.specials))  # samples never write a genre label
+        self.model.unsampled = tuple(sorted(self.vocab.special_ids))  # samples never write a genre label
         self.average = make_average(self.model, cfg.ema_decay)  # validated, saved and sampled instead of the last weights
         self.objective = _Objective(self.model)
         if dist.enabled:  # gradients averaged over the processes; an adaptive softmax may leave a tail unused in a step

@@ -18,8 +18,8 @@ import platform
 import torch
 
 from . import __version__
-from .averaging import average_tensors, load_average
-from .checkpoint import Checkpoint, json_bytes, load_checkpoint, read_tensors, tensors_to_bytes, write_folder
+from .averaging import average_tensors
+from .checkpoint import Checkpoint, json_bytes, load_checkpoint, tensors_to_bytes, write_folder
 from .errors import ScriptgenError
 from .fsutil import recover_folder
 from .history import history_csv, read_history
@@ -43,10 +43,9 @@ class RunFiles:
         self.best_state = saved.build_model("cpu").state_dict()
         self.history = read_history(self.folder / "history.csv")
         self.samples.text = SampleLog.read(self.folder)  # appended to, never lost
-        load_average(self.average, read_tensors(self.folder / "trainer.safetensors"))
         # last: it sets the RNG state, and building a model above draws from the RNG
         self.state, hidden = restore_training(
-            self.folder, self.model, self.optimizer, self.scheduler, self.device, self.data.train_batches.batch_size
+            self.folder, self.model, self.optimizer, self.scheduler, self.device, self.data.train_batches.batch_size, self.average
         )
         self.hidden = self._my_rows(hidden)  # the saved state holds every stream; this process carries its share
         self.model_written = True

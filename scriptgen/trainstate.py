@@ -28,6 +28,7 @@ from typing import Any
 
 import torch
 
+from .averaging import load_average
 from .checkpoint import Checkpoint, json_bytes, load_weights, read_json, read_tensors, tensors_to_bytes
 from .config import Config
 from .corpus import DEFAULT_SOURCE
@@ -118,8 +119,10 @@ def trainer_json(state: TrainState, param_groups: list, scheduler) -> bytes:
 # --------------------------------------------------------------------------
 # Restoring
 # --------------------------------------------------------------------------
-def restore_training(folder: Path, model, optimizer, scheduler, device: torch.device, batch_size: int) -> tuple[TrainState, Hidden | None]:
-    """Load the last step's weights, optimizer, scheduler and RNG into the given objects.
+def restore_training(
+    folder: Path, model, optimizer, scheduler, device: torch.device, batch_size: int, average=None
+) -> tuple[TrainState, Hidden | None]:
+    """Load the last step's weights, optimizer, scheduler, averaged weights (into ``average``, if any) and RNG.
 
     The RNG is set last: building models draws from it, and dropout after the
     resume must see the saved stream (so a resumed run ends bitwise equal to an
@@ -130,6 +133,7 @@ def restore_training(folder: Path, model, optimizer, scheduler, device: torch.de
     state = TrainState.from_json(meta, path)
     tensors = read_tensors(Path(folder) / "trainer.safetensors")
     load_weights(model, {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}, Path(folder) / "trainer.safetensors")
+    load_average(average, tensors)
     groups = meta.get("param_groups")
     if not isinstance(groups, list) or len(groups) != len(optimizer.param_groups) or not all(isinstance(g, dict) for g in groups):
         raise _bad(path, "its 'param_groups' do not match the model's optimizer")
