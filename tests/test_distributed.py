@@ -102,13 +102,14 @@ def test_a_killed_two_process_run_resumes_and_finishes(corpus_dir, tmp_path):
     killed_at = int(_history(folder)[-1]["step"])
     assert killed_at > 0
     # the rest of a short run, with two processes, then one more epoch with one process (the streams re-split)
-    resumed = _train(2, "--resume", str(folder), "--epochs", "3", "--no-progress")
+    data_dir = ["--data-dir", str(tmp_path / "data")]  # the run's own cache, not one in the working folder
+    resumed = _train(2, "--resume", str(folder), *data_dir, "--epochs", "3", "--no-progress")
     assert resumed.returncode == 0, resumed.stderr
     rows = _history(folder)
     assert rows[-1]["stop_reason"] == "epochs" and int(rows[-1]["step"]) > killed_at
     steps = [int(r["step"]) for r in rows]
     assert steps == sorted(set(steps)), "a step was recorded twice"
-    alone = _train(1, "--resume", str(folder), "--epochs", "4", "--no-progress")
+    alone = _train(1, "--resume", str(folder), *data_dir, "--epochs", "4", "--no-progress")
     assert alone.returncode == 0, alone.stderr
     assert float(_history(folder)[-1]["epoch"]) == pytest.approx(4.0)
 
