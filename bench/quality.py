@@ -1,12 +1,20 @@
-"""Today's default training against a regularized recipe: same corpus, same split, same minutes, one after the other.
+"""The regularized recipe against the defaults it replaced: same corpus, same split, one run after the other.
 
-    python bench/quality.py --minutes 8 [--data PATH] [--level word|char] [--recipe KEY=VALUE ...] [--png bench/quality.png]
+    python bench/quality.py --minutes 8 [--data PATH] [--level word|char] [--baseline-minutes M]
+                            [--at 8 ...] [--recipe KEY=VALUE ...] [--baseline KEY=VALUE ...] [--png bench/quality.png]
 
 Both contenders are ``scriptgen train`` runs (held-out validation loss, the best
-one kept), differing only in the settings listed by ``--recipe`` (default: the
-AWD-LSTM recipe below).  ``--baseline KEY=VALUE`` changes the baseline too (to
-compare two recipes).  The validation curves go to the PNG; the last line is
-JSON with both best losses, their difference, the minutes and the machine.
+one kept).  The recipe is today's defaults for ``--level`` (``Config.for_level``:
+the AWD-LSTM regularizers of issue #17) plus any ``--recipe`` settings; the
+baseline is the defaults before issue #17 (``BEFORE`` below: 2 x 256 units, no regularizers
+but dropout 0.2, and at char level the settings bench/char_quality.py once
+recommended) plus any ``--baseline`` settings.  ``--at`` reports each run's best
+validation loss within those minutes of training as well (a 30-minute run read
+at 8 minutes: its learning-rate schedule reacts to validation only, so the
+first 8 minutes are those of an 8-minute run).  The validation curves go to the
+PNG; the last line is JSON with both best losses (``default_val_loss``: the
+defaults before the recipe; ``recipe_val_loss``), their difference, the minutes
+and the machine.
 """
 
 from __future__ import annotations
@@ -18,20 +26,17 @@ import tempfile
 from common import emit, machine, save_curves
 
 from scriptgen import Config
-from scriptgen.config import field_kind
+from scriptgen.config import REGULARIZERS_OFF, field_kind
 from scriptgen.train import Trainer
 
-# the candidate recipe measured against the defaults (AWD-LSTM's regularizers, scaled to this corpus)
-RECIPE = {
-    "dropout": 0.4,
-    "dropout_input": 0.3,
-    "dropout_embed": 0.05,
-    "weight_drop": 0.3,
-    "locked_dropout": True,
-    "ar_alpha": 2.0,
-    "tar_beta": 1.0,
-    "bptt_jitter": True,
-}
+# the defaults before issue #17, per level: what `scriptgen train` did until the recipe won
+BEFORE = {
+    "word": {**REGULARIZERS_OFF, "hidden_dim": 256, "dropout": 0.2},
+    "char": {
+        **REGULARIZERS_OFF,
+        "embedding_dim": 64, "hidden_dim": 512, "n_layers": 2, "dropout": 0.2, "seq_len": 128, "batch_size": 32, "lr": 0.002,
+    },
+}  # fmt: skip
 
 
 def parse_settings(pairs: list[str]) -> dict:
@@ -45,39 +50,55 @@ def parse_settings(pairs: list[str]) -> dict:
     return out
 
 
-def run(cfg: Config, data: str | None, folder: str) -> tuple[float, list[tuple[float, float]]]:
+def run(cfg: Config, data: str | None, folder: str) -> tuple[float, list[tuple[float, float]], dict]:
     result = Trainer(cfg.validate(), folder, data, progress=False, log=lambda m: print(m, file=sys.stderr)).run()
-    return result.best_val_loss, [(float(r["elapsed_s"]) / 60, float(r["val_loss"])) for r in result.history]
+    curve = [(float(r["elapsed_s"]) / 60, float(r["val_loss"])) for r in result.history]
+    facts = {"steps": result.steps, "epochs": round(result.epochs, 2), "tokens_per_s": round(result.tokens_per_s)}
+    return result.best_val_loss, curve, facts
+
+
+def best_within(curve: list[tuple[float, float]], minutes: float) -> float | None:
+    """The best validation loss reached within ``minutes`` of training (None if no validation came that early)."""
+    losses = [loss for t, loss in curve if t <= minutes]
+    return round(min(losses), 4) if losses else None
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--minutes", type=float, default=8.0, help="training minutes per contender (default: 8)")
+    parser.add_argument("--minutes", type=float, default=8.0, help="training minutes of the recipe (default: 8)")
+    parser.add_argument("--baseline-minutes", type=float, default=None, help="training minutes of the baseline (default: --minutes)")
+    parser.add_argument("--at", type=float, nargs="*", default=[], metavar="M", help="also report the best loss within these minutes")
     parser.add_argument("--data", default=None, help="corpus (default: the Seinfeld corpus)")
     parser.add_argument("--level", default="word", choices=("word", "char"), help="token level (default: word)")
-    parser.add_argument("--recipe", nargs="*", default=None, metavar="KEY=VALUE", help="the recipe's settings (default: RECIPE in this file)")
-    parser.add_argument("--baseline", nargs="*", default=[], metavar="KEY=VALUE", help="settings of the baseline (default: none, the defaults)")
+    parser.add_argument("--recipe", nargs="*", default=[], metavar="KEY=VALUE", help="settings on top of today's defaults")
+    parser.add_argument("--baseline", nargs="*", default=[], metavar="KEY=VALUE", help="settings on top of the defaults before issue #17")
+    parser.add_argument("--skip-baseline", action="store_true", help="train the recipe only")
     parser.add_argument("--png", default="bench/quality.png", help="where to write the curves (default: bench/quality.png)")
     args = parser.parse_args()
-    recipe = parse_settings(args.recipe) if args.recipe is not None else dict(RECIPE)
-    common = {"level": args.level, "max_minutes": args.minutes, "epochs": 1000}
-    baseline = Config(**common, **parse_settings(args.baseline))
-    candidate = Config(**{**baseline.to_dict(), **recipe})
+    base_minutes = args.minutes if args.baseline_minutes is None else args.baseline_minutes
+    common = {"level": args.level, "epochs": 1000}
+    baseline = Config.for_level(**common, **BEFORE[args.level], max_minutes=base_minutes, **parse_settings(args.baseline))
+    recipe = Config.for_level(**common, max_minutes=args.minutes, **parse_settings(args.recipe))
+    contenders = [("recipe", recipe)] + ([] if args.skip_baseline else [("default", baseline)])
+    results = {}
     with tempfile.TemporaryDirectory() as tmp:
-        base_best, base_curve = run(baseline, args.data, f"{tmp}/default")
-        recipe_best, recipe_curve = run(candidate, args.data, f"{tmp}/recipe")
+        for name, cfg in contenders:
+            results[name] = run(cfg, args.data, f"{tmp}/{name}")
 
-    save_curves(args.png, [("default", base_curve), ("recipe", recipe_curve)], "training minutes", f"validation loss (nats/{args.level})")
+    save_curves(args.png, [(name, curve) for name, (_, curve, _) in results.items()], "training minutes", f"validation loss (nats/{args.level})")
+    report = {f"{name}_val_loss": round(best, 4) for name, (best, _, _) in results.items()}
+    if "default" in results:
+        report["difference"] = round(results["default"][0] - results["recipe"][0], 4)
+    for minutes in args.at:
+        report[f"at_{minutes:g}_min"] = {name: best_within(curve, minutes) for name, (_, curve, _) in results.items()}
     emit(
         {
-            "default_val_loss": round(base_best, 4),
-            "recipe_val_loss": round(recipe_best, 4),
-            "difference": round(base_best - recipe_best, 4),
-            "minutes": args.minutes,
+            **report,
+            "minutes": {name: cfg.max_minutes for name, cfg in contenders},
+            "runs": {name: facts for name, (_, _, facts) in results.items()},
             "level": args.level,
             "data": args.data or "default corpus",
-            "recipe": recipe,
-            "baseline": parse_settings(args.baseline),
+            "recipe": {k: v for k, v in recipe.to_dict().items() if v != getattr(baseline, k) and k != "max_minutes"},
             **machine(),
         }
     )

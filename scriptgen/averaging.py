@@ -3,7 +3,10 @@
 AWD-LSTM evaluates an average of the weights of the last stretch of training
 (NT-ASGD); with Adam the same idea is an exponential moving average of the
 weights after every step, ``avg = decay * avg + (1 - decay) * weights``, kept by
-torch's own :class:`torch.optim.swa_utils.AveragedModel`.  The average is
+torch's own :class:`torch.optim.swa_utils.AveragedModel`.  Early on the decay
+is ``min(decay, (1 + n) / (10 + n))`` after ``n`` averaged steps (TensorFlow's
+``ExponentialMovingAverage`` with ``num_updates``), so a short run or a
+fine-tune averages its last steps rather than its first ones.  The average is
 smoother than the weights of any one step, so it validates lower and its best
 is what ``model.safetensors`` holds.  ``--ema-decay 0.999`` turns it on (0 =
 off); the average lives on the training device and is saved with the
@@ -19,16 +22,30 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from torch.optim.swa_utils import AveragedModel
 
 PREFIX = "average."
+
+
+def warmed_decay(decay: float, n_averaged: int) -> float:
+    """The decay of the update after ``n_averaged`` steps: short at first, ``decay`` after about ``9 / (1 - decay)`` steps."""
+    return min(decay, (1 + n_averaged) / (10 + n_averaged))
+
+
+def _ema_update(decay: float):
+    def update(averaged: list[torch.Tensor], current: list[torch.Tensor], n_averaged: torch.Tensor) -> None:
+        weight = 1.0 - warmed_decay(decay, int(n_averaged))
+        for avg, now in zip(averaged, current):
+            avg.lerp_(now, weight)
+
+    return update
 
 
 def make_average(model: nn.Module, decay: float) -> AveragedModel | None:
     """An EMA copy of ``model`` (the first update copies the weights), or None when ``decay`` is 0."""
     if not decay:
         return None
-    return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=False)
+    return AveragedModel(model, multi_avg_fn=_ema_update(decay), use_buffers=False)
 
 
 def average_tensors(average: AveragedModel | None) -> dict[str, torch.Tensor]:

@@ -29,6 +29,32 @@ MAX_SAMPLE_LENGTH = 100_000  # a sample while training is a glance, not a script
 # Fields that define the prepared data; changing them means another vocabulary.
 DATA_FIELDS = ("level", "min_count", "val_fraction", "split_seed", "labels")
 
+# The regularizers of issue #17, switched off: a config.json or results row written before
+# these fields existed was trained without them, whatever today's defaults are.
+REGULARIZERS_OFF: dict[str, Any] = {
+    "dropout_input": 0.0,
+    "dropout_embed": 0.0,
+    "weight_drop": 0.0,
+    "locked_dropout": False,
+    "ar_alpha": 0.0,
+    "tar_beta": 0.0,
+    "ema_decay": 0.0,
+    "bptt_jitter": False,
+}
+
+# The character-level recipe: where ``--level char`` differs from the defaults below, which
+# are the word-level recipe (both measured in bench/RESULTS.md, issue #17).
+CHAR_RECIPE: dict[str, Any] = {
+    "embedding_dim": 64,
+    "hidden_dim": 512,
+    "seq_len": 128,
+    "lr": 0.002,
+    "dropout": 0.1,
+    "dropout_input": 0.1,
+    "dropout_embed": 0.0,  # dropping a character everywhere in a step is too coarse a noise (AWD-LSTM's char runs use none)
+    "weight_drop": 0.2,
+}
+
 
 def _field(default: Any, help: str, *, cli: bool = True, choices: tuple[str, ...] = ()) -> Any:
     """A Config field whose help text (and choices) the command line and grid files read from here."""
@@ -51,23 +77,23 @@ class Config:
     # --- model ------------------------------------------------------------
     cell: str = _field("lstm", f"recurrent cell: {', '.join(CELLS)}", choices=CELLS)
     embedding_dim: int = _field(256, "size of the token embeddings")
-    hidden_dim: int = _field(256, "size of each recurrent layer's hidden state")
+    hidden_dim: int = _field(384, "size of each recurrent layer's hidden state")
     n_layers: int = _field(2, "number of stacked recurrent layers")
-    dropout: float = _field(0.2, "dropout probability, in [0, 1)")
+    dropout: float = _field(0.3, "dropout between the layers and before the output layer, in [0, 1)")
     tie_weights: bool = _field(False, "share the embedding and output weights (needs --output softmax and equal sizes)")
-    # AWD-LSTM regularizers (Merity et al., 2017); all off by default, and off in checkpoints that predate them
-    dropout_input: float = _field(0.0, "dropout on the token embeddings fed to the first layer, in [0, 1)")
-    dropout_embed: float = _field(0.0, "embedding dropout: share of vocabulary words whose whole embedding is zeroed per step, in [0, 1)")
-    weight_drop: float = _field(0.0, "DropConnect on the recurrent (hidden-to-hidden) weights, one mask per step, in [0, 1)")
-    locked_dropout: bool = _field(False, "variational dropout: one mask per sequence for --dropout and --dropout-input instead of one per time step")
-    ar_alpha: float = _field(0.0, "activation regularization: penalty on the squared outputs of the last layer (AWD-LSTM uses 2)")
-    tar_beta: float = _field(0.0, "temporal activation regularization: penalty on the change of the last layer's outputs per step (AWD-LSTM uses 1)")
+    # AWD-LSTM regularizers (Merity et al., 2017): on by default (the measured recipe, bench/RESULTS.md), off in checkpoints that predate them
+    dropout_input: float = _field(0.3, "dropout on the token embeddings fed to the first layer, in [0, 1)")
+    dropout_embed: float = _field(0.1, "embedding dropout: share of vocabulary words whose whole embedding is zeroed per step, in [0, 1)")
+    weight_drop: float = _field(0.3, "DropConnect on the recurrent (hidden-to-hidden) weights, one mask per step, in [0, 1)")
+    locked_dropout: bool = _field(True, "variational dropout: one mask per sequence for --dropout and --dropout-input instead of one per time step")
+    ar_alpha: float = _field(2.0, "activation regularization: penalty on the squared outputs of the last layer (AWD-LSTM uses 2)")
+    tar_beta: float = _field(1.0, "temporal activation regularization: penalty on the change of the last layer's outputs per step (AWD-LSTM uses 1)")
     output: str = _field("adaptive", "output layer: adaptive softmax (fast on big vocabularies) or full softmax", choices=OUTPUTS)
     cutoffs: list[int] = _field([], "adaptive softmax cluster boundaries (token ranks); empty = chosen from the data", cli=False)
     # --- training ---------------------------------------------------------
     seq_len: int = _field(32, "tokens per backpropagation-through-time chunk")
-    ema_decay: float = _field(0.0, "average the weights after every step with this decay (e.g. 0.999); the average is validated, kept and sampled (0 = off)")
-    bptt_jitter: bool = _field(False, "randomized BPTT: chunk lengths vary around --seq-len (sometimes half of it), so chunk boundaries move")
+    ema_decay: float = _field(0.998, "average the weights after every step with this decay; the average is validated, kept and sampled (0 = off)")
+    bptt_jitter: bool = _field(True, "randomized BPTT: chunk lengths vary around --seq-len (sometimes half of it), so chunk boundaries move")
     batch_size: int = _field(32, "parallel token streams per step")
     lr: float = _field(0.003, "Adam learning rate")
     clip: float = _field(1.0, "maximum gradient norm")
@@ -161,6 +187,17 @@ class Config:
             raise ScriptgenError("--tie-weights works with the full softmax only; add --output softmax")
         return self
 
+    @classmethod
+    def for_level(cls, **settings: Any) -> "Config":
+        """The defaults of ``settings``' level with ``settings`` on top: ``--level char`` starts from :data:`CHAR_RECIPE`.
+
+        The dataclass's own defaults are the word-level recipe; ``Config(level="char")``
+        keeps them, so build character-level runs with ``Config.for_level(level="char", ...)``
+        (the command line, grid files and the notebook do).
+        """
+        recipe = CHAR_RECIPE if settings.get("level", "word") == "char" else {}
+        return cls(**{**recipe, **settings})
+
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
@@ -174,12 +211,18 @@ class Config:
         if unknown:
             raise ScriptgenError(f"unknown config keys {unknown}; the checkpoint's config.json is malformed or newer")
         try:
-            return cls(**data)
+            return cls(**with_absent_fields(data))
         except TypeError as exc:  # pragma: no cover - dataclass signature errors
             raise ScriptgenError(f"config is malformed: {exc}") from None
 
     def replace(self, **changes: Any) -> "Config":
         return dataclasses.replace(self, **changes)
+
+
+def with_absent_fields(recorded: dict[str, Any]) -> dict[str, Any]:
+    """A recorded config with the fields it lacks filled in as it was trained: regularizers off, else today's default."""
+    defaults = Config().to_dict()
+    return {**defaults, **REGULARIZERS_OFF, **recorded}
 
 
 def _finite(x: Any) -> bool:

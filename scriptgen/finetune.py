@@ -92,7 +92,7 @@ def finetune_config(parent: Config, requested: Config, explicit: set[str] | None
     ``explicit`` names the fields the user set (the command line's flags); None
     (the Python API) counts every field that differs from the default.
     """
-    defaults = Config()
+    defaults = Config.for_level(level=requested.level)
     if explicit is None:
         explicit = {name for name in ARCHITECTURE_FIELDS if getattr(requested, name) != getattr(defaults, name)}
     clash = [n for n in ARCHITECTURE_FIELDS if n in explicit and getattr(requested, n) != getattr(parent, n)]

@@ -12,6 +12,7 @@ from conftest import unigram_entropy
 from torch import nn
 
 from scriptgen import RNN, Config, load_checkpoint, load_model, train
+from scriptgen.config import REGULARIZERS_OFF
 from scriptgen.generate import generate, generate_reference
 from scriptgen.sampler import Sampler
 
@@ -93,7 +94,7 @@ def test_fast_sampler_picks_the_reference_tokens(cell, output, input_table):
 @pytest.mark.slow
 @pytest.mark.parametrize("cell", CELLS)
 def test_char_level_end_to_end_beats_unigram_entropy(cell, corpus_dir, tmp_path):
-    cfg = Config(level="char", cell=cell, embedding_dim=16, hidden_dim=64, n_layers=1, dropout=0.0,
+    cfg = Config(**REGULARIZERS_OFF, level="char", cell=cell, embedding_dim=16, hidden_dim=64, n_layers=1, dropout=0.0,
                  seq_len=32, batch_size=8, lr=0.01, epochs=3)
     result = train(cfg, data=corpus_dir, name=f"char-{cell}", out_dir=tmp_path, data_dir=tmp_path / "data",
                    progress=False, log=lambda m: None)
@@ -124,7 +125,7 @@ def _cli(*args, stdin=None):
 @pytest.fixture(scope="module")
 def word_checkpoint(tmp_path_factory, corpus_dir):
     root = tmp_path_factory.mktemp("words")
-    cfg = Config(embedding_dim=16, hidden_dim=32, n_layers=1, seq_len=8, batch_size=4, lr=0.01, epochs=1, min_count=2)
+    cfg = Config(**REGULARIZERS_OFF, embedding_dim=16, hidden_dim=32, n_layers=1, seq_len=8, batch_size=4, lr=0.01, epochs=1, min_count=2)
     train(cfg, data=corpus_dir, name="w", out_dir=root, data_dir=root / "data", progress=False, log=lambda m: None)
     return root / "w"
 

@@ -115,9 +115,10 @@ def test_dangerous_names_with_overwrite_touch_nothing(full_out_dir, tmp_path, te
 
 def test_out_dir_with_empty_name_through_the_python_api_is_refused(full_out_dir, tmp_path, text):
     from scriptgen import Config, ScriptgenError, train
+    from scriptgen.config import REGULARIZERS_OFF
 
     before = tree(full_out_dir)
-    cfg = Config(embedding_dim=16, hidden_dim=32, n_layers=1, seq_len=8, batch_size=4, epochs=1, output="softmax")
+    cfg = Config(**REGULARIZERS_OFF, embedding_dim=16, hidden_dim=32, n_layers=1, seq_len=8, batch_size=4, epochs=1, output="softmax")
     for name in ("", "."):
         with pytest.raises(ScriptgenError, match="not a plain folder name"):
             train(cfg, data=text, name=name, out_dir=full_out_dir, data_dir=tmp_path / "data", overwrite=True, progress=False, log=lambda m: None)

@@ -16,6 +16,7 @@ else:  # pragma: no cover
 import pytest
 
 from scriptgen import Config, ScriptgenError, evaluate, load_checkpoint, train
+from scriptgen.config import REGULARIZERS_OFF
 from scriptgen.experiment import ExperimentOptions, load_results, parse_grid, run_experiment
 from scriptgen.experiment.runner import check_consistent
 from scriptgen.history import read_history
@@ -25,6 +26,7 @@ from scriptgen.trainstate import TrainState
 # random words: nothing to learn beyond their frequencies, so a 64-unit LSTM soon memorises
 # the training text and the validation loss turns up after a few validations
 CFG = Config(
+    **REGULARIZERS_OFF,
     embedding_dim=32, hidden_dim=64, n_layers=1, dropout=0.0, seq_len=16, batch_size=4, lr=0.02, epochs=30,
     eval_interval=10, patience=2, output="softmax", sample_every=0,
 )  # fmt: skip

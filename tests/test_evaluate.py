@@ -16,6 +16,7 @@ import torch
 from scriptgen import RNN, Config, ScriptgenError, evaluate_checkpoint, generate, train
 from scriptgen.checkpoint import Checkpoint, load_checkpoint
 from scriptgen.cli import main
+from scriptgen.config import REGULARIZERS_OFF
 from scriptgen.evaluation import default_prime, draw_samples, score_samples, training_text
 from scriptgen.heldout import eval_batches, heldout_nats, heldout_on_text, score_text
 from scriptgen.novelty import NgramIndex
@@ -24,7 +25,10 @@ from scriptgen.script import Cast
 from scriptgen.textstats import CastProfile, chosen_lines, distinct_n, repetition_rate, total_variation
 from scriptgen.tokens import Vocab, word_tokenize
 
-TINY = dict(embedding_dim=16, hidden_dim=32, n_layers=1, dropout=0.0, seq_len=16, batch_size=16, lr=0.01, epochs=1, output="softmax", precision="fp32")
+TINY = dict(
+    **REGULARIZERS_OFF,
+    embedding_dim=16, hidden_dim=32, n_layers=1, dropout=0.0, seq_len=16, batch_size=16, lr=0.01, epochs=1, output="softmax", precision="fp32",
+)  # fmt: skip
 QUIET = dict(progress=False, log=lambda message: None)
 
 

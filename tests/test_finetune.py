@@ -15,10 +15,11 @@ from conftest import NOUNS, OPENERS, SPEAKERS
 
 from scriptgen import Config, ScriptgenError, load_checkpoint, train
 from scriptgen.checkpoint import read_tensors
+from scriptgen.config import REGULARIZERS_OFF
 from scriptgen.tokens import word_tokenize
 from scriptgen.train import Trainer
 
-ARCH = dict(embedding_dim=24, hidden_dim=48, n_layers=1, output="softmax")
+ARCH = dict(**REGULARIZERS_OFF, embedding_dim=24, hidden_dim=48, n_layers=1, output="softmax")
 # text A: the shared corpus (conftest); min_count 2 gives its vocabulary an <unk> token
 PARENT = Config(**ARCH, min_count=2, dropout=0.0, seq_len=16, batch_size=16, lr=0.01, epochs=3, sample_every=0, seed=1)
 # the child runs on text B: a few steps, a validation every 4

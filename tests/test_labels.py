@@ -17,6 +17,7 @@ import torch
 from scriptgen import Config, ScriptgenError, evaluate_checkpoint, generate, label_id, load_checkpoint, prepare, train, write_script
 from scriptgen.batches import StreamBatches
 from scriptgen.cli import main
+from scriptgen.config import REGULARIZERS_OFF
 from scriptgen.heldout import heldout_on_text
 from scriptgen.interactive import chat
 from scriptgen.labels import label_token, read_labels
@@ -28,7 +29,7 @@ COMEDY = "banana giggle tickle clown prank pie silly joke wacky goofy".split()
 DRAMA = "tears grief betrayal storm funeral regret sorrow shadow widow doom".split()
 SPEAKERS = ["alice", "bob"]
 QUIET = dict(progress=False, log=lambda message: None)
-TINY = dict(embedding_dim=16, hidden_dim=32, n_layers=2, dropout=0.0, seq_len=16, batch_size=8, lr=0.01, output="softmax", precision="fp32")
+TINY = dict(**REGULARIZERS_OFF, embedding_dim=16, hidden_dim=32, n_layers=2, dropout=0.0, seq_len=16, batch_size=8, lr=0.01, output="softmax", precision="fp32")
 
 
 def _script(words: list[str], n_lines: int, rng: random.Random) -> str:

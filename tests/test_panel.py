@@ -22,6 +22,7 @@ from screenplain.parsers import fountain as fountain_parser
 from screenplain.types import Action, Dialog
 
 from scriptgen import Config, ScriptgenError, load_checkpoint, train, write_script
+from scriptgen.config import REGULARIZERS_OFF
 from scriptgen.panel import CAST_CHOICES, GeneratePanel, PanelState, generate_panel, parse_seed, save_script
 from scriptgen.script import parse_script
 
@@ -31,7 +32,10 @@ SETTINGS = dict(prime="jerry:", temperature=0.7, top_p=0.9, lines=12, cast=("jer
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory, corpus_dir):
     root = tmp_path_factory.mktemp("panel")
-    cfg = Config(min_count=2, embedding_dim=16, hidden_dim=32, n_layers=1, dropout=0.0, seq_len=16, batch_size=8, lr=0.01, epochs=1, output="softmax")
+    cfg = Config(
+        **REGULARIZERS_OFF,
+        min_count=2, embedding_dim=16, hidden_dim=32, n_layers=1, dropout=0.0, seq_len=16, batch_size=8, lr=0.01, epochs=1, output="softmax",
+    )  # fmt: skip
     train(cfg, data=corpus_dir, name="tiny_show", out_dir=root, data_dir=root / "data", progress=False, log=lambda m: None)
     return load_checkpoint(root / "tiny_show")
 

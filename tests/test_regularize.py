@@ -188,7 +188,7 @@ def test_a_regularized_run_learns_and_resumes_bitwise(corpus_dir, tmp_path, tiny
 
 
 def test_ema_average_matches_a_hand_computation():
-    from scriptgen.averaging import average_tensors, load_average, make_average
+    from scriptgen.averaging import average_tensors, load_average, make_average, warmed_decay
 
     model = nn.Linear(3, 2)
     average = make_average(model, 0.9)
@@ -198,8 +198,10 @@ def test_ema_average_matches_a_hand_computation():
             for p in model.parameters():
                 p.add_(0.1 * (step + 1))
         average.update_parameters(model)
-        if step:
-            expected = {k: 0.9 * expected[k] + 0.1 * v.detach() for k, v in model.state_dict().items()}
+        if step:  # the decay warms up: 2/11, 3/12, 4/13 after 1, 2, 3 averaged steps (all below 0.9)
+            d = (1 + step) / (10 + step)
+            assert warmed_decay(0.9, step) == d
+            expected = {k: d * expected[k] + (1 - d) * v.detach() for k, v in model.state_dict().items()}
         else:
             expected = {k: v.detach().clone() for k, v in model.state_dict().items()}
     for k, v in average.module.state_dict().items():
@@ -210,6 +212,20 @@ def test_ema_average_matches_a_hand_computation():
     for k, v in again.module.state_dict().items():
         torch.testing.assert_close(v, expected[k])
     assert make_average(model, 0.0) is None and average_tensors(None) == {}
+    assert warmed_decay(0.998, 10_000) == 0.998 and warmed_decay(0.998, 0) == 0.1
+
+
+def test_a_short_run_averages_its_last_steps_not_its_first():
+    """With the warm-up, 30 steps of a 0.998 average sit near the last weights (a plain 0.998 EMA would still be 94% the first)."""
+    from scriptgen.averaging import make_average
+
+    model = nn.Linear(1, 1, bias=False)
+    average = make_average(model, 0.998)
+    for step in range(30):
+        with torch.no_grad():
+            model.weight.fill_(float(step))
+        average.update_parameters(model)
+    assert average.module.weight.item() > 20.0
 
 
 def test_averaged_weights_are_validated_kept_and_resumed_bitwise(corpus_dir, tmp_path, tiny_config):

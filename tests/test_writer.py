@@ -19,6 +19,7 @@ import torch
 
 from scriptgen import Config, ScriptgenError, load_checkpoint, prepare, train, write_script
 from scriptgen.cli import main
+from scriptgen.config import REGULARIZERS_OFF
 from scriptgen.cues import ScriptTokens
 from scriptgen.generate import make_generator, nucleus, sample_next
 from scriptgen.interactive import chat
@@ -34,6 +35,7 @@ CAST = ["jerry", "george", "elaine", "kramer"]
 
 def _train(corpus_dir, root, level: str):
     cfg = Config(
+        **REGULARIZERS_OFF,
         level=level, embedding_dim=16, hidden_dim=32, n_layers=1, dropout=0.0, seq_len=16, batch_size=8, lr=0.01, epochs=2 if level == "word" else 1,
         output="softmax",
     )  # fmt: skip

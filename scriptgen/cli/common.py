@@ -7,7 +7,7 @@ import math
 import os
 from pathlib import Path
 
-from ..config import Config, config_fields
+from ..config import CHAR_RECIPE, Config, config_fields
 from ..errors import ScriptgenError
 
 DEFAULTS = Config()
@@ -43,15 +43,19 @@ def add_config_flags(parser: argparse.ArgumentParser, names: list[str]) -> None:
     for flag in names:
         spec = CONFIG_FLAGS[flag]
         help_text, default = spec.metadata["help"], getattr(DEFAULTS, spec.name)
+        char = f"; {CHAR_RECIPE[spec.name]} with --level char" if spec.name in CHAR_RECIPE else ""
         if spec.type is bool:
-            parser.add_argument(f"--{flag}", action="store_true", default=argparse.SUPPRESS, help=f"{help_text} (default: off)")
+            parser.add_argument(
+                f"--{flag}", action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS,
+                help=f"{help_text} (default: {'on' if default else 'off'}{char})",
+            )  # fmt: skip
         else:
             parser.add_argument(
                 f"--{flag}",
                 type=finite_float if spec.type is float else spec.type,
                 default=argparse.SUPPRESS,
                 metavar=flag.split("-")[-1].upper() if spec.type is not str else None,
-                help=f"{help_text} (default: {default if default != '' else 'empty'})",
+                help=f"{help_text} (default: {default if default != '' else 'empty'}{char})",
             )
 
 

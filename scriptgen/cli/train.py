@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
         check_encoding(args.encoding)
     names = [f.replace("-", "_") for f in CONFIG_FLAGS]
     given = {n: getattr(args, n) for n in names if hasattr(args, n)}
-    cfg = Config(**given)
+    cfg = Config.for_level(**given)
     out_dir, name = args.out_dir, args.name
     if args.resume and args.init_from:
         raise ScriptgenError("--init-from starts a new run and --resume continues one; pass only one of them")

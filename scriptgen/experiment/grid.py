@@ -248,7 +248,7 @@ def parse_grid(data: dict, path: Path | None = None, text: str = "") -> Grid:
     _unknown(f"{where}[base]: ", base_raw, FIELD_NAMES, "field")
     base_values = {k: _check_value(f"{where}[base] ", k, v) for k, v in base_raw.items()}
     try:
-        base = Config(**base_values).validate()
+        base = Config.for_level(**base_values).validate()
     except ScriptgenError as exc:
         raise ScriptgenError(f"{where}[base] is invalid: {_field_names(str(exc))}") from None
     axes = _parse_axes(where, data.get("axes", {}), base)
@@ -288,7 +288,7 @@ def toml_value(value: Any) -> str:
 
 def config_toml(cfg: Config, comment: str = "", budget_minutes: float | None = None) -> str:
     """A grid file of one row (``cfg``): ready for ``scriptgen experiment --grid``; the train flags in a comment."""
-    defaults = Config()
+    defaults = Config.for_level(level=cfg.level)
     flags = []
     for f in dataclasses.fields(Config):
         value = getattr(cfg, f.name)
@@ -296,7 +296,7 @@ def config_toml(cfg: Config, comment: str = "", budget_minutes: float | None = N
             continue
         flag = "--" + f.name.replace("_", "-")
         if isinstance(value, bool):
-            flags.append(flag if value else "")
+            flags.append(flag if value else "--no-" + flag[2:])
         else:
             flags.append(f"{flag} {fmt(value)}")
     lines = [f"# {line}" for line in comment.splitlines()] if comment else []

@@ -23,7 +23,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from ..config import Config
+from ..config import Config, with_absent_fields
 from ..errors import ScriptgenError
 from ..fsutil import check_name, hold_lock
 from .grid import Grid, Row, load_grid
@@ -118,9 +118,8 @@ def data_fingerprints(rows: list[Row], data: str | None, options: ExperimentOpti
 def check_consistent(recorded: dict, row: Row, data: dict, path: Path) -> None:
     """A recorded row must have been trained with this row's config and this data."""
     new_cfg = json.loads(json.dumps(row.config.to_dict()))
-    defaults = json.loads(json.dumps(Config().to_dict()))
-    # a row recorded before a Config field existed was trained with that field's default
-    old_cfg = {**{k: v for k, v in defaults.items() if k not in recorded["config"]}, **recorded["config"]}
+    # a row recorded before a Config field existed was trained with that field's default (regularizers: off)
+    old_cfg = json.loads(json.dumps(with_absent_fields(recorded["config"])))
     diff = [k for k in sorted(set(old_cfg) | set(new_cfg)) if old_cfg.get(k) != new_cfg.get(k)]
     if diff:
         k = diff[0]
