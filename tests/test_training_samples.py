@@ -13,10 +13,11 @@ from scriptgen.plots import CurvesView, LiveCurves
 from scriptgen.progress import SAMPLE_TEMPERATURE
 from scriptgen.rundata import load_run_data
 
-# dropout draws from the training RNG at every step: a sample that touched it would change the weights
+# dropout draws from the training RNG at every step: a sample that touched it would change the weights;
+# no averaged weights, so the sampled model is the one trainer.safetensors holds as "last"
 CFG = Config(
     embedding_dim=16, hidden_dim=24, n_layers=2, dropout=0.3, seq_len=8, batch_size=32, lr=0.01, epochs=1,
-    eval_interval=8, output="softmax", sample_length=12, seed=5,
+    eval_interval=8, output="softmax", sample_length=12, seed=5, ema_decay=0.0,
 )  # fmt: skip
 HEADER = re.compile(r"^=== step (\d+)  epoch ([\d.]+)  val ([\d.]+)$")
 
@@ -104,3 +105,21 @@ def test_live_curves_redraw_with_the_latest_sample():
     bundle = shown[-1]._repr_mimebundle_()
     assert bundle["text/plain"] == "jerry: hello" and "<pre>jerry: hello</pre>" in bundle["text/html"]
     assert bundle["image/png"] and shown[0].png != shown[1].png
+
+
+def test_with_averaged_weights_the_samples_come_from_the_average(corpus_dir, tmp_path):
+    from scriptgen.model import RNN
+
+    run(CFG.replace(ema_decay=0.9), corpus_dir, tmp_path, "avg")
+    folder = tmp_path / "ck" / "avg"
+    ckpt = load_checkpoint(folder)
+    saved = read_tensors(folder / "trainer.safetensors")
+    average = {k[len("average.") :]: v for k, v in saved.items() if k.startswith("average.") and k != "average.n_averaged"}
+    model = RNN.from_config(ckpt.config, len(ckpt.vocab))
+    model.load_state_dict(average)
+    data = load_run_data(ckpt.config, corpus_dir, tmp_path / "data", log=lambda m: None)
+    prime = [int(data.train_batches.ids[data.split.train[0][0]])]
+    new = generate(model.eval(), prime, length=CFG.sample_length, temperature=SAMPLE_TEMPERATURE, seed=CFG.seed)
+    last = generate(ckpt.build_model("cpu", which="last"), prime, length=CFG.sample_length, temperature=SAMPLE_TEMPERATURE, seed=CFG.seed)
+    assert new != last  # the two models differ enough to tell the samples apart
+    assert entries((folder / "samples.txt").read_text())[-1][1] == ckpt.vocab.decode(prime + new).rstrip()
