@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -63,8 +64,6 @@ def test_the_train_help_shows_both_levels_defaults_and_the_no_flags():
 
 
 def test_train_at_char_level_records_the_char_recipe_and_a_switch_turned_off(corpus_dir, tmp_path):
-    import json
-
     on = [name for name, value in vars(Config()).items() if value is True]
     cmd = [
         sys.executable, "-m", "scriptgen", "train", "--data", str(corpus_dir), "--data-dir", str(tmp_path / "data"),

@@ -37,6 +37,14 @@ def entries(text: str) -> list[tuple[str, str]]:
     return [(header, body.rstrip("\n")) for header, body in out]  # each entry ends with an empty line
 
 
+def reference_sample(ckpt, model, corpus_dir, tmp_path) -> str:
+    """What the fp32 generator writes with ``model`` after the run's sample prime (the training split's first token)."""
+    data = load_run_data(ckpt.config, corpus_dir, tmp_path / "data", log=lambda m: None)
+    prime = [int(data.train_batches.ids[data.split.train[0][0]])]
+    new = generate(model, prime, length=CFG.sample_length, temperature=SAMPLE_TEMPERATURE, seed=CFG.seed)
+    return ckpt.vocab.decode(prime + new).rstrip()
+
+
 def test_samples_leave_the_weights_bitwise_unchanged_and_come_from_the_current_model(corpus_dir, tmp_path):
     seen = []
     with_samples = run(CFG, corpus_dir, tmp_path, "on", on_validation=lambda history, sample: seen.append((len(history), sample)))
@@ -63,10 +71,7 @@ def test_samples_leave_the_weights_bitwise_unchanged_and_come_from_the_current_m
     # reference: the last sample is the fp32 generator's output for the weights of that step (trainer.safetensors),
     # primed with the first token of the training split
     ckpt = load_checkpoint(on)
-    data = load_run_data(ckpt.config, corpus_dir, tmp_path / "data", log=lambda m: None)
-    prime = [int(data.train_batches.ids[data.split.train[0][0]])]
-    new = generate(ckpt.build_model("cpu", which="last"), prime, length=CFG.sample_length, temperature=SAMPLE_TEMPERATURE, seed=CFG.seed)
-    assert samples[-1][1] == ckpt.vocab.decode(prime + new).rstrip()
+    assert samples[-1][1] == reference_sample(ckpt, ckpt.build_model("cpu", which="last"), corpus_dir, tmp_path)
 
 
 def test_samples_are_appended_across_a_resume_and_every_n_validations(corpus_dir, tmp_path):
@@ -108,18 +113,14 @@ def test_live_curves_redraw_with_the_latest_sample():
 
 
 def test_with_averaged_weights_the_samples_come_from_the_average(corpus_dir, tmp_path):
-    from scriptgen.model import RNN
+    from scriptgen.averaging import load_average, make_average
 
     run(CFG.replace(ema_decay=0.9), corpus_dir, tmp_path, "avg")
     folder = tmp_path / "ck" / "avg"
     ckpt = load_checkpoint(folder)
-    saved = read_tensors(folder / "trainer.safetensors")
-    average = {k[len("average.") :]: v for k, v in saved.items() if k.startswith("average.") and k != "average.n_averaged"}
-    model = RNN.from_config(ckpt.config, len(ckpt.vocab))
-    model.load_state_dict(average)
-    data = load_run_data(ckpt.config, corpus_dir, tmp_path / "data", log=lambda m: None)
-    prime = [int(data.train_batches.ids[data.split.train[0][0]])]
-    new = generate(model.eval(), prime, length=CFG.sample_length, temperature=SAMPLE_TEMPERATURE, seed=CFG.seed)
-    last = generate(ckpt.build_model("cpu", which="last"), prime, length=CFG.sample_length, temperature=SAMPLE_TEMPERATURE, seed=CFG.seed)
-    assert new != last  # the two models differ enough to tell the samples apart
-    assert entries((folder / "samples.txt").read_text())[-1][1] == ckpt.vocab.decode(prime + new).rstrip()
+    last = ckpt.build_model("cpu", which="last")
+    average = make_average(ckpt.build_model("cpu", which="last"), ckpt.config.ema_decay)
+    load_average(average, read_tensors(folder / "trainer.safetensors"))  # the average as the trainer saved it
+    from_average = reference_sample(ckpt, average.module.eval(), corpus_dir, tmp_path)
+    assert from_average != reference_sample(ckpt, last, corpus_dir, tmp_path)  # the two models write different samples
+    assert entries((folder / "samples.txt").read_text())[-1][1] == from_average
