@@ -21,12 +21,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from scriptgen.checkpoint import meta_shapes, read_tensors, tensors_to_bytes
-from scriptgen.corpus import load_documents
+from scriptgen.data.corpus import load_documents
 from scriptgen.errors import ScriptgenError
-from scriptgen.fsutil import write_bytes
-from scriptgen.model import RNN
-from scriptgen.safeload import read_bytes, read_json
+from scriptgen.files.fsutil import write_bytes
+from scriptgen.files.safeload import read_bytes, read_json
+from scriptgen.model.checkpoint import meta_shapes, read_tensors, tensors_to_bytes
+from scriptgen.model.rnn import RNN
 
 PREPROCESS_DIR = Path("data") / "preprocess"
 # Words that are in the vocabulary without being in the text, as in the course:

@@ -20,7 +20,7 @@ import tempfile
 from common import emit, machine
 
 from scriptgen import Config
-from scriptgen.train import Trainer
+from scriptgen.training.train import Trainer
 
 
 def main() -> None:

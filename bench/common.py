@@ -82,7 +82,7 @@ def save_curves(path: str, curves: list[tuple[str, list[tuple[float, float]]]], 
     """A PNG of validation curves, one (label, [(x, loss), ...]) per contender."""
     from matplotlib.figure import Figure
 
-    from scriptgen.plots import figure_png
+    from scriptgen.training.plots import figure_png
 
     fig = Figure(figsize=(7, 4), dpi=100)
     ax = fig.add_subplot()

@@ -18,7 +18,7 @@ import argparse
 import numpy as np
 from common import default_split
 
-from scriptgen.batches import StreamBatches
+from scriptgen.data.batches import StreamBatches
 
 
 def mean_positions(batches: StreamBatches, epoch: int) -> dict[int, float]:

@@ -62,7 +62,7 @@ def time_cli(checkpoint: Path, data_dir: str) -> dict:
 
 
 def time_index(n_tokens: int) -> dict:
-    from scriptgen.novelty import NgramIndex
+    from scriptgen.evaluation.novelty import NgramIndex
 
     rng = np.random.default_rng(0)
     ids = np.empty(n_tokens, dtype=np.uint16)

@@ -23,10 +23,10 @@ from common import emit, machine
 from course_baseline import COURSE, course_generate, course_model
 
 from scriptgen import RNN, Config, prepare
-from scriptgen.generate import make_generator
-from scriptgen.model import choose_cutoffs
-from scriptgen.sampler import Sampler
-from scriptgen.train import resolve_device
+from scriptgen.data.cutoffs import choose_cutoffs
+from scriptgen.training.train import resolve_device
+from scriptgen.writing.draw import make_generator
+from scriptgen.writing.sampler import Sampler
 
 
 def best_rate(fn, words: int, repeats: int) -> float:

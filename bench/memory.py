@@ -103,7 +103,7 @@ def write_corpus(folder: Path, size_mb: float, n_files: int, vocab: int, seed: i
 
 # -- the two measured children ------------------------------------------------
 def child_prepare(corpus: str, data_dir: str) -> dict:
-    from scriptgen import prepare
+    from scriptgen.data import prepare
 
     base = _peak_rss_mb()
     t0 = time.perf_counter()
@@ -124,7 +124,7 @@ def child_train(corpus: str, data_dir: str, out: str, steps: int) -> dict:
     import torch
 
     from scriptgen import Config
-    from scriptgen.train import Trainer
+    from scriptgen.training.train import Trainer
 
     base = _peak_rss_mb()
     cfg = Config(level="word", batch_size=32, seq_len=32, embedding_dim=256, hidden_dim=256, n_layers=2, epochs=1, device="cpu")

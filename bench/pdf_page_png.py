@@ -20,7 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # scriptgen from this checkout when not installed
 
 from scriptgen.errors import ScriptgenError  # noqa: E402
-from scriptgen.fsutil import write_bytes  # noqa: E402
+from scriptgen.files.fsutil import write_bytes  # noqa: E402
 
 
 def render_page(pdf: Path, page: int = 1, dpi: float = 110) -> bytes:

@@ -27,7 +27,7 @@ from common import emit, machine, save_curves
 
 from scriptgen import Config
 from scriptgen.config import REGULARIZERS_OFF, field_kind
-from scriptgen.train import Trainer
+from scriptgen.training.train import Trainer
 
 # the defaults before issue #17, per level: what `scriptgen train` did until the recipe won
 BEFORE = {

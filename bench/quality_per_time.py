@@ -22,7 +22,7 @@ from common import default_split, emit, machine, save_curves
 from course_baseline import course_model, train_course
 
 from scriptgen import Config, StreamBatches, evaluate
-from scriptgen.train import Trainer, resolve_device
+from scriptgen.training.train import Trainer, resolve_device
 
 
 class Curve:

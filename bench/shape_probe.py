@@ -21,7 +21,7 @@ from common import machine  # noqa: F401  (puts this checkout's scriptgen first 
 
 from scriptgen import Config
 from scriptgen.config import REGULARIZERS_OFF
-from scriptgen.train import Trainer
+from scriptgen.training.train import Trainer
 
 PROBE = dict(sample_every=0, eval_interval=10**6, epochs=100)
 WORD_BASE = {**REGULARIZERS_OFF, "hidden_dim": 256, "dropout": 0.2}

@@ -31,7 +31,7 @@ TIMER = r"""
 import json, sys, tempfile, time
 import torch
 from scriptgen import Config
-from scriptgen.train import Trainer
+from scriptgen.training.train import Trainer
 steps, level, data_dir = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 # one fixed model at every commit: the word-level defaults before issue #17 made them the regularized recipe
 # (fields a commit lacks are left out; the regularizers' fields are off where they exist)

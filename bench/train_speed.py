@@ -23,7 +23,7 @@ from common import default_split, emit, machine, matmul_peak_gflops, output_macs
 from course_baseline import COURSE, course_model, train_course
 
 from scriptgen import Config
-from scriptgen.train import Trainer, autocast_dtype, resolve_device
+from scriptgen.training.train import Trainer, autocast_dtype, resolve_device
 
 
 def scriptgen_speed(cfg: Config, seconds: float) -> tuple[float, Trainer]:

@@ -12,21 +12,20 @@ The classic course API is importable from here::
 Importing the package reads and writes no files.
 """
 
-__version__ = "0.1.0"
-
-from .batches import StreamBatches, batch_data
-from .checkpoint import load_checkpoint, load_model
+from ._version import __version__  # noqa: F401 (the package face keeps it)
 from .config import Config
+from .data.batches import StreamBatches, batch_data
+from .data.labels import label_id
+from .data.prepare import prepare
+from .data.tokens import Vocab, create_lookup_tables, token_lookup
 from .errors import ScriptgenError
-from .evaluation import Evaluation, evaluate_checkpoint
-from .generate import generate
-from .labels import label_id
-from .model import RNN
-from .plots import plot_history
-from .prepare import prepare
-from .tokens import Vocab, create_lookup_tables, token_lookup
-from .train import TrainResult, evaluate, forward_back_prop, resolve_device, train
-from .writer import write_script
+from .evaluation.evaluate import Evaluation, evaluate_checkpoint
+from .model.checkpoint import load_checkpoint, load_model
+from .model.rnn import RNN
+from .training.plots import plot_history
+from .training.train import TrainResult, evaluate, forward_back_prop, resolve_device, train
+from .writing.generate import generate
+from .writing.writer import write_script
 
 __all__ = [
     "RNN",

@@ -14,7 +14,7 @@ collect values: the work is done by :class:`PanelState` (``generate`` and
 ``save``), which needs no browser, and by :func:`save_script`, which the
 notebook's "save your favourite script" cell calls too.  Saved files go to
 ``outputs/script-SEED-N.EXT`` with the first N that is free, so nothing is
-overwritten, and are written atomically (:func:`scriptgen.fsutil.write_bytes`).
+overwritten, and are written atomically (:func:`scriptgen.files.fsutil.write_bytes`).
 
 Bad input (a prime word the vocabulary lacks, a seed that is not a number,
 PDF without screenplain) shows as one ``scriptgen: error:`` line in the
@@ -33,14 +33,14 @@ from pathlib import Path
 
 import torch
 
-from .checkpoint import Checkpoint, load_checkpoint
-from .cues import ScriptTokens
 from .device import resolve_device
 from .errors import ScriptgenError
-from .fsutil import disk_error, write_bytes
-from .generate import MAX_SEED, make_generator
-from .screenplay import check_format, export, require, suffix
-from .writer import WriteOptions, check_options
+from .files.fsutil import disk_error, write_bytes
+from .model.checkpoint import Checkpoint, load_checkpoint
+from .writing.cues import ScriptTokens
+from .writing.draw import MAX_SEED, make_generator
+from .writing.screenplay import check_format, export, require, suffix
+from .writing.writer import WriteOptions, check_options
 
 CAST_CHOICES = 30  # speakers offered in the cast multi-select
 DEFAULT_LINES = 20
@@ -214,8 +214,8 @@ class PanelState:
 
     def _get_writer(self):
         if self._writer is None:
-            from .sampler import Sampler
-            from .writer import ScriptWriter
+            from .writing.sampler import Sampler
+            from .writing.writer import ScriptWriter
 
             model = self.ckpt.build_model(self.device)
             self._writer = ScriptWriter(Sampler(model, self.precision), self.ckpt.vocab, self.ckpt.cast)

@@ -28,7 +28,10 @@ ROOT = Path(__file__).resolve().parent.parent
 HERE = Path(__file__).resolve().parent
 FORK = hasattr(os, "fork") and os.environ.get("SCRIPTGEN_TEST_EXEC") != "1"
 # the expensive imports, done once in the server
-WARM = ("scriptgen.cli", "scriptgen.checkpoint", "scriptgen.generate", "scriptgen.interactive", "scriptgen.sampler", "scriptgen.train")
+WARM = (
+    "scriptgen.cli", "scriptgen.model.checkpoint", "scriptgen.writing.generate", "scriptgen.writing.interactive",
+    "scriptgen.writing.sampler", "scriptgen.training.train",
+)  # fmt: skip
 
 
 def cli_env() -> dict[str, str]:

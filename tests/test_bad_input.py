@@ -744,7 +744,8 @@ def test_top_k_above_vocabulary_is_clamped_with_a_note(runners, env, tmp_path):
 # a disk that fills while a resumed run saves (in-process: fsync raises ENOSPC)
 # --------------------------------------------------------------------------
 def test_disk_full_while_saving_keeps_the_previous_checkpoint(env, tmp_path, monkeypatch, capsys):
-    from scriptgen import cli, fsutil
+    from scriptgen import cli
+    from scriptgen.files import fsutil
 
     folder = tmp_path / "ckpts" / "word"
     shutil.copytree(env.word, folder)

@@ -13,10 +13,10 @@ from torch import nn
 
 from scriptgen import RNN, Config, load_checkpoint, load_model, train
 from scriptgen.config import REGULARIZERS_OFF
-from scriptgen.generate import generate, generate_reference
-from scriptgen.sampler import Sampler
+from scriptgen.writing.generate import generate, generate_reference
+from scriptgen.writing.sampler import Sampler
 
-sampler_module = importlib.import_module("scriptgen.sampler")
+sampler_module = importlib.import_module("scriptgen.writing.sampler")
 
 CELLS = ["lstm", "gru", "rnn"]
 

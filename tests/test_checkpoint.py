@@ -12,8 +12,8 @@ import torch
 
 import helper
 from scriptgen import RNN, Config, ScriptgenError, load_checkpoint, load_model, train
-from scriptgen.checkpoint import read_tensors, write_folder
-from scriptgen.fsutil import recover_folder as recover
+from scriptgen.files.fsutil import recover_folder as recover
+from scriptgen.model.checkpoint import read_tensors, write_folder
 
 
 @pytest.fixture(scope="module")

@@ -17,11 +17,11 @@ import pytest
 
 from scriptgen import Config, ScriptgenError, evaluate, load_checkpoint, train
 from scriptgen.config import REGULARIZERS_OFF
+from scriptgen.data.rundata import load_run_data
 from scriptgen.experiment import ExperimentOptions, load_results, parse_grid, run_experiment
 from scriptgen.experiment.runner import check_consistent
-from scriptgen.history import read_history
-from scriptgen.rundata import load_run_data
-from scriptgen.trainstate import TrainState
+from scriptgen.training.history import read_history
+from scriptgen.training.trainstate import TrainState
 
 # random words: nothing to learn beyond their frequencies, so a 64-unit LSTM soon memorises
 # the training text and the validation loss turns up after a few validations

@@ -11,7 +11,7 @@ import torch
 from conftest import unigram_entropy
 
 from scriptgen import generate, load_checkpoint, load_model, prepare, train
-from scriptgen.tokens import word_tokenize
+from scriptgen.data.tokens import word_tokenize
 
 
 def run_cli(*args, cwd=None):
@@ -88,7 +88,7 @@ def test_prepare_cache_is_reused_and_rebuilt_on_change(tmp_path):
 
 
 def test_default_corpus_is_script_text():
-    from scriptgen.corpus import LAUGH_CUE, load_seinfeld
+    from scriptgen.data.corpus import LAUGH_CUE, load_seinfeld
 
     docs = load_seinfeld()
     assert len(docs) >= 90

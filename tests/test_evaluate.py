@@ -14,16 +14,16 @@ import pytest
 import torch
 
 from scriptgen import RNN, Config, ScriptgenError, evaluate_checkpoint, generate, train
-from scriptgen.checkpoint import Checkpoint, load_checkpoint
 from scriptgen.cli import main
 from scriptgen.config import REGULARIZERS_OFF
-from scriptgen.evaluation import default_prime, draw_samples, score_samples, training_text
-from scriptgen.heldout import eval_batches, heldout_nats, heldout_on_text, score_text
-from scriptgen.novelty import NgramIndex
-from scriptgen.sampler import Sampler
-from scriptgen.script import Cast
-from scriptgen.textstats import CastProfile, chosen_lines, distinct_n, repetition_rate, total_variation
-from scriptgen.tokens import Vocab, word_tokenize
+from scriptgen.data.script import Cast
+from scriptgen.data.tokens import Vocab, word_tokenize
+from scriptgen.evaluation.evaluate import default_prime, draw_samples, score_samples, training_text
+from scriptgen.evaluation.heldout import eval_batches, heldout_nats, heldout_on_text, score_text
+from scriptgen.evaluation.novelty import NgramIndex
+from scriptgen.evaluation.textstats import CastProfile, chosen_lines, distinct_n, repetition_rate, total_variation
+from scriptgen.model.checkpoint import Checkpoint, load_checkpoint
+from scriptgen.writing.sampler import Sampler
 
 TINY = dict(
     **REGULARIZERS_OFF,
@@ -285,8 +285,8 @@ def test_cli_bad_input_is_one_line(word_ckpt, tmp_path, capsys, extra, expected)
 
 def test_lines_samples_are_whole_lines_as_generate_writes_them(word_ckpt):
     """evaluate --lines: each sample is that many non-blank lines, the same ids as the writer's for the same seed."""
-    from scriptgen.generate import make_generator
-    from scriptgen.writer import ScriptWriter, WriteOptions
+    from scriptgen.writing.draw import make_generator
+    from scriptgen.writing.writer import ScriptWriter, WriteOptions
 
     ckpt = load_checkpoint(word_ckpt)
     sampler = Sampler(ckpt.build_model("cpu"), "fp32")

@@ -14,7 +14,6 @@ import torch
 from conftest import tiny_grid_base
 
 from scriptgen import ScriptgenError
-from scriptgen.checkpoint import read_json
 from scriptgen.cli import build_parser, cmd_experiment
 from scriptgen.experiment import (
     RESULT_FIELDS,
@@ -25,9 +24,10 @@ from scriptgen.experiment import (
     run_experiment,
     winning_config,
 )
+from scriptgen.model.checkpoint import read_json
 
 ROOT = Path(__file__).resolve().parent.parent
-TRAIN_MODULE = importlib.import_module("scriptgen.train")  # the package's `train` attribute is the function
+TRAIN_MODULE = importlib.import_module("scriptgen.training.train")  # the package's `train` attribute is the function
 
 TINY_GRID = (
     '# a tiny study: 3 rows (the benchmark, hidden 48, lr 0.003)\nmode = "one-at-a-time"\n\n'
@@ -80,7 +80,7 @@ def test_cli_trains_the_grid_and_writes_the_tables(corpus_dir, tmp_path, capsys)
         assert r["history"] and r["history"][-1]["val_loss"] == pytest.approx(r["last_val_loss"])
         assert (folder / "rows" / r["row"].replace("=", "-") / "model.safetensors").is_file()
     # the script columns are scriptgen evaluate's figures for the row's checkpoint (5 samples, 200 tokens, temperature 0.8)
-    from scriptgen.evaluation import evaluate_checkpoint
+    from scriptgen.evaluation.evaluate import evaluate_checkpoint
 
     again = evaluate_checkpoint(folder / "rows" / ROWS[1].replace("=", "-"), samples=5, temperatures=(0.8,), data_dir=tmp_path / "data", log=lambda m: None)
     scores = again.rows[0]

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from scriptgen import RNN, StreamBatches
-from scriptgen.model import choose_cutoffs
+from scriptgen.data.cutoffs import choose_cutoffs
 
 
 @pytest.mark.parametrize("output", ["softmax", "adaptive"])

@@ -14,10 +14,10 @@ import torch
 from conftest import NOUNS, OPENERS, SPEAKERS
 
 from scriptgen import Config, ScriptgenError, load_checkpoint, train
-from scriptgen.checkpoint import read_tensors
 from scriptgen.config import REGULARIZERS_OFF
-from scriptgen.tokens import word_tokenize
-from scriptgen.train import Trainer
+from scriptgen.data.tokens import word_tokenize
+from scriptgen.model.checkpoint import read_tensors
+from scriptgen.training.train import Trainer
 
 ARCH = dict(**REGULARIZERS_OFF, embedding_dim=24, hidden_dim=48, n_layers=1, output="softmax")
 # text A: the shared corpus (conftest); min_count 2 gives its vocabulary an <unk> token

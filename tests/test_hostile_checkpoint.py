@@ -35,9 +35,9 @@ from forkrun import Runner, cli_env
 from safetensors.torch import load_file, save_file
 
 from scriptgen import RNN, Config, ScriptgenError, load_checkpoint, train
-from scriptgen.checkpoint import expected_weights, read_json, read_tensors
-from scriptgen.safeload import JSON_CAP, read_header, vocab_cap
-from scriptgen.tokens import Vocab
+from scriptgen.data.tokens import Vocab
+from scriptgen.files.safeload import JSON_CAP, read_header, vocab_cap
+from scriptgen.model.checkpoint import expected_weights, read_json, read_tensors
 
 ROOT = Path(__file__).resolve().parent.parent
 ERROR = "scriptgen: error: "
@@ -484,7 +484,7 @@ def test_last_weights_are_checked_from_the_header_first(trained, tmp_path, monke
     save_file(tensors, str(folder / "trainer.safetensors"))
     rehash(folder)
     ckpt = load_checkpoint(folder)
-    monkeypatch.setattr("scriptgen.checkpoint.st_load", lambda data: pytest.fail("tensors were loaded before the header was checked"))
+    monkeypatch.setattr("scriptgen.model.checkpoint.st_load", lambda data: pytest.fail("tensors were loaded before the header was checked"))
     with pytest.raises(ScriptgenError, match=r"model\.rnn\.weight_hh_l1 .* has shape \(128, 33\).*different models"):
         ckpt.build_model("cpu", which="last")
 

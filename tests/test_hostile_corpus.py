@@ -30,11 +30,12 @@ import pytest
 from conftest import make_script
 from forkrun import cli_env
 
-from scriptgen import corpus as corpus_mod
 from scriptgen.cli import main
+from scriptgen.data import corpus as corpus_mod
 from scriptgen.errors import ScriptgenError
 
-prepare_mod = importlib.import_module("scriptgen.prepare")  # the module (scriptgen.prepare is also the function's name)
+cache_mod = importlib.import_module("scriptgen.data.cache")  # where the cache's files are written
+prepare_mod = importlib.import_module("scriptgen.data.prepare")  # the module (scriptgen.data.prepare is also the function's name)
 
 ROOT = Path(__file__).resolve().parent.parent
 ERROR = "scriptgen: error: "
@@ -301,7 +302,7 @@ def test_surrogate_split_between_reads_is_found(tmp_path):
 # --------------------------------------------------------------------------
 def full_disk_at(name: str, monkeypatch) -> None:
     """Writing ``name`` fails with ENOSPC after leaving a temporary file behind."""
-    real = prepare_mod.write_bytes
+    real = cache_mod.write_bytes
 
     def write_bytes(path, data, advice=None):
         if Path(path).name == name:
@@ -309,7 +310,7 @@ def full_disk_at(name: str, monkeypatch) -> None:
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         return real(path, data, advice)
 
-    monkeypatch.setattr(prepare_mod, "write_bytes", write_bytes)
+    monkeypatch.setattr(cache_mod, "write_bytes", write_bytes)
 
 
 @pytest.mark.parametrize("failing", ["ids.npy", "vocab.json", "meta.json"])

@@ -17,7 +17,7 @@ import pytest
 import torch
 
 from scriptgen import load_checkpoint
-from scriptgen.checkpoint import read_tensors
+from scriptgen.model.checkpoint import read_tensors
 
 pytestmark = pytest.mark.slow
 

@@ -15,15 +15,15 @@ import pytest
 import torch
 
 from scriptgen import Config, ScriptgenError, evaluate_checkpoint, generate, label_id, load_checkpoint, prepare, train, write_script
-from scriptgen.batches import StreamBatches
 from scriptgen.cli import main
 from scriptgen.config import REGULARIZERS_OFF
-from scriptgen.heldout import heldout_on_text
-from scriptgen.interactive import chat
-from scriptgen.labels import label_token, read_labels
-from scriptgen.prepare import split_documents
-from scriptgen.sampler import Sampler
-from scriptgen.tokens import Vocab, tokenize
+from scriptgen.data.batches import StreamBatches
+from scriptgen.data.cache import split_documents
+from scriptgen.data.labels import label_token, read_labels
+from scriptgen.data.tokens import Vocab, tokenize
+from scriptgen.evaluation.heldout import heldout_on_text
+from scriptgen.writing.interactive import chat
+from scriptgen.writing.sampler import Sampler
 
 COMEDY = "banana giggle tickle clown prank pie silly joke wacky goofy".split()
 DRAMA = "tears grief betrayal storm funeral regret sorrow shadow widow doom".split()

@@ -1,4 +1,4 @@
-"""The copy check (scriptgen.novelty) against a brute-force reference: Python sets of n-gram tuples."""
+"""The copy check (scriptgen.evaluation.novelty) against a brute-force reference: Python sets of n-gram tuples."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from conftest import make_script
 
-from scriptgen import novelty
-from scriptgen.novelty import NgramIndex, longest_diagonal_run
-from scriptgen.tokens import Vocab, word_tokenize
+from scriptgen.data.tokens import Vocab, word_tokenize
+from scriptgen.evaluation import novelty
+from scriptgen.evaluation.novelty import NgramIndex, longest_diagonal_run
 
 
 # --------------------------------------------------------------------------

@@ -23,8 +23,8 @@ from screenplain.types import Action, Dialog
 
 from scriptgen import Config, ScriptgenError, load_checkpoint, train, write_script
 from scriptgen.config import REGULARIZERS_OFF
+from scriptgen.data.script import parse_script
 from scriptgen.panel import CAST_CHOICES, GeneratePanel, PanelState, generate_panel, parse_seed, save_script
-from scriptgen.script import parse_script
 
 SETTINGS = dict(prime="jerry:", temperature=0.7, top_p=0.9, lines=12, cast=("jerry", "elaine"), seed=5)
 

@@ -14,11 +14,12 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from scriptgen import RNN, StreamBatches, batch_data, generate
-from scriptgen import corpus as corpus_mod
+from scriptgen.data import corpus as corpus_mod
+from scriptgen.data.tokens import Vocab, detokenize, tokenize
 from scriptgen.errors import ScriptgenError
-from scriptgen.tokens import Vocab, detokenize, tokenize
 
-prepare_mod = importlib.import_module("scriptgen.prepare")  # the module (scriptgen.prepare is also the function's name)
+cache_mod = importlib.import_module("scriptgen.data.cache")
+prepare_mod = importlib.import_module("scriptgen.data.prepare")  # the module (scriptgen.data.prepare is also the function's name)
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -152,7 +153,7 @@ def test_streaming_prepare_equals_tokenizing_whole_documents(texts, level, block
         # the same vocabulary, in the same order, as counting all tokens at once
         token_lists = [tokenize(t, level) for _, t in expected_docs]
         assert prepared.vocab.itos == Vocab.build(token_lists, level).itos
-        assert prepared.ids.dtype == prepare_mod.smallest_uint(len(prepared.vocab))
+        assert prepared.ids.dtype == cache_mod.smallest_uint(len(prepared.vocab))
         assert [d["name"] for d in prepared.documents] == [name for name, _ in expected_docs]
         position = 0
         for doc, tokens, (_, text) in zip(prepared.documents, token_lists, expected_docs):

@@ -10,7 +10,7 @@ import sys
 from scriptgen import Config
 from scriptgen.config import CHAR_RECIPE, REGULARIZERS_OFF, with_absent_fields
 from scriptgen.experiment.grid import config_toml, parse_grid
-from scriptgen.model import RNN
+from scriptgen.model.rnn import RNN
 
 
 def test_the_default_is_regularized_and_old_configs_load_with_the_regularizers_off():

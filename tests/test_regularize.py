@@ -10,8 +10,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from scriptgen import Config
-from scriptgen.model import RNN
-from scriptgen.regularize import activation_penalty, embedding_dropout, locked_dropout, run_layers
+from scriptgen.model.regularize import activation_penalty, embedding_dropout, locked_dropout, run_layers
+from scriptgen.model.rnn import RNN
 
 CELLS = ("lstm", "gru", "rnn")
 
@@ -142,7 +142,7 @@ def test_config_fields_default_off_and_are_checked():
 def test_randomized_bptt_covers_the_same_tokens_and_is_reproducible():
     import numpy as np
 
-    from scriptgen.batches import StreamBatches
+    from scriptgen.data.batches import StreamBatches
 
     ids = np.arange(20_001) % 977
     fixed = StreamBatches(ids, 4, 32, shuffle_seed=3)
@@ -188,7 +188,7 @@ def test_a_regularized_run_learns_and_resumes_bitwise(corpus_dir, tmp_path, tiny
 
 
 def test_ema_average_matches_a_hand_computation():
-    from scriptgen.averaging import average_tensors, load_average, make_average, warmed_decay
+    from scriptgen.training.averaging import average_tensors, load_average, make_average, warmed_decay
 
     model = nn.Linear(3, 2)
     average = make_average(model, 0.9)
@@ -217,7 +217,7 @@ def test_ema_average_matches_a_hand_computation():
 
 def test_a_short_run_averages_its_last_steps_not_its_first():
     """With the warm-up, 30 steps of a 0.998 average sit near the last weights (a plain 0.998 EMA would still be 94% the first)."""
-    from scriptgen.averaging import make_average
+    from scriptgen.training.averaging import make_average
 
     model = nn.Linear(1, 1, bias=False)
     average = make_average(model, 0.998)
@@ -232,7 +232,7 @@ def test_averaged_weights_are_validated_kept_and_resumed_bitwise(corpus_dir, tmp
     from safetensors.torch import load_file
 
     from scriptgen import StreamBatches, evaluate, load_model, train
-    from scriptgen.prepare import prepare
+    from scriptgen.data.prepare import prepare
 
     cfg = tiny_config.replace(epochs=2, ema_decay=0.9, dropout=0.1, precision="fp32")
     quiet = dict(data=corpus_dir, out_dir=tmp_path, data_dir=tmp_path / "data", progress=False, log=lambda m: None)

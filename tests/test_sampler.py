@@ -10,10 +10,10 @@ import pytest
 import torch
 
 from scriptgen import RNN
-from scriptgen.generate import make_generator
-from scriptgen.sampler import Sampler
+from scriptgen.writing.draw import make_generator
+from scriptgen.writing.sampler import Sampler
 
-sampler_module = importlib.import_module("scriptgen.sampler")
+sampler_module = importlib.import_module("scriptgen.writing.sampler")
 
 PRIME = [3, 1, 4, 1, 5, 9, 2, 6]
 
@@ -82,12 +82,12 @@ def test_int8_unavailable_keeps_the_fp32_maps(cell, failure, monkeypatch):
     assert torch.allclose(logits, expected_logits, atol=1e-5) and tokens == expected_tokens
 
 
-@pytest.mark.parametrize("first", ["scriptgen", "scriptgen.generate", "scriptgen.sampler", "scriptgen.interactive"])
+@pytest.mark.parametrize("first", ["scriptgen", "scriptgen.writing.generate", "scriptgen.writing.sampler", "scriptgen.writing.interactive"])
 def test_the_package_generate_stays_the_function(first):
-    """The submodule scriptgen.generate must not shadow the function scriptgen.generate, whatever is imported first."""
+    """The submodule scriptgen.writing.generate must not shadow the function scriptgen.writing.generate, whatever is imported first."""
     code = (
-        f"import {first}\nimport scriptgen, scriptgen.generate, scriptgen.interactive\nfrom scriptgen import generate\n"
-        "assert callable(generate) and scriptgen.generate is generate and generate.__module__ == 'scriptgen.generate'"
+        f"import {first}\nimport scriptgen, scriptgen.writing.generate, scriptgen.writing.interactive\nfrom scriptgen import generate\n"
+        "assert callable(generate) and scriptgen.writing.generate is generate and generate.__module__ == 'scriptgen.writing.generate'"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr

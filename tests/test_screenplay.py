@@ -1,7 +1,7 @@
 """Screenplay output: the Fountain that scriptgen writes, read back by screenplain's own parser, and the HTML, PDF and FDX rendered from it.
 
 screenplain and pypdf are test requirements (requirements-dev.txt), so they are imported, not skipped.
-The reference for every check is scriptgen.script.parse_script's reading of the
+The reference for every check is scriptgen.data.script.parse_script's reading of the
 script: the screenplay must hold its lines one block each, in order, with the
 same speakers and the same text, whatever markup characters the text holds.
 """
@@ -23,9 +23,9 @@ from hypothesis import strategies as st
 from screenplain.parsers import fountain as fountain_parser
 from screenplain.types import Action, Dialog
 
+from scriptgen.data.script import parse_script
 from scriptgen.errors import ScriptgenError
-from scriptgen.screenplay import FORMATS, check_format, export, format_from_path, parse_fountain, suffix, to_fountain
-from scriptgen.script import parse_script
+from scriptgen.writing.screenplay import FORMATS, check_format, export, format_from_path, parse_fountain, suffix, to_fountain
 
 SPEAKERS = ["jerry", "george", "elaine", "kramer", "newman", "jerry&george", "r2d2", "mr. pitt", "#1 fan", "frank^", "ext. guy"]
 PHRASES = ["what is the deal with", "i can't believe", "you know what", "hey, look at", "listen to me about"]

@@ -18,8 +18,8 @@ from conftest import tiny_grid_base
 from scriptgen import ScriptgenError
 from scriptgen.cli import build_parser, cmd_experiment
 from scriptgen.experiment import load_results
-from scriptgen.experiment import search as search_mod
 from scriptgen.experiment import shared as shared_mod
+from scriptgen.experiment import space as space_mod
 
 optuna = pytest.importorskip("optuna")
 
@@ -163,7 +163,7 @@ def test_a_trial_started_in_a_race_for_the_last_place_is_not_trained(corpus_dir,
 def test_an_interrupted_trial_is_queued_for_the_next_worker(corpus_dir, tmp_path, monkeypatch):
     """Ctrl-C inside a trial (the trainer returns no row): the trial fails, its configuration is trained by the next run."""
     db = tmp_path / "study.db"
-    monkeypatch.setattr(search_mod, "train_row", lambda *a, **kw: (None, []))
+    monkeypatch.setattr(space_mod, "train_row", lambda *a, **kw: (None, []))
     assert cli(*search_flags(tmp_path, corpus_dir, db, 1, "--study", "s")) == 130
     states = trials_by_state(db, "s")
     (failed,), (queued,) = states.pop("FAIL"), states.pop("WAITING")

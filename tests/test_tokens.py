@@ -5,8 +5,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scriptgen import ScriptgenError, Vocab
-from scriptgen.corpus import LAUGH_CUE, episode_to_script
-from scriptgen.tokens import UNK, word_detokenize, word_tokenize
+from scriptgen.data.corpus import LAUGH_CUE, episode_to_script
+from scriptgen.data.tokens import UNK, word_detokenize, word_tokenize
 
 
 def test_word_tokens_follow_the_course():

@@ -7,11 +7,11 @@ import re
 import pytest
 
 from scriptgen import Config, ScriptgenError, generate, load_checkpoint, train
-from scriptgen.checkpoint import read_tensors
-from scriptgen.history import read_history
-from scriptgen.plots import CurvesView, LiveCurves
-from scriptgen.progress import SAMPLE_TEMPERATURE
-from scriptgen.rundata import load_run_data
+from scriptgen.data.rundata import load_run_data
+from scriptgen.model.checkpoint import read_tensors
+from scriptgen.training.history import read_history
+from scriptgen.training.plots import CurvesView, LiveCurves
+from scriptgen.training.progress import SAMPLE_TEMPERATURE
 
 # dropout draws from the training RNG at every step: a sample that touched it would change the weights;
 # no averaged weights, so the sampled model is the one trainer.safetensors holds as "last"
@@ -113,7 +113,7 @@ def test_live_curves_redraw_with_the_latest_sample():
 
 
 def test_with_averaged_weights_the_samples_come_from_the_average(corpus_dir, tmp_path):
-    from scriptgen.averaging import load_average, make_average
+    from scriptgen.training.averaging import load_average, make_average
 
     run(CFG.replace(ema_decay=0.9), corpus_dir, tmp_path, "avg")
     folder = tmp_path / "ck" / "avg"

@@ -20,15 +20,15 @@ import torch
 from scriptgen import Config, ScriptgenError, load_checkpoint, prepare, train, write_script
 from scriptgen.cli import main
 from scriptgen.config import REGULARIZERS_OFF
-from scriptgen.cues import ScriptTokens
-from scriptgen.generate import make_generator, nucleus, sample_next
-from scriptgen.interactive import chat
-from scriptgen.sampler import Sampler
-from scriptgen.script import Cast, parse_script
-from scriptgen.tokens import Vocab, word_tokenize
-from scriptgen.writer import FINISH_BUDGET, PENALTY_WINDOW, ScriptWriter, WriteOptions
+from scriptgen.data.script import Cast, parse_script
+from scriptgen.data.tokens import Vocab, word_tokenize
+from scriptgen.writing.cues import ScriptTokens
+from scriptgen.writing.draw import make_generator, nucleus, sample_next
+from scriptgen.writing.interactive import chat
+from scriptgen.writing.sampler import Sampler
+from scriptgen.writing.writer import FINISH_BUDGET, PENALTY_WINDOW, ScriptWriter, WriteOptions
 
-writer_module = importlib.import_module("scriptgen.writer")
+writer_module = importlib.import_module("scriptgen.writing.writer")
 
 CAST = ["jerry", "george", "elaine", "kramer"]
 
@@ -86,7 +86,7 @@ def test_top_p_keeps_the_hand_computed_nucleus():
 
 
 def test_top_p_one_is_the_plain_draw_and_the_fast_path_matches_the_reference(checkpoints):
-    from scriptgen.generate import generate, generate_reference
+    from scriptgen.writing.generate import generate, generate_reference
 
     logits = torch.randn(3, 50)
     a = sample_next(logits, 0.9, 0, make_generator(1))

@@ -24,9 +24,9 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..checkpoint import load_checkpoint
-    from ..cues import ScriptTokens
     from ..errors import ScriptgenError
+    from ..model.checkpoint import load_checkpoint
+    from ..writing.cues import ScriptTokens
 
     ckpt = load_checkpoint(args.checkpoint)
     cast = ckpt.cast

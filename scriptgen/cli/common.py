@@ -72,7 +72,7 @@ def add_data_flags(parser: argparse.ArgumentParser, resume: bool = False) -> Non
 
 
 def check_encoding(name: str) -> None:
-    from ..corpus import check_encoding as check
+    from ..data.corpus import check_encoding as check
 
     check(name)
 

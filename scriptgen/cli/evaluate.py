@@ -48,7 +48,7 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..evaluation import evaluate_checkpoint
+    from ..evaluation.evaluate import evaluate_checkpoint
 
     encoding = args.encoding or "utf-8"
     check_encoding(encoding)

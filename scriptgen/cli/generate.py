@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..errors import ScriptgenError
-from ..screenplay import FORMATS
+from ..writing.screenplay import FORMATS
 from .common import finite_float, temperatures
 
 MAX_SAMPLES = 1000
@@ -104,14 +104,14 @@ class Sample:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..checkpoint import load_checkpoint
-    from ..cues import ScriptTokens
-    from ..generate import MAX_SEED, check_lines, check_repetition_penalty, check_top_p, make_generator
-    from ..interactive import chat
-    from ..labels import label_id
-    from ..sampler import Sampler
-    from ..train import resolve_device
-    from ..writer import ScriptWriter, WriteOptions, check_options
+    from ..data.labels import label_id
+    from ..model.checkpoint import load_checkpoint
+    from ..training.train import resolve_device
+    from ..writing.cues import ScriptTokens
+    from ..writing.draw import MAX_SEED, check_lines, check_repetition_penalty, check_top_p, make_generator
+    from ..writing.interactive import chat
+    from ..writing.sampler import Sampler
+    from ..writing.writer import ScriptWriter, WriteOptions, check_options
 
     # the checks that need no checkpoint first
     if args.lines is not None:
@@ -213,7 +213,7 @@ def check_out(out: str, overwrite: bool) -> Path:
 
 def check_screenplay(args: argparse.Namespace) -> str:
     """The output format (--format, else --out's suffix, else text), refused before any work if it cannot be written."""
-    from ..screenplay import format_from_path, require
+    from ..writing.screenplay import format_from_path, require
 
     fmt = args.format or (format_from_path(args.out) if args.out else None) or "text"
     if fmt == "text":
@@ -232,7 +232,7 @@ def render(args: argparse.Namespace, samples: list[Sample]) -> bytes:
     """The bytes to write: plain text, or the screenplay of the one sample."""
     if args.format == "text":
         return render_text(samples).encode("utf-8")
-    from ..screenplay import export
+    from ..writing.screenplay import export
 
     sample = samples[0]
     settings = {"checkpoint": args.checkpoint, "temperature": sample.temperature, "seed": sample.seed}
@@ -246,7 +246,7 @@ def render(args: argparse.Namespace, samples: list[Sample]) -> bytes:
 
 def render_text(samples: list[Sample]) -> str:
     """Plain text: each sample (temperatures side by side), a header line each when there are several."""
-    from ..interactive import side_by_side
+    from ..writing.interactive import side_by_side
 
     blocks = []
     groups = sorted({s.index for s in samples})
@@ -262,7 +262,7 @@ def render_text(samples: list[Sample]) -> str:
 
 def output(args: argparse.Namespace, samples: list[Sample]) -> None:
     """The samples as text, to standard output or atomically to --out (the one place to add other formats)."""
-    from ..fsutil import write_bytes
+    from ..files.fsutil import write_bytes
 
     data = render(args, samples)
     if args.out is None:

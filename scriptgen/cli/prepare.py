@@ -18,7 +18,7 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..prepare import prepare
+    from ..data.prepare import prepare
 
     encoding = args.encoding or "utf-8"
     check_encoding(encoding)

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from ..config import Config
-from ..corpus import DEFAULT_SOURCE
+from ..data.corpus import DEFAULT_SOURCE
 from ..errors import ScriptgenError
 from .common import CONFIG_FLAGS, add_config_flags, add_data_flags, check_encoding, check_out_dir
 
@@ -45,8 +45,8 @@ STOPPED = {
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..distributed import from_env
-    from ..train import train
+    from ..training.distributed import from_env
+    from ..training.train import train
 
     if args.encoding is not None:
         check_encoding(args.encoding)

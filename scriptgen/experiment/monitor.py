@@ -184,7 +184,7 @@ def machine_info() -> dict[str, Any]:
     """The commit, versions and machine a row ran on (columns of results.csv)."""
     import torch
 
-    from .. import __version__
+    from .._version import __version__
 
     return {
         "git_commit": git_commit(),

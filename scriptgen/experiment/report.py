@@ -235,7 +235,7 @@ def write_reports(folder: Path, grid: Grid, recorder: Recorder, order: list[str]
     md = results_markdown(rows, title, header(grid, rows, base, mode), axes=axes, total=len(order) if stem == "results" else None)
     write_file(folder / f"{stem}.md", md.encode("utf-8"))
     if rows:
-        from ..plots import figure_png
+        from ..training.plots import figure_png
 
         png = "curves.png" if stem == "results" else f"{stem}.png"
         write_file(folder / png, figure_png(curves_figure(rows, axes=axes, title=title)))

@@ -5,7 +5,7 @@
     cfg = winning_config(rows)                                   # each axis's best value together
 
 :class:`Recorder` is the writer a run uses: after every row it rewrites the
-curves (``histories.csv``: ``row`` + the columns of ``scriptgen.history``)
+curves (``histories.csv``: ``row`` + the columns of ``scriptgen.training.history``)
 and then the results CSV atomically, so a reader never sees half a file and a
 row counts as finished once its line is in the results CSV.
 """
@@ -21,8 +21,8 @@ from typing import Any
 
 from ..config import Config
 from ..errors import ScriptgenError
-from ..fsutil import write_bytes
-from ..history import history_csv, read_csv, read_history
+from ..files.fsutil import write_bytes
+from ..training.history import history_csv, read_csv, read_history
 
 RESULT_FIELDS = (
     "row", "axis", "value", "benchmark",

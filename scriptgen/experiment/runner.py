@@ -25,7 +25,7 @@ from typing import Callable
 
 from ..config import Config, with_absent_fields
 from ..errors import ScriptgenError
-from ..fsutil import check_name, hold_lock
+from ..files.fsutil import check_name, hold_lock
 from .grid import Grid, Row, load_grid
 from .monitor import ResourceMonitor, machine_info, rounded
 from .report import mmss, write_reports
@@ -104,7 +104,7 @@ def lock_folder(folder: Path, wait: float = 0.0):
 
 def data_fingerprints(rows: list[Row], data: str | None, options: ExperimentOptions) -> dict[tuple, dict]:
     """Prepare the data once per tokenizer setting (a clear error before any training)."""
-    from ..prepare import prepare
+    from ..data.prepare import prepare
 
     out = {}
     for row in rows:
@@ -135,7 +135,7 @@ def check_consistent(recorded: dict, row: Row, data: dict, path: Path) -> None:
 
 def train_row(row: Row, folder: Path, data: str | None, options: ExperimentOptions, data_meta: dict, machine: dict) -> tuple[dict | None, list[dict]]:
     """Train one row into ``folder``; (its result line, its history), or (None, history) if interrupted."""
-    from ..train import resolve_device, train
+    from ..training.train import resolve_device, train
 
     if folder.exists():
         shutil.rmtree(folder)  # a row that was interrupted restarts cleanly
@@ -184,7 +184,7 @@ def script_columns(folder: Path, options: ExperimentOptions) -> dict:
     """What a row's model writes (``scriptgen evaluate``'s figures at one temperature): novelty, distinct-2, repetition."""
     if not options.eval_samples:
         return {}
-    from ..evaluation import evaluate_checkpoint
+    from ..evaluation.evaluate import evaluate_checkpoint
 
     scores = evaluate_checkpoint(
         folder, samples=options.eval_samples, length=SCRIPT_LENGTH, temperatures=(SCRIPT_TEMPERATURE,), data_dir=options.data_dir,
@@ -204,9 +204,9 @@ def warm_up(cfg: Config) -> None:
     time budget and the rows are timed alike."""
     import torch
 
-    from ..model import RNN
-    from ..plots import figure_png, plot_history
-    from ..train import make_adam, resolve_device
+    from ..model.rnn import RNN
+    from ..training.plots import figure_png, plot_history
+    from ..training.train import make_adam, resolve_device
 
     figure_png(plot_history([{"step": 0, "elapsed_s": 0.0, "train_loss": 1.0, "val_loss": 1.0}]))
     device = resolve_device(cfg.device)

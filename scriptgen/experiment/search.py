@@ -20,128 +20,17 @@ database instead of this process, and several workers share it: see
 
 from __future__ import annotations
 
-import json
-import math
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from ..config import Config
 from ..errors import ScriptgenError
-from .grid import Grid, Row, config_toml, fmt, load_grid, row_config, same
+from .grid import Grid, fmt
 from .monitor import machine_info
-from .report import write_reports
 from .results import Recorder, write_file
-from .runner import (
-    ExperimentOptions,
-    ExperimentResult,
-    check_consistent,
-    data_fingerprints,
-    lock_folder,
-    now,
-    progress_bar,
-    train_row,
-    warm_up,
-)
+from .runner import ExperimentOptions, ExperimentResult, lock_folder, progress_bar, warm_up
+from .shared import refuse_shared_folder, run_shared_search
+from .space import SearchSpace, key_of, reused, search_space, startup_trials
 
 DEFAULT_TRIALS = 20
-
-
-@dataclass
-class SearchSpace:
-    """What every trial of one search shares: the grid, its base config, the axes as Optuna distributions, the results folder."""
-
-    grid: Grid
-    base: Config
-    eval_tokens: int | None
-    dists: dict[str, Any]  # axis -> optuna CategoricalDistribution of its values
-    folder: Path
-    opts: ExperimentOptions
-
-    @property
-    def title(self) -> str:
-        return f"Search {self.folder.name}"
-
-    def row(self, name: str, params: dict) -> Row:
-        """The trial ``name`` with these axis values."""
-        changes = {n: params[n] for n in self.grid.axes}
-        is_base = all(same(v, getattr(self.base, n)) for n, v in changes.items())
-        return Row(name, "search", changes, row_config(self.base, changes, self.grid, self.eval_tokens), benchmark=is_base)
-
-    def data_meta(self) -> dict:
-        """Prepare the data (once, cached) and return its source and fingerprint as recorded in each row."""
-        metas = data_fingerprints([Row("base", "", {}, self.base)], self.opts.source(), self.opts)
-        return metas[(self.base.level, self.base.min_count)]
-
-    def check_line(self, line: dict, meta: dict, csv: Path) -> None:
-        """A recorded trial must be over this grid's axes, with this grid's config and this data."""
-        if set(line["changes"]) != set(self.grid.axes):
-            raise ScriptgenError(
-                f"{str(csv)!r} has trial {line['row']!r} over other axes than this grid's; rerun with the same grid, or choose another --name"
-            )
-        row = self.row(line["row"], line["changes"])
-        check_consistent(line, row, meta, csv)
-        if not all(line["changes"][n] in d.choices for n, d in self.dists.items()):
-            raise ScriptgenError(f"{str(csv)!r} has trial {line['row']!r} outside this grid's axes; rerun with the same grid, or choose another --name")
-
-    def train(self, row: Row, meta: dict, machine: dict) -> tuple[dict | None, list[dict]]:
-        """Train one trial into ``rows/TRIAL``: (its line, its history), or (None, history) if interrupted."""
-        return train_row(row, self.folder / "rows" / row.folder_name, self.opts.source(), self.opts, meta, machine)
-
-    def write_outputs(self, recorder: Recorder, order: list[str]) -> list[dict]:
-        """Redraw search.md and search.png and rewrite best.toml from the recorded trials."""
-        rows = write_reports(self.folder, self.grid, recorder, order, self.base, "search", self.title)
-        done = [r for r in rows if r["best_val_loss"] is not None and math.isfinite(r["best_val_loss"])]
-        if done:
-            best = min(done, key=lambda r: r["best_val_loss"])
-            cfg = Config.from_dict(best["config"])
-            comment = (
-                f"{self.title}: best of {len(done)} trials, {best['row']} "
-                f"(best validation loss {best['best_val_loss']:.4f} in {self.base.max_minutes:g} minutes per trial)."
-            )
-            write_file(self.folder / "best.toml", config_toml(cfg, comment).encode("utf-8"))
-        return rows
-
-
-def key_of(changes: dict) -> str:
-    """A trial's axis values as one comparable string."""
-    return json.dumps(changes, sort_keys=True)
-
-
-def reused(old: dict, name: str) -> dict:
-    """The recorded line ``old`` under the new trial name: TPE proposed a configuration already trained."""
-    line = dict(old, row=name, finished_at=now())
-    line.pop("history", None)
-    return line
-
-
-def search_space(grid: Grid | str | Path, options: ExperimentOptions | None, trials: int):
-    """(optuna, the checked :class:`SearchSpace`); a ScriptgenError for a grid or flag the search cannot use."""
-    try:
-        import optuna
-    except ImportError:
-        raise ScriptgenError("--search optuna needs the optuna package; pip install optuna") from None
-    opts = options or ExperimentOptions()
-    grid = grid if isinstance(grid, Grid) else load_grid(grid)
-    opts.check()
-    eval_tokens = opts.eval_tokens if opts.eval_tokens is not None else grid.eval_tokens
-    if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
-        raise ScriptgenError(f"--trials {trials!r} is invalid: it must be a whole number of at least 1")
-    base = grid.base_config(opts.epochs, opts.budget_minutes)
-    if not base.max_minutes:
-        raise ScriptgenError("--search needs a fixed budget per trial; pass --budget-minutes or set budget_minutes in the grid's [run]")
-    if not grid.axes:
-        raise ScriptgenError(f"{grid.where()}[axes] is empty, so there is nothing to search")
-    bad = [n for n, vs in grid.axes.items() if not all(v is None or isinstance(v, (bool, int, float, str)) for v in vs)]
-    if bad:
-        raise ScriptgenError(f"{grid.where()}the axis {bad[0]} has list or table values, which the search cannot sample; drop it for --search")
-    dists = {n: optuna.distributions.CategoricalDistribution(vs) for n, vs in grid.axes.items()}
-    return optuna, SearchSpace(grid, base, eval_tokens, dists, opts.results_folder(grid), opts)
-
-
-def startup_trials(trials: int) -> int:
-    """TPE's random start: a third of the trials, 2 to 10."""
-    return min(10, max(2, trials // 3))
 
 
 def run_search(
@@ -167,7 +56,6 @@ def run_search(
     if study is not None and storage is None:
         raise ScriptgenError("--study needs --storage URL: a shared study lives in a database (e.g. --storage sqlite:///search.db)")
     optuna, space = search_space(grid, options, trials)
-    from .shared import refuse_shared_folder, run_shared_search
 
     if storage is not None:
         return run_shared_search(optuna, space, trials, storage, study)

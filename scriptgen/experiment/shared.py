@@ -47,12 +47,12 @@ import warnings
 from pathlib import Path
 
 from ..errors import ScriptgenError
-from ..safeload import read_json
+from ..files.safeload import read_json
 from .grid import fmt
 from .monitor import machine_info
 from .results import Recorder, write_file
 from .runner import ExperimentResult, lock_folder, progress_bar, warm_up
-from .search import SearchSpace, key_of, reused, startup_trials
+from .space import SearchSpace, key_of, reused, startup_trials
 
 HEARTBEAT_S = 60  # a worker records that it is alive this often while it trains a trial (stale after twice that)
 MAX_RETRY = 3  # a killed worker's trial is queued again at most this often

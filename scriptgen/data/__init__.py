@@ -1,0 +1,58 @@
+"""Data: text -> prepared token ids -> batches.
+
+    from scriptgen.data import prepare, load_run_data
+    prepared = prepare("my_scripts/", level="word")        # cached under data/; rebuilt only when the text changes
+    split = prepared.split(val_fraction=0.1, seed=0)        # by document, seeded
+
+``python -m scriptgen prepare --data PATH`` runs the same from the shell.  The
+modules, in the order the text flows through them:
+
+- ``corpus.py``: a file or folder of ``.txt`` files (or the default corpus,
+  ``seinfeld.py``) -> documents, read through :mod:`scriptgen.files.safeload`;
+- ``script.py``: what a line of a script is (dialogue with its speaker cue,
+  action, text) and the corpus's cast;
+- ``tokens.py``: text <-> ids at word or char level (:class:`Vocab`);
+- ``labels.py``: genre labels, one special token per label;
+- ``prepare.py``: tokenize once, streaming (also with a fixed vocabulary, for
+  fine-tuning); ``cache.py``: the cache's files and how they are read back;
+- ``cutoffs.py``: the adaptive softmax's cluster edges from token counts;
+- ``batches.py``: ids -> (input, target) batches (:class:`StreamBatches`, and
+  the course's :func:`batch_data`);
+- ``rundata.py``: all of the above for one training run (:func:`load_run_data`).
+
+Imports only :mod:`scriptgen.files` and the root modules (config, errors).
+"""
+
+from .batches import StreamBatches, batch_data
+from .cache import Prepared, Split, split_documents
+from .corpus import DEFAULT_SOURCE, load_documents
+from .cutoffs import choose_cutoffs
+from .labels import label_id, label_token
+from .prepare import FixedVocab, prepare, prepare_with_vocab
+from .rundata import RunData, load_run_data
+from .script import Cast, parse_line, parse_script
+from .tokens import Vocab, create_lookup_tables, token_lookup
+
+__all__ = [
+    "DEFAULT_SOURCE",
+    "Cast",
+    "FixedVocab",
+    "Prepared",
+    "RunData",
+    "Split",
+    "StreamBatches",
+    "Vocab",
+    "batch_data",
+    "choose_cutoffs",
+    "create_lookup_tables",
+    "label_id",
+    "label_token",
+    "load_documents",
+    "load_run_data",
+    "parse_line",
+    "parse_script",
+    "prepare",
+    "prepare_with_vocab",
+    "split_documents",
+    "token_lookup",
+]

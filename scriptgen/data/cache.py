@@ -1,0 +1,217 @@
+"""The prepared cache under ``data/NAME/``: what a prepare writes, and how it is read back.
+
+    prepared = load_cache(folder, meta)          # a Prepared: ids (memory-mapped), vocab, documents, cast
+    split = prepared.split(val_fraction=0.1, seed=0)
+
+Files: ``ids.npy`` (token ids in the smallest unsigned integer type that
+fits), ``vocab.json``, ``cast.json`` (:class:`scriptgen.data.script.Cast`),
+``script.txt`` (the default corpus as text) and ``meta.json`` (source
+fingerprint, settings, documents and their token ranges), written last as the
+commit point.  Ids are written a block at a time, so memory stays bounded by a
+block and the vocabulary.  The files are read only if they are regular files
+(a FIFO planted there cannot block), JSON within size caps
+(:mod:`scriptgen.files.safeload`).  The train/validation split is by
+document, seeded; a corpus of a single document holds out its last part.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from collections.abc import Callable, Iterator
+from contextlib import suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ScriptgenError
+from ..files.fsutil import disk_error, remove_stale_temporaries, write_bytes
+from ..files.safeload import JSON_CAP, read_json, regular_kind, vocab_cap
+from . import corpus as corpus_mod
+from . import labels as labels_mod
+from .script import Cast
+from .tokens import Vocab, tokenize
+
+CACHE_FORMAT = 3  # bump when tokenization, the episode conversion or the cache's files change (3: cast.json)
+CACHE_FILES = ("meta.json", "ids.npy", "vocab.json", "cast.json", "script.txt")  # what a prepare writes into its folder
+# what cast.json keeps, so it stays far below the 1 MiB cap on a checkpoint's JSON files whatever the corpus
+MAX_SPEAKERS, MAX_ACTIONS, MAX_ACTION_CHARS = 2000, 100, 100
+REBUILD = "run 'scriptgen prepare --force' to rebuild the prepared data"
+
+
+@dataclass
+class Split:
+    """Token ranges ``[start, end)`` of the ids array for training and validation."""
+
+    train: list[tuple[int, int]]
+    val: list[tuple[int, int]]
+    val_documents: list[str]
+
+@dataclass
+class Prepared:
+    vocab: Vocab
+    ids: np.ndarray  # all token ids, documents one after another (memory-mapped)
+    documents: list[dict]  # {"name", "start", "end"} (and "label" in a labelled corpus)
+    meta: dict
+    folder: Path
+    cast: Cast = field(default_factory=Cast)  # speakers and action lines of all documents
+    labels: dict[str, int] = field(default_factory=dict)  # label -> documents, in a labelled corpus
+
+    def split(self, val_fraction: float, seed: int) -> Split:
+        return split_documents(self.documents, val_fraction, seed)
+
+    def stream(self, ranges: list[tuple[int, int]]) -> np.ndarray:
+        """One contiguous array of the ids in ``ranges``."""
+        if len(ranges) == 1:
+            start, end = ranges[0]
+            return self.ids[start:end]
+        return np.concatenate([self.ids[s:e] for s, e in ranges]) if ranges else self.ids[:0]
+
+# --------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Source:
+    """One document: its name and how to read its text, block by block, as often as needed."""
+
+    name: str
+    blocks: Callable[[], Iterator[str]]
+    label: str | None = None  # its genre label, in a labelled corpus
+
+def smallest_uint(n: int) -> np.dtype:
+    for dtype in (np.uint8, np.uint16, np.uint32):
+        if n <= np.iinfo(dtype).max + 1:
+            return np.dtype(dtype)
+    return np.dtype(np.uint64)
+
+def split_documents(documents: list[dict], val_fraction: float, seed: int) -> Split:
+    """Hold out ``val_fraction`` of the documents (seeded; of each label's, in a labelled corpus); one document: its last part."""
+    spans = [(d["start"], d["end"]) for d in documents if d["end"] > d["start"]]
+    names = [d["name"] for d in documents if d["end"] > d["start"]]
+    groups = [d.get("label") for d in documents if d["end"] > d["start"]]
+    if not spans:
+        raise ScriptgenError("the corpus has no tokens; pass a corpus with some text in it")
+    if len(spans) == 1:
+        start, end = spans[0]
+        cut = end - max(1, int(round((end - start) * val_fraction)))
+        return Split([(start, cut)], [(cut, end)], [f"{names[0]} (last {val_fraction:.0%})"])
+    rng, val_idx = random.Random(seed), set()
+    for group in sorted(set(groups), key=str):  # one group (None) unless labelled: each label then has its held-out documents
+        members = [i for i, g in enumerate(groups) if g == group]
+        n_val = min(len(members) - 1, max(1, int(round(len(members) * val_fraction))))
+        val_idx.update(members[k] for k in rng.sample(range(len(members)), n_val))
+    if not val_idx:  # every label has a single document
+        val_idx = {rng.randrange(len(spans))}
+    train = [s for i, s in enumerate(spans) if i not in val_idx]
+    val = [s for i, s in enumerate(spans) if i in val_idx]
+    return Split(train, val, [names[i] for i in sorted(val_idx)])
+
+def cache_name(source: str | Path | None, level: str, min_count: int, labels: bool = False) -> str:
+    if source is None or str(source) == corpus_mod.DEFAULT_SOURCE:
+        slug = corpus_mod.DEFAULT_SOURCE
+    else:
+        slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(source).resolve().name) or "corpus"
+    return f"{slug}-{level}" + (f"-min{min_count}" if min_count > 1 else "") + ("-labels" if labels else "")
+
+def stored_cast(cast: Cast) -> dict:
+    """``cast`` as cast.json holds it: the most frequent MAX_SPEAKERS speakers and MAX_ACTIONS short action lines, and the totals."""
+    data = cast.to_json()
+    data["speakers"] = dict(list(data["speakers"].items())[:MAX_SPEAKERS])
+    data["actions"] = dict([(k, v) for k, v in data["actions"].items() if len(k) <= MAX_ACTION_CHARS][:MAX_ACTIONS])
+    return data
+
+def write_cache(folder: Path, meta: dict, kept: list[tuple[Source, int]], vocab: Vocab, default_docs: list | None, cast: Cast) -> None:
+    """Pass 2 and the files: ids.npy, vocab.json, cast.json (script.txt), then meta.json, the commit point.
+
+    The old meta.json goes first, so it never describes new files; a failure
+    of any kind (a full disk, a file that changed, Ctrl-C) removes every file
+    of the cache and the folders this call made: no partial cache is left.
+    """
+    made: list[Path] = []  # folders this call creates, deepest first
+    try:
+        made = [p for p in (folder, *folder.parents) if not p.exists()]
+        folder.mkdir(parents=True, exist_ok=True)
+        remove_stale_temporaries(folder)
+        (folder / "meta.json").unlink(missing_ok=True)
+        dtype = smallest_uint(len(vocab))
+        meta["documents"] = _write_ids(folder / "ids.npy", kept, vocab, dtype, meta["n_tokens"], meta["settings"]["level"])
+        write_bytes(folder / "vocab.json", json.dumps(vocab.to_json(), ensure_ascii=False).encode())
+        write_bytes(folder / "cast.json", json.dumps(stored_cast(cast), ensure_ascii=False).encode())
+        if default_docs is not None:
+            write_bytes(folder / "script.txt", "".join(f"=== {d.name}\n{d.text}" for d in default_docs).encode("utf-8"))
+        write_bytes(folder / "meta.json", json.dumps(meta, indent=1).encode())  # written last: the commit point
+    except OSError as exc:
+        _discard(folder, made)
+        raise ScriptgenError(f"cannot write the prepared corpus to {str(folder)!r}: {disk_error(exc)}; free space or choose a writable --data-dir") from None
+    except BaseException:
+        _discard(folder, made)
+        raise
+
+def _discard(folder: Path, made: list[Path]) -> None:
+    """Remove the files of a cache whose writing failed, and the (then empty) folders made for it."""
+    for name in CACHE_FILES:
+        with suppress(OSError):
+            (folder / name).unlink(missing_ok=True)
+    with suppress(OSError):
+        remove_stale_temporaries(folder)
+    for made_folder in made:
+        try:
+            made_folder.rmdir()
+        except OSError:
+            break
+
+def _write_ids(path: Path, docs: list[tuple[Source, int]], vocab: Vocab, dtype: np.dtype, n_tokens: int, level: str) -> list[dict]:
+    """Tokenize and encode ``docs`` again, writing their ids into the .npy file at ``path`` (atomically).
+
+    Returns the documents' token ranges.  The ids are appended a block at a
+    time after the .npy header (plain writes, so a full disk is an OSError,
+    not a fault in a memory map); the file is the same as ``np.save`` of the
+    whole array.
+    """
+    doc_ranges: list[dict] = []
+    header = {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)), "fortran_order": False, "shape": (n_tokens,)}
+
+    def write(fh) -> None:
+        np.lib.format.write_array_header_1_0(fh, header)
+        position = 0
+        for src, n in docs:
+            start, end = position, position + n
+            if src.label is not None:  # its label token first (counted in n)
+                fh.write(np.asarray([vocab.stoi[labels_mod.label_token(src.label)]], dtype=dtype).tobytes())
+                position += 1
+            for block in src.blocks():
+                try:
+                    ids = np.asarray(vocab.encode_tokens(tokenize(block, level), unknown="unk"), dtype=dtype)
+                except ScriptgenError:  # a token the first pass did not see
+                    position = -1
+                    break
+                if position + len(ids) > end:
+                    break
+                fh.write(ids.tobytes())
+                position += len(ids)
+            if position != end:
+                raise ScriptgenError(f"{src.name!r} changed while it was being prepared; run the command again")
+            doc_ranges.append({"name": src.name, "start": start, "end": end} | ({"label": src.label} if src.label is not None else {}))
+
+    write_bytes(path, write)
+    return doc_ranges
+
+def load_cache(folder: Path, meta: dict) -> Prepared:
+    """The cache in ``folder`` that ``meta`` describes; its files are read only if they are regular files
+    (through :mod:`scriptgen.files.safeload`: a FIFO planted there cannot block), vocab.json within a cap for its size."""
+    n_tokens, vocab_size = meta.get("n_tokens"), meta.get("vocab_size")
+    inconsistent = ScriptgenError(f"prepared data in {folder} is inconsistent; {REBUILD}")
+    if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in (n_tokens, vocab_size)):
+        raise inconsistent
+    vocab = Vocab.from_json(read_json(folder / "vocab.json", vocab_cap(vocab_size), REBUILD), where=repr(str(folder / "vocab.json")))
+    kind = regular_kind(folder / "ids.npy")
+    if kind is not None:  # np.load would open a FIFO (and block) or follow a link
+        raise ScriptgenError(f"{str(folder / 'ids.npy')!r} is not read: it is {kind}; {REBUILD}")
+    ids = np.load(folder / "ids.npy", mmap_mode="r", allow_pickle=False)
+    if len(ids) != n_tokens or len(vocab) != vocab_size:
+        raise inconsistent
+    cast = Cast.from_json(read_json(folder / "cast.json", JSON_CAP, REBUILD))
+    labels = meta.get("labels", {})
+    if any(labels_mod.label_token(d.get("label")) not in vocab.specials for d in meta["documents"] if "label" in d or labels):
+        raise inconsistent  # a label without its token, or an unlabelled document in a labelled corpus
+    return Prepared(vocab, ids, meta["documents"], meta, folder, cast, labels)

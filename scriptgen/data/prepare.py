@@ -1,0 +1,235 @@
+"""Stage 2b, prepare: tokenize a corpus once and cache ids, vocabulary and split under ``data/``.
+
+``python -m scriptgen prepare [--data PATH] [--level word|char]`` writes
+``data/NAME/ids.npy`` (token ids in the smallest unsigned integer type that
+fits), ``vocab.json``, ``cast.json`` (who speaks how many lines, and the
+action lines: :class:`scriptgen.data.script.Cast`, which every checkpoint
+trained on it carries) and ``meta.json`` (source fingerprint, documents and
+their token ranges).  Later calls reuse the cache and rebuild it only when the
+source's bytes or the tokenizer settings change.
+
+Big corpora stream: each file is read, decoded and tokenized about 1 MB at a
+time (cut after a newline), twice: a first pass counts the tokens and builds
+the vocabulary, a second writes the ids straight into ``ids.npy`` through a
+memory map.  Memory stays bounded by a block and the vocabulary, not by the
+corpus; no list of all tokens or ids is ever held.
+
+The cache's files are read only if they are regular files (a FIFO planted
+there cannot block), meta.json and vocab.json within size caps and parsed by
+:mod:`scriptgen.files.safeload`; a damaged cache is rebuilt, not refused.
+
+The train/validation split is by document (episode or file), seeded; a corpus
+of a single document holds out its last part.
+
+With ``labels=True`` (``--labels``) each top-level subfolder of the source is
+a genre label: its token (``<label:comedy>``) opens every document's ids, and
+``meta.json`` records each document's label and the document count of each
+label (:mod:`scriptgen.data.labels`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from contextlib import suppress
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+from ..errors import ScriptgenError
+from ..files.safeload import meta_cap, read_json
+from . import corpus as corpus_mod
+from . import labels as labels_mod
+from .cache import CACHE_FORMAT, REBUILD, Prepared, Source, cache_name, load_cache, write_cache
+from .script import Cast
+from .tokens import Vocab, tokenize
+
+UNKNOWN_MODES = ("unk", "error")  # what --init-from does with words its vocabulary lacks
+_BLOCK_CHARS = 1 << 20  # tokenize about 1 MB of text at a time
+
+
+def _sources(source: str | Path | None, encoding: str, labels: bool = False) -> tuple[list[Source], list[corpus_mod.Document] | None]:
+    """The documents of ``source`` as block readers (and, for the small default corpus, the documents themselves)."""
+    if labels:
+        files = labels_mod.labelled_files(source)
+        return [Source(name, partial(corpus_mod.iter_text, f, encoding, _BLOCK_CHARS), label) for name, label, f in files], None
+    if source is None or str(source) == corpus_mod.DEFAULT_SOURCE:
+        docs = corpus_mod.load_seinfeld()  # 1.9 MB of episodes: converted in memory
+        return [Source(d.name, partial(corpus_mod.text_blocks, d.text, _BLOCK_CHARS)) for d in docs], docs
+    files = corpus_mod.named_text_files(Path(source))
+    return [Source(name, partial(corpus_mod.iter_text, f, encoding, _BLOCK_CHARS)) for name, f in files], None
+
+
+def prepare(
+    source: str | Path | None = None,
+    level: str = "word",
+    min_count: int = 1,
+    data_dir: str | Path = "data",
+    encoding: str = "utf-8",
+    force: bool = False,
+    log=print,
+    labels: bool = False,
+) -> Prepared:
+    """Tokenized corpus, from the cache when it is current, else built and cached; ``labels``: see the module's docstring."""
+    files = [f for _, _, f in labels_mod.labelled_files(source)] if labels else corpus_mod.source_files(source)  # first: they check the source
+    fingerprint = corpus_mod.fingerprint(source, files)
+    folder = Path(data_dir) / cache_name(source, level, min_count, labels)
+    settings = {"level": level, "min_count": min_count, "encoding": encoding, "format": CACHE_FORMAT} | ({"labels": True} if labels else {})
+    if not force:
+        try:
+            meta = read_json(folder / "meta.json", meta_cap(files), REBUILD)
+            if meta.get("fingerprint") == fingerprint and meta.get("settings") == settings:
+                return load_cache(folder, meta)
+        except (OSError, ValueError, KeyError, AttributeError, ScriptgenError):
+            pass  # no cache, or a damaged one: it is rebuilt
+    log(f"preparing {'the default corpus' if source in (None, corpus_mod.DEFAULT_SOURCE) else source} ({level} level) ...")
+    sources, default_docs = _sources(source, encoding, labels)
+    counts, kept, cast = _count(sources, level, keep_empty=default_docs is not None)
+    if not kept:
+        raise corpus_mod.no_text_error(Path(source))
+    label_counts = Counter(src.label for src, _ in kept if src.label is not None)
+    if labels:
+        labels_mod.check_label_counts(label_counts, source)
+        kept = [(src, n + 1) for src, n in kept]  # the label token opens each document
+    specials = {labels_mod.label_token(name): n for name, n in label_counts.items()}
+    vocab = Vocab.from_counts(counts, level, min_count, specials)
+    n_tokens = sum(n for _, n in kept)
+    meta = {"source": str(source or corpus_mod.DEFAULT_SOURCE), "fingerprint": fingerprint, "settings": settings}
+    meta |= {"n_tokens": n_tokens, "vocab_size": len(vocab), "documents": []} | ({"labels": dict(sorted(label_counts.items()))} if labels else {})
+    write_cache(folder, meta, kept, vocab, default_docs, cast)
+    log(f"prepared {len(kept)} documents, {n_tokens:,} tokens, vocabulary {len(vocab):,} -> {folder}")
+    return load_cache(folder, meta)
+
+
+def _count(sources: list[Source], level: str, keep_empty: bool) -> tuple[Counter[str], list[tuple[Source, int]], Cast]:
+    """Pass 1: the token counts, the documents with text (an empty or whitespace-only file is skipped) with their lengths, and their cast."""
+    counts: Counter[str] = Counter()
+    kept: list[tuple[Source, int]] = []
+    cast = Cast()
+    for src in sources:
+        doc_counts: Counter[str] = Counter()
+        doc_cast = Cast()
+        n, has_text, rest = 0, False, ""
+        for block in src.blocks():
+            tokens = tokenize(block, level)
+            doc_counts.update(tokens)
+            n += len(tokens)
+            has_text = has_text or not block.isspace()
+            rest = _add_lines(doc_cast, rest + block)
+        doc_cast.add(rest)
+        if has_text or keep_empty:
+            counts.update(doc_counts)  # same first-seen order (vocabulary ties) as counting token by token
+            kept.append((src, n))
+            _merge(cast, doc_cast)
+    return counts, kept, cast
+
+
+def _add_lines(cast: Cast, text: str) -> str:
+    """Count the whole lines of ``text`` into ``cast``; returns the unfinished last line (a line longer than a block is counted in pieces)."""
+    cut = text.rfind("\n") + 1
+    cast.add(text[:cut])
+    rest = text[cut:]
+    if len(rest) > _BLOCK_CHARS:
+        cast.add(rest)
+        return ""
+    return rest
+
+
+def _merge(cast: Cast, more: Cast) -> None:
+    cast.speakers.update(more.speakers)
+    cast.actions.update(more.actions)
+    cast.lines += more.lines
+    cast.words += more.words
+
+
+@dataclass
+class FixedVocab:
+    """A vocabulary the corpus must be tokenized with (a fine-tuning run's parent's), and what to do with words it lacks."""
+
+    vocab: Vocab
+    unknown: str = "unk"  # "unk": map them to <unk> and count them; "error": refuse the corpus
+    owner: str = "the checkpoint"  # named in messages
+
+
+# --------------------------------------------------------------------------
+# A corpus tokenized with a given vocabulary
+# --------------------------------------------------------------------------
+_SHOWN_UNKNOWN = 20  # the most frequent unknown words kept in meta.json and named in messages
+
+
+def vocab_digest(vocab: Vocab) -> str:
+    """sha256 of a vocabulary's JSON: the cache of a corpus prepared with it is kept apart by it."""
+    return hashlib.sha256(json.dumps(vocab.to_json(), ensure_ascii=False, sort_keys=True).encode("utf-8")).hexdigest()
+
+
+def prepare_with_vocab(
+    source: str | Path | None,
+    vocab: Vocab,
+    data_dir: str | Path = "data",
+    encoding: str = "utf-8",
+    unknown: str = "unk",
+    vocab_name: str = "the checkpoint",
+    force: bool = False,
+    log=print,
+) -> Prepared:
+    """``source`` tokenized with ``vocab`` (not a vocabulary of its own), cached like :func:`prepare`.
+
+    Words (characters) ``vocab`` lacks are counted in a first pass; they map to
+    its ``<unk>`` token (``unknown="unk"``) or the corpus is refused with a
+    list of them (``unknown="error"``, or a vocabulary without ``<unk>``).
+    ``meta["unknown"]`` records how many tokens and distinct words map to
+    ``<unk>`` and the most frequent of them.  ``vocab_name`` names the
+    vocabulary's owner in messages.
+    """
+    if unknown not in UNKNOWN_MODES:
+        raise ScriptgenError(f"--unknown {unknown!r} is invalid: choose {' or '.join(UNKNOWN_MODES)}")
+    files = corpus_mod.source_files(source)
+    fingerprint = corpus_mod.fingerprint(source, files)
+    digest = vocab_digest(vocab)
+    folder = Path(data_dir) / f"{cache_name(source, vocab.level, 1)}-vocab{digest[:12]}"
+    settings = {"level": vocab.level, "vocab": digest, "encoding": encoding, "format": CACHE_FORMAT}
+    meta = None
+    if not force:
+        with suppress(OSError, ValueError, KeyError, AttributeError, ScriptgenError):  # no cache, or a damaged one: rebuilt
+            cached = read_json(folder / "meta.json", meta_cap(files), REBUILD)
+            if cached.get("fingerprint") == fingerprint and cached.get("settings") == settings and isinstance(cached.get("unknown"), dict):
+                meta = cached
+    if meta is None:
+        log(f"preparing {'the default corpus' if source in (None, corpus_mod.DEFAULT_SOURCE) else source} with the vocabulary of {vocab_name} ...")
+        sources, default_docs = _sources(source, encoding)
+        counts, kept, cast = _count(sources, vocab.level, keep_empty=default_docs is not None)
+        if not kept:
+            raise corpus_mod.no_text_error(Path(source))
+        missing = Counter({t: n for t, n in counts.items() if t not in vocab.stoi})
+        report = {"tokens": sum(missing.values()), "types": len(missing), "most_common": [[t, n] for t, n in missing.most_common(_SHOWN_UNKNOWN)]}
+        _check_unknown(report, vocab, unknown, vocab_name)  # before anything is written
+        meta = {"source": str(source or corpus_mod.DEFAULT_SOURCE), "fingerprint": fingerprint, "settings": settings}
+        meta |= {"n_tokens": sum(n for _, n in kept), "vocab_size": len(vocab), "unknown": report, "documents": []}
+        write_cache(folder, meta, kept, vocab, default_docs, cast)
+    _check_unknown(meta["unknown"], vocab, unknown, vocab_name)
+    prepared = load_cache(folder, meta)
+    if prepared.vocab.to_json() != vocab.to_json():
+        raise ScriptgenError(f"prepared data in {folder} has another vocabulary; {REBUILD}")
+    return prepared
+
+
+def describe_unknown_words(report: dict, vocab: Vocab) -> str:
+    """'3 distinct words (5 tokens): 'foo' (2), ...' for messages."""
+    what = "words" if vocab.level == "word" else "characters"
+    shown = ", ".join(f"{t!r} ({n})" for t, n in report["most_common"])
+    more = f" and {report['types'] - len(report['most_common'])} more" if report["types"] > len(report["most_common"]) else ""
+    return f"{report['types']:,} distinct {what} ({report['tokens']:,} tokens): {shown}{more}"
+
+
+def _check_unknown(report: dict, vocab: Vocab, unknown: str, vocab_name: str) -> None:
+    if not report["types"]:
+        return
+    missing = f"the text has {describe_unknown_words(report, vocab)} that the vocabulary of {vocab_name} lacks"
+    if vocab.unk is None:
+        raise ScriptgenError(
+            f"{missing}, and that vocabulary has no <unk> token to map them to; retrain it with --min-count 2 "
+            f"(words seen once become <unk>), or use text whose {'words' if vocab.level == 'word' else 'characters'} it knows"
+        )
+    if unknown == "error":
+        raise ScriptgenError(f"{missing}; pass --unknown unk to map them to {vocab.unk}, or use other text")

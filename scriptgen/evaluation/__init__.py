@@ -1,0 +1,26 @@
+"""Evaluation: is a model any good?  Held-out loss, novelty, and the statistics of its samples.
+
+    from scriptgen.evaluation import evaluate_checkpoint
+    report = evaluate_checkpoint("checkpoints/seinfeld", samples=20, seed=1)
+    print(report.markdown())
+
+``scriptgen evaluate --checkpoint checkpoints/NAME [--json]`` is the command line.  The modules:
+
+- ``evaluate.py``: :func:`evaluate_checkpoint`, the whole report;
+- ``heldout.py``: loss on the validation documents or on any text, per
+  token, per word and in bits per character;
+- ``novelty.py``: how much of a sample is copied from the training text
+  (hashed n-grams in one sorted array; the longest copied span);
+- ``textstats.py``: distinct-n, repetition, and how the sample's cast matches
+  the corpus's.
+
+Imports :mod:`scriptgen.writing` (to draw samples) and below; never
+:mod:`scriptgen.training`.
+"""
+
+from .evaluate import Evaluation, evaluate_checkpoint
+from .heldout import heldout_nats, score_text
+from .novelty import NgramIndex
+from .textstats import distinct_n, repetition_rate
+
+__all__ = ["Evaluation", "NgramIndex", "distinct_n", "evaluate_checkpoint", "heldout_nats", "repetition_rate", "score_text"]

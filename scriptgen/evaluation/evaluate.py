@@ -1,0 +1,401 @@
+"""Is it any good?  Held-out loss, and what the samples look like: diversity, copies of the training text, the cast.
+
+``scriptgen evaluate --checkpoint checkpoints/seinfeld`` or, from Python::
+
+    from scriptgen import evaluate_checkpoint
+
+    report = evaluate_checkpoint("checkpoints/seinfeld", samples=10, length=200, temperatures=(0.5, 0.8, 1.0), seed=1)
+    print(report.markdown())          # report.to_json(): the same figures as a dict
+
+**Held-out loss** is scored on the checkpoint's validation split, re-created
+as training made it (the same prepared text, split and batches of
+:func:`scriptgen.data.rundata.load_run_data`; refused if the text changed since), or
+on any text (``data=``) tokenized with the checkpoint's vocabulary.  It is the
+mean over every scored position, the hidden state carried through each row of
+the batch as in validation: nats per token and perplexity, nats per word of
+the decoded text (whitespace-separated), and bits per character of the decoded
+text, so that word- and char-level models compare.
+
+**Samples**: ``samples`` per temperature, from one prime (the corpus's most
+common speaker cue unless given), sample ``k`` seeded with ``seed + k``; their
+distinct-1/2/3 and 4-gram repetition (on words), their novelty (share of
+8-token, or at char level 40-character, spans that do not occur in the
+training split; :mod:`scriptgen.evaluation.novelty`), the longest copied span and its
+episode, and their cast against the training split's (:mod:`scriptgen.evaluation.textstats`).
+
+**Labels** (a model trained with ``--labels``): ``label=`` draws every sample
+after that label's token and scores the held-out loss on that label's
+validation documents only (or on ``data``, each document opened by the
+label's token); without it, the held-out loss of each label's validation
+documents is reported beside the whole split's.  Novelty and cast compare with
+the whole training split, all labels together.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import sys
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from ..data import corpus
+from ..data.batches import StreamBatches
+from ..data.cache import Prepared
+from ..data.labels import label_id
+from ..data.prepare import prepare
+from ..data.rundata import load_run_data
+from ..data.script import Cast, is_cue_token
+from ..data.tokens import Vocab, word_tokenize
+from ..device import resolve_device
+from ..errors import ScriptgenError
+from ..model.checkpoint import Checkpoint, load_checkpoint
+from ..writing.draw import check_lines, check_sampling, make_generator
+from ..writing.sampler import Sampler
+from .heldout import HeldOut, heldout_on_text, label_heldout, score_text
+from .novelty import NgramIndex
+from .textstats import CastProfile, chosen_lines, distinct_n, repetition_rate
+
+DEFAULT_TEMPERATURES = (0.5, 0.8, 1.0)
+COPY_SPAN = {"word": 8, "char": 40}  # tokens of a span the copy check looks for
+
+
+# --------------------------------------------------------------------------
+# The training text, as training saw it
+# --------------------------------------------------------------------------
+@dataclass
+class TrainingText:
+    prepared: Prepared
+    train: list[tuple[int, int]]  # token ranges of the training split
+    val_batches: StreamBatches
+    val_documents: list[str]
+
+    def document_at(self, position: int) -> str:
+        starts = [d["start"] for d in self.prepared.documents]
+        return self.prepared.documents[int(np.searchsorted(starts, position, side="right")) - 1]["name"]
+
+    def texts(self) -> Iterator[str]:
+        """The decoded training split, one text per document, one at a time (a big corpus is never decoded whole)."""
+        decode, ids = self.prepared.vocab.decode, self.prepared.ids
+        return (decode(np.asarray(ids[s:e]).tolist()) for s, e in self.train)
+
+
+def training_text(ckpt: Checkpoint, data_dir: str | Path, train_data: str | Path | None = None, log: Callable[[str], None] = print) -> TrainingText:
+    """The checkpoint's training text, prepared and split as training did; refused if it changed or cannot be found."""
+    data = ckpt.info["data"]
+    recorded = data["source"]
+    source = str(train_data) if train_data is not None else recorded
+    where = f"the training text of {str(ckpt.folder)!r} ({recorded!r})"
+    fix = "pass --train-data PATH to a copy of the text it was trained on"
+    if source != corpus.DEFAULT_SOURCE and not os.path.lexists(source):
+        raise ScriptgenError(f"{where} is not at {source!r}; run from the folder training ran in, or {fix}")
+    if corpus.fingerprint(source) != data["fingerprint"]:
+        raise ScriptgenError(f"{where} changed since the model was trained ({source!r} is not the same text); restore it, or {fix}")
+    encoding = data.get("encoding", "utf-8")
+    run = load_run_data(ckpt.config, None if source == corpus.DEFAULT_SOURCE else source, data_dir, encoding, log)
+    recorded_val = data.get("split", {}).get("val_documents")
+    if run.vocab.itos != ckpt.vocab.itos or (recorded_val is not None and run.split.val_documents != recorded_val):
+        raise ScriptgenError(f"{where} no longer prepares into the vocabulary and split the model was trained on; evaluate with the scriptgen that trained it")
+    prepared = prepare(
+        None if source == corpus.DEFAULT_SOURCE else source, ckpt.config.level, ckpt.config.min_count, data_dir, encoding, log=log, labels=ckpt.config.labels
+    )  # fmt: skip
+    return TrainingText(prepared, run.split.train, run.val_batches, run.split.val_documents)
+
+
+# --------------------------------------------------------------------------
+# Samples
+# --------------------------------------------------------------------------
+def draw_samples(
+    sampler: Sampler, prime_ids: list[int], count: int, length: int, temperature: float, seed: int, lines: int | None = None, vocab: Vocab | None = None
+) -> list[list[int]]:
+    """``count`` samples after ``prime_ids``, sample ``k`` seeded with ``seed + k``: ``length`` new ids, or with
+    ``lines`` that many whole lines (``length`` then caps them), as ``scriptgen generate --lines`` writes them."""
+    from ..writing.writer import ScriptWriter, WriteOptions
+
+    writer = ScriptWriter(sampler, vocab) if lines is not None else None
+    samples = []
+    for k in range(count):
+        sampler.reset()
+        sampler.feed(prime_ids)
+        generator = make_generator((seed + k) % 2**64, sampler.model.device)
+        if writer is None:
+            samples.append(sampler.sample(length, temperature, 0, generator))
+        else:
+            samples.append(writer.write(prime_ids, WriteOptions(length=length, lines=lines, temperature=temperature), generator).ids)
+    return samples
+
+
+def default_prime(texts: Iterable[str], profile: CastProfile, vocab: Vocab, first_token: str) -> str:
+    """The corpus's most common speaker cue as the text spells it (``jerry:``); else ``first_token`` (the training text's first)."""
+    names = profile.cast.names()
+    if names:
+        pattern = re.compile(r"^[ \t]*(%s[ \t]*:)" % re.escape(names[0]), re.IGNORECASE | re.MULTILINE)
+        for text in texts:
+            match = pattern.search(text)
+            if match:
+                return match.group(1)
+    if vocab.level == "word":
+        cue = next((t for t in vocab.itos if is_cue_token(t)), None)
+        if cue is not None:
+            return cue
+    return first_token
+
+
+@dataclass
+class SampleScores:
+    """The figures of the samples of one temperature."""
+
+    temperature: float
+    samples: int
+    tokens: int  # new tokens, all samples
+    distinct: list[float]  # distinct-1, -2, -3 on words
+    repetition: float  # share of 4-grams (words) repeating an earlier one of their sample
+    copy_span: int  # tokens of the spans the copy check looks for
+    novelty: float  # share of those spans not in the training split
+    longest: int  # tokens of the longest copied span (0: none of copy_span tokens or more)
+    longest_text: str
+    longest_document: str
+    cast: CastProfile = field(repr=False)
+    speaker_tvd: float = math.nan
+
+    def to_json(self) -> dict:
+        return {
+            "temperature": self.temperature,
+            "samples": self.samples,
+            "tokens": self.tokens,
+            "distinct_1": self.distinct[0],
+            "distinct_2": self.distinct[1],
+            "distinct_3": self.distinct[2],
+            "repetition": self.repetition,
+            "copy_span": self.copy_span,
+            "novelty": self.novelty,
+            "longest_copy": {"tokens": self.longest, "text": self.longest_text, "document": self.longest_document},
+            "speaker_tvd": self.speaker_tvd,
+            "cast": self.cast.to_json(),
+        }
+
+
+def score_samples(
+    samples: list[list[int]], prime_ids: list[int], temperature: float, vocab: Vocab, index: NgramIndex, train: TrainingText, corpus_profile: CastProfile
+) -> SampleScores:
+    """Diversity, copies and cast of the samples of one temperature."""
+    texts = [vocab.decode(s) for s in samples]
+    words = [word_tokenize(t) for t in texts]
+    copied = spans = 0
+    best = None  # (longest, sample, its Copies)
+    for k, ids in enumerate(samples):
+        copies = index.match(ids)
+        copied, spans = copied + copies.n_copied, spans + copies.spans
+        if copies.longest and (best is None or copies.longest > best[0]):
+            best = (copies.longest, k, copies)
+    longest_text = longest_document = ""
+    if best is not None:
+        length, k, copies = best
+        longest_text = vocab.decode(samples[k][copies.sample_start : copies.sample_start + length])
+        longest_document = train.document_at(copies.train_start)
+    cast = CastProfile(Cast.of(chosen_lines(vocab.decode(prime_ids + s)) for s in samples))
+    return SampleScores(
+        temperature, len(samples), sum(map(len, samples)), [distinct_n(words, n) for n in (1, 2, 3)], repetition_rate(words, 4),
+        index.n, 1.0 - copied / spans if spans else math.nan, best[0] if best else 0, longest_text, longest_document,
+        cast, cast.speaker_tvd(corpus_profile),
+    )  # fmt: skip
+
+
+# --------------------------------------------------------------------------
+# The whole evaluation
+# --------------------------------------------------------------------------
+@dataclass
+class Evaluation:
+    checkpoint: str
+    level: str
+    heldout: HeldOut
+    corpus: CastProfile  # the training split's cast
+    train_tokens: int
+    train_documents: int
+    prime: str
+    samples: int
+    length: int
+    seed: int
+    rows: list[SampleScores]
+    seconds: dict[str, float]
+    label: str | None = None  # the genre label the samples and the held-out loss are of
+    heldout_by_label: dict[str, HeldOut] = field(default_factory=dict)  # a labelled model without label=: each label's validation documents
+    lines: int | None = None  # samples of this many whole lines (length their cap), or None: length tokens each
+
+    def to_json(self) -> dict:
+        return _finite(
+            {
+                "checkpoint": self.checkpoint,
+                "level": self.level,
+                "heldout": self.heldout.to_json(),
+                "label": self.label,
+                "heldout_by_label": {name: h.to_json() for name, h in self.heldout_by_label.items()},
+                "training_split": {"tokens": self.train_tokens, "documents": self.train_documents, "cast": self.corpus.to_json()},
+                "sampling": {"prime": self.prime, "samples": self.samples, "length": self.length, "lines": self.lines, "seed": self.seed},
+                "temperatures": [row.to_json() for row in self.rows],
+                "seconds": self.seconds,
+            }
+        )
+
+    def markdown(self) -> str:
+        """The figures as text: the held-out loss and the training split's cast above a table, one row per temperature."""
+        h, c = self.heldout, self.corpus
+        what = "word" if self.level == "word" else "character"
+        unknown = f"; {h.unknown:,} unknown {what}{'s' if h.unknown != 1 else ''} ({h.unknown_as})" if h.unknown else ""
+        lines = [
+            f"checkpoint {self.checkpoint} ({self.level} level)" + (f", label {self.label}" if self.label is not None else ""),
+            f"held-out, {_heldout(h)}{unknown}",
+            *(f"held-out, {_heldout(b)}" for b in self.heldout_by_label.values()),
+            f"training split: {self.train_documents} documents, {self.train_tokens:,} tokens, {c.lines:,} lines: "
+            f"{_pct(c.action_share)} action lines, {_num(c.words_per_line, 1)} words/line, {len(c.cast.speakers):,} speakers",
+            f"samples: {self.samples} per temperature, "
+            + (f"{self.lines} lines each (at most {self.length} tokens)" if self.lines else f"{self.length} tokens each")
+            + f" after the prime {self.prime!r}, "
+            f"seeds {self.seed}..{self.seed + self.samples - 1}; novelty = share of {self.rows[0].copy_span}-token spans not in the training split",
+            "",
+            "| temperature | distinct-1 | distinct-2 | distinct-3 | repetition | novelty | longest copy | copied from "
+            "| speaker TVD | action lines | words/line |",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        for r in self.rows:
+            longest = f"{r.longest} tokens" if r.longest else f"< {r.copy_span} tokens"
+            cells = [f"{r.temperature:g}", *(_num(d, 3) for d in r.distinct), _pct(r.repetition), _pct(r.novelty), longest,
+                     _cell(r.longest_document) or "-", _num(r.speaker_tvd, 3), _pct(r.cast.action_share), _num(r.cast.words_per_line, 1)]  # fmt: skip
+            lines.append("| " + " | ".join(cells) + " |")
+        copies = [f"- {r.temperature:g}: {json.dumps(r.longest_text, ensure_ascii=False)}" for r in self.rows if r.longest]
+        if copies:
+            lines += ["", "longest copied spans:", *copies]
+        return "\n".join(lines)
+
+
+def _heldout(h: HeldOut) -> str:
+    return (
+        f"{h.text}: {h.tokens:,} tokens, {h.nats_per_token:.3f} nats/token (perplexity {_num(math.exp(min(h.nats_per_token, 700)), 1)}), "
+        f"{_num(h.nats_per_word, 3)} nats/word, {_num(h.bits_per_char, 3)} bits/char"
+    )
+
+
+def _num(value: float, digits: int) -> str:
+    return f"{value:,.{digits}f}" if math.isfinite(value) else "-"
+
+
+def _pct(value: float) -> str:
+    return f"{100 * value:.1f}%" if math.isfinite(value) else "-"
+
+
+def _cell(text: str) -> str:
+    """``text`` safe inside a markdown table cell."""
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _finite(value):
+    """``value`` with every NaN or infinity replaced by None (JSON has neither)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
+
+
+def check_settings(samples: int, length: int, temperatures, seed: int, vocab_size: int) -> None:
+    if isinstance(samples, bool) or not isinstance(samples, int) or not 1 <= samples <= 100_000:
+        raise ScriptgenError(f"--samples {samples!r} is invalid: ask for 1 to 100,000 samples per temperature, e.g. --samples 10")
+    if not temperatures:
+        raise ScriptgenError("no temperature given; pass --temperature 0.8 or a list such as 0.5,0.8,1.0")
+    for temperature in temperatures:
+        check_sampling(length, temperature, 0, vocab_size)
+    make_generator(seed)
+
+
+def evaluate_checkpoint(
+    checkpoint: str | Path,
+    data: str | Path | None = None,
+    *,
+    samples: int = 10,
+    length: int = 200,
+    lines: int | None = None,
+    temperatures=DEFAULT_TEMPERATURES,
+    seed: int = 1,
+    prime: str | None = None,
+    train_data: str | Path | None = None,
+    data_dir: str | Path = "data",
+    encoding: str = "utf-8",
+    device: str = "cpu",
+    precision: str = "auto",
+    label: str | None = None,
+    log: Callable[[str], None] = lambda message: print(message, file=sys.stderr),
+) -> Evaluation:
+    """Held-out loss (validation split, or ``data``) and the sample figures per temperature; see the module's docstring."""
+    clock = {"start": time.perf_counter()}
+    seconds: dict[str, float] = {}
+
+    def lap(name: str) -> None:
+        now = time.perf_counter()
+        seconds[name] = round(now - clock["start"], 3)
+        clock["start"] = now
+
+    ckpt = load_checkpoint(checkpoint)
+    vocab = ckpt.vocab
+    temperatures = list(temperatures)
+    check_settings(samples, length, temperatures, seed, len(vocab))
+    if lines is not None:
+        check_lines(lines)
+    lead = label_id(ckpt, label) if label is not None else None
+    prime_ids = vocab.encode(prime.replace("\\n", "\n")) if prime is not None else None
+    if prime is not None and not prime_ids:
+        raise ScriptgenError("the prime has no tokens; pass one or more words with --prime, e.g. --prime 'jerry:'")
+    torch_device = resolve_device(device)
+    model = ckpt.build_model(torch_device)
+    train = training_text(ckpt, data_dir, train_data, log)
+    lap("load")
+    by_label = {}
+    if data is None and label is not None:
+        heldout = _label_heldout(model, ckpt, train, label, required=True)
+    elif data is None:
+        n_val = len(train.val_documents)
+        heldout = score_text(model, vocab, train.val_batches, f"validation split ({n_val} document{'s' if n_val != 1 else ''})")
+        by_label = {name: _label_heldout(model, ckpt, train, name) for name in ckpt.labels or ()}
+        by_label = {name: h for name, h in by_label.items() if h is not None}
+    else:
+        heldout = heldout_on_text(model, ckpt, data, encoding, lead)
+    lap("heldout")
+    corpus_profile = CastProfile(Cast.of(train.texts()))
+    if prime is None:
+        start, end = train.train[0]
+        head = np.asarray(train.prepared.ids[start : min(end, start + 2)]).tolist()  # a label token may open it
+        first_token = vocab.decode([i for i in head if i not in vocab.special_ids][:1])
+        prime = default_prime(train.texts(), corpus_profile, vocab, first_token)
+        prime_ids = vocab.encode(prime)
+    index = NgramIndex(train.prepared.ids, train.train, COPY_SPAN[vocab.level], len(vocab))
+    lap("corpus")
+    sampler = Sampler(model, precision if precision != "auto" else ("int8" if torch_device.type == "cpu" else "fp32"))
+    rows = []
+    for temperature in temperatures:
+        drawn = draw_samples(sampler, ([lead] if lead is not None else []) + prime_ids, samples, length, temperature, seed, lines, vocab)
+        rows.append(score_samples(drawn, prime_ids, temperature, vocab, index, train, corpus_profile))
+    lap("samples")
+    return Evaluation(
+        str(checkpoint), vocab.level, heldout, corpus_profile, sum(e - s for s, e in train.train), len(train.train),
+        prime, samples, length, seed, rows, seconds, label, by_label, lines,
+    )  # fmt: skip
+
+
+def _label_heldout(model, ckpt: Checkpoint, train: TrainingText, label: str, required: bool = False) -> HeldOut | None:
+    """The held-out loss of ``label``'s validation documents; with ``required``, one line when the split holds none of them."""
+    p = train.prepared
+    heldout = label_heldout(model, ckpt.vocab, ckpt.config, p.ids, p.documents, train.val_batches.ranges, label)
+    if heldout is None and required:
+        raise ScriptgenError(
+            f"the validation split of {str(ckpt.folder)!r} holds none of the {ckpt.labels[label]} documents of label {label!r}; "
+            f"score that label's text with --data PATH --label {label}, or evaluate without --label"
+        )
+    return heldout

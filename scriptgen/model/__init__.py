@@ -1,0 +1,21 @@
+"""Model: the recurrent network, its regularizers, and the checkpoint it is saved in.
+
+    from scriptgen.model import RNN, load_model
+    model, vocab, cfg = load_model("checkpoints/seinfeld")
+
+- ``rnn.py``: :class:`RNN` (embedding -> LSTM/GRU/RNN layers -> full or
+  adaptive softmax), built from a :class:`~scriptgen.config.Config`;
+- ``regularize.py``: the AWD-LSTM regularizers applied inside it (locked
+  dropout, embedding dropout, DropConnect on the recurrent weights, AR/TAR);
+- ``checkpoint.py``: the checkpoint folder (weights in safetensors, config and
+  vocabulary in JSON, every file's sha256 checked on load; never a pickle) and
+  :func:`load_model` / :func:`load_checkpoint`.
+
+Imports :mod:`scriptgen.data` (the vocabulary and cast a checkpoint carries),
+:mod:`scriptgen.files` and the root modules.
+"""
+
+from .checkpoint import Checkpoint, load_checkpoint, load_model
+from .rnn import RNN, count_parameters, detach_hidden
+
+__all__ = ["RNN", "Checkpoint", "count_parameters", "detach_hidden", "load_checkpoint", "load_model"]

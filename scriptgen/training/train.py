@@ -1,0 +1,373 @@
+"""Stage 5, train: fit the model on the training split, validate on held-out episodes.
+
+``python -m scriptgen train --name NAME [--max-minutes M] [--epochs N] ...``
+or, from Python::
+
+    result = train(Config(epochs=2), name="demo")
+    print(result.best_val_loss, result.folder)
+
+The loop (nanoGPT / word_language_model style): Adam, contiguous BPTT chunks
+with a loss on every position, the hidden state carried across chunks and
+detached between them, gradient clipping, ``model.train()``/``model.eval()``,
+validation under ``torch.no_grad()`` on the held-out episodes twice an epoch
+(or every ``eval_interval`` steps), the learning rate annealed by
+``ReduceLROnPlateau`` when validation stops improving, the best weights kept.
+Every validation saves the checkpoint folder (best weights, last training
+state, ``history.csv``, ``samples.txt``), so a killed run resumes from there
+with ``--resume``; a resumed CPU run ends with the same weights as an
+uninterrupted one.  What the run shows as it goes (progress bar, validation
+lines, samples, the ``on_validation`` hook) is :mod:`scriptgen.training.progress`.
+
+A run stops at its epochs, its time budget, after ``patience`` validations
+without a new best (early stopping; the best weights are the ones kept), or on
+a stop signal; the reason is recorded in ``trainer.json``, ``config.json``
+(``metrics.stop_reason``) and the last row of ``history.csv``, and
+``loss.png`` is drawn.  ``init_from`` starts a new run from another
+checkpoint's weights and vocabulary (:mod:`scriptgen.training.finetune`).
+
+The course's single training step :func:`forward_back_prop`, :func:`evaluate`
+and the optimizer's construction are in :mod:`scriptgen.training.steps`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+
+from ..config import Config
+from ..data.corpus import DEFAULT_SOURCE
+from ..data.rundata import FixedVocab, load_run_data
+from ..device import autocast_dtype, resolve_device
+from ..errors import ScriptgenError
+from ..files.fsutil import check_name, disk_error, hold_lock
+from ..model.checkpoint import load_weights
+from ..model.rnn import RNN, Hidden, count_parameters, detach_hidden
+from .averaging import make_average
+from .distributed import Dist, check_batch, setup, teardown
+from .finetune import finetune_config, load_parent, resumed_vocab
+from .progress import OnValidation, RunClock, SampleLog, progress_bar, sample_header, validation_line
+from .steps import evaluate, forward_back_prop, make_adam, make_scheduler
+from .stopping import stop_on_signals
+from .trainsave import RunFiles
+from .trainstate import TrainState, resume_config, resume_data
+
+__all__ = ["TrainResult", "Trainer", "autocast_dtype", "evaluate", "forward_back_prop", "make_adam", "resolve_device", "train"]
+
+@dataclass
+class TrainResult:
+    folder: Path
+    best_val_loss: float
+    last_val_loss: float
+    train_loss: float
+    steps: int
+    epochs: float
+    elapsed_s: float
+    tokens_per_s: float
+    interrupted: bool = False
+    signal: int = 0  # the signal that stopped the run (SIGINT, SIGTERM, SIGHUP), 0 if it ran to its end
+    history: list[dict] = field(default_factory=list)
+    stop_reason: str = ""  # "epochs", "time budget", "patience" or "interrupted"
+
+
+# why a run stops, weakest first: processes that disagree (a signal on one, the budget on another) take the strongest
+STOP_REASONS = ("", "interrupted", "time budget", "patience", "epochs")
+
+
+class _Objective(nn.Module):
+    """The training loss as a module's forward, so DistributedDataParallel can wrap it."""
+
+    def __init__(self, model: RNN):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x, y, hidden):
+        return self.model.train_loss(x, y, hidden)
+
+
+class Trainer(RunFiles):
+    """One training run writing to one checkpoint folder.
+
+    ``Trainer(cfg, folder, data).run()`` trains; ``resume=True`` continues the
+    run saved in ``folder``; ``init_from``, ``unknown`` and ``on_validation``:
+    see :func:`train`.  The model, optimizer, scheduler and the counters of
+    :class:`TrainState` are all the run's state; the data is ``self.data``.
+    """
+
+    def __init__(
+        self,
+        cfg: Config,
+        folder: Path,
+        data: str | Path | None = None,
+        data_dir: str | Path = "data",
+        encoding: str | None = None,
+        resume: bool = False,
+        explicit: set[str] | None = None,
+        progress: bool | None = None,
+        log: Callable[[str], None] = print,
+        overwrite: bool = False,
+        init_from: str | Path | None = None,
+        unknown: str = "unk",
+        on_validation: OnValidation | None = None,
+        dist: Dist | None = None,
+    ):
+        self.folder, self.log, self.progress, self.on_validation = Path(folder), log, progress, on_validation
+        self.dist = dist = dist or Dist()
+        if not dist.is_main:
+            self.log, self.progress, self.on_validation = (lambda msg: None), False, None
+            dist.barrier()  # rank 0 prepares the data (and recovers the folder) first; the others then read its cache
+        if resume and init_from is not None:
+            raise ScriptgenError("--init-from starts a new run and --resume continues one; pass only one of them")
+        saved = self._saved_run() if resume else None
+        parent = load_parent(init_from) if init_from is not None else None
+        fixed: FixedVocab | None = None  # the vocabulary a fine-tuning run tokenizes its corpus with
+        self.parent_record: dict | None = None
+        if saved is not None:
+            cfg = resume_config(saved.config, cfg, explicit or set())
+            data, encoding = resume_data(saved, data, encoding)  # the text is read as it was when training began
+            fixed, self.parent_record = resumed_vocab(saved)
+        elif not overwrite and self.folder.exists() and any(self.folder.iterdir()):
+            raise ScriptgenError(
+                f"checkpoint {str(self.folder)!r} already exists; pass --resume {self.folder} to continue it, "
+                f"--overwrite to replace it, or choose another --name"
+            )
+        if parent is not None:
+            cfg = finetune_config(parent.checkpoint.config, cfg, explicit)
+            fixed, self.parent_record = FixedVocab(parent.checkpoint.vocab, unknown, repr(str(init_from))), parent.record()
+        cfg.validate()
+        self.device = resolve_device(cfg.device)
+        self.amp_dtype = autocast_dtype(cfg.precision, self.device)
+        self.data = load_run_data(cfg, data, data_dir, encoding or "utf-8", self.log, fixed)
+        if dist.is_main:
+            dist.barrier()
+        check_batch(cfg.batch_size, "--batch-size", dist)
+        if saved is not None and saved.info["data"]["fingerprint"] != self.data.info["fingerprint"]:
+            raise ScriptgenError(f"the data of {str(self.folder)!r} changed since it was trained; train a new run with another --name")
+        self.cfg = cfg = self.data.cfg
+        self.vocab = self.data.vocab
+        batches = self.data.train_batches
+        self.samples = SampleLog(cfg, self.vocab, int(batches.ids[batches.ranges[0][0]]))  # before any training time is spent
+        torch.manual_seed(cfg.seed)
+        self.model = RNN.from_config(cfg, len(self.vocab)).to(self.device)
+        if parent is not None:
+            load_weights(self.model, parent.weights(), parent.checkpoint.folder / "model.safetensors")
+        self.model.unsampled = tuple(sorted(self.vocab.special_ids))  # samples never write a genre label
+        self.average = make_average(self.model, cfg.ema_decay)  # validated, saved and sampled instead of the last weights
+        self.objective = _Objective(self.model)
+        if dist.enabled:  # gradients averaged over the processes; an adaptive softmax may leave a tail unused in a step
+            self.objective = DistributedDataParallel(self.objective, find_unused_parameters=cfg.output == "adaptive")
+        self.rows = dist.rows(cfg.batch_size)
+        self.optimizer = make_adam(self.model.parameters(), cfg.lr)
+        self.scheduler = make_scheduler(self.optimizer, cfg)
+        self.state = TrainState()
+        self.hidden: Hidden | None = None
+        self.history: list[dict] = []
+        self.best_state: dict[str, torch.Tensor] | None = None  # CPU copy of the best weights
+        self.best_dirty = False  # best_state changed since the last save
+        self.model_written = False  # model.safetensors holds this run's best weights
+        self.stop = None  # the stop-signal event while run() runs
+        self.sample: str | None = None  # the sample of the last validation, if one was due
+        if saved is not None:
+            self._restore(saved)
+        if dist.rank:  # other dropout masks than rank 0's (which keeps the one-process run's stream)
+            torch.manual_seed(cfg.seed + 1_000_003 * dist.rank + self.state.step)
+
+    @property
+    def eval_model(self) -> RNN:
+        """What is validated, kept as the best and sampled: the averaged weights when averaging, else the model."""
+        return self.average.module if self.average is not None else self.model
+
+    # -- steps ------------------------------------------------------------------
+    def train_step(self, x: torch.Tensor, y: torch.Tensor) -> float:
+        """One optimizer step on a (batch_size, seq_len) chunk; carries the hidden state and the counters."""
+        t0 = time.perf_counter()
+        x, y = x[self.rows].to(self.device, non_blocking=True), y[self.rows].to(self.device, non_blocking=True)  # this process's streams
+        hidden = detach_hidden(self.hidden) if self.hidden is not None else None  # no backprop into earlier chunks
+        with torch.autocast(self.device.type, dtype=self.amp_dtype or torch.bfloat16, enabled=self.amp_dtype is not None):
+            objective, loss, hidden = self.objective(x, y, hidden)  # objective: + AR/TAR penalties when set
+        self.optimizer.zero_grad(set_to_none=True)
+        objective.backward()
+        nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.clip)
+        self.optimizer.step()
+        if self.average is not None:
+            self.average.update_parameters(self.model)
+        value, self.hidden = loss.item(), detach_hidden(hidden)
+        s = self.state
+        s.train_time += time.perf_counter() - t0
+        s.tokens += y.numel() * self.dist.world_size
+        s.step, s.chunk = s.step + 1, s.chunk + 1
+        s.loss_sum, s.loss_count = s.loss_sum + value, s.loss_count + 1
+        if s.chunk == self.data.train_batches.chunks_in(s.epoch):
+            s.epoch, s.chunk = s.epoch + 1, 0
+        return value
+
+    def validate(self) -> float:
+        """Validation loss on the held-out split; records it, anneals the learning rate, draws a sample if due, saves."""
+        val = evaluate(self.eval_model, self.data.val_batches, self.amp_dtype)  # every process: the same figure, no communication
+        s = self.state
+        if self.dist.enabled:  # the training loss of all streams: the mean of the processes' means (equal shares)
+            s.loss_sum = self.dist.sum(s.loss_sum)[0] / self.dist.world_size
+        self.history.append(
+            {
+                "step": s.step,
+                "epoch": round(s.epoch + s.chunk / self.data.train_batches.chunks_in(s.epoch), 4),
+                "elapsed_s": round(s.elapsed, 2),
+                "train_loss": round(s.loss_sum / s.loss_count, 5) if s.loss_count else "",
+                "val_loss": round(val, 5),
+                "tokens_per_s": round(s.tokens / s.train_time) if s.train_time else "",
+                "lr": self.optimizer.param_groups[0]["lr"],
+                "stop_reason": "",
+            }
+        )
+        s.loss_sum, s.loss_count = 0.0, 0
+        if val < s.best_val:
+            s.best_val, s.stale = val, 0
+            self.best_state = {k: v.detach().to("cpu", copy=True) for k, v in self.eval_model.state_dict().items()}
+            self.best_dirty = True
+        else:
+            s.stale += 1
+        if self.scheduler is not None:
+            self.scheduler.step(val)
+        due = self.dist.is_main and self.samples.due(len(self.history))
+        self.sample = self.samples.draw(self.eval_model, self.history[-1]) if due else None
+        self.save()
+        return val
+
+    # -- the loop -----------------------------------------------------------------
+    def stop_reason(self) -> str:
+        """Why the run must stop now ("" while it goes on); reaching an end comes before a stop signal."""
+        s, cfg = self.state, self.cfg
+        if s.epoch >= cfg.epochs:
+            return "epochs"
+        if cfg.patience and s.stale >= cfg.patience:
+            return "patience"
+        if cfg.max_minutes and s.elapsed >= cfg.max_minutes * 60.0:
+            return "time budget"
+        return "interrupted" if self.stop is not None and self.stop.is_set() else ""
+
+    def agreed_stop_reason(self) -> str:
+        """:meth:`stop_reason`, the same on every process (the strongest of theirs; a collective call)."""
+        reason = self.stop_reason()
+        if not self.dist.enabled:
+            return reason
+        return STOP_REASONS[int(self.dist.max(STOP_REASONS.index(reason)))]
+
+    def should_stop(self) -> bool:
+        return self.agreed_stop_reason() != ""
+
+    def run(self) -> TrainResult:
+        s, n_chunks = self.state, len(self.data.train_batches)
+        eval_every = self.cfg.eval_interval or max(1, n_chunks // 2)
+        self.log(f"model: {self.cfg.cell} {self.cfg.n_layers}x{self.cfg.hidden_dim}, {count_parameters(self.model):,} parameters")
+        bar = progress_bar(self.cfg.epochs * n_chunks, s.step, self.progress)
+        last_eval = self.history[-1]["step"] if self.history else -1
+        s.stop_reason = ""  # running (again): a resumed run's saves must not say why its last part stopped
+        clock = RunClock(s)
+        self.model.train()
+        try:
+            with stop_on_signals(self.folder) as self.stop:  # every process: torchrun passes a SIGTERM to all
+                while not self.should_stop():
+                    if s.chunk == 0:
+                        self.hidden = None  # a new epoch starts its streams afresh
+                    for x, y in self.data.train_batches.epoch(s.epoch, s.chunk):
+                        loss = self.train_step(x, y)
+                        clock.tick()
+                        bar.update(1)
+                        if s.step % 10 == 0:
+                            bar.set_postfix(loss=f"{loss:.3f}", tok_s=f"{s.tokens / s.train_time:,.0f}", refresh=False)
+                        if s.step % eval_every == 0 or s.chunk == 0:
+                            self.validate()
+                            last_eval = self._report(bar)
+                            clock.tick()
+                        if s.chunk == 0 or self.should_stop():
+                            break
+                reason = self.agreed_stop_reason()
+                if reason != "interrupted" and last_eval != s.step:
+                    self.validate()  # the curve's last point
+                    self._report(bar)
+                self.finish(reason)
+        finally:
+            bar.close()
+        return self._result()
+
+    def _report(self, bar) -> int:
+        """Print the validation line (and the sample, if one was drawn) under the bar; call ``on_validation``."""
+        say = bar.write if not bar.disable else self.log
+        say(validation_line(self.history[-1], self.state.best_val))
+        if self.sample is not None:
+            say(f"{sample_header(self.history[-1])}\n{self.sample.rstrip()}")
+        if self.on_validation is not None:
+            self.on_validation(list(self.history), self.sample)
+        return self.state.step
+
+    def _result(self) -> TrainResult:
+        s = self.state
+        interrupted = s.stop_reason == "interrupted"
+        last = self.history[-1] if self.history else {}
+        train_loss = next((float(r["train_loss"]) for r in reversed(self.history) if r["train_loss"] != ""), math.nan)
+        return TrainResult(
+            folder=self.folder,
+            best_val_loss=s.best_val,
+            last_val_loss=float(last.get("val_loss", "nan")),
+            train_loss=train_loss,
+            steps=s.step,
+            epochs=s.epoch + s.chunk / self.data.train_batches.chunks_in(s.epoch),
+            elapsed_s=s.elapsed,
+            tokens_per_s=s.tokens / s.train_time if s.train_time else 0.0,
+            interrupted=interrupted,
+            signal=getattr(self.stop, "signum", 0) if interrupted else 0,
+            history=list(self.history),
+            stop_reason=s.stop_reason,
+        )
+
+
+def train(
+    cfg: Config | None = None,
+    data: str | Path | None = None,
+    name: str = DEFAULT_SOURCE,
+    out_dir: str | Path = "checkpoints",
+    data_dir: str | Path = "data",
+    resume: bool = False,
+    explicit: set[str] | None = None,
+    encoding: str | None = None,
+    progress: bool | None = None,
+    log: Callable[[str], None] = print,
+    overwrite: bool = False,
+    init_from: str | Path | None = None,
+    unknown: str = "unk",
+    on_validation: OnValidation | None = None,
+) -> TrainResult:
+    """Train (or resume) a run into ``out_dir/name``; see :class:`Trainer`.
+
+    ``init_from``: fine-tune, starting from that checkpoint's weights and
+    vocabulary; ``unknown``: "unk" maps words it lacks to <unk>, "error" refuses
+    them (:func:`scriptgen.training.finetune.prepare_with_vocab`).  ``on_validation(history,
+    sample)``: called after each validation with the history rows so far and
+    the new sample (None when none was due), e.g. to redraw a notebook's plot
+    (:class:`scriptgen.training.plots.LiveCurves`).
+
+    One process at a time per run: a lock beside the folder (``out_dir/.NAME.lock``)
+    refuses a second run of the same name, or an ``overwrite`` of a folder that a
+    live run is writing, with a line naming the other process.
+    """
+    folder = Path(out_dir) / check_name(name)
+    try:
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ScriptgenError(f"cannot create {str(out_dir)!r}: {disk_error(exc)}; choose a writable --out-dir") from None
+    cfg = cfg or Config()
+    dist = setup(resolve_device(cfg.device).type)  # several processes under torchrun, else one
+    lock = hold_lock(Path(out_dir).resolve() / f".{name}.lock", f"training {folder}") if dist.is_main else contextlib.nullcontext()
+    try:
+        with lock:
+            trainer = Trainer(cfg, folder, data, data_dir, encoding, resume, explicit, progress, log, overwrite, init_from, unknown, on_validation, dist)
+            return trainer.run()
+    finally:
+        teardown(dist)

@@ -1,0 +1,41 @@
+"""Writing: a trained model writes new text; decoding and formatting are separate steps.
+
+    from scriptgen.writing import generate, write_script
+    ids = generate(model, vocab.encode("jerry:"), length=200, seed=1)          # token ids
+    script = write_script(model, vocab, vocab.encode("jerry:"), lines=30, cast=["jerry", "elaine"], seed=1)
+
+``scriptgen generate --checkpoint checkpoints/NAME`` is the command line.  The modules:
+
+- ``draw.py``: one draw (the settings' bounds and checks, temperature, top-k,
+  top-p, a seeded generator), shared by every path below;
+- ``sampler.py``: :class:`Sampler`, the fast one-step machinery (the hidden
+  state carried, fused per-layer steps, optional int8 weights);
+- ``generate.py``: :func:`generate` (exactly ``length`` new ids) and the plain
+  reference it is tested against;
+- ``cues.py`` and ``writer.py``: a script, not a token stream (whole lines, who
+  may speak, turns, repetition penalty): :func:`write_script`;
+- ``interactive.py``: the read-eval loop of ``generate --interactive``;
+- ``screenplay.py``: Fountain written here, HTML/PDF/FDX rendered by screenplain.
+
+Imports :mod:`scriptgen.model`, :mod:`scriptgen.data` and below.
+"""
+
+from .draw import make_generator, sample_next
+from .generate import generate, generate_reference
+from .sampler import Sampler
+from .screenplay import FORMATS, export, to_fountain
+from .writer import ScriptWriter, WriteOptions, write_script
+
+__all__ = [
+    "FORMATS",
+    "Sampler",
+    "ScriptWriter",
+    "WriteOptions",
+    "export",
+    "generate",
+    "generate_reference",
+    "make_generator",
+    "sample_next",
+    "to_fountain",
+    "write_script",
+]

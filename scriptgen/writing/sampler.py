@@ -1,0 +1,398 @@
+"""The fast one-step machinery of generation: a trained model's weights prepared once, then one token per step.
+
+:class:`Sampler` is what ``python -m scriptgen generate`` (and its
+``--interactive`` mode) runs; from Python::
+
+    from scriptgen.writing.sampler import Sampler
+    from scriptgen.writing.draw import make_generator
+
+    sampler = Sampler(model, "int8")  # or "fp32": exactly the model's distribution
+    sampler.feed(vocab.encode("jerry:"))
+    ids = sampler.sample(200, temperature=0.8, generator=make_generator(1))
+
+The one-call :func:`scriptgen.writing.generate` and the small sampling functions
+(settings check, one draw, seeded generator, the plain reference sampler) are
+in ``scriptgen/generate.py``; this module only makes each step cheap.  Its
+speed is measured by ``python bench/generate_speed.py``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import warnings
+from collections.abc import Iterator
+from typing import Callable
+
+import torch
+from torch import nn
+
+from ..errors import ScriptgenError
+from ..model.rnn import RNN
+from .draw import check_sampling, sample_next
+
+THIN = 256  # maps with fewer inputs stay fp32 under int8 (see Sampler)
+INPUT_TABLE_MAX_BYTES = 256 * 2**20  # largest first-layer input table (see Sampler) before falling back to products
+
+Product = Callable[[torch.Tensor], torch.Tensor]  # a prepared map: (1, in) row -> (1, out)
+
+
+class Sampler:
+    """One-step inference for a trained :class:`RNN`, with its weights prepared once.
+
+    A batch-1 step is bound by memory traffic and per-operation overhead more
+    than by arithmetic, so the weights are arranged for few, large reads:
+
+    - the first layer's input products ``W_ih e + b`` are precomputed for every
+      vocabulary entry (up to ``INPUT_TABLE_MAX_BYTES``), so that layer reads a
+      table row and multiplies only its hidden state;
+    - every other recurrent layer's input and hidden weights are fused into one
+      map, one matrix-vector product per layer;
+    - an adaptive output's head and tail projections are stacked into one
+      product;
+    - the state lives in buffers allocated once and updated in place: the
+      inputs and hidden states of all layers sit side by side in one row, so
+      layer k reads ``[x_k, h_k]`` as one slice without a concatenation;
+    - each layer's update for this cell (LSTM, GRU or RNN) is a closure built
+      once, so a step branches on nothing.
+
+    With ``precision="int8"`` the maps are dynamically quantized (int8 weights,
+    fp32 activations): 4x fewer bytes to read per step, and a word-level
+    model's weights then fit in a CPU's last-level cache.  Thin maps (fewer
+    than ``THIN`` inputs: an adaptive output's tails) stay fp32, where a
+    plain product of the pre-transposed weight beat fbgemm's int8 kernel
+    (bench/generate_speed.py).  Every map is called directly, without
+    ``Module.__call__``: a batch-1 step pays for each Python-level call.
+
+    The state is kept between calls: :meth:`feed` user text, :meth:`sample`
+    new tokens, and everything sampled becomes context for the next turn.
+    """
+
+    def __init__(self, model: RNN, precision: str = "fp32"):
+        if precision not in ("fp32", "int8"):
+            raise ScriptgenError(f"--precision {precision!r} is unknown for generation; choose fp32 or int8 (the command line resolves auto)")
+        if precision == "int8" and model.device.type != "cpu":
+            raise ScriptgenError("int8 generation runs on the CPU only; use --precision fp32 with --device cuda")
+        self.model = model.eval()
+        self.precision = precision
+        self.cell = model.cell
+        self.hidden_dim = model.hidden_dim
+        self.vocab_size = model.output_size
+        self.n_layers = model.n_layers
+        with torch.no_grad():
+            self.embedding = model.embedding.weight.detach()
+            maps = nn.ModuleDict()  # the linear maps of one step
+            self._input_table = _recurrent_maps(model, self.embedding, maps)
+            self.adaptive = _output_maps(model, maps)
+        self.maps = maps.to(model.device).requires_grad_(False)
+        self._maps = _prepare(self.maps, precision)
+        self._allocate(model.embedding.weight.shape[1])
+        self._layers = [CELL_STEPS[self.cell](self, k) for k in range(self.n_layers)]
+        self._output = self._maps["out"] if self.adaptive is None else self._adaptive_output
+        unsampled = getattr(model, "unsampled", ())
+        self._unsampled = torch.tensor(unsampled, dtype=torch.long, device=model.device) if unsampled else None
+        if self._unsampled is not None:  # genre label tokens: scored -inf after every step, so never drawn
+            output, never = self._output, self._unsampled
+            self._output = lambda h: output(h).index_fill_(1, never, float("-inf"))
+
+    # -- state buffers ----------------------------------------------------------
+    def _allocate(self, embedding_dim: int) -> None:
+        H, L = self.hidden_dim, self.n_layers
+        device, dtype = self.embedding.device, self.embedding.dtype
+        # one row [x_0 | h_0 | h_1 | ... | h_{L-1}]: layer k reads its input and its own state as one slice
+        self._row = torch.zeros(1, embedding_dim + L * H, device=device, dtype=dtype)
+        self._x = self._row[:, :embedding_dim]
+        self._h = [self._row[:, embedding_dim + k * H : embedding_dim + (k + 1) * H] for k in range(L)]
+        starts = [0] + [embedding_dim + k * H for k in range(L - 1)]
+        self._xh = [self._row[:, starts[k] : embedding_dim + (k + 1) * H] for k in range(L)]
+        if self._input_table is not None:
+            self._xh[0] = self._h[0]  # the input's part comes from the table
+        self._c = [self._row.new_zeros(1, H) for _ in range(L)] if self.cell == "lstm" else []
+        self.logits: torch.Tensor | None = None
+        a = self.adaptive
+        if a is not None:
+            # views made once: the head's log-probabilities land in the output row's shortlist part
+            self._logits = self._row.new_zeros(1, self.vocab_size)
+            shortlist, n_tails = a["shortlist"], len(a["tail_sizes"])
+            self._head_lp = self._row.new_zeros(1, a["head_size"])  # shortlist words, then one entry per cluster
+            self._shortlist_lp, self._shortlist_out = self._head_lp[:, :shortlist], self._logits[:, :shortlist]
+            self._tails = [self._maps[f"tail{i}"] for i in range(n_tails)]
+            self._cluster_lp = [self._head_lp[:, shortlist + i : shortlist + i + 1] for i in range(n_tails)]
+            cutoffs = a["cutoffs"]
+            self._tail_out = [self._logits[:, cutoffs[i] : cutoffs[i + 1]] for i in range(n_tails)]
+
+    def reset(self) -> None:
+        self._row.zero_()
+        for c in self._c:
+            c.zero_()
+        self.logits = None
+
+    @property
+    def state(self) -> list[tuple[torch.Tensor, ...]]:
+        """Per layer, ``(h,)`` or ``(h, c)`` for an LSTM, each (1, H): views of the live buffers."""
+        if self.cell == "lstm":
+            return list(zip(self._h, self._c))
+        return [(h,) for h in self._h]
+
+    def _to_hidden(self):
+        h = torch.stack(self._h)  # (n_layers, 1, H)
+        return (h, torch.stack(self._c)) if self.cell == "lstm" else h
+
+    def _from_hidden(self, hidden) -> None:
+        h = hidden[0] if self.cell == "lstm" else hidden
+        for k in range(self.n_layers):
+            self._h[k].copy_(h[k])
+            if self.cell == "lstm":
+                self._c[k].copy_(hidden[1][k])
+
+    # -- one step -----------------------------------------------------------------
+    def _adaptive_output(self, h: torch.Tensor) -> torch.Tensor:
+        """Log-probabilities over the vocabulary for the top layer's state ``h`` (1, H): (1, V), a reused buffer."""
+        a = self.adaptive
+        # (1, head_size + sum of tail projections), split into the head's scores and each tail's input
+        head, *projections = self._maps["first"](h).split(a["split"], dim=1)
+        if a["head_bias"] is not None:
+            head = head + a["head_bias"]
+        torch.log_softmax(head, dim=1, out=self._head_lp)
+        self._shortlist_out.copy_(self._shortlist_lp)
+        for tail, projection, cluster_lp, out in zip(self._tails, projections, self._cluster_lp, self._tail_out):
+            # log p(word) = log p(cluster) + log p(word | cluster), as AdaptiveLogSoftmaxWithLoss.log_prob
+            torch.log_softmax(tail(projection), dim=1, out=out).add_(cluster_lp)
+        return self._logits
+
+    def _step(self, token: torch.Tensor) -> torch.Tensor:
+        """One token id, shape (1,), in; scores over the vocabulary out, (1, V); updates the state in place."""
+        if self._input_table is None:
+            torch.index_select(self.embedding, 0, token, out=self._x)
+        for layer in self._layers:
+            layer(token)
+        return self._output(self._h[-1])
+
+    @torch.inference_mode()
+    def feed(self, ids: list[int]) -> None:
+        """Run ``ids`` through the network, continuing the current state."""
+        if not ids:
+            return
+        x = torch.tensor([ids], dtype=torch.long, device=self.model.device)
+        if self.precision == "int8":
+            for token in x[0].split(1):  # the prime through the same int8 maps as the sampled tokens
+                logits = self._step(token)
+            self.logits = logits[0].clone()
+            return
+        started = self.logits is not None
+        out, hidden = self.model.features(x, self._to_hidden() if started else None)  # one batched pass
+        self._from_hidden(hidden)
+        self.logits = self.model.logits(out[0, -1:])[0]
+        if self._unsampled is not None:
+            self.logits.index_fill_(0, self._unsampled, float("-inf"))
+
+    @contextlib.contextmanager
+    def stepping(self) -> Iterator[Callable[[torch.Tensor], torch.Tensor]]:
+        """The one-step function, under the settings :meth:`sample` runs its loop with.
+
+        For callers that draw each token themselves (``scriptgen/writer.py``):
+        ``step(token)`` takes an id of shape (1,) and returns the next scores,
+        (1, V), in a buffer the following step reuses.
+        """
+        threads = torch.get_num_threads()
+        if self.model.device.type == "cpu" and self.precision == "fp32":
+            # fp32 matrix-vector steps were no faster on two threads; fbgemm's int8 ones were (~10%)
+            torch.set_num_threads(1)
+        try:
+            with torch.inference_mode():
+                yield self._step
+        finally:
+            torch.set_num_threads(threads)
+
+    @torch.inference_mode()
+    def sample(self, length: int, temperature: float = 1.0, top_k: int = 0, generator: torch.Generator | None = None, top_p: float = 1.0) -> list[int]:
+        """``length`` new ids; each is fed back, so the state ends after the last one."""
+        if self.logits is None:
+            raise ScriptgenError("nothing to continue from: feed a prime first")
+        top_k = check_sampling(length, temperature, top_k, self.vocab_size, top_p)
+        new = []
+        logits = self.logits.unsqueeze(0)
+        with self.stepping() as step:
+            for _ in range(length):
+                token = sample_next(logits, temperature, top_k, generator, top_p).view(1)
+                new.append(token)
+                logits = step(token)
+        self.logits = logits[0].clone()  # the step's buffer is reused by the next call
+        return torch.cat(new).tolist()  # one device->host copy at the end
+
+    # -- saving and restoring the state -------------------------------------------------
+    def hidden(self):
+        """A copy of the state in the model's layout: (n_layers, 1, H), a pair of them for an LSTM."""
+        return self._to_hidden()
+
+    def snapshot(self) -> tuple:
+        """A copy of the state and the next scores, for :meth:`restore`."""
+        return self._to_hidden(), None if self.logits is None else self.logits.clone()
+
+    def restore(self, snapshot: tuple) -> None:
+        hidden, logits = snapshot
+        self._from_hidden(hidden)
+        self.logits = None if logits is None else logits.clone()
+
+
+# -- one layer's update per cell, chosen once per layer in Sampler.__init__ --------------
+# Each returns step(token) that updates layer k's state buffers in place.  Layer 0 with an
+# input table adds (or, for the GRU, takes) the token's precomputed row instead of multiplying.
+def _lstm_layer(s: Sampler, k: int) -> Callable[[torch.Tensor], None]:
+    product, xh, h, c, H = s._maps[f"l{k}"], s._xh[k], s._h[k], s._c[k], s.hidden_dim
+    table = s._input_table if k == 0 else None
+    act = s._row.new_zeros(1, 4 * H)  # sigmoid of the gates, written in place
+    i, f, o = act[:, :H], act[:, H : 2 * H], act[:, 3 * H :]  # input, forget, output
+
+    def step(token: torch.Tensor) -> None:
+        gates = product(xh)  # (1, 4H) in PyTorch's i, f, g, o order
+        if table is not None:
+            gates.add_(torch.index_select(table, 0, token))
+        torch.sigmoid(gates, out=act)
+        c.mul_(f).addcmul_(i, torch.tanh(gates[:, 2 * H : 3 * H]))
+        torch.mul(o, torch.tanh(c), out=h)
+
+    return step
+
+
+def _gru_layer(s: Sampler, k: int) -> Callable[[torch.Tensor], None]:
+    # the GRU's candidate gate needs the hidden part apart, r * (W_hn h + b_hn), so its maps are not fused
+    hidden_product, h, H = s._maps[f"hh{k}"], s._h[k], s.hidden_dim
+    table = s._input_table if k == 0 else None
+    input_product, x = s._maps.get(f"ih{k}"), (s._x if k == 0 else s._h[k - 1])
+
+    def step(token: torch.Tensor) -> None:
+        gi = torch.index_select(table, 0, token) if table is not None else input_product(x)
+        gh = hidden_product(h)
+        r, z = torch.sigmoid(gi[:, : 2 * H] + gh[:, : 2 * H]).chunk(2, dim=1)
+        n = torch.tanh(gi[:, 2 * H :] + r * gh[:, 2 * H :])
+        h.sub_(n).mul_(z).add_(n)  # (1 - z) * n + z * h
+
+    return step
+
+
+def _rnn_layer(s: Sampler, k: int) -> Callable[[torch.Tensor], None]:
+    product, xh, h = s._maps[f"l{k}"], s._xh[k], s._h[k]
+    table = s._input_table if k == 0 else None
+
+    def step(token: torch.Tensor) -> None:
+        pre = product(xh)
+        if table is not None:
+            pre.add_(torch.index_select(table, 0, token))
+        torch.tanh(pre, out=h)
+
+    return step
+
+
+CELL_STEPS = {"lstm": _lstm_layer, "gru": _gru_layer, "rnn": _rnn_layer}
+
+
+# -- the maps, built once -------------------------------------------------------------------
+def _recurrent_maps(model: RNN, embedding: torch.Tensor, maps: nn.ModuleDict) -> torch.Tensor | None:
+    """Add each layer's maps to ``maps``; returns the first layer's input table, or None when too big."""
+    gru = model.cell == "gru"
+    table = None
+    for k in range(model.n_layers):
+        w_ih, w_hh, b_ih, b_hh = (getattr(model.rnn, f"{name}_l{k}") for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
+        if k == 0 and embedding.shape[0] * w_ih.shape[0] * 4 <= INPUT_TABLE_MAX_BYTES:
+            # the first layer's input is one of vocab_size embeddings: precompute W_ih e + b for each
+            # (vocab_size, gates); a step then reads one row instead of multiplying by W_ih
+            table = torch.addmm(b_ih if gru else b_ih + b_hh, embedding, w_ih.t())
+            if gru:
+                maps["hh0"] = _linear(w_hh, b_hh)
+            else:
+                maps["l0"] = _linear(w_hh, None)
+        elif gru:
+            maps[f"ih{k}"] = _linear(w_ih, b_ih)
+            maps[f"hh{k}"] = _linear(w_hh, b_hh)
+        else:
+            maps[f"l{k}"] = _linear(torch.cat([w_ih, w_hh], dim=1), b_ih + b_hh)
+    return table
+
+
+def _output_maps(model: RNN, maps: nn.ModuleDict) -> dict | None:
+    """Add the output's maps to ``maps``; returns what an adaptive output's step needs, None for a softmax."""
+    fc = model.fc
+    if model.output != "adaptive":
+        maps["out"] = _linear(fc.weight, fc.bias)
+        return None
+    # the head and every tail's first projection read the same vector: one stacked product
+    maps["first"] = _linear(torch.cat([fc.head.weight] + [tail[0].weight for tail in fc.tail]), None)
+    for i, tail in enumerate(fc.tail):
+        maps[f"tail{i}"] = _linear(tail[1].weight, None)
+    tail_sizes = [tail[0].out_features for tail in fc.tail]
+    return {
+        "head_bias": fc.head.bias.detach().clone() if fc.head.bias is not None else None,
+        "head_size": fc.head_size,
+        "shortlist": fc.shortlist_size,
+        "tail_sizes": tail_sizes,
+        "cutoffs": fc.cutoffs,
+        "split": [fc.head_size] + tail_sizes,  # of the stacked product
+    }
+
+
+def _linear(weight: torch.Tensor, bias: torch.Tensor | None) -> nn.Linear:
+    layer = nn.Linear(weight.shape[1], weight.shape[0], bias=bias is not None)
+    layer.weight.copy_(weight.detach())
+    if bias is not None:
+        layer.bias.copy_(bias.detach())
+    return layer.eval()
+
+
+def _prepare(maps: nn.ModuleDict, precision: str) -> dict[str, Product]:
+    """Each map's product as one plain call; under int8 the wide maps are replaced by int8 copies in ``maps``."""
+    products = {}
+    for name, layer in list(maps.items()):
+        if precision == "int8" and layer.in_features >= THIN:
+            maps[name], products[name] = _int8_product(layer)
+        else:
+            products[name] = _fp32_product(layer)
+    return products
+
+
+def _fp32_product(layer: nn.Linear) -> Product:
+    """``layer`` on a (1, in) row without ``Module.__call__``.
+
+    The weight is stored transposed, (in, out): a row times it streams the
+    matrix in memory order, faster than ``F.linear``'s matrix-vector product
+    for batch 1 on the CPU.
+    """
+    weight_t = layer.weight.detach().t().contiguous()  # (in, out)
+    if layer.bias is None:
+        return functools.partial(torch.mm, mat2=weight_t)
+    bias = layer.bias.detach().unsqueeze(0)  # (1, out)
+    return lambda x: torch.addmm(bias, x, weight_t)
+
+
+def _int8_product(layer: nn.Linear) -> tuple[nn.Module, Product]:
+    """An int8 copy of the fp32 ``layer`` and its product on a (1, in) row: the only use of torch's int8 internals.
+
+    The fast product calls fbgemm's op on the packed weight directly, as the
+    quantized module's ``forward`` does for qint8 (module version 4 and
+    later), skipping ``Module.__call__`` and the module's Python checks (about
+    20 us per call on a small CPU, several calls per token).  Those names are
+    private and may change in any torch release, so they are tried once here,
+    on a probe row: the op must give the module's own result, else the module
+    is called; and where this torch cannot quantize or run the module, the map
+    stays fp32 (the exact model, only slower).
+    """
+    probe = torch.linspace(-1.0, 1.0, layer.in_features).unsqueeze(0)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch.ao.quantization announces its move to torchao
+            from torch.ao.quantization import quantize_dynamic
+
+            module = quantize_dynamic(nn.Sequential(layer), {nn.Linear}, dtype=torch.qint8)[0]
+            expected = module(probe)
+    except Exception as exc:  # any failure here only costs speed
+        warnings.warn(f"int8 weights are unavailable on torch {torch.__version__} ({exc!r}); this map stays fp32", RuntimeWarning)
+        return layer, _fp32_product(layer)
+    try:
+        if (getattr(module, "version", None) or 0) < 4:
+            raise ValueError("an older packed format: its forward calls the op with other arguments")
+        op, packed = torch.ops.quantized.linear_dynamic, module._packed_params._packed_params
+        if torch.equal(op(probe, packed, True), expected):  # True: reduce_range, as forward passes it
+            return module, lambda x: op(x, packed, True)
+    except Exception:  # a missing or changed private name: the module's public call gives the same numbers
+        pass
+    return module, module.forward

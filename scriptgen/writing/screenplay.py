@@ -1,0 +1,221 @@
+"""Generated scripts as screenplays: Fountain written here; HTML, PDF and Final Draft rendered by screenplain.
+
+:func:`to_fountain` turns a script such as ``generate`` writes (``jerry: words``,
+``[laughter]``, blank lines) into `Fountain <https://fountain.io/syntax>`_, the
+plain-text screenplay format: a title page (title, "written by scriptgen", the
+checkpoint and sampling settings, the prime), then every spoken line as a
+character cue in capitals with its parenthetical and dialogue under it, every
+other line as an action paragraph.  Each line of the script is one block of the
+screenplay: two lines of one speaker in a row stay two dialogue blocks, so a
+script of N lines is a screenplay of N blocks, and nothing is joined or lost.
+
+The model can write anything, so its text is escaped until Fountain reads it
+as written: ``*`` and ``_`` (emphasis) become ``\\*`` and ``\\_``, a ``[[`` (a
+note) becomes ``[\\[``, which also leaves no ``/*`` to open a boneyard; an action
+line that Fountain would take for a scene heading (``.``, ``INT.``), section
+(``#``), synopsis (``=``), page break (``===``), lyric (``~``), centred text
+(``>``), transition (``CUT TO:``) or cue (all capitals) is forced to action with
+``!``; a cue that is not plain capitals (``JERRY&GEORGE``, ``#1 FAN``) is forced
+with ``@``.  Limits: a dialogue line that is only ``(...)`` reads as a
+parenthetical, and a backslash the model wrote right before a markup character
+may read as an escape.
+
+:func:`export` gives the bytes of one of :data:`FORMATS`: ``text`` (the script
+as is), ``fountain``, and ``html``, ``pdf``, ``fdx`` rendered from the Fountain
+by the screenplain library (``pip install 'scriptgen[screenplay]'``; it brings
+reportlab for PDF).  screenplain's HTML and FDX carry no title page (its PDF
+does)::
+
+    from scriptgen.writing.screenplay import export, format_from_path
+    data = export(script, format_from_path("scene.pdf"), title="The Soup", meta={"checkpoint": "checkpoints/seinfeld"})
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import importlib
+import io
+import json
+import re
+from pathlib import Path
+
+from ..data.script import ScriptLine, parse_script
+from ..errors import ScriptgenError
+
+FORMATS = ("text", "fountain", "html", "pdf", "fdx")
+_SUFFIX = {"text": ".txt", "fountain": ".fountain", "html": ".html", "pdf": ".pdf", "fdx": ".fdx"}
+_FORMAT_OF_SUFFIX = {suffix: fmt for fmt, suffix in _SUFFIX.items()} | {".text": "text", ".spmd": "fountain", ".htm": "html"}
+INSTALL = "pip install 'scriptgen[screenplay]'"
+
+# Lines Fountain reads as scene headings whatever their case (screenplain upper-cases before it checks).
+_SLUG = re.compile(r"(?:int|ext|est|int\.?/ext\.?|i/e)[ .]", re.IGNORECASE)
+# A cue Fountain reads as a character without help: capitals, digits and a few name characters, a letter somewhere.
+_PLAIN_CUE = re.compile(r"(?=.*[A-Z])[A-Z0-9][A-Z0-9 .'\-]*")
+# First characters of an action line that cannot start any other Fountain element.
+_ACTION_START = "[(\"'"
+TITLE_INDENT = "    "  # title-page values on lines of their own are indented (three spaces or more)
+
+
+def suffix(fmt: str) -> str:
+    """The file name ending of a format: ``suffix("pdf") == ".pdf"``."""
+    return _SUFFIX[check_format(fmt)]
+
+
+def format_from_path(path: str | Path) -> str | None:
+    """The format a file name asks for (``scene.pdf`` -> ``"pdf"``), or None when its ending names none."""
+    return _FORMAT_OF_SUFFIX.get(Path(path).suffix.lower())
+
+
+def check_format(fmt: str) -> str:
+    """``fmt`` as one of :data:`FORMATS` (any case), or one error line naming them."""
+    name = str(fmt).strip().lower()
+    if name not in FORMATS:
+        raise ScriptgenError(f"unknown script format {fmt!r}: choose one of {', '.join(FORMATS)}")
+    return name
+
+
+def escape_inline(text: str) -> str:
+    """``text`` with Fountain's inline markup made literal: emphasis (``*``, ``_``), notes (``[[``) and so boneyards (``/*``)."""
+    text = text.replace("*", "\\*").replace("_", "\\_")
+    return re.sub(r"\[(?=\[)", "[\\\\", text)
+
+
+def fountain_cue(speaker: str) -> str:
+    """The character cue of a speaker: capitals, forced with ``@`` when Fountain would not read it as a cue."""
+    cue = speaker.upper()
+    if _PLAIN_CUE.fullmatch(cue) and not _SLUG.match(cue):
+        return cue
+    forced = "@" + escape_inline(cue)
+    # a cue ending in "^" is the second half of a dual dialogue; one trailing space keeps it a plain cue
+    return forced + " " if cue.endswith("^") else forced
+
+
+def fountain_action(line: str) -> str:
+    """An action paragraph showing ``line`` as written: forced with ``!`` when it could read as another element."""
+    first = line[0]
+    forced = (not first.isalnum() and first not in _ACTION_START) or line.isupper() or _SLUG.match(line)
+    return ("!" if forced else "") + escape_inline(line)
+
+
+def fountain_dialogue(line: ScriptLine) -> str:
+    """A dialogue block: cue, parenthetical (if any) and the words, each on a line of its own."""
+    lines = [fountain_cue(line.speaker or "")]
+    if line.parenthetical:
+        lines.append(escape_inline(line.parenthetical))
+    # nothing said: Fountain's deliberate empty line (two spaces) keeps the cue a cue
+    lines.append(escape_inline(line.text) if line.text else "  ")
+    return "\n".join(lines)
+
+
+def _title_value(value: object) -> str:
+    return escape_inline(" ".join(str(value).split()))
+
+
+def title_page(title: str, meta: dict[str, str] | None = None, prime: str | None = None) -> str:
+    """Fountain's title page: Title, Credit, Author and, under Source, the checkpoint, its settings and the prime."""
+    lines = [f"Title: {_title_value(title) or 'Untitled'}", "Credit: written by", "Author: scriptgen"]
+    source = [f"{key}: {value}" for key, value in (meta or {}).items()]
+    if prime is not None:
+        source.append(f"prime: {json.dumps(prime, ensure_ascii=False)}")  # quoted: shows spaces and newlines
+    source = [value for value in map(_title_value, source) if value]
+    if source:
+        lines += ["Source:"] + [TITLE_INDENT + value for value in source]
+    return "\n".join(lines)
+
+
+def to_fountain(text: str, title: str, meta: dict[str, str] | None = None, prime: str | None = None) -> str:
+    """The Fountain screenplay of a generated script (see the module docstring for the rules)."""
+    blocks = [title_page(title, meta, prime)]
+    for line in parse_script(text):
+        if line.kind == "dialogue":
+            blocks.append(fountain_dialogue(line))
+        elif line.kind != "blank":  # Fountain spaces the blocks itself
+            blocks.append(fountain_action(line.text))
+    return "\n\n".join(blocks) + "\n"
+
+
+def export(text: str, fmt: str, title: str = "Untitled", meta: dict[str, str] | None = None, prime: str | None = None) -> bytes:
+    """The script in format ``fmt`` (one of :data:`FORMATS`), as bytes to write to a file."""
+    fmt = check_format(fmt)
+    if fmt == "text":
+        return text.encode("utf-8")
+    fountain = to_fountain(text, title, meta, prime)
+    if fmt == "fountain":
+        return fountain.encode("utf-8")
+    screenplay = parse_fountain(fountain, fmt)
+    if fmt == "pdf":
+        return _pdf(screenplay)
+    out = io.StringIO()
+    if fmt == "html":
+        _require("screenplain.export.html", fmt).convert(screenplay, out)
+        page = out.getvalue().replace("<title>Screenplay</title>", f"<title>{html.escape(title or 'Untitled')}</title>", 1)
+        return page.encode("utf-8")
+    _require("screenplain.export.fdx", fmt).to_fdx(screenplay, out)
+    return out.getvalue().encode("utf-8")
+
+
+def _pdf(screenplay) -> bytes:
+    pdf = _require("screenplain.export.pdf", "pdf")
+    out = io.BytesIO()
+    # invariant: no creation time or random id in the file, so one script always gives the same bytes
+    pdf.to_pdf(screenplay, out, template_constructor=functools.partial(pdf.DocTemplate, invariant=True))
+    return out.getvalue()
+
+
+def require(fmt: str) -> None:
+    """Refuse, before any work, a format whose libraries are missing (one line saying how to install them)."""
+    if fmt in ("html", "pdf", "fdx"):
+        _require("screenplain", fmt)
+    if fmt == "pdf":
+        _require("reportlab", fmt)
+
+
+def _require(module: str, fmt: str):
+    """An optional module, or one error line saying how to install it."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        what = "the screenplain and reportlab libraries" if fmt == "pdf" else "the screenplain library"
+        raise ScriptgenError(f"{fmt} output needs {what}, which are not installed here: {INSTALL}") from None
+
+
+# screenplain honours Fountain's "\*" but not "\_" nor a backslash inside "[[": before it parses, those become
+# private-use characters that no markup rule matches, and they are turned back into "_" and "[" afterwards.
+_LITERAL = {"\\_": "\ue7f0", "\\[": "\ue7f1"}
+_RESTORE = str.maketrans({"\ue7f0": "_", "\ue7f1": "["})
+_SCREENPLAIN_ESCAPE = re.compile(r"\\_|(?<=\[)\\\[")
+
+
+def parse_fountain(fountain: str, fmt: str = "fountain"):
+    """screenplain's ``Screenplay`` of Fountain text from :func:`to_fountain`, every escape read as the character it keeps."""
+    parser = _require("screenplain.parsers.fountain", fmt)
+    screenplay = parser.parse(io.StringIO(_SCREENPLAIN_ESCAPE.sub(lambda m: _LITERAL[m.group()], fountain)))
+    for rich in _rich_strings(screenplay.paragraphs):
+        _restore(rich)
+    # the title page stays raw text until an exporter asks for it; restore what it gets
+    title_attribute = screenplay.get_rich_attribute
+    screenplay.get_rich_attribute = lambda name, default=(): [_restore(rich) for rich in title_attribute(name, default)]
+    return screenplay
+
+
+def _restore(rich):
+    for segment in rich.segments:
+        segment.text = segment.text.translate(_RESTORE)
+    return rich
+
+
+def _rich_strings(paragraphs):
+    """Every piece of text of screenplain paragraphs (its types: Dialog, DualDialog, Action, Slug, Transition, Section)."""
+    for para in paragraphs:
+        if hasattr(para, "left"):  # DualDialog
+            yield from _rich_strings([para.left, para.right])
+        elif hasattr(para, "blocks"):  # Dialog
+            yield para.character
+            yield from (text for _, text in para.blocks)
+        elif hasattr(para, "text"):  # Section
+            yield para.text
+        else:  # Action, Slug, Transition (PageBreak has no text)
+            yield from getattr(para, "lines", [])
+            if getattr(para, "scene_number", None) is not None:
+                yield para.scene_number
