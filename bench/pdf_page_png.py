@@ -1,4 +1,4 @@
-"""Render one page of a PDF to a PNG, for pictures in the README (a docs tool, not a scriptgen dependency).
+"""Render one page of a PDF to a PNG, for pictures in the docs (a docs tool, not a scriptgen dependency).
 
 It uses pypdfium2 (PDFium's Python bindings) and Pillow; install it beside
 scriptgen with ``pip install pypdfium2`` (Pillow comes with matplotlib)::

@@ -1,13 +1,28 @@
-"""scriptgen: recurrent networks (LSTM, GRU, RNN) that learn TV scripts and write new ones.
+"""scriptgen: recurrent networks (LSTM, GRU, RNN) that learn scripts and write new ones.
 
-The stages, one module each: ``corpus`` (read scripts) -> ``tokens`` (text <->
-ids) -> ``prepare`` (cache ids under data/) -> ``batches`` -> ``model`` ->
-``train`` -> ``generate``; ``checkpoint`` holds the safe file format and
-``cli`` the command line (``python -m scriptgen --help``).
+One subpackage per stage; each ``__init__.py`` is the map of its stage:
 
-The classic course API is importable from here::
+    files/       the one atomic writer, the run lock, readers of hostile files
+    data/        text -> prepared token ids -> batches (corpus, tokens, prepare, batches)
+    model/       the recurrent network, its regularizers, the checkpoint format
+    writing/     a model writes: one draw, the fast sampler, scripts, screenplays
+    evaluation/  held-out loss, novelty, sample statistics
+    training/    one run, from batches to the best checkpoint, resumable
+    experiment/  grids and searches of many runs
+
+Imports flow one way, and ``tests/test_layers.py`` checks it::
+
+    faces (cli/, panel.py, this file) -> experiment -> training | evaluation -> writing -> model -> data -> files -> root
+
+training and evaluation never import each other; the root modules
+(``config.py``, ``errors.py``, ``device.py``, ``_version.py``) import nothing
+above them, and nothing imports this package face.  ``python -m scriptgen
+--help`` is the command line.
+
+The classic course API and the main entry points are importable from here::
 
     from scriptgen import create_lookup_tables, token_lookup, batch_data, RNN, forward_back_prop
+    from scriptgen import Config, train, load_model, generate
 
 Importing the package reads and writes no files.
 """

@@ -71,12 +71,6 @@ def add_data_flags(parser: argparse.ArgumentParser, resume: bool = False) -> Non
     parser.add_argument("--encoding", default=None, help=f"text encoding of --data files (default: {default})")
 
 
-def check_encoding(name: str) -> None:
-    from ..data.corpus import check_encoding as check
-
-    check(name)
-
-
 def check_out_dir(out_dir: str | Path) -> None:
     """Refuse an --out-dir that cannot be created before any time is spent training."""
     path = Path(out_dir).absolute()

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from .common import check_encoding, temperatures
+from ..data.corpus import check_encoding
+from .common import temperatures
 
 
 def add_parser(sub) -> None:

@@ -2,7 +2,7 @@
 
     scriptgen generate --checkpoint checkpoints/seinfeld --cast jerry,elaine --lines 30 --top-p 0.9 --out scene.txt
 
-The script always ends at a line end (see ``scriptgen/writer.py`` for what
+The script always ends at a line end (see ``scriptgen/writing/writer.py`` for what
 ``--lines``, ``--cast``, ``--turns`` and ``--repetition-penalty`` do);
 :func:`output` is the one place the finished samples become text and go to
 standard output or ``--out``.

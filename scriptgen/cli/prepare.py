@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 
 from ..config import Config
-from .common import add_config_flags, add_data_flags, check_encoding
+from ..data.corpus import check_encoding
+from .common import add_config_flags, add_data_flags
 
 
 def add_parser(sub) -> None:

@@ -10,9 +10,9 @@ import sys
 from pathlib import Path
 
 from ..config import Config
-from ..data.corpus import DEFAULT_SOURCE
+from ..data.corpus import DEFAULT_SOURCE, check_encoding
 from ..errors import ScriptgenError
-from .common import CONFIG_FLAGS, add_config_flags, add_data_flags, check_encoding, check_out_dir
+from .common import CONFIG_FLAGS, add_config_flags, add_data_flags, check_out_dir
 
 
 def add_parser(sub) -> None:

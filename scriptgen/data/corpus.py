@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from ..errors import ScriptgenError
-from ..files.safeload import NotRegular, file_kind, open_fd
+from ..files.safeload import NotRegular, file_kind, open_regular
 from .seinfeld import LAUGH_CUE as LAUGH_CUE  # re-exported: the default corpus's names, importable from here too
 from .seinfeld import episode_to_script as episode_to_script
 from .seinfeld import read_episodes, seinfeld_files
@@ -101,17 +101,10 @@ def _check_regular(path: Path) -> None:
         raise _refused(path, NotRegular(file_kind(mode)))
 
 
-def open_regular(path: Path) -> BinaryIO:
-    """``path`` opened for reading, if it is a regular file (or a link to one); a FIFO or device is refused without being opened.
-
-    :func:`scriptgen.files.safeload.open_fd` does the opening (non-blocking, checked
-    again with ``fstat``); every refusal and OS error is one ScriptgenError line.
-    """
-    try:
-        fd = open_fd(path, follow_links=True)
-    except (NotRegular, OSError, ValueError) as exc:
-        raise _refused(path, exc) from None
-    return os.fdopen(fd, "rb")
+def open_text_file(path: Path) -> BinaryIO:
+    """``path`` opened for reading if it is a regular file (or a link to one), by the one opener of hostile files,
+    :func:`scriptgen.files.safeload.open_regular`; a FIFO or device is refused unopened, every refusal one line."""
+    return os.fdopen(open_regular(path, follow_links=True, words=_refused), "rb")
 
 
 def _read_block(fh: BinaryIO, path: Path, n: int) -> bytes:
@@ -270,7 +263,7 @@ def iter_text(path: Path, encoding: str = "utf-8", size: int | None = None) -> I
     """
     size = size or BLOCK_SIZE
     codec = check_encoding(encoding)
-    with open_regular(path) as fh:
+    with open_text_file(path) as fh:
         head = _read_block(fh, path, max(size, _SNIFF_BYTES))
         if b"\x00" in head[:_SNIFF_BYTES] and not codec.startswith(("utf-16", "utf-32")):  # their text has NUL bytes
             raise ScriptgenError(f"{shown(path)} looks binary (it has NUL bytes); pass a plain text file")
@@ -339,7 +332,7 @@ def fingerprint(source: str | Path | None, files: list[Path] | None = None) -> s
     folder = Path(source) if source is not None and str(source) != DEFAULT_SOURCE and Path(source).is_dir() else None
     for f in source_files(source) if files is None else files:
         digest.update(os.fsencode(f.relative_to(folder) if folder else f.name) + b"\0")
-        with open_regular(f) as fh:
+        with open_text_file(f) as fh:
             while block := _read_block(fh, f, 1 << 20):
                 digest.update(block)
         digest.update(b"\0")

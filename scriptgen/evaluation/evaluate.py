@@ -254,7 +254,7 @@ class Evaluation:
             f"held-out, {_heldout(h)}{unknown}",
             *(f"held-out, {_heldout(b)}" for b in self.heldout_by_label.values()),
             f"training split: {self.train_documents} documents, {self.train_tokens:,} tokens, {c.lines:,} lines: "
-            f"{_pct(c.action_share)} action lines, {_num(c.words_per_line, 1)} words/line, {len(c.cast.speakers):,} speakers",
+            f"{_pct(c.action_share)} action lines, {number(c.words_per_line, ',.1f')} words/line, {len(c.cast.speakers):,} speakers",
             f"samples: {self.samples} per temperature, "
             + (f"{self.lines} lines each (at most {self.length} tokens)" if self.lines else f"{self.length} tokens each")
             + f" after the prime {self.prime!r}, "
@@ -266,8 +266,11 @@ class Evaluation:
         ]
         for r in self.rows:
             longest = f"{r.longest} tokens" if r.longest else f"< {r.copy_span} tokens"
-            cells = [f"{r.temperature:g}", *(_num(d, 3) for d in r.distinct), _pct(r.repetition), _pct(r.novelty), longest,
-                     _cell(r.longest_document) or "-", _num(r.speaker_tvd, 3), _pct(r.cast.action_share), _num(r.cast.words_per_line, 1)]  # fmt: skip
+            cells = [
+                f"{r.temperature:g}", *(number(d, ",.3f") for d in r.distinct), _pct(r.repetition), _pct(r.novelty), longest,
+                _cell(r.longest_document) or "-", number(r.speaker_tvd, ",.3f"), _pct(r.cast.action_share),
+                number(r.cast.words_per_line, ",.1f"),
+            ]  # fmt: skip
             lines.append("| " + " | ".join(cells) + " |")
         copies = [f"- {r.temperature:g}: {json.dumps(r.longest_text, ensure_ascii=False)}" for r in self.rows if r.longest]
         if copies:
@@ -277,13 +280,14 @@ class Evaluation:
 
 def _heldout(h: HeldOut) -> str:
     return (
-        f"{h.text}: {h.tokens:,} tokens, {h.nats_per_token:.3f} nats/token (perplexity {_num(math.exp(min(h.nats_per_token, 700)), 1)}), "
-        f"{_num(h.nats_per_word, 3)} nats/word, {_num(h.bits_per_char, 3)} bits/char"
+        f"{h.text}: {h.tokens:,} tokens, {h.nats_per_token:.3f} nats/token (perplexity {number(math.exp(min(h.nats_per_token, 700)), ',.1f')}), "
+        f"{number(h.nats_per_word, ',.3f')} nats/word, {number(h.bits_per_char, ',.3f')} bits/char"
     )
 
 
-def _num(value: float, digits: int) -> str:
-    return f"{value:,.{digits}f}" if math.isfinite(value) else "-"
+def number(value: float | None, spec: str, missing: str = "-") -> str:
+    """``value`` formatted with ``spec`` (e.g. ",.3f") for a report's table; ``missing`` for None, NaN or infinity."""
+    return missing if value is None or (isinstance(value, float) and not math.isfinite(value)) else format(value, spec)
 
 
 def _pct(value: float) -> str:

@@ -107,6 +107,9 @@ class NgramIndex:
     def _build(self, ranges: list[tuple[int, int]], chunk: int) -> np.ndarray:
         total = sum(e - s - self.n + 1 for s, e in ranges)
         keys = np.empty(total, dtype=np.uint64)  # filled a chunk at a time, then sorted in place
+        # One uint64 per training n-gram: its hash in the high bits, its position in the low bits.  Sorted,
+        # all n-grams with one hash sit side by side, so a lookup is two binary searches and the positions
+        # come out of the same array: no dict of millions of Python ints, a tenth of the memory.
         high = ~self.low_mask
         filled = 0
         for start, end in ranges:
@@ -122,6 +125,7 @@ class NgramIndex:
     # -- lookups ----------------------------------------------------------------
     def candidates(self, tokens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Pairs (sample n-gram index, training position) whose hashes agree: every true occurrence, maybe a few false."""
+        # the hash bits only: every key with these high bits, whatever its position, lies in [lo, hi)
         h = self.hashes(tokens) & ~self.low_mask
         if not len(h):
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
@@ -151,11 +155,14 @@ class NgramIndex:
         spans = max(0, len(tokens) - self.n + 1)
         copied = np.zeros(spans, dtype=bool)
         sample_index, positions = self.candidates(tokens)
+        # hashes keep the high bits only, so two n-grams can collide: compare the ids before counting a copy
         keep = self._verified(tokens, sample_index, positions)
         sample_index, positions = sample_index[keep], positions[keep]
         copied[sample_index] = True
         if not len(positions):
             return Copies(self.n, spans, copied, 0, 0, 0)
+        # a copied span is a run of n-grams that match consecutive training positions: a diagonal in
+        # (sample index, training position); its length in tokens is the run plus n - 1
         run, start = longest_diagonal_run(sample_index, positions)
         return Copies(self.n, spans, copied, run + self.n - 1, int(sample_index[start]), int(positions[start]))
 

@@ -13,13 +13,14 @@ The package, one file per job:
 
 * ``grid`` - grid files: TOML parsing, value checks, rows, a config written back as a grid;
 * ``runner`` - :class:`ExperimentOptions`, training the rows, :func:`run_experiment`;
+* ``space`` - the search space: a grid's axes as Optuna distributions, what every trial shares;
 * ``search`` - the Optuna search, :func:`run_search`;
 * ``shared`` - a search shared by several workers through a database (``--storage URL --study NAME``);
 * ``monitor`` - peak memory, CPU/GPU utilisation, machine and commit of a row;
 * ``results`` - ``results.csv``/``histories.csv``: writing, loading, best row, winning config;
 * ``report`` - ``results.md`` tables and the ``curves.png`` figure.
 
-The ``scriptgen experiment`` command line is in ``scriptgen/cli.py``.
+The ``scriptgen experiment`` command line is ``scriptgen/cli/experiment.py``.
 
 A grid file is TOML::
 

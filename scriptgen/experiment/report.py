@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ..config import DATA_FIELDS, Config
 from ..errors import ScriptgenError
+from ..evaluation.evaluate import number
 from .grid import Grid, config_toml, fmt
 from .results import Recorder, winning_config, write_file
 
@@ -43,31 +44,27 @@ def mmss(seconds: float | None) -> str:
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
-def _num(x: float | None, spec: str) -> str:
-    return "" if x is None or (isinstance(x, float) and not math.isfinite(x)) else format(x, spec)
-
-
 def _label(axis: str) -> str:
     return AXIS_LABELS.get(axis, axis.replace("_", " "))
 
 
 def _metric_cells(row: dict, gpu: bool) -> list[str]:
     cells = [
-        _num(row["best_val_loss"], ".3f"),
-        _num(row["last_val_loss"], ".3f"),
-        _num(row["train_loss"], ".3f"),
-        _num(row["epochs"], ".2f"),
+        number(row["best_val_loss"], ".3f", ""),
+        number(row["last_val_loss"], ".3f", ""),
+        number(row["train_loss"], ".3f", ""),
+        number(row["epochs"], ".2f", ""),
         row.get("stop_reason") or "",
-        _num(row.get("novelty"), ".1%"),
-        _num(row.get("distinct_2"), ".2f"),
-        _num(row.get("repetition"), ".1%"),
+        number(row.get("novelty"), ".1%", ""),
+        number(row.get("distinct_2"), ".2f", ""),
+        number(row.get("repetition"), ".1%", ""),
         mmss(row["train_s"]),
-        _num(row["tokens_per_s"], ",.0f"),
-        _num(row["cpu_util_pct"], ".0f"),
-        _num(row["peak_rss_mb"], ",.0f"),
+        number(row["tokens_per_s"], ",.0f", ""),
+        number(row["cpu_util_pct"], ".0f", ""),
+        number(row["peak_rss_mb"], ",.0f", ""),
     ]
     if gpu:
-        cells += [_num(row["gpu_util_pct"], ".0f"), _num(row["gpu_mem_mb"] or row["cuda_peak_mb"], ",.0f")]
+        cells += [number(row["gpu_util_pct"], ".0f", ""), number(row["gpu_mem_mb"] or row["cuda_peak_mb"], ",.0f", "")]
     return cells
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import math
 import shutil
-import sys
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -26,6 +25,7 @@ from typing import Callable
 from ..config import Config, with_absent_fields
 from ..errors import ScriptgenError
 from ..files.fsutil import check_name, hold_lock
+from ..training.progress import progress_bar
 from .grid import Grid, Row, load_grid
 from .monitor import ResourceMonitor, machine_info, rounded
 from .report import mmss, write_reports
@@ -225,13 +225,6 @@ def warm_up(cfg: Config) -> None:
         model.loss(x, x, None)
 
 
-def progress_bar(total: int, initial: int, progress: bool | None, desc: str):
-    """A bar of rows (or trials) on stderr; hidden off a terminal unless ``progress`` is True."""
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, initial=initial, unit="row", desc=desc, disable=None if progress is None else not progress, dynamic_ncols=True, file=sys.stderr)
-
-
 def run_experiment(grid: Grid | str | Path, options: ExperimentOptions | None = None) -> ExperimentResult:
     """Train every row of ``grid`` not yet in ``OUT_DIR/NAME/results.csv``; see the package docstring.
 
@@ -262,7 +255,7 @@ def run_experiment(grid: Grid | str | Path, options: ExperimentOptions | None = 
         machine = machine_info()
         if todo and opts.limit != 0:
             warm_up(todo[0].config)
-        bar = progress_bar(len(rows), len(rows) - len(todo), opts.progress, folder.name)
+        bar = progress_bar(len(rows), len(rows) - len(todo), opts.progress, "row", folder.name)
         say = bar.write if not bar.disable else opts.log
         try:
             for i, row in enumerate(todo):

@@ -23,10 +23,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import ScriptgenError
+from ..training.progress import progress_bar
 from .grid import Grid, fmt
 from .monitor import machine_info
 from .results import Recorder, write_file
-from .runner import ExperimentOptions, ExperimentResult, lock_folder, progress_bar, warm_up
+from .runner import ExperimentOptions, ExperimentResult, lock_folder, warm_up
 from .shared import refuse_shared_folder, run_shared_search
 from .space import SearchSpace, key_of, reused, search_space, startup_trials
 
@@ -84,7 +85,7 @@ def _run_in_memory(optuna, space: SearchSpace, trials: int) -> ExperimentResult:
         machine = machine_info()
         if start < trials and opts.limit != 0:
             warm_up(base)
-        bar = progress_bar(trials, min(start, trials), opts.progress, f"{folder.name} search")
+        bar = progress_bar(trials, min(start, trials), opts.progress, "trial", f"{folder.name} search")
         say = bar.write if not bar.disable else opts.log
         order = [f"trial-{i:03d}" for i in range(max(trials, start))]
         try:

@@ -48,10 +48,11 @@ from pathlib import Path
 
 from ..errors import ScriptgenError
 from ..files.safeload import read_json
+from ..training.progress import progress_bar
 from .grid import fmt
 from .monitor import machine_info
 from .results import Recorder, write_file
-from .runner import ExperimentResult, lock_folder, progress_bar, warm_up
+from .runner import ExperimentResult, lock_folder, warm_up
 from .space import SearchSpace, key_of, reused, startup_trials
 
 HEARTBEAT_S = 60  # a worker records that it is alive this often while it trains a trial (stale after twice that)
@@ -224,7 +225,7 @@ def run_shared_search(optuna, space: SearchSpace, trials: int, url: str, name: s
     worker = f"{socket.gethostname()}:{os.getpid()}"
     if started(optuna, study) < trials and opts.limit != 0:
         warm_up(space.base)
-    bar = progress_bar(trials, min(complete(optuna, study), trials), opts.progress, f"{folder.name} study {name}")
+    bar = progress_bar(trials, min(complete(optuna, study), trials), opts.progress, "trial", f"{folder.name} study {name}")
     say = bar.write if not bar.disable else opts.log
     stops: list[str] = []
 

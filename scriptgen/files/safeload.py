@@ -9,9 +9,8 @@ through these readers, and corpus files are opened by the same :func:`open_fd`:
   (opening a FIFO blocks until a writer comes, that is forever); the file is
   then opened with ``O_NONBLOCK`` (and ``O_NOFOLLOW``) and checked again with
   ``fstat``, so one swapped in between is refused too.  It raises
-  :class:`NotRegular` and OS errors; each caller words them (:func:`open_regular`
-  for checkpoint files here, :func:`scriptgen.data.corpus.open_regular` for corpus
-  files);
+  :class:`NotRegular` and OS errors; :func:`open_regular` words them, for checkpoint
+  files by default and for corpus files in the corpus's own words;
 * :func:`read_bytes` refuses a file larger than its cap before reading a byte;
 * :func:`read_json` turns every parse failure (syntax, encoding, numbers of
   thousands of digits, nesting deeper than :data:`MAX_DEPTH`) into one
@@ -50,7 +49,7 @@ import json
 import math
 import os
 import stat
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -163,20 +162,36 @@ def open_fd(path: Path, follow_links: bool = False) -> int:
     return fd
 
 
-def open_regular(path: Path, advice: str = DAMAGED) -> int:
-    """:func:`open_fd` of a checkpoint file (symbolic links refused), every refusal one ScriptgenError line ending in ``advice``.
+def open_regular(
+    path: Path, advice: str = DAMAGED, follow_links: bool = False, words: Callable[[Path, Exception], ScriptgenError] | None = None
+) -> int:
+    """:func:`open_fd` of ``path``, every refusal one ScriptgenError line.
 
-    FileNotFoundError propagates (callers word "missing" themselves).
+    By default for a checkpoint or cache file: symbolic links refused, the line
+    ends in ``advice``, and FileNotFoundError propagates (callers word
+    "missing" themselves).  A corpus file passes ``follow_links=True`` (a
+    corpus may link to its files) and its own wording, ``words(path, exc)``,
+    for every refusal and OS error.
     """
     try:
-        return open_fd(path)
-    except FileNotFoundError:
-        raise
-    except NotRegular as exc:
-        problem = f"was replaced by {exc.kind} while being opened" if exc.replaced else f"is {exc.kind}, not a regular file, so it is not read"
-        raise _fail(path, problem, advice) from None
-    except (OSError, ValueError) as exc:
-        raise _fail(path, f"cannot be read ({getattr(exc, 'strerror', None) or exc})", advice) from None
+        return open_fd(path, follow_links)
+    except FileNotFoundError as exc:
+        if words is None:
+            raise
+        raise words(path, exc) from None
+    except (NotRegular, OSError, ValueError) as exc:
+        raise (words or _checkpoint_words(advice))(path, exc) from None
+
+
+def _checkpoint_words(advice: str) -> Callable[[Path, Exception], ScriptgenError]:
+    def words(path: Path, exc: Exception) -> ScriptgenError:
+        if isinstance(exc, NotRegular):
+            problem = f"was replaced by {exc.kind} while being opened" if exc.replaced else f"is {exc.kind}, not a regular file, so it is not read"
+        else:
+            problem = f"cannot be read ({getattr(exc, 'strerror', None) or exc})"
+        return _fail(path, problem, advice)
+
+    return words
 
 
 @contextmanager

@@ -36,6 +36,8 @@ def locked_dropout(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
     """Dropout of ``x`` (batch, time, features) with one mask per sequence and feature, shared across time."""
     if not training or p == 0.0:
         return x
+    # Plain dropout draws a new mask at every time step, which a recurrent net sees as noise it cannot learn
+    # around; one mask per sequence removes the same units for the whole chunk (variational dropout).
     mask = x.new_empty(x.shape[0], 1, x.shape[2]).bernoulli_(1.0 - p).div_(1.0 - p)  # (B, 1, D)
     return x * mask
 
@@ -45,6 +47,8 @@ def embedding_dropout(embedding: nn.Embedding, ids: torch.Tensor, p: float, trai
     if not training or p == 0.0:
         return embedding(ids)
     weight = embedding.weight
+    # Dropping whole words (every occurrence of a word in the batch) rather than single features teaches the
+    # model to predict from context when a word is unseen, which matters most for rare names.
     mask = weight.new_empty(weight.shape[0], 1).bernoulli_(1.0 - p).div_(1.0 - p)  # (V, 1): one draw per word
     return F.embedding(ids, weight * mask, embedding.padding_idx)
 
@@ -53,6 +57,9 @@ def run_layers(rnn: nn.RNNBase, cell: str, x: torch.Tensor, hidden, between: flo
     """Run ``rnn``'s layers (batch-first) one fused call each: DropConnect ``weight_drop`` on the hidden-to-hidden
     weights and dropout ``between`` the layers (locked if ``locked``).  Returns the top layer's outputs and the
     new hidden state, shaped as ``rnn`` would return them."""
+    # DropConnect has to change the weight matrix itself, and nn.LSTM keeps its weights inside one fused
+    # kernel call.  So each layer is run here as torch's own fused call on the (dropped) weights: the same
+    # kernel nn.LSTM uses, just one layer at a time; evaluation never comes here (it is nn.LSTM as is).
     fused, lstm = _FUSED[cell], cell == "lstm"
     h0, c0 = hidden if lstm else (hidden, None)
     hs, cs = [], []
@@ -75,6 +82,8 @@ def run_layers(rnn: nn.RNNBase, cell: str, x: torch.Tensor, hidden, between: flo
 
 def activation_penalty(raw: torch.Tensor, dropped: torch.Tensor, ar_alpha: float, tar_beta: float) -> torch.Tensor:
     """``ar_alpha * mean(dropped^2) + tar_beta * mean((raw_t - raw_{t-1})^2)`` over (batch, time, features) outputs."""
+    # AR keeps the (dropped) outputs small, TAR keeps them from jumping between steps; both act on the
+    # top layer's outputs, so they shape what the softmax sees without touching the weights directly.
     penalty = raw.new_zeros((), dtype=torch.float32)
     if ar_alpha:
         penalty = penalty + ar_alpha * dropped.float().pow(2).mean()

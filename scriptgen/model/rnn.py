@@ -85,7 +85,7 @@ class RNN(nn.Module):
             "ar_alpha": ar_alpha,
             "tar_beta": tar_beta,
         }
-        # the AWD-LSTM regularizers (scriptgen/regularize.py); with all of them off training runs nn.LSTM as is
+        # the AWD-LSTM regularizers (regularize.py); with all of them off training runs nn.LSTM as is
         self.dropout_p, self.dropout_input, self.dropout_embed = dropout, dropout_input, dropout_embed
         self.weight_drop, self.locked_dropout = weight_drop, locked_dropout
         self.ar_alpha, self.tar_beta = ar_alpha, tar_beta

@@ -7,7 +7,7 @@
 CUDA, gloo on CPU).  Without them (a plain ``scriptgen train``) it returns a
 one-process :class:`Dist` and nothing here does any communication.
 
-How a run is shared (see the README, "Scaling out"):
+How a run is shared (see docs/scaling-out.md):
 
 - ``--batch-size`` is the GLOBAL number of parallel token streams; each process
   trains ``batch_size / world_size`` of them (:meth:`Dist.rows`), so the
@@ -54,6 +54,19 @@ class Dist:
         """The batch rows (parallel streams) this process trains."""
         share = batch_size // self.world_size
         return slice(self.rank * share, (self.rank + 1) * share)
+
+    def my_rows(self, hidden, batch_size: int):
+        """This process's share of the carried state of every stream (a resumed run's saved state)."""
+        if hidden is None or not self.enabled:
+            return hidden
+        rows = self.rows(batch_size)
+        return tuple(h[:, rows].contiguous() for h in hidden) if isinstance(hidden, tuple) else hidden[:, rows].contiguous()
+
+    def all_rows(self, hidden):
+        """The carried state of every stream, gathered from all processes (a collective call)."""
+        if hidden is None or not self.enabled:
+            return hidden
+        return tuple(self.gather_rows(h) for h in hidden) if isinstance(hidden, tuple) else self.gather_rows(hidden)
 
     def max(self, value: float) -> float:
         """The largest of the processes' ``value``."""

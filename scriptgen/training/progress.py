@@ -55,12 +55,13 @@ class RunClock:
         self.last = now
 
 
-def progress_bar(total: int, initial: int, progress: bool | None):
-    """A bar of training steps on stderr; hidden off a terminal unless ``progress`` is True."""
+def progress_bar(total: int, initial: int, progress: bool | None, unit: str = "step", desc: str | None = None):
+    """A tqdm bar of ``total`` units (training steps, experiment rows, trials) on stderr; hidden off a terminal
+    unless ``progress`` is True (None: tqdm decides from the terminal)."""
     from tqdm.auto import tqdm
 
     disable = None if progress is None else not progress
-    return tqdm(total=total, initial=min(initial, total), unit="step", disable=disable, dynamic_ncols=True, file=sys.stderr)
+    return tqdm(total=total, initial=min(initial, total), unit=unit, desc=desc, disable=disable, dynamic_ncols=True, file=sys.stderr)
 
 
 def validation_line(row: dict, best: float) -> str:

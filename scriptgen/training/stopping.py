@@ -22,6 +22,19 @@ from contextlib import contextmanager
 from pathlib import Path
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+# why a run stops, weakest first: processes that disagree (a signal on one, the budget on another) take the strongest
+STOP_REASONS = ("", "interrupted", "time budget", "patience", "epochs")
+
+
+def stop_reason(state, cfg, signalled: bool) -> str:
+    """Why a run in ``state`` under ``cfg`` must stop now ("" while it goes on); reaching an end comes before a signal."""
+    if state.epoch >= cfg.epochs:
+        return "epochs"
+    if cfg.patience and state.stale >= cfg.patience:
+        return "patience"
+    if cfg.max_minutes and state.elapsed >= cfg.max_minutes * 60.0:
+        return "time budget"
+    return "interrupted" if signalled else ""
 
 
 @contextmanager

@@ -50,14 +50,14 @@ from ..errors import ScriptgenError
 from ..files.fsutil import check_name, disk_error, hold_lock
 from ..model.checkpoint import load_weights
 from ..model.rnn import RNN, Hidden, count_parameters, detach_hidden
-from .averaging import make_average
+from .averaging import average_tensors, make_average
 from .distributed import Dist, check_batch, setup, teardown
 from .finetune import finetune_config, load_parent, resumed_vocab
 from .progress import OnValidation, RunClock, SampleLog, progress_bar, sample_header, validation_line
 from .steps import evaluate, forward_back_prop, make_adam, make_scheduler
-from .stopping import stop_on_signals
-from .trainsave import RunFiles
-from .trainstate import TrainState, resume_config, resume_data
+from .stopping import STOP_REASONS, stop_on_signals, stop_reason
+from .trainsave import RunFolder, RunRecord
+from .trainstate import TrainState, resume_config, resume_data, training_files
 
 __all__ = ["TrainResult", "Trainer", "autocast_dtype", "evaluate", "forward_back_prop", "make_adam", "resolve_device", "train"]
 
@@ -77,10 +77,6 @@ class TrainResult:
     stop_reason: str = ""  # "epochs", "time budget", "patience" or "interrupted"
 
 
-# why a run stops, weakest first: processes that disagree (a signal on one, the budget on another) take the strongest
-STOP_REASONS = ("", "interrupted", "time budget", "patience", "epochs")
-
-
 class _Objective(nn.Module):
     """The training loss as a module's forward, so DistributedDataParallel can wrap it."""
 
@@ -92,7 +88,7 @@ class _Objective(nn.Module):
         return self.model.train_loss(x, y, hidden)
 
 
-class Trainer(RunFiles):
+class Trainer:
     """One training run writing to one checkpoint folder.
 
     ``Trainer(cfg, folder, data).run()`` trains; ``resume=True`` continues the
@@ -125,7 +121,8 @@ class Trainer(RunFiles):
             dist.barrier()  # rank 0 prepares the data (and recovers the folder) first; the others then read its cache
         if resume and init_from is not None:
             raise ScriptgenError("--init-from starts a new run and --resume continues one; pass only one of them")
-        saved = self._saved_run() if resume else None
+        self.run_folder = RunFolder(self.folder, writer=dist.is_main)  # what a save writes, how a resume reads it
+        saved = self.run_folder.load() if resume else None
         parent = load_parent(init_from) if init_from is not None else None
         fixed: FixedVocab | None = None  # the vocabulary a fine-tuning run tokenizes its corpus with
         self.parent_record: dict | None = None
@@ -171,13 +168,20 @@ class Trainer(RunFiles):
         self.history: list[dict] = []
         self.best_state: dict[str, torch.Tensor] | None = None  # CPU copy of the best weights
         self.best_dirty = False  # best_state changed since the last save
-        self.model_written = False  # model.safetensors holds this run's best weights
         self.stop = None  # the stop-signal event while run() runs
         self.sample: str | None = None  # the sample of the last validation, if one was due
         if saved is not None:
             self._restore(saved)
         if dist.rank:  # other dropout masks than rank 0's (which keeps the one-process run's stream)
             torch.manual_seed(cfg.seed + 1_000_003 * dist.rank + self.state.step)
+
+    def _restore(self, saved) -> None:
+        back = self.run_folder.restore(
+            saved, self.model, self.optimizer, self.scheduler, self.device, self.data.train_batches.batch_size, self.average
+        )
+        self.best_state, self.history, self.state, self.samples.text = back.best_state, back.history, back.state, back.samples_text
+        self.hidden = self.dist.my_rows(back.hidden, self.data.train_batches.batch_size)  # this process carries its share
+        self.log(f"resuming {self.folder} at step {self.state.step} (epoch {self.state.epoch + 1}, best val {self.state.best_val:.4f})")
 
     @property
     def eval_model(self) -> RNN:
@@ -240,21 +244,38 @@ class Trainer(RunFiles):
         self.save()
         return val
 
-    # -- the loop -----------------------------------------------------------------
-    def stop_reason(self) -> str:
-        """Why the run must stop now ("" while it goes on); reaching an end comes before a stop signal."""
-        s, cfg = self.state, self.cfg
-        if s.epoch >= cfg.epochs:
-            return "epochs"
-        if cfg.patience and s.stale >= cfg.patience:
-            return "patience"
-        if cfg.max_minutes and s.elapsed >= cfg.max_minutes * 60.0:
-            return "time budget"
-        return "interrupted" if self.stop is not None and self.stop.is_set() else ""
+    # -- the run folder -------------------------------------------------------------
+    def record(self) -> RunRecord:
+        return RunRecord(self.cfg, self.vocab, self.data.info, self.data.cast, self.parent_record,
+                         self.dist.world_size if self.dist.enabled else None)  # fmt: skip
 
+    def save(self, plot: bool = False) -> None:
+        """Save the run (best weights only when they changed; ``loss.png`` if ``plot``); a collective call."""
+        hidden = self.dist.all_rows(self.hidden)  # every process takes part; rank 0 writes
+        if not self.dist.is_main:
+            return
+        files = training_files(self.state, self.model, self.optimizer, self.scheduler, hidden, self.device, average_tensors(self.average))
+        files.update(self.samples.files())
+        best = None
+        if self.best_dirty or not self.run_folder.model_written:
+            best = self.best_state if self.best_state is not None else self.eval_model.state_dict()
+        self.run_folder.save(self.record(), self.state, self.history, files, best, plot)
+        self.best_dirty = False
+
+    def finish(self, reason: str) -> None:
+        """Record why the run stopped (trainer.json, config.json, history.csv) and draw ``loss.png``."""
+        self.state.stop_reason = reason
+        if self.history:
+            self.history[-1]["stop_reason"] = reason
+        if reason == "interrupted":
+            self.save(plot=True)  # the state of the last finished step; --resume continues from it
+        elif self.dist.is_main:  # the last save was at this very step: the records only
+            self.run_folder.finish(self.record(), self.state, self.history, self.optimizer.state_dict()["param_groups"], self.scheduler)
+
+    # -- the loop -----------------------------------------------------------------
     def agreed_stop_reason(self) -> str:
-        """:meth:`stop_reason`, the same on every process (the strongest of theirs; a collective call)."""
-        reason = self.stop_reason()
+        """Why the run must stop now ("" while it goes on), the same on every process (the strongest of theirs; a collective call)."""
+        reason = stop_reason(self.state, self.cfg, self.stop is not None and self.stop.is_set())
         if not self.dist.enabled:
             return reason
         return STOP_REASONS[int(self.dist.max(STOP_REASONS.index(reason)))]
@@ -273,6 +294,9 @@ class Trainer(RunFiles):
         self.model.train()
         try:
             with stop_on_signals(self.folder) as self.stop:  # every process: torchrun passes a SIGTERM to all
+                # One pass of the outer loop is (the rest of) an epoch; an epoch is the training stream cut into
+                # batch_size parallel rows, walked chunk by chunk with the hidden state carried from one chunk
+                # to the next (truncated backprop through time: gradients stop at each chunk's start).
                 while not self.should_stop():
                     if s.chunk == 0:
                         self.hidden = None  # a new epoch starts its streams afresh
@@ -282,6 +306,7 @@ class Trainer(RunFiles):
                         bar.update(1)
                         if s.step % 10 == 0:
                             bar.set_postfix(loss=f"{loss:.3f}", tok_s=f"{s.tokens / s.train_time:,.0f}", refresh=False)
+                        # validate (and save) twice an epoch and at its end: a killed run loses at most that much
                         if s.step % eval_every == 0 or s.chunk == 0:
                             self.validate()
                             last_eval = self._report(bar)
@@ -289,6 +314,7 @@ class Trainer(RunFiles):
                         if s.chunk == 0 or self.should_stop():
                             break
                 reason = self.agreed_stop_reason()
+                # an interrupted run keeps its last saved validation; any other end validates its last step
                 if reason != "interrupted" and last_eval != s.step:
                     self.validate()  # the curve's last point
                     self._report(bar)
@@ -348,7 +374,7 @@ def train(
 
     ``init_from``: fine-tune, starting from that checkpoint's weights and
     vocabulary; ``unknown``: "unk" maps words it lacks to <unk>, "error" refuses
-    them (:func:`scriptgen.training.finetune.prepare_with_vocab`).  ``on_validation(history,
+    them (:func:`scriptgen.data.prepare.prepare_with_vocab`).  ``on_validation(history,
     sample)``: called after each validation with the history rows so far and
     the new sample (None when none was due), e.g. to redraw a notebook's plot
     (:class:`scriptgen.training.plots.LiveCurves`).

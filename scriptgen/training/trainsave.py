@@ -2,124 +2,135 @@
 
 The files are described in :mod:`scriptgen.model.checkpoint` (the folder, written
 atomically) and :mod:`scriptgen.training.trainstate` (the training state).  This module
-is the Trainer's side of them: which files a save holds (the best weights --
-the averaged ones with ``--ema-decay`` -- only when they changed), how a
-resumed run takes its state back, and the final records of a run that stopped.
-In a run of several processes (:mod:`scriptgen.training.distributed`) every process
-takes part in a save (the carried hidden state of all streams is gathered) and
-only rank 0 writes.
+is the run's side of them, :class:`RunFolder`, an object the Trainer owns:
+which files a save holds (the best weights -- the averaged ones with
+``--ema-decay`` -- only when they changed), how a resumed run takes its state
+back, and the final records of a run that stopped.  It takes everything it
+writes as arguments.  In a run of several processes
+(:mod:`scriptgen.training.distributed`) every process takes part in a save
+(the carried hidden state of all streams is gathered) and only rank 0 writes.
 """
 
 from __future__ import annotations
 
 import os
 import platform
+from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
 from .._version import __version__
+from ..config import Config
+from ..data.script import Cast
+from ..data.tokens import Vocab
 from ..errors import ScriptgenError
 from ..files.fsutil import recover_folder
 from ..model.checkpoint import Checkpoint, json_bytes, load_checkpoint, tensors_to_bytes, write_folder
-from .averaging import average_tensors
+from ..model.rnn import Hidden
 from .history import history_csv, read_history
 from .plots import figure_png, plot_history
 from .progress import SampleLog
-from .trainstate import restore_training, trainer_json, training_files
+from .trainstate import TrainState, restore_training, trainer_json
 
 
-class RunFiles:
-    """The checkpoint-folder half of :class:`scriptgen.training.train.Trainer` (a mixin: it reads the Trainer's attributes)."""
+@dataclass
+class RunRecord:
+    """What ``config.json`` says of a run besides its counters: fixed once the data is loaded."""
 
-    def _saved_run(self) -> Checkpoint:
-        if self.dist.is_main:
-            recover_folder(self.folder)  # this run will write the folder: finish a swap a killed save left half done
+    cfg: Config
+    vocab: Vocab
+    data_info: dict  # source, fingerprint, split, sizes (RunData.info)
+    cast: Cast
+    parent: dict | None = None  # the checkpoint a fine-tuning run started from, and its weights' sha256
+    processes: int | None = None  # the process count of a distributed run (a resume may use another)
+
+
+@dataclass
+class Resumed:
+    """What a resumed run takes back from its folder."""
+
+    best_state: dict[str, torch.Tensor]  # the best (averaged, if averaging) weights, on the CPU
+    history: list[dict]
+    samples_text: str  # samples.txt so far: appended to, never lost
+    state: TrainState
+    hidden: Hidden | None  # the carried state of every stream
+
+
+class RunFolder:
+    """The checkpoint folder of one run: what a save holds, and how a resume reads it back.
+
+    Only rank 0 of a distributed run writes (``writer``); every process reads.
+    ``model_written`` is True once ``model.safetensors`` holds this run's best
+    weights, so a save rewrites them only when they changed.
+    """
+
+    def __init__(self, folder: Path, writer: bool = True):
+        self.folder, self.writer = Path(folder), writer
+        self.model_written = False
+
+    def load(self) -> Checkpoint:
+        """The saved checkpoint to resume, its folder first recovered from a save that was killed half done."""
+        if self.writer:
+            recover_folder(self.folder)
         saved = load_checkpoint(self.folder)
         if not (self.folder / "trainer.json").exists():
             raise ScriptgenError(f"{str(self.folder)!r} has no training state to resume; start a new run with another --name")
         return saved
 
-    def _restore(self, saved: Checkpoint) -> None:
-        self.best_state = saved.build_model("cpu").state_dict()
-        self.history = read_history(self.folder / "history.csv")
-        self.samples.text = SampleLog.read(self.folder)  # appended to, never lost
+    def restore(self, saved: Checkpoint, model, optimizer, scheduler, device, batch_size: int, average) -> Resumed:
+        """Load the saved state into ``model``, ``optimizer``, ``scheduler`` and ``average``; return the rest."""
+        best_state = saved.build_model("cpu").state_dict()
+        history = read_history(self.folder / "history.csv")
+        samples_text = SampleLog.read(self.folder)
         # last: it sets the RNG state, and building a model above draws from the RNG
-        self.state, hidden = restore_training(
-            self.folder, self.model, self.optimizer, self.scheduler, self.device, self.data.train_batches.batch_size, self.average
-        )
-        self.hidden = self._my_rows(hidden)  # the saved state holds every stream; this process carries its share
+        state, hidden = restore_training(self.folder, model, optimizer, scheduler, device, batch_size, average)
         self.model_written = True
-        self.log(f"resuming {self.folder} at step {self.state.step} (epoch {self.state.epoch + 1}, best val {self.state.best_val:.4f})")
+        return Resumed(best_state, history, samples_text, state, hidden)
 
-    def _my_rows(self, hidden):
-        if hidden is None or not self.dist.enabled:
-            return hidden
-        rows = self.dist.rows(self.data.train_batches.batch_size)
-        return tuple(h[:, rows].contiguous() for h in hidden) if isinstance(hidden, tuple) else hidden[:, rows].contiguous()
-
-    def _all_rows(self):
-        """The carried state of every stream (gathered from all processes; a collective call)."""
-        hidden = self.hidden
-        if hidden is None or not self.dist.enabled:
-            return hidden
-        return tuple(self.dist.gather_rows(h) for h in hidden) if isinstance(hidden, tuple) else self.dist.gather_rows(hidden)
-
-    def _config_json(self) -> dict:
-        s = self.state
-        info = {
-            "format_version": 1,
-            "config": self.cfg.to_dict(),
-            "vocab_size": len(self.vocab),
-            "data": self.data.info,
-            "metrics": {"best_val_loss": s.best_val, "step": s.step, "epoch": s.epoch, "stop_reason": s.stop_reason},
-            "versions": {"scriptgen": __version__, "torch": torch.__version__, "python": platform.python_version()},
-        }
-        if self.dist.enabled:
-            info["processes"] = self.dist.world_size  # the last run's process count (a resume may use another)
-        if self.parent_record is not None:
-            info["init_from"] = self.parent_record  # the checkpoint this run started from and its weights' sha256
-        return info
-
-    def save(self, plot: bool = False) -> None:
-        """Write the checkpoint folder atomically (best weights only when they changed; ``loss.png`` if ``plot``)."""
-        hidden = self._all_rows()  # every process takes part; rank 0 writes
-        if not self.dist.is_main:
-            return
-        train_files = training_files(self.state, self.model, self.optimizer, self.scheduler, hidden, self.device, average_tensors(self.average))
+    def save(self, record: RunRecord, state: TrainState, history: list[dict], files: dict[str, bytes],
+             best: dict[str, torch.Tensor] | None = None, plot: bool = False) -> None:
+        """Write the folder atomically: the records, ``files`` (training state, samples), the ``best`` weights
+        when given (None: ``model.safetensors`` is kept as it is) and ``loss.png`` if ``plot``."""
         files = {
-            "config.json": json_bytes(self._config_json()),
-            "vocab.json": json_bytes(self.vocab.to_json()),
-            "cast.json": json_bytes(self.data.cast.to_json()),
-            "history.csv": history_csv(self.history),
-            **train_files,
+            "config.json": json_bytes(config_json(record, state)),
+            "vocab.json": json_bytes(record.vocab.to_json()),
+            "cast.json": json_bytes(record.cast.to_json()),
+            "history.csv": history_csv(history),
+            **files,
         }
-        files.update(self.samples.files())
         if plot:
-            files["loss.png"] = figure_png(plot_history(self.history, title=self.folder.name))
-        if self.best_dirty or not self.model_written:
-            state = self.best_state if self.best_state is not None else self.eval_model.state_dict()
-            files["model.safetensors"] = tensors_to_bytes(state, {"format": "pt"})
+            files["loss.png"] = figure_png(plot_history(history, title=self.folder.name))
+        if best is not None:
+            files["model.safetensors"] = tensors_to_bytes(best, {"format": "pt"})
         write_folder(self.folder, files, keep=("model.safetensors", "loss.png"))
-        self.best_dirty = False
-        self.model_written = True
+        self.model_written = self.model_written or best is not None
 
-    def finish(self, reason: str) -> None:
-        """Record why the run stopped (trainer.json, config.json, history.csv) and draw ``loss.png``."""
-        self.state.stop_reason = reason
-        if self.history:
-            self.history[-1]["stop_reason"] = reason
-        if reason == "interrupted":
-            self.save(plot=True)  # the state of the last finished step; --resume continues from it
-            return
-        if not self.dist.is_main:
-            return
-        # the last save was at this very step: rewrite the records only, keep every other file as it is
+    def finish(self, record: RunRecord, state: TrainState, history: list[dict], param_groups: list[dict], scheduler) -> None:
+        """Rewrite the records of a run that ended at its last save (why it stopped) and draw ``loss.png``;
+        every other file stays as that save wrote it."""
         files = {
-            "config.json": json_bytes(self._config_json()),
-            "history.csv": history_csv(self.history),
-            "trainer.json": trainer_json(self.state, self.optimizer.state_dict()["param_groups"], self.scheduler),
-            "loss.png": figure_png(plot_history(self.history, title=self.folder.name)),
+            "config.json": json_bytes(config_json(record, state)),
+            "history.csv": history_csv(history),
+            "trainer.json": trainer_json(state, param_groups, scheduler),
+            "loss.png": figure_png(plot_history(history, title=self.folder.name)),
         }
         recover_folder(self.folder)
         write_folder(self.folder, files, keep=tuple(os.listdir(self.folder)))
 
+
+def config_json(record: RunRecord, state: TrainState) -> dict:
+    """The checkpoint's config.json: the config, the data, the metrics so far and the versions."""
+    info = {
+        "format_version": 1,
+        "config": record.cfg.to_dict(),
+        "vocab_size": len(record.vocab),
+        "data": record.data_info,
+        "metrics": {"best_val_loss": state.best_val, "step": state.step, "epoch": state.epoch, "stop_reason": state.stop_reason},
+        "versions": {"scriptgen": __version__, "torch": torch.__version__, "python": platform.python_version()},
+    }
+    if record.processes is not None:
+        info["processes"] = record.processes
+    if record.parent is not None:
+        info["init_from"] = record.parent
+    return info

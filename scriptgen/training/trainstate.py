@@ -34,9 +34,9 @@ from ..errors import ScriptgenError
 from ..model.checkpoint import Checkpoint, json_bytes, load_weights, read_json, read_tensors, tensors_to_bytes
 from ..model.rnn import Hidden
 from .averaging import load_average
+from .stopping import STOP_REASONS
 
 # why a run stopped, as trainer.json, config.json, history.csv and the experiment results record it
-STOP_REASONS = ("", "epochs", "time budget", "patience", "interrupted")
 OPTIONAL = ("stop_reason",)  # TrainState fields that trainer.json files of older versions lack
 
 

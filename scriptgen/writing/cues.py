@@ -15,7 +15,7 @@ speaker's ``name: `` in the spellings the vocabulary can write, an action
 bracket, an empty line) from the current state in one batched look-ahead,
 draws one with the model's own probabilities renormalised over the options,
 and returns its characters for the writer to force.  Used by
-``scriptgen/writer.py``.
+``writer.py``.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ Commands: ``/reset`` forgets the conversation, ``/temp 0.7`` sets the
 temperature, ``/topp 0.9`` the nucleus (1 = off), ``/cast jerry,kramer``
 who may speak (``/cast`` alone: anyone), an empty line or end of input
 quits.  The hidden state is kept across turns, so each continuation follows
-from everything said so far; each ends at a line end (``scriptgen/writer.py``).
+from everything said so far; each ends at a line end (``writer.py``).
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@
 
 The one-call :func:`scriptgen.writing.generate` and the small sampling functions
 (settings check, one draw, seeded generator, the plain reference sampler) are
-in ``scriptgen/generate.py``; this module only makes each step cheap.  Its
+in ``draw.py`` and ``generate.py``; this module only makes each step cheap.  Its
 speed is measured by ``python bench/generate_speed.py``.
 """
 
@@ -190,7 +190,7 @@ class Sampler:
     def stepping(self) -> Iterator[Callable[[torch.Tensor], torch.Tensor]]:
         """The one-step function, under the settings :meth:`sample` runs its loop with.
 
-        For callers that draw each token themselves (``scriptgen/writer.py``):
+        For callers that draw each token themselves (``writer.py``):
         ``step(token)`` takes an id of shape (1,) and returns the next scores,
         (1, V), in a buffer the following step reuses.
         """
@@ -343,6 +343,9 @@ def _prepare(maps: nn.ModuleDict, precision: str) -> dict[str, Product]:
     """Each map's product as one plain call; under int8 the wide maps are replaced by int8 copies in ``maps``."""
     products = {}
     for name, layer in list(maps.items()):
+        # Generating one token multiplies a single row by every weight matrix: the time goes into reading the
+        # weights from memory, so int8 weights (a quarter of the bytes) are faster even with their
+        # quantize/dequantize steps.  Thin maps gain nothing and lose precision, so they stay fp32.
         if precision == "int8" and layer.in_features >= THIN:
             maps[name], products[name] = _int8_product(layer)
         else:

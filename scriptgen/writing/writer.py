@@ -231,6 +231,10 @@ class ScriptWriter:
 
     def _scores(self, logits: torch.Tensor, line: _Line, o: WriteOptions, restricted: bool, window: deque[int]) -> torch.Tensor:
         """The step's scores with what may not be drawn at -inf and the repetition penalty applied; ``logits`` itself if neither."""
+        # Steering is by masking, not by rejection: tokens that may not come next get -inf, so the softmax
+        # renormalises the model's own probabilities over what is allowed (a cast of everyone masks nothing
+        # and draws exactly the plain sampler's tokens).  At a line start the cue tokens outside the cast are
+        # masked; inside a line, under a cast, no cue may be written at all (a cue opens a new turn).
         mask = None
         if line.start:
             allowed = ((o.turns[line.turn],) if o.turns else o.cast) if restricted else None
@@ -249,7 +253,7 @@ class ScriptWriter:
     def _start_mask(self, allowed: tuple[str, ...] | None, actions: bool, blank: bool) -> torch.Tensor | None:
         """True for what may not open a line: under a cast all but its cues, the action openers and (``blank``) the line break; else nothing or the openers."""
         key = (allowed, actions, blank)
-        if key not in self._masks:
+        if key not in self._masks:  # built once per setting: a line start is every few tokens
             t = self.tokens
             if allowed is not None and t.level == "word":
                 may = t.is_cue & ~t.cue_mask(allowed)
