@@ -69,10 +69,18 @@ def load_preprocess(out_dir=PREPROCESS_DIR):
     if not (out / "lookup.json").exists():
         raise ScriptgenError(f"no preprocessed data in {str(out)!r}; run helper.preprocess_and_save_data first")
     lookup = read_json(out / "lookup.json", None, _PREPROCESS_AGAIN)  # a regular file only (a FIFO cannot block)
-    if not isinstance(lookup, dict) or not isinstance(lookup.get("int_to_vocab"), list) or not isinstance(lookup.get("token_dict"), dict):
-        raise ScriptgenError(f"{str(out / 'lookup.json')!r} is not what preprocess_and_save_data writes; {_PREPROCESS_AGAIN}")
+    if (
+        not isinstance(lookup, dict)
+        or not isinstance(lookup.get("int_to_vocab"), list)
+        or not isinstance(lookup.get("token_dict"), dict)
+    ):
+        raise ScriptgenError(
+            f"{str(out / 'lookup.json')!r} is not what preprocess_and_save_data writes; {_PREPROCESS_AGAIN}"
+        )
     try:
-        int_text = np.load(io.BytesIO(read_bytes(out / "ids.npy", None, _PREPROCESS_AGAIN)), allow_pickle=False).tolist()
+        int_text = np.load(
+            io.BytesIO(read_bytes(out / "ids.npy", None, _PREPROCESS_AGAIN)), allow_pickle=False
+        ).tolist()
     except (FileNotFoundError, ValueError, EOFError):
         raise ScriptgenError(f"{str(out / 'ids.npy')!r} is missing or not a numpy array; {_PREPROCESS_AGAIN}") from None
     int_to_vocab = dict(enumerate(lookup["int_to_vocab"]))
@@ -96,11 +104,15 @@ def save_model(filename, decoder: RNN) -> None:
 def load_model(filename, device: str | torch.device = "cpu") -> RNN:
     """The RNN saved by save_model (never unpickles anything)."""
     base = Path(str(filename).removesuffix(".safetensors").removesuffix(".pt"))
-    hparams = read_json(base.with_suffix(".json"), advice=_SAVE_AGAIN)  # a regular file of at most 1 MiB (a FIFO cannot block)
+    hparams = read_json(
+        base.with_suffix(".json"), advice=_SAVE_AGAIN
+    )  # a regular file of at most 1 MiB (a FIFO cannot block)
     if not isinstance(hparams, dict):
         raise ScriptgenError(f"{str(base.with_suffix('.json'))!r} is not a JSON object of RNN arguments; {_SAVE_AGAIN}")
     try:
-        want = meta_shapes(lambda: RNN(**hparams))  # on the meta device: a .json declaring a huge model allocates nothing
+        want = meta_shapes(
+            lambda: RNN(**hparams)
+        )  # on the meta device: a .json declaring a huge model allocates nothing
 
         def check(header: dict) -> None:  # runs on the file's header, before any tensor is created
             got = {name: info.shape for name, info in header.items()}
@@ -113,5 +125,7 @@ def load_model(filename, device: str | torch.device = "cpu") -> RNN:
         model.load_state_dict(tensors)
     except (TypeError, ValueError, RuntimeError, OverflowError) as exc:
         why = " ".join(str(exc).split())[:200] or type(exc).__name__
-        raise ScriptgenError(f"{str(base)!r}: the weights and the RNN arguments do not fit ({why}); {_SAVE_AGAIN}") from None
+        raise ScriptgenError(
+            f"{str(base)!r}: the weights and the RNN arguments do not fit ({why}); {_SAVE_AGAIN}"
+        ) from None
     return model.to(device)

@@ -73,8 +73,12 @@ def test_batch_data(batch_data) -> None:
     all_windows = []
     for x, y in loader:
         for window, target in zip(x.tolist(), y.tolist()):
-            assert window == list(range(window[0], window[0] + sequence_length)), f"{window} is not a window of the input"
-            assert target == window[-1] + 1, f"the target of {window} should be the next word {window[-1] + 1}, got {target}"
+            assert window == list(range(window[0], window[0] + sequence_length)), (
+                f"{window} is not a window of the input"
+            )
+            assert target == window[-1] + 1, (
+                f"the target of {window} should be the next word {window[-1] + 1}, got {target}"
+            )
             all_windows.append(window[0])
     assert sorted(all_windows) == list(range(len(words) - sequence_length)), "every window must appear exactly once"
     orders = {tuple(int(v) for v in next(iter(loader))[1]) for _ in range(5)}
@@ -128,7 +132,9 @@ def test_forward_back_prop(RNN, forward_back_prop, train_on_gpu: bool = False) -
         assert all(h.grad_fn is None for h in parts), "the returned hidden state must be detached"
     assert isinstance(losses[0], float), "forward_back_prop must return the loss as a Python float"
     assert all(np.isfinite(losses)), f"losses are not finite: {losses}"
-    assert losses[-1] < losses[0] * 0.5, f"30 steps on one batch should halve the loss: {losses[0]:.3f} -> {losses[-1]:.3f}"
+    assert losses[-1] < losses[0] * 0.5, (
+        f"30 steps on one batch should halve the loss: {losses[0]:.3f} -> {losses[-1]:.3f}"
+    )
     assert any(not torch.equal(a, b) for a, b in zip(before, rnn.parameters())), "the optimizer must update the weights"
 
     # any module taking (inp, hidden) works, whatever dtype its input has
@@ -143,6 +149,8 @@ def test_forward_back_prop(RNN, forward_back_prop, train_on_gpu: bool = False) -
 
     module = Affine().to(device)
     opt = torch.optim.SGD(module.parameters(), lr=0.1)
-    loss, h = forward_back_prop(module, opt, nn.CrossEntropyLoss(), torch.randn(4, 3), torch.tensor([0, 1, 0, 1]), torch.zeros(1))
+    loss, h = forward_back_prop(
+        module, opt, nn.CrossEntropyLoss(), torch.randn(4, 3), torch.tensor([0, 1, 0, 1]), torch.zeros(1)
+    )
     assert isinstance(loss, float) and h.grad_fn is None, "a generic module must train as well"
     _print_success_message()

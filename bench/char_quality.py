@@ -33,7 +33,9 @@ def main() -> None:
     cfg = Config.for_level(level="char", max_minutes=args.minutes, epochs=1000, device=args.device)
     with tempfile.TemporaryDirectory() as tmp:
         folder = args.keep or f"{tmp}/char"
-        trainer = Trainer(cfg, folder, data=args.data, progress=False, log=lambda m: print(m, file=sys.stderr), overwrite=True)
+        trainer = Trainer(
+            cfg, folder, data=args.data, progress=False, log=lambda m: print(m, file=sys.stderr), overwrite=True
+        )
         result = trainer.run()
     emit(
         {

@@ -54,13 +54,17 @@ def output_macs_per_token(model: RNN) -> int:
     if model.output == "adaptive":
         fc = model.fc
         macs = fc.head.in_features * fc.head.out_features
-        for tail in fc.tail:  # every tail cluster is evaluated for the positions that fall in it; count all (upper bound)
+        for (
+            tail
+        ) in fc.tail:  # every tail cluster is evaluated for the positions that fall in it; count all (upper bound)
             macs += sum(layer.in_features * layer.out_features for layer in tail)
         return macs
     return model.fc.in_features * model.fc.out_features
 
 
-def matmul_peak_gflops(device: torch.device, dtype: torch.dtype = torch.float32, n: int = 2048, seconds: float = 3.0) -> float:
+def matmul_peak_gflops(
+    device: torch.device, dtype: torch.dtype = torch.float32, n: int = 2048, seconds: float = 3.0
+) -> float:
     """GFLOP/s of a large square matrix product: the most this machine's kernels deliver."""
     import time
 

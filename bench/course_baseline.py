@@ -24,16 +24,38 @@ from torch import nn
 
 from scriptgen import RNN, batch_data, forward_back_prop
 
-COURSE = {"sequence_length": 10, "batch_size": 128, "embedding_dim": 400, "hidden_dim": 512, "n_layers": 2, "lr": 0.001, "dropout": 0.5}
+COURSE = {
+    "sequence_length": 10,
+    "batch_size": 128,
+    "embedding_dim": 400,
+    "hidden_dim": 512,
+    "n_layers": 2,
+    "lr": 0.001,
+    "dropout": 0.5,
+}
 
 
 def course_model(vocab_size: int, device: torch.device, **overrides) -> RNN:
     hp = {**COURSE, **overrides}
-    return RNN(vocab_size, vocab_size, hp["embedding_dim"], hp["hidden_dim"], hp["n_layers"], dropout=hp["dropout"], output="softmax").to(device)
+    return RNN(
+        vocab_size,
+        vocab_size,
+        hp["embedding_dim"],
+        hp["hidden_dim"],
+        hp["n_layers"],
+        dropout=hp["dropout"],
+        output="softmax",
+    ).to(device)
 
 
 def train_course(
-    model: RNN, train_ids: np.ndarray, seconds: float, device: torch.device, on_tick=None, tick_s: float = 0.0, **overrides
+    model: RNN,
+    train_ids: np.ndarray,
+    seconds: float,
+    device: torch.device,
+    on_tick=None,
+    tick_s: float = 0.0,
+    **overrides,
 ) -> dict:
     """Train for ``seconds`` of wall-clock (past the first batch); returns targets/s and the last training losses."""
     hp = {**COURSE, **overrides}
@@ -65,7 +87,11 @@ def train_course(
                 paused += time.perf_counter() - t0
                 next_tick += tick_s
             if elapsed >= seconds:
-                return {"targets_per_s": targets / elapsed, "train_loss": float(np.mean(losses[-100:])), "seconds": elapsed}
+                return {
+                    "targets_per_s": targets / elapsed,
+                    "train_loss": float(np.mean(losses[-100:])),
+                    "seconds": elapsed,
+                }
 
 
 @torch.no_grad()

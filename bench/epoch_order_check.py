@@ -41,7 +41,9 @@ def main() -> None:
     for epoch in range(args.epochs):
         a, b = mean_positions(batches, epoch), mean_positions(batches, epoch + 1)
         docs = sorted(a)
-        print(f"epochs {epoch}-{epoch + 1}: correlation {np.corrcoef([a[d] for d in docs], [b[d] for d in docs])[0, 1]:+.3f}")
+        print(
+            f"epochs {epoch}-{epoch + 1}: correlation {np.corrcoef([a[d] for d in docs], [b[d] for d in docs])[0, 1]:+.3f}"
+        )
 
 
 if __name__ == "__main__":

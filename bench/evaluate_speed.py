@@ -41,7 +41,14 @@ ROOT = Path(__file__).resolve().parent.parent
 def quick_start_checkpoint(folder: Path, seconds: float, data_dir: str) -> Path:
     from scriptgen import Config, train
 
-    train(Config(max_minutes=seconds / 60), name="quick", out_dir=folder, data_dir=data_dir, progress=False, log=lambda m: print(m, file=sys.stderr))
+    train(
+        Config(max_minutes=seconds / 60),
+        name="quick",
+        out_dir=folder,
+        data_dir=data_dir,
+        progress=False,
+        log=lambda m: print(m, file=sys.stderr),
+    )
     return folder / "quick"
 
 
@@ -55,10 +62,16 @@ def time_cli(checkpoint: Path, data_dir: str) -> dict:
     wall = time.perf_counter() - start
     figures = json.loads(done.stdout)
     rows = {
-        str(r["temperature"]): {k: r[k] for k in ("distinct_2", "repetition", "novelty")} | {"longest_copy": r["longest_copy"]["tokens"]}
+        str(r["temperature"]): {k: r[k] for k in ("distinct_2", "repetition", "novelty")}
+        | {"longest_copy": r["longest_copy"]["tokens"]}
         for r in figures["temperatures"]
     }
-    return {"evaluate_wall_s": round(wall, 2), "stage_s": figures["seconds"], "heldout_nats_per_token": figures["heldout"]["nats_per_token"], "rows": rows}
+    return {
+        "evaluate_wall_s": round(wall, 2),
+        "stage_s": figures["seconds"],
+        "heldout_nats_per_token": figures["heldout"]["nats_per_token"],
+        "rows": rows,
+    }
 
 
 def time_index(n_tokens: int) -> dict:
@@ -68,14 +81,18 @@ def time_index(n_tokens: int) -> dict:
     ids = np.empty(n_tokens, dtype=np.uint16)
     for a in range(0, n_tokens, 1 << 20):  # in pieces, so that making the ids does not set the memory peak
         piece = ids[a : a + (1 << 20)]
-        piece[:] = np.minimum(rng.zipf(1.3, size=len(piece)), 13_541) - 1  # word-like frequencies over the default vocabulary's size
+        piece[:] = (
+            np.minimum(rng.zipf(1.3, size=len(piece)), 13_541) - 1
+        )  # word-like frequencies over the default vocabulary's size
     ranges = [(s, min(s + 5000, n_tokens)) for s in range(0, n_tokens, 5000)]
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     start = time.perf_counter()
     index = NgramIndex(ids, ranges, 8, 13_541)
     build = time.perf_counter() - start
     grown = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024  # kB -> MB on Linux
-    samples = [np.concatenate([rng.integers(0, 13_541, 150), ids[p : p + 50]]) for p in rng.integers(0, n_tokens - 50, 30)]
+    samples = [
+        np.concatenate([rng.integers(0, 13_541, 150), ids[p : p + 50]]) for p in rng.integers(0, n_tokens - 50, 30)
+    ]
     start = time.perf_counter()
     novelty = [index.match(s).novelty for s in samples]
     check = time.perf_counter() - start
@@ -87,14 +104,27 @@ def time_index(n_tokens: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--checkpoint", default=None, help="checkpoint to evaluate (default: train one of the quick-start's shape)")
-    parser.add_argument("--train-seconds", type=float, default=30.0, help="training time of that stand-in (default: 30)")
+    parser.add_argument(
+        "--checkpoint", default=None, help="checkpoint to evaluate (default: train one of the quick-start's shape)"
+    )
+    parser.add_argument(
+        "--train-seconds", type=float, default=30.0, help="training time of that stand-in (default: 30)"
+    )
     parser.add_argument("--data-dir", default="data", help="prepared data cache (default: data)")
-    parser.add_argument("--index-tokens", type=int, default=0, help="also time the copy check's index on this many synthetic tokens (default: 0 = skip)")
+    parser.add_argument(
+        "--index-tokens",
+        type=int,
+        default=0,
+        help="also time the copy check's index on this many synthetic tokens (default: 0 = skip)",
+    )
     args = parser.parse_args()
     result = {"machine": machine()}
     with tempfile.TemporaryDirectory() as tmp:
-        checkpoint = Path(args.checkpoint) if args.checkpoint else quick_start_checkpoint(Path(tmp), args.train_seconds, args.data_dir)
+        checkpoint = (
+            Path(args.checkpoint)
+            if args.checkpoint
+            else quick_start_checkpoint(Path(tmp), args.train_seconds, args.data_dir)
+        )
         result |= time_cli(checkpoint, args.data_dir)
     if args.index_tokens:
         result |= time_index(args.index_tokens)

@@ -62,8 +62,13 @@ def main() -> None:
     rates = {}
     precisions = ("int8", "fp32") if device.type == "cpu" else ("fp32",)
     for output in ("adaptive", "softmax"):
-        cfg = Config(embedding_dim=COURSE["embedding_dim"], hidden_dim=COURSE["hidden_dim"], n_layers=COURSE["n_layers"],
-                     output=output, cutoffs=cutoffs if output == "adaptive" else [])
+        cfg = Config(
+            embedding_dim=COURSE["embedding_dim"],
+            hidden_dim=COURSE["hidden_dim"],
+            n_layers=COURSE["n_layers"],
+            output=output,
+            cutoffs=cutoffs if output == "adaptive" else [],
+        )
         model = RNN.from_config(cfg, V).to(device).eval()
         for precision in precisions:
             sampler = Sampler(model, precision)  # weights prepared once, as `scriptgen generate` does
@@ -74,7 +79,9 @@ def main() -> None:
                 return sampler.sample(n, 0.8, 0, make_generator(1, device))
 
             rates[output, precision] = best_rate(run, args.words, args.repeats)
-            print(f"scriptgen generate ({output}, {precision}): {rates[output, precision]:,.0f} words/s", file=sys.stderr)
+            print(
+                f"scriptgen generate ({output}, {precision}): {rates[output, precision]:,.0f} words/s", file=sys.stderr
+            )
     default = rates["adaptive", precisions[0]]
     emit(
         {

@@ -33,7 +33,20 @@ from pathlib import Path
 import numpy as np
 from common import emit, machine
 
-SPEAKERS = ["jerry", "george", "elaine", "kramer", "newman", "susan", "frank", "estelle", "morty", "helen", "puddy", "jackie"]
+SPEAKERS = [
+    "jerry",
+    "george",
+    "elaine",
+    "kramer",
+    "newman",
+    "susan",
+    "frank",
+    "estelle",
+    "morty",
+    "helen",
+    "puddy",
+    "jackie",
+]
 SUFFIXES = np.array(["", ",", ".", "?", "!", "...", ";", " -"], dtype=object)
 SUFFIX_P = np.array([0.80, 0.08, 0.06, 0.02, 0.02, 0.01, 0.005, 0.005])
 
@@ -74,9 +87,10 @@ def write_corpus(folder: Path, size_mb: float, n_files: int, vocab: int, seed: i
             while written < per_file:
                 n_lines = 4000
                 lens = rng.integers(2, 24, n_lines)
-                tokens = words[rng.choice(len(words), size=int(lens.sum()), p=zipf)] + SUFFIXES[
-                    rng.choice(len(SUFFIXES), size=int(lens.sum()), p=SUFFIX_P)
-                ]
+                tokens = (
+                    words[rng.choice(len(words), size=int(lens.sum()), p=zipf)]
+                    + SUFFIXES[rng.choice(len(SUFFIXES), size=int(lens.sum()), p=SUFFIX_P)]
+                )
                 speakers = rng.choice(len(SPEAKERS), size=n_lines, p=speaker_p)
                 extras = rng.random(n_lines)
                 ends = np.cumsum(lens)
@@ -127,7 +141,9 @@ def child_train(corpus: str, data_dir: str, out: str, steps: int) -> dict:
     from scriptgen.training.train import Trainer
 
     base = _peak_rss_mb()
-    cfg = Config(level="word", batch_size=32, seq_len=32, embedding_dim=256, hidden_dim=256, n_layers=2, epochs=1, device="cpu")
+    cfg = Config(
+        level="word", batch_size=32, seq_len=32, embedding_dim=256, hidden_dim=256, n_layers=2, epochs=1, device="cpu"
+    )
     t0 = time.perf_counter()
     trainer = Trainer(cfg, Path(out) / "run", corpus, data_dir, progress=False, log=lambda m: print(m, file=sys.stderr))
     setup_s = time.perf_counter() - t0
@@ -172,10 +188,14 @@ def run_child(*args: str) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size-mb", type=float, default=100.0, help="corpus size in MB (default: 100)")
-    parser.add_argument("--files", type=int, default=1, help="number of .txt files (documents) (default: 1, one huge document)")
+    parser.add_argument(
+        "--files", type=int, default=1, help="number of .txt files (documents) (default: 1, one huge document)"
+    )
     parser.add_argument("--vocab", type=int, default=50000, help="made-up words to draw from (default: 50000)")
     parser.add_argument("--steps", type=int, default=20, help="training steps to run (default: 20)")
-    parser.add_argument("--keep", default=None, help="write the corpus and prepared data here and keep them (default: a temp folder)")
+    parser.add_argument(
+        "--keep", default=None, help="write the corpus and prepared data here and keep them (default: a temp folder)"
+    )
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
 

@@ -35,7 +35,9 @@ def render_page(pdf: Path, page: int = 1, dpi: float = 110) -> bytes:
         raise ScriptgenError(f"cannot read {str(pdf)!r} as a PDF ({exc}); give the path of a PDF file") from None
     try:
         if not 1 <= page <= len(document):
-            raise ScriptgenError(f"{str(pdf)!r} has {len(document)} page(s), so there is no page {page}; choose --page 1 to {len(document)}")
+            raise ScriptgenError(
+                f"{str(pdf)!r} has {len(document)} page(s), so there is no page {page}; choose --page 1 to {len(document)}"
+            )
         image = document[page - 1].render(scale=dpi / 72, fill_color=(255, 255, 255, 255)).to_pil()
         out = io.BytesIO()
         image.save(out, format="PNG", optimize=True)
@@ -49,7 +51,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("pdf", type=Path, help="the PDF to read")
     parser.add_argument("png", type=Path, help="the PNG to write")
     parser.add_argument("--page", type=int, default=1, help="page number, from 1 (default 1)")
-    parser.add_argument("--dpi", type=float, default=110, help="resolution in dots per inch (default 110: a letter page is 935 x 1210 pixels)")
+    parser.add_argument(
+        "--dpi",
+        type=float,
+        default=110,
+        help="resolution in dots per inch (default 110: a letter page is 935 x 1210 pixels)",
+    )
     args = parser.parse_args(argv)
     try:
         if args.dpi <= 0 or args.dpi > 600:

@@ -66,18 +66,34 @@ def best_within(curve: list[tuple[float, float]], minutes: float) -> float | Non
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=8.0, help="training minutes of the recipe (default: 8)")
-    parser.add_argument("--baseline-minutes", type=float, default=None, help="training minutes of the baseline (default: --minutes)")
-    parser.add_argument("--at", type=float, nargs="*", default=[], metavar="M", help="also report the best loss within these minutes")
+    parser.add_argument(
+        "--baseline-minutes", type=float, default=None, help="training minutes of the baseline (default: --minutes)"
+    )
+    parser.add_argument(
+        "--at", type=float, nargs="*", default=[], metavar="M", help="also report the best loss within these minutes"
+    )
     parser.add_argument("--data", default=None, help="corpus (default: the Seinfeld corpus)")
     parser.add_argument("--level", default="word", choices=("word", "char"), help="token level (default: word)")
-    parser.add_argument("--recipe", nargs="*", default=[], metavar="KEY=VALUE", help="settings on top of today's defaults")
-    parser.add_argument("--baseline", nargs="*", default=[], metavar="KEY=VALUE", help="settings on top of the defaults before issue #17")
+    parser.add_argument(
+        "--recipe", nargs="*", default=[], metavar="KEY=VALUE", help="settings on top of today's defaults"
+    )
+    parser.add_argument(
+        "--baseline",
+        nargs="*",
+        default=[],
+        metavar="KEY=VALUE",
+        help="settings on top of the defaults before issue #17",
+    )
     parser.add_argument("--skip-baseline", action="store_true", help="train the recipe only")
-    parser.add_argument("--png", default="bench/quality.png", help="where to write the curves (default: bench/quality.png)")
+    parser.add_argument(
+        "--png", default="bench/quality.png", help="where to write the curves (default: bench/quality.png)"
+    )
     args = parser.parse_args()
     base_minutes = args.minutes if args.baseline_minutes is None else args.baseline_minutes
     common = {"level": args.level, "epochs": 1000}
-    baseline = Config.for_level(**common, **BEFORE[args.level], max_minutes=base_minutes, **parse_settings(args.baseline))
+    baseline = Config.for_level(
+        **common, **BEFORE[args.level], max_minutes=base_minutes, **parse_settings(args.baseline)
+    )
     recipe = Config.for_level(**common, max_minutes=args.minutes, **parse_settings(args.recipe))
     contenders = [("recipe", recipe)] + ([] if args.skip_baseline else [("default", baseline)])
     results = {}
@@ -85,7 +101,12 @@ def main() -> None:
         for name, cfg in contenders:
             results[name] = run(cfg, args.data, f"{tmp}/{name}")
 
-    save_curves(args.png, [(name, curve) for name, (_, curve, _) in results.items()], "training minutes", f"validation loss (nats/{args.level})")
+    save_curves(
+        args.png,
+        [(name, curve) for name, (_, curve, _) in results.items()],
+        "training minutes",
+        f"validation loss (nats/{args.level})",
+    )
     report = {f"{name}_val_loss": round(best, 4) for name, (best, _, _) in results.items()}
     if "default" in results:
         report["difference"] = round(results["default"][0] - results["recipe"][0], 4)

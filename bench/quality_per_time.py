@@ -39,7 +39,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=5.0, help="training minutes per contender (default: 5)")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
-    parser.add_argument("--png", default="bench/quality_per_time.png", help="where to write the plot (default: bench/quality_per_time.png)")
+    parser.add_argument(
+        "--png",
+        default="bench/quality_per_time.png",
+        help="where to write the plot (default: bench/quality_per_time.png)",
+    )
     args = parser.parse_args()
     device = resolve_device(args.device)
     seconds = args.minutes * 60
@@ -52,13 +56,18 @@ def main() -> None:
     curve = Curve(course, val)  # train_course pauses its clock while the curve is measured
     c = train_course(course, train_ids, seconds, device, on_tick=curve, tick_s=seconds / 5)
     course_val = evaluate(course, val)
-    print(f"course: val {course_val:.4f} after {args.minutes} min ({c['targets_per_s']:,.0f} targets/s)", file=sys.stderr)
+    print(
+        f"course: val {course_val:.4f} after {args.minutes} min ({c['targets_per_s']:,.0f} targets/s)", file=sys.stderr
+    )
 
     with tempfile.TemporaryDirectory() as tmp:
         cfg = Config(max_minutes=args.minutes, device=args.device, epochs=1000)
         result = Trainer(cfg, f"{tmp}/run", progress=False, log=lambda m: None).run()
     ours_points = [(float(r["elapsed_s"]), float(r["val_loss"])) for r in result.history]
-    print(f"scriptgen: best val {result.best_val_loss:.4f}, last {result.last_val_loss:.4f} after {args.minutes} min", file=sys.stderr)
+    print(
+        f"scriptgen: best val {result.best_val_loss:.4f}, last {result.last_val_loss:.4f} after {args.minutes} min",
+        file=sys.stderr,
+    )
 
     course_points = curve.points + [(c["seconds"], course_val)]
     curves = [("course loop (final hyperparameters)", course_points), ("scriptgen train (defaults)", ours_points)]

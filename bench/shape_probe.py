@@ -33,7 +33,15 @@ WORD = {
     "awd256": dict(dropout_embed=0.1, weight_drop=0.3, locked_dropout=True, ar_alpha=2.0, tar_beta=1.0),
     "seq64": dict(seq_len=64),
 }
-CHAR_BASE = {**REGULARIZERS_OFF, "level": "char", "embedding_dim": 64, "n_layers": 2, "seq_len": 128, "lr": 0.002, "dropout": 0.2}
+CHAR_BASE = {
+    **REGULARIZERS_OFF,
+    "level": "char",
+    "embedding_dim": 64,
+    "n_layers": 2,
+    "seq_len": 128,
+    "lr": 0.002,
+    "dropout": 0.2,
+}
 CHAR = {
     "h512b32": dict(hidden_dim=512, batch_size=32),
     "h512b64": dict(hidden_dim=512, batch_size=64, lr=0.003),
@@ -56,7 +64,17 @@ def main() -> None:
         cfg = Config(**{**PROBE, **base, **over}, max_minutes=minutes).validate()
         with tempfile.TemporaryDirectory() as tmp:
             result = Trainer(cfg, tmp, None, progress=False, log=lambda m: None).run()
-        print(json.dumps({"name": name, "tok_s": round(result.tokens_per_s), "steps": result.steps, "val": round(result.best_val_loss, 3)}), flush=True)
+        print(
+            json.dumps(
+                {
+                    "name": name,
+                    "tok_s": round(result.tokens_per_s),
+                    "steps": result.steps,
+                    "val": round(result.best_val_loss, 3),
+                }
+            ),
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

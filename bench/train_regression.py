@@ -56,14 +56,22 @@ with tempfile.TemporaryDirectory() as tmp:
 
 
 def export(ref: str, into: Path) -> None:
-    archive = subprocess.run(["git", "-C", str(ROOT), "archive", "--format=tar", ref], capture_output=True, check=True).stdout
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", "--format=tar", ref], capture_output=True, check=True
+    ).stdout
     with tarfile.open(fileobj=BytesIO(archive)) as tar:
         tar.extractall(into, filter="data")
 
 
 def time_once(package_root: Path, steps: int, level: str, data_dir: Path) -> float:
     env = {"PYTHONPATH": str(package_root), "PATH": "/usr/bin:/bin"}
-    out = subprocess.run([sys.executable, "-c", TIMER, str(steps), level, str(data_dir)], capture_output=True, text=True, env=env, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", TIMER, str(steps), level, str(data_dir)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])["tokens_per_s"]
 
 

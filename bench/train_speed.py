@@ -28,7 +28,9 @@ from scriptgen.training.train import Trainer, autocast_dtype, resolve_device
 
 def scriptgen_speed(cfg: Config, seconds: float) -> tuple[float, Trainer]:
     with tempfile.TemporaryDirectory() as tmp:
-        trainer = Trainer(cfg.replace(max_minutes=seconds / 60, eval_interval=10**9), f"{tmp}/run", progress=False, log=lambda m: None)
+        trainer = Trainer(
+            cfg.replace(max_minutes=seconds / 60, eval_interval=10**9), f"{tmp}/run", progress=False, log=lambda m: None
+        )
         result = trainer.run()
     return result.tokens_per_s, trainer
 
@@ -47,7 +49,12 @@ def main() -> None:
     c = train_course(course, train_ids, args.seconds, device)
     print(f"course loop: {c['targets_per_s']:,.0f} targets/s", file=sys.stderr)
 
-    same_size = Config(embedding_dim=COURSE["embedding_dim"], hidden_dim=COURSE["hidden_dim"], n_layers=COURSE["n_layers"], device=args.device)
+    same_size = Config(
+        embedding_dim=COURSE["embedding_dim"],
+        hidden_dim=COURSE["hidden_dim"],
+        n_layers=COURSE["n_layers"],
+        device=args.device,
+    )
     s_same, trainer = scriptgen_speed(same_size, args.seconds)
     print(f"scriptgen, course size: {s_same:,.0f} targets/s", file=sys.stderr)
     s_default, default_trainer = scriptgen_speed(Config(device=args.device), args.seconds)

@@ -73,7 +73,10 @@ class Config:
     min_count: int = _field(1, "words seen fewer times become <unk> (1 keeps every word)")
     val_fraction: float = _field(0.1, "share of episodes/files held out for validation")
     split_seed: int = _field(0, "seed of the train/validation split")
-    labels: bool = _field(False, "each top-level subfolder of --data is a genre label the model learns (generate --label NAME writes in it)")
+    labels: bool = _field(
+        False,
+        "each top-level subfolder of --data is a genre label the model learns (generate --label NAME writes in it)",
+    )
     # --- model ------------------------------------------------------------
     cell: str = _field("lstm", f"recurrent cell: {', '.join(CELLS)}", choices=CELLS)
     embedding_dim: int = _field(256, "size of the token embeddings")
@@ -83,25 +86,50 @@ class Config:
     tie_weights: bool = _field(False, "share the embedding and output weights (needs --output softmax and equal sizes)")
     # AWD-LSTM regularizers (Merity et al., 2017): on by default (the measured recipe, bench/RESULTS.md), off in checkpoints that predate them
     dropout_input: float = _field(0.3, "dropout on the token embeddings fed to the first layer, in [0, 1)")
-    dropout_embed: float = _field(0.1, "embedding dropout: share of vocabulary words whose whole embedding is zeroed per step, in [0, 1)")
-    weight_drop: float = _field(0.3, "DropConnect on the recurrent (hidden-to-hidden) weights, one mask per step, in [0, 1)")
-    locked_dropout: bool = _field(True, "variational dropout: one mask per sequence for --dropout and --dropout-input instead of one per time step")
-    ar_alpha: float = _field(2.0, "activation regularization: penalty on the squared outputs of the last layer (AWD-LSTM uses 2)")
-    tar_beta: float = _field(1.0, "temporal activation regularization: penalty on the change of the last layer's outputs per step (AWD-LSTM uses 1)")
-    output: str = _field("adaptive", "output layer: adaptive softmax (fast on big vocabularies) or full softmax", choices=OUTPUTS)
-    cutoffs: list[int] = _field([], "adaptive softmax cluster boundaries (token ranks); empty = chosen from the data", cli=False)
+    dropout_embed: float = _field(
+        0.1, "embedding dropout: share of vocabulary words whose whole embedding is zeroed per step, in [0, 1)"
+    )
+    weight_drop: float = _field(
+        0.3, "DropConnect on the recurrent (hidden-to-hidden) weights, one mask per step, in [0, 1)"
+    )
+    locked_dropout: bool = _field(
+        True,
+        "variational dropout: one mask per sequence for --dropout and --dropout-input instead of one per time step",
+    )
+    ar_alpha: float = _field(
+        2.0, "activation regularization: penalty on the squared outputs of the last layer (AWD-LSTM uses 2)"
+    )
+    tar_beta: float = _field(
+        1.0,
+        "temporal activation regularization: penalty on the change of the last layer's outputs per step (AWD-LSTM uses 1)",
+    )
+    output: str = _field(
+        "adaptive", "output layer: adaptive softmax (fast on big vocabularies) or full softmax", choices=OUTPUTS
+    )
+    cutoffs: list[int] = _field(
+        [], "adaptive softmax cluster boundaries (token ranks); empty = chosen from the data", cli=False
+    )
     # --- training ---------------------------------------------------------
     seq_len: int = _field(32, "tokens per backpropagation-through-time chunk")
-    ema_decay: float = _field(0.998, "average the weights after every step with this decay; the average is validated, kept and sampled (0 = off)")
-    bptt_jitter: bool = _field(True, "randomized BPTT: chunk lengths vary around --seq-len (sometimes half of it), so chunk boundaries move")
+    ema_decay: float = _field(
+        0.998,
+        "average the weights after every step with this decay; the average is validated, kept and sampled (0 = off)",
+    )
+    bptt_jitter: bool = _field(
+        True, "randomized BPTT: chunk lengths vary around --seq-len (sometimes half of it), so chunk boundaries move"
+    )
     batch_size: int = _field(32, "parallel token streams per step")
     lr: float = _field(0.003, "Adam learning rate")
     clip: float = _field(1.0, "maximum gradient norm")
-    lr_decay: float = _field(0.5, "multiply the learning rate by this when validation loss stops improving twice (1 = never)")
+    lr_decay: float = _field(
+        0.5, "multiply the learning rate by this when validation loss stops improving twice (1 = never)"
+    )
     epochs: int = _field(10, "passes over the training split")
     max_minutes: float = _field(0.0, "stop after this many minutes of training (0 = no limit)")
     eval_interval: int = _field(0, "validate and save every N steps (0 = twice per epoch); always at each epoch's end")
-    patience: int = _field(0, "stop after N validations in a row without a new best validation loss (0 = never); the best weights are kept")
+    patience: int = _field(
+        0, "stop after N validations in a row without a new best validation loss (0 = never); the best weights are kept"
+    )
     seed: int = _field(1, "random seed of initialisation, dropout and data order")
     device: str = _field("auto", "auto (CUDA when present), cpu or cuda", choices=DEVICES)
     precision: str = _field("auto", "auto (bf16 autocast where the hardware has it), fp32 or bf16", choices=PRECISIONS)
@@ -125,7 +153,11 @@ class Config:
             raise bad("cell", f"choose one of {', '.join(CELLS)}")
         if self.output not in OUTPUTS:
             raise bad("output", f"choose one of {', '.join(OUTPUTS)}")
-        if not isinstance(self.cutoffs, list) or not all(isinstance(c, int) and c > 0 for c in self.cutoffs) or self.cutoffs != sorted(set(self.cutoffs)):
+        if (
+            not isinstance(self.cutoffs, list)
+            or not all(isinstance(c, int) and c > 0 for c in self.cutoffs)
+            or self.cutoffs != sorted(set(self.cutoffs))
+        ):
             raise bad("cutoffs", "they must be increasing positive token ranks")
         if self.device not in DEVICES:
             raise bad("device", f"choose one of {', '.join(DEVICES)}")
@@ -148,11 +180,18 @@ class Config:
                 raise bad(name, f"it must be at most {limit}")
         if not isinstance(self.eval_interval, int) or self.eval_interval < 0:
             raise bad("eval_interval", "it must be 0 (once per epoch) or a positive number of steps")
-        for name, what in (("patience", "0 (never stop early) or a number of validations"), ("sample_every", "0 (no samples) or a number of validations")):
+        for name, what in (
+            ("patience", "0 (never stop early) or a number of validations"),
+            ("sample_every", "0 (no samples) or a number of validations"),
+        ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**31:
                 raise bad(name, f"it must be {what}")
-        if isinstance(self.sample_length, bool) or not isinstance(self.sample_length, int) or not 1 <= self.sample_length <= MAX_SAMPLE_LENGTH:
+        if (
+            isinstance(self.sample_length, bool)
+            or not isinstance(self.sample_length, int)
+            or not 1 <= self.sample_length <= MAX_SAMPLE_LENGTH
+        ):
             raise bad("sample_length", f"it must be a whole number of tokens from 1 to {MAX_SAMPLE_LENGTH:,}")
         if not isinstance(self.sample_prime, str) or len(self.sample_prime) > 10_000:
             raise bad("sample_prime", "it must be text of at most 10,000 characters")

@@ -1,7 +1,7 @@
 """The device and precision of a run, chosen once and passed on.
 
-    device = resolve_device("auto")          # CUDA when present, else CPU
-    amp = autocast_dtype("auto", device)     # torch.bfloat16 where native, else None (fp32)
+device = resolve_device("auto")          # CUDA when present, else CPU
+amp = autocast_dtype("auto", device)     # torch.bfloat16 where native, else None (fp32)
 """
 
 from __future__ import annotations

@@ -74,7 +74,9 @@ def save_script(
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise ScriptgenError(f"cannot create the outputs folder {str(folder)!r}: {disk_error(exc)}; choose another folder") from None
+        raise ScriptgenError(
+            f"cannot create the outputs folder {str(folder)!r}: {disk_error(exc)}; choose another folder"
+        ) from None
     stem = "script" if seed is None else f"script-{seed}"
     path = _claim(folder, stem, suffix(fmt))
     try:
@@ -94,7 +96,9 @@ def _claim(folder: Path, stem: str, ext: str) -> Path:
         except FileExistsError:
             continue
         except OSError as exc:
-            raise ScriptgenError(f"cannot write in {str(folder)!r}: {disk_error(exc)}; choose another outputs folder") from None
+            raise ScriptgenError(
+                f"cannot write in {str(folder)!r}: {disk_error(exc)}; choose another outputs folder"
+            ) from None
         os.close(fd)
         return path
     raise AssertionError("unreachable")  # count() never ends
@@ -110,7 +114,9 @@ def parse_seed(seed: int | str | None) -> int | None:
     except ValueError:
         number = None
     if number is None or not 0 <= number <= MAX_SEED:
-        raise ScriptgenError(f"seed {seed!r} is invalid: type a whole number from 0 to 2**64 - 1, or leave the box blank for a random seed")
+        raise ScriptgenError(
+            f"seed {seed!r} is invalid: type a whole number from 0 to 2**64 - 1, or leave the box blank for a random seed"
+        )
     return number
 
 
@@ -132,7 +138,13 @@ class Script:
 class PanelState:
     """A checkpoint ready to write scripts on request, and the last one written."""
 
-    def __init__(self, checkpoint: str | Path | Checkpoint, outputs: str | Path = "outputs", device: str | torch.device = "cpu", precision: str = "fp32"):
+    def __init__(
+        self,
+        checkpoint: str | Path | Checkpoint,
+        outputs: str | Path = "outputs",
+        device: str | torch.device = "cpu",
+        precision: str = "fp32",
+    ):
         self.ckpt = checkpoint if isinstance(checkpoint, Checkpoint) else load_checkpoint(checkpoint)
         self.tokens = ScriptTokens(self.ckpt.vocab, self.ckpt.cast)
         self.outputs = Path(outputs)
@@ -181,7 +193,12 @@ class PanelState:
         writer.sampler.reset()
         writer.sampler.feed(prime_ids)
         written = writer.write(prime_ids, options, make_generator(seed, writer.sampler.model.device))
-        settings = {"checkpoint": str(self.ckpt.folder), "temperature": f"{options.temperature:g}", "seed": str(seed), "lines": str(lines)}
+        settings = {
+            "checkpoint": str(self.ckpt.folder),
+            "temperature": f"{options.temperature:g}",
+            "seed": str(seed),
+            "lines": str(lines),
+        }
         if options.top_p != 1:
             settings["top-p"] = f"{options.top_p:g}"
         if options.cast:
@@ -195,7 +212,9 @@ class PanelState:
         if self.last is None:
             raise ScriptgenError("there is no script to save yet; press Generate first")
         s = self.last
-        return save_script(s.text, fmt, self.outputs, seed=s.seed, title=self.title, meta=s.settings, prime=s.prime or None)
+        return save_script(
+            s.text, fmt, self.outputs, seed=s.seed, title=self.title, meta=s.settings, prime=s.prime or None
+        )
 
     def _prime(self, prime: str) -> tuple[list[int], list[int]]:
         """The prime's ids and those of it to show: a blank prime is a line break (not shown), so the script starts afresh."""
@@ -206,7 +225,9 @@ class PanelState:
             return [self.tokens.newline], []
         try:
             ids = self.ckpt.vocab.encode(prime)
-        except ScriptgenError as exc:  # the vocabulary's message ends with the command line's --unk, which the panel has not
+        except (
+            ScriptgenError
+        ) as exc:  # the vocabulary's message ends with the command line's --unk, which the panel has not
             raise ScriptgenError(str(exc).split("; or pass --unk")[0]) from None
         if not ids:
             raise ScriptgenError("the prime has no tokens; type one or more words the model knows, e.g. jerry:")
@@ -229,7 +250,9 @@ def _widgets():
     try:
         import ipywidgets
     except ImportError:
-        raise ScriptgenError(f"the generate panel needs the ipywidgets library, which is not installed here: {WIDGETS_INSTALL}") from None
+        raise ScriptgenError(
+            f"the generate panel needs the ipywidgets library, which is not installed here: {WIDGETS_INSTALL}"
+        ) from None
     return ipywidgets
 
 
@@ -245,7 +268,9 @@ class GeneratePanel:
         w = _widgets()
         self.state = state
         wide = {"description_width": "initial"}
-        self.prime = w.Text(value=state.default_prime(), description="prime", placeholder="blank = a fresh line", style=wide)
+        self.prime = w.Text(
+            value=state.default_prime(), description="prime", placeholder="blank = a fresh line", style=wide
+        )
         self.temperature = w.FloatSlider(value=0.8, min=0.05, max=2.0, step=0.05, description="temperature", style=wide)
         self.top_p = w.FloatSlider(value=0.9, min=0.05, max=1.0, step=0.01, description="top-p", style=wide)
         self.lines = w.BoundedIntText(value=DEFAULT_LINES, min=1, max=MAX_PANEL_LINES, description="lines", style=wide)
@@ -262,7 +287,12 @@ class GeneratePanel:
         hint = w.HTML("<small>cast: ctrl/shift-click to choose several; none chosen = anyone may speak</small>")
         self.widget = w.VBox(
             [
-                w.HBox([w.VBox([self.prime, self.temperature, self.top_p, self.lines, self.seed]), w.VBox([self.cast, hint])]),
+                w.HBox(
+                    [
+                        w.VBox([self.prime, self.temperature, self.top_p, self.lines, self.seed]),
+                        w.VBox([self.cast, hint]),
+                    ]
+                ),
                 w.HBox([self.generate_button, self.fountain_button, self.pdf_button]),
                 self.status,
                 self.output,
@@ -270,9 +300,19 @@ class GeneratePanel:
         )
 
     def on_generate(self) -> None:
-        self.status.value, self.generate_button.disabled = "writing…", True  # the front-end shows this while the kernel works
+        self.status.value, self.generate_button.disabled = (
+            "writing…",
+            True,
+        )  # the front-end shows this while the kernel works
         try:
-            script = self.state.generate(self.prime.value, self.temperature.value, self.top_p.value, self.lines.value, self.cast.value, self.seed.value)
+            script = self.state.generate(
+                self.prime.value,
+                self.temperature.value,
+                self.top_p.value,
+                self.lines.value,
+                self.cast.value,
+                self.seed.value,
+            )
         except ScriptgenError as exc:
             self.output.value, self.status.value = error_line(exc), ""
             return
@@ -293,7 +333,12 @@ class GeneratePanel:
         self.status.value = html.escape(f"saved {path}")
 
 
-def generate_panel(checkpoint: str | Path | Checkpoint, outputs: str | Path = "outputs", device: str | torch.device = "cpu", precision: str = "fp32"):
+def generate_panel(
+    checkpoint: str | Path | Checkpoint,
+    outputs: str | Path = "outputs",
+    device: str | torch.device = "cpu",
+    precision: str = "fp32",
+):
     """The generate panel for ``checkpoint`` (a folder or a loaded :class:`Checkpoint`), saving under ``outputs``: an ipywidgets widget.
 
     ``device``: "cpu", "cuda", "auto" or a torch.device; ``precision``: "fp32" (the exact model) or "int8" (faster on a CPU).

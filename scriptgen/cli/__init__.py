@@ -24,7 +24,14 @@ from . import cast, evaluate, experiment, generate, prepare, train
 from .common import Parser
 
 # the subcommands in the order --help lists them; each module has add_parser(sub) and run(args)
-COMMANDS = {"prepare": prepare, "train": train, "generate": generate, "cast": cast, "evaluate": evaluate, "experiment": experiment}
+COMMANDS = {
+    "prepare": prepare,
+    "train": train,
+    "generate": generate,
+    "cast": cast,
+    "evaluate": evaluate,
+    "experiment": experiment,
+}
 cmd_experiment = experiment.run
 
 
@@ -75,7 +82,10 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         reason = exc.strerror or str(exc)
         if exc.filename is not None:  # a file the command could not read or write
-            print(f"scriptgen: error: {one_line(str(exc.filename))!r}: {reason}; check the path and its permissions", file=sys.stderr)
+            print(
+                f"scriptgen: error: {one_line(str(exc.filename))!r}: {reason}; check the path and its permissions",
+                file=sys.stderr,
+            )
             return 2
         # an OSError without a file name is a write to standard output (e.g. `> /dev/full`)
         _silence_stdout()

@@ -18,8 +18,14 @@ import sys
 
 
 def add_parser(sub) -> None:
-    c = sub.add_parser("cast", help="list a checkpoint's speakers and action lines", description="List who speaks in a checkpoint's corpus, most lines first.")
-    c.add_argument("--checkpoint", default="checkpoints/seinfeld", help="checkpoint folder (default: checkpoints/seinfeld)")
+    c = sub.add_parser(
+        "cast",
+        help="list a checkpoint's speakers and action lines",
+        description="List who speaks in a checkpoint's corpus, most lines first.",
+    )
+    c.add_argument(
+        "--checkpoint", default="checkpoints/seinfeld", help="checkpoint folder (default: checkpoints/seinfeld)"
+    )
     c.add_argument("--json", action="store_true", help="print one JSON object instead of a table (default: off)")
 
 
@@ -64,7 +70,9 @@ def table(s: dict) -> str:
     labels = ""
     if s.get("labels"):  # a model trained with --labels (always one with a recorded cast)
         width = max([len(n) for n in s["labels"]] + [5])
-        labels = f"  {'label':<{width}}  documents\n" + "".join(f"  {name:<{width}}  {count:>9,}\n" for name, count in s["labels"].items())
+        labels = f"  {'label':<{width}}  documents\n" + "".join(
+            f"  {name:<{width}}  {count:>9,}\n" for name, count in s["labels"].items()
+        )
     return _cast_table(s) + labels
 
 

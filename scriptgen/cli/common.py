@@ -78,6 +78,6 @@ def check_out_dir(out_dir: str | Path) -> None:
         path = path.parent
     if not path.is_dir() or not os.access(path, os.W_OK | os.X_OK):
         what = "is not a folder" if not path.is_dir() else "is not writable"
-        raise ScriptgenError(f"cannot save checkpoints under {str(out_dir)!r}: {str(path)!r} {what}; choose a writable --out-dir")
-
-
+        raise ScriptgenError(
+            f"cannot save checkpoints under {str(out_dir)!r}: {str(path)!r} {what}; choose a writable --out-dir"
+        )

@@ -38,7 +38,13 @@ def _metavar(action: argparse.Action) -> str:
         name = "{" + ",".join(map(str, action.choices)) + "}"
     else:
         name = action.dest.upper()
-    forms = {None: name, "?": f"[{name}]", "*": f"[{name} ...]", "+": f"{name} [{name} ...]", argparse.PARSER: f"{name} ..."}
+    forms = {
+        None: name,
+        "?": f"[{name}]",
+        "*": f"[{name} ...]",
+        "+": f"{name} [{name} ...]",
+        argparse.PARSER: f"{name} ...",
+    }
     return forms.get(action.nargs, " ".join([name] * action.nargs) if isinstance(action.nargs, int) else name)
 
 
@@ -62,7 +68,9 @@ def _help(parser: argparse.ArgumentParser, action: argparse.Action) -> str:
     if params.get("choices") is not None:
         params["choices"] = ", ".join(map(str, params["choices"]))
     text = action.help % dict(params, prog=parser.prog) if action.help else ""  # as HelpFormatter._expand_help does
-    shown = action.default not in (None, False, argparse.SUPPRESS) and not isinstance(action, argparse._SubParsersAction)
+    shown = action.default not in (None, False, argparse.SUPPRESS) and not isinstance(
+        action, argparse._SubParsersAction
+    )
     if shown and "default" not in text:
         text += f" (default: {action.default})"
     return _md(text)
@@ -108,7 +116,18 @@ def cli_markdown() -> str:
         *(f"| [`{name}`](#scriptgen-{name}) | {_md(summaries.get(name) or '')} |" for name in sub.choices),
     ]
     for name, child in sub.choices.items():
-        out += ["", f"## scriptgen {name}", "", _md(child.description or summaries.get(name) or ""), "", "```text", _usage(child), "```", "", *_flags(child)]
+        out += [
+            "",
+            f"## scriptgen {name}",
+            "",
+            _md(child.description or summaries.get(name) or ""),
+            "",
+            "```text",
+            _usage(child),
+            "```",
+            "",
+            *_flags(child),
+        ]
     return "\n".join(out) + "\n"
 
 
@@ -119,7 +138,11 @@ def check(path: Path = PAGE) -> str | None:
         current = path.read_text(encoding="utf-8")
     except OSError as exc:
         return f"{name}: cannot read it ({exc.strerror}); run {REGENERATE}"
-    return None if current == cli_markdown() else f"{name} differs from the command line's parsers; run {REGENERATE} and commit it"
+    return (
+        None
+        if current == cli_markdown()
+        else f"{name} differs from the command line's parsers; run {REGENERATE} and commit it"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

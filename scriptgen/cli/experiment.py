@@ -20,11 +20,26 @@ def add_parser(sub) -> None:
         description="Train every row of a TOML grid (one value changed at a time, or every combination) and write "
         "results.csv, results.md and curves.png to OUT_DIR/NAME; rerunning skips finished rows.",
     )
-    p.add_argument("--grid", required=True, metavar="FILE", help="TOML grid file with [base], [axes], mode and optional [run] (required)")
-    p.add_argument("--name", default=None, help="results go to OUT_DIR/NAME (default: the grid file's name without .toml)")
-    p.add_argument("--out-dir", default=DEFAULT_OUT_DIR, help=f"folder of experiment results (default: {DEFAULT_OUT_DIR})")
+    p.add_argument(
+        "--grid",
+        required=True,
+        metavar="FILE",
+        help="TOML grid file with [base], [axes], mode and optional [run] (required)",
+    )
+    p.add_argument(
+        "--name", default=None, help="results go to OUT_DIR/NAME (default: the grid file's name without .toml)"
+    )
+    p.add_argument(
+        "--out-dir", default=DEFAULT_OUT_DIR, help=f"folder of experiment results (default: {DEFAULT_OUT_DIR})"
+    )
     add_data_flags(p)
-    p.add_argument("--epochs", type=int, default=None, metavar="N", help="epochs per row (default: the grid's [run] epochs, else its [base] epochs, else 10)")
+    p.add_argument(
+        "--epochs",
+        type=int,
+        default=None,
+        metavar="N",
+        help="epochs per row (default: the grid's [run] epochs, else its [base] epochs, else 10)",
+    )
     p.add_argument(
         "--budget-minutes", type=float, default=None, metavar="M",
         help="minutes of training per row; a row stops at its epochs or this, whichever comes first (default: the grid's [run] budget_minutes, else no limit)",
@@ -53,7 +68,12 @@ def add_parser(sub) -> None:
         help="share the --search study with other workers through this database: sqlite:///FILE.db on one machine, "
         "postgresql://USER:PASSWORD@HOST/DB or mysql+pymysql://... across machines (default: none, the study lives in this process)",
     )  # fmt: skip
-    p.add_argument("--study", default=None, metavar="NAME", help="the shared study's name in --storage (default: the results folder's NAME)")
+    p.add_argument(
+        "--study",
+        default=None,
+        metavar="NAME",
+        help="the shared study's name in --storage (default: the results folder's NAME)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -63,9 +83,13 @@ def run(args: argparse.Namespace) -> int:
     if args.storage is not None and not args.search:
         raise ScriptgenError("--storage needs --search optuna: only a search is shared between workers")
     if args.study is not None and args.storage is None:
-        raise ScriptgenError("--study needs --storage URL: a shared study lives in a database (e.g. --storage sqlite:///search.db)")
+        raise ScriptgenError(
+            "--study needs --storage URL: a shared study lives in a database (e.g. --storage sqlite:///search.db)"
+        )
     if args.budget_minutes is not None and not math.isfinite(args.budget_minutes):
-        raise ScriptgenError(f"--budget-minutes {args.budget_minutes!r} is invalid: it must be a finite number of minutes")
+        raise ScriptgenError(
+            f"--budget-minutes {args.budget_minutes!r} is invalid: it must be a finite number of minutes"
+        )
     from ..experiment import DEFAULT_TRIALS, ExperimentOptions, load_grid, run_experiment, run_search
     from ..experiment.report import plural
 
@@ -106,7 +130,12 @@ def _worker_report(result, trials: int) -> int:
 
     mine = f"this worker finished {plural(len(result.trained), 'trial')}; the study has {result.study_complete} of {trials} complete"
     if result.interrupted:
-        print(f"scriptgen: interrupted; {mine}. Rerun the same command to go on (the interrupted configuration is trained again).", file=sys.stderr)
+        print(
+            f"scriptgen: interrupted; {mine}. Rerun the same command to go on (the interrupted configuration is trained again).",
+            file=sys.stderr,
+        )
         return 130
-    print(f"{mine}; {plural(len(result.rows), 'trial')} in {result.folder} (search.csv, search.md, search.png, best.toml)")
+    print(
+        f"{mine}; {plural(len(result.rows), 'trial')} in {result.folder} (search.csv, search.md, search.png, best.toml)"
+    )
     return 0

@@ -29,8 +29,12 @@ def names(text: str) -> list[str]:
 
 
 def add_parser(sub) -> None:
-    g = sub.add_parser("generate", help="write a script from prime words", description="Generate a script from a trained checkpoint.")
-    g.add_argument("--checkpoint", default="checkpoints/seinfeld", help="checkpoint folder (default: checkpoints/seinfeld)")
+    g = sub.add_parser(
+        "generate", help="write a script from prime words", description="Generate a script from a trained checkpoint."
+    )
+    g.add_argument(
+        "--checkpoint", default="checkpoints/seinfeld", help="checkpoint folder (default: checkpoints/seinfeld)"
+    )
     g.add_argument(
         "--prime", default=None,
         help="text to start from, tokenized like the corpus (default: 'jerry:'; with --cast or --turns, a fresh line whose speaker the cast gives)",
@@ -50,7 +54,9 @@ def add_parser(sub) -> None:
         default=[0.8],
         help="sampling temperature from 0.001 to 100, lower is safer; a list such as 0.2,0.5,1.0 prints one sample per value side by side (default: 0.8)",
     )
-    g.add_argument("--top-k", type=int, default=0, help="sample among the k likeliest tokens only; 0 = all (default: 0)")
+    g.add_argument(
+        "--top-k", type=int, default=0, help="sample among the k likeliest tokens only; 0 = all (default: 0)"
+    )
     g.add_argument(
         "--top-p", type=finite_float, default=1.0, metavar="P",
         help="nucleus sampling: draw among the fewest likeliest tokens that hold probability P, 0 < P <= 1 (default: 1 = off)",
@@ -60,13 +66,33 @@ def add_parser(sub) -> None:
         help="make the words of the last 64 generated tokens less likely (CTRL's rule), 1 to 10; never line breaks, punctuation, "
         "cues or actions; word level only (default: 1 = off)",
     )  # fmt: skip
-    g.add_argument("--cast", type=names, default=None, help="who may speak, e.g. jerry,elaine,george (see 'scriptgen cast'; default: anyone)")
     g.add_argument(
-        "--turns", type=names, default=None, help="the speakers of successive dialogue lines, e.g. jerry,george,jerry; ends after the last (default: off)"
+        "--cast",
+        type=names,
+        default=None,
+        help="who may speak, e.g. jerry,elaine,george (see 'scriptgen cast'; default: anyone)",
     )
-    g.add_argument("--no-actions", action="store_true", help="no action lines such as [laughter] or (he leaves) (default: off)")
-    g.add_argument("--num-samples", type=int, default=1, help=f"write this many scripts, sample i seeded with seed+i, at most {MAX_SAMPLES} (default: 1)")
-    g.add_argument("--out", default=None, metavar="FILE", help="write the script to FILE (atomically) instead of standard output (default: off)")
+    g.add_argument(
+        "--turns",
+        type=names,
+        default=None,
+        help="the speakers of successive dialogue lines, e.g. jerry,george,jerry; ends after the last (default: off)",
+    )
+    g.add_argument(
+        "--no-actions", action="store_true", help="no action lines such as [laughter] or (he leaves) (default: off)"
+    )
+    g.add_argument(
+        "--num-samples",
+        type=int,
+        default=1,
+        help=f"write this many scripts, sample i seeded with seed+i, at most {MAX_SAMPLES} (default: 1)",
+    )
+    g.add_argument(
+        "--out",
+        default=None,
+        metavar="FILE",
+        help="write the script to FILE (atomically) instead of standard output (default: off)",
+    )
     g.add_argument("--overwrite", action="store_true", help="let --out replace an existing file (default: off)")
     g.add_argument(
         "--format", choices=FORMATS, default=None,
@@ -78,12 +104,18 @@ def add_parser(sub) -> None:
         "--label", default=None, metavar="NAME",
         help="write in this genre label of a model trained with --labels (see 'scriptgen cast'): its token is fed before the prime (default: none)",
     )  # fmt: skip
-    g.add_argument("--unk", action="store_true", help="map prime words the vocabulary lacks to <unk> instead of refusing (default: off)")
+    g.add_argument(
+        "--unk",
+        action="store_true",
+        help="map prime words the vocabulary lacks to <unk> instead of refusing (default: off)",
+    )
     g.add_argument(
         "--interactive", action="store_true",
         help="type lines and let the model continue them; /reset, /temp 0.7, /topp 0.9, /cast jerry,kramer, empty line quits (default: off)",
     )  # fmt: skip
-    g.add_argument("--seed", type=int, default=None, help="random seed for reproducible output, 0 to 2**64-1 (default: random)")
+    g.add_argument(
+        "--seed", type=int, default=None, help="random seed for reproducible output, 0 to 2**64-1 (default: random)"
+    )
     g.add_argument("--device", default="cpu", help="auto, cpu or cuda (default: cpu)")
     g.add_argument(
         "--precision",
@@ -136,11 +168,16 @@ def run(args: argparse.Namespace) -> int:
     options = replace(options, temperature=args.temperature[0])
     make_generator(args.seed)
     if args.top_k >= len(vocab):
-        print(f"scriptgen: note: --top-k {args.top_k} covers the whole vocabulary ({len(vocab)} tokens); sampling from all of them", file=sys.stderr)
+        print(
+            f"scriptgen: note: --top-k {args.top_k} covers the whole vocabulary ({len(vocab)} tokens); sampling from all of them",
+            file=sys.stderr,
+        )
     unknown = "error"
     if args.unk:
         if vocab.unk is None:
-            raise ScriptgenError("--unk needs a vocabulary with <unk>: this model was trained with --min-count 1; drop --unk and use known words")
+            raise ScriptgenError(
+                "--unk needs a vocabulary with <unk>: this model was trained with --min-count 1; drop --unk and use known words"
+            )
         unknown = "unk"
     device = resolve_device(args.device)
     precision = args.precision if args.precision != "auto" else ("int8" if device.type == "cpu" else "fp32")
@@ -149,7 +186,10 @@ def run(args: argparse.Namespace) -> int:
     if args.interactive:
         interactive = sys.stdin.isatty()
         if interactive:
-            print("type a line for the model to continue; /reset clears, /temp 0.7, /topp 0.9, /cast jerry,kramer, an empty line quits", file=sys.stderr)
+            print(
+                "type a line for the model to continue; /reset clears, /temp 0.7, /topp 0.9, /cast jerry,kramer, an empty line quits",
+                file=sys.stderr,
+            )
         chat(
             sampler, vocab, sys.stdin, sys.stdout, sys.stderr, seed=args.seed, unknown=unknown, options=options, known_cast=ckpt.cast,
             prompt=(lambda: print("> ", end="", file=sys.stderr, flush=True)) if interactive else None, start=lead,
@@ -164,10 +204,15 @@ def run(args: argparse.Namespace) -> int:
         for temperature in args.temperature:
             sampler.reset()
             sampler.feed(prime_ids)
-            written = writer.write(prime_ids, replace(options, temperature=temperature), make_generator(seed, sampler.model.device))
+            written = writer.write(
+                prime_ids, replace(options, temperature=temperature), make_generator(seed, sampler.model.device)
+            )
             if (options.lines is not None or options.turns) and written.ended == "length":
                 asked = f"{options.lines} lines" if options.lines is not None else f"{len(options.turns)} turns"
-                print(f"scriptgen: note: the --length cap of {options.cap(vocab.level):,} tokens came first: {written.lines} lines of {asked}", file=sys.stderr)
+                print(
+                    f"scriptgen: note: the --length cap of {options.cap(vocab.level):,} tokens came first: {written.lines} lines of {asked}",
+                    file=sys.stderr,
+                )
             samples.append(Sample(vocab.decode(shown + written.ids), seed, temperature, i))
     output(args, samples)
     return 0
@@ -180,9 +225,15 @@ def _check_samples(args: argparse.Namespace, max_seed: int) -> None:
     if args.seed is not None and 0 <= args.seed <= max_seed and args.seed + n - 1 > max_seed:
         raise ScriptgenError(f"--seed {args.seed} with --num-samples {n} passes 2**64-1; use a smaller --seed")
     if args.interactive:
-        for flag, used in (("--num-samples", n != 1), ("--out", args.out is not None), ("--turns", args.turns is not None)):
+        for flag, used in (
+            ("--num-samples", n != 1),
+            ("--out", args.out is not None),
+            ("--turns", args.turns is not None),
+        ):
             if used:
-                raise ScriptgenError(f"{flag} writes one script; it does not combine with --interactive (use /cast there to choose who speaks)")
+                raise ScriptgenError(
+                    f"{flag} writes one script; it does not combine with --interactive (use /cast there to choose who speaks)"
+                )
 
 
 def _prime(args: argparse.Namespace, vocab, writer, unknown: str) -> tuple[list[int], list[int]]:
@@ -207,7 +258,9 @@ def check_out(out: str, overwrite: bool) -> Path:
         raise ScriptgenError(f"--out {out!r} exists; pass --overwrite to replace it, or choose another file name")
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
-        raise ScriptgenError(f"--out {out!r}: the folder {str(parent)!r} does not exist; create it first or choose another path")
+        raise ScriptgenError(
+            f"--out {out!r}: the folder {str(parent)!r} does not exist; create it first or choose another path"
+        )
     return path
 
 
@@ -221,7 +274,9 @@ def check_screenplay(args: argparse.Namespace) -> str:
     if args.interactive:
         raise ScriptgenError(f"--format {fmt} writes one script; it does not combine with --interactive")
     if args.num_samples != 1 or len(args.temperature) != 1:
-        raise ScriptgenError(f"--format {fmt} writes one screenplay: drop --num-samples and give one --temperature, or use --format text")
+        raise ScriptgenError(
+            f"--format {fmt} writes one screenplay: drop --num-samples and give one --temperature, or use --format text"
+        )
     if fmt == "pdf" and args.out is None:
         raise ScriptgenError("--format pdf writes a binary file: add --out FILE.pdf")
     require(fmt)
@@ -241,7 +296,9 @@ def render(args: argparse.Namespace, samples: list[Sample]) -> bytes:
         if value not in (None, 0, 1.0, False):
             settings[flag.replace("_", "-")] = ",".join(value) if isinstance(value, list) else value
     title = args.title or Path(args.checkpoint).resolve().name.replace("_", " ").title()
-    return export(sample.text, args.format, title=title, meta={k: str(v) for k, v in settings.items()}, prime=args.prime)
+    return export(
+        sample.text, args.format, title=title, meta={k: str(v) for k, v in settings.items()}, prime=args.prime
+    )
 
 
 def render_text(samples: list[Sample]) -> str:
@@ -252,7 +309,11 @@ def render_text(samples: list[Sample]) -> str:
     groups = sorted({s.index for s in samples})
     for index in groups:
         group = [s for s in samples if s.index == index]
-        body = group[0].text if len(group) == 1 else side_by_side([(f"temperature {s.temperature}", s.text) for s in group])
+        body = (
+            group[0].text
+            if len(group) == 1
+            else side_by_side([(f"temperature {s.temperature}", s.text) for s in group])
+        )
         body = body if body.endswith("\n") else body + "\n"
         if len(groups) > 1:
             body = f"=== sample {index + 1} of {len(groups)} (seed {group[0].seed}) ===\n" + body

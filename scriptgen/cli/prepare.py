@@ -11,7 +11,9 @@ from .common import add_config_flags, add_data_flags
 
 def add_parser(sub) -> None:
     p = sub.add_parser(
-        "prepare", help="tokenize a corpus and cache it under data/", description="Tokenize a corpus once and cache ids, vocabulary and document ranges."
+        "prepare",
+        help="tokenize a corpus and cache it under data/",
+        description="Tokenize a corpus once and cache ids, vocabulary and document ranges.",
     )
     add_data_flags(p)
     p.add_argument("--force", action="store_true", help="rebuild even if the cache is current (default: off)")
@@ -24,11 +26,17 @@ def run(args: argparse.Namespace) -> int:
     encoding = args.encoding or "utf-8"
     check_encoding(encoding)
     cfg = Config(**{k: getattr(args, k) for k in ("level", "min_count", "labels") if hasattr(args, k)}).validate()
-    prepared = prepare(args.data, cfg.level, cfg.min_count, args.data_dir, encoding=encoding, force=args.force, labels=cfg.labels)
+    prepared = prepare(
+        args.data, cfg.level, cfg.min_count, args.data_dir, encoding=encoding, force=args.force, labels=cfg.labels
+    )
     split = prepared.split(cfg.val_fraction, cfg.split_seed)
     print(
         f"{prepared.folder}: {prepared.meta['n_tokens']:,} tokens, vocabulary {len(prepared.vocab):,}, "
         f"{len(prepared.documents)} documents ({len(split.val_documents)} held out for validation)"
-        + (f"; labels: {', '.join(f'{name} ({n} documents)' for name, n in prepared.labels.items())}" if prepared.labels else "")
+        + (
+            f"; labels: {', '.join(f'{name} ({n} documents)' for name, n in prepared.labels.items())}"
+            if prepared.labels
+            else ""
+        )
     )
     return 0

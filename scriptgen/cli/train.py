@@ -17,13 +17,26 @@ from .common import CONFIG_FLAGS, add_config_flags, add_data_flags, check_out_di
 
 def add_parser(sub) -> None:
     t = sub.add_parser(
-        "train", help="train a model and save checkpoints", description="Train on a corpus; validation on held-out episodes; the best checkpoint is kept."
+        "train",
+        help="train a model and save checkpoints",
+        description="Train on a corpus; validation on held-out episodes; the best checkpoint is kept.",
     )
     add_data_flags(t, resume=True)
-    t.add_argument("--name", default=DEFAULT_SOURCE, help=f"run name: the checkpoint goes to OUT_DIR/NAME (default: {DEFAULT_SOURCE})")
+    t.add_argument(
+        "--name",
+        default=DEFAULT_SOURCE,
+        help=f"run name: the checkpoint goes to OUT_DIR/NAME (default: {DEFAULT_SOURCE})",
+    )
     t.add_argument("--out-dir", default="checkpoints", help="folder of checkpoints (default: checkpoints)")
-    t.add_argument("--resume", default=None, metavar="CHECKPOINT", help="continue the run saved in this checkpoint folder (default: start a new run)")
-    t.add_argument("--overwrite", action="store_true", help="replace an existing checkpoint of the same name (default: refuse)")
+    t.add_argument(
+        "--resume",
+        default=None,
+        metavar="CHECKPOINT",
+        help="continue the run saved in this checkpoint folder (default: start a new run)",
+    )
+    t.add_argument(
+        "--overwrite", action="store_true", help="replace an existing checkpoint of the same name (default: refuse)"
+    )
     t.add_argument(
         "--init-from", default=None, metavar="CHECKPOINT",
         help="fine-tune: start a new run from this checkpoint's weights, model and vocabulary, on --data (default: random weights)",
@@ -96,5 +109,3 @@ def run(args: argparse.Namespace) -> int:
         f"generate with: scriptgen generate --checkpoint {folder} --prime 'jerry:'"
     )
     return 0
-
-

@@ -115,10 +115,14 @@ class StreamBatches:
         """Where the chunks of ``epoch`` start within a row, then the row's length: (n_chunks + 1,) int64."""
         if epoch not in self._bounds:
             if self.jitter:
-                lengths = jittered_lengths(self.seq_len, self.row_len, np.random.default_rng([self.shuffle_seed or 0, epoch, 0x5EC]))
+                lengths = jittered_lengths(
+                    self.seq_len, self.row_len, np.random.default_rng([self.shuffle_seed or 0, epoch, 0x5EC])
+                )
             else:
                 lengths = np.full(self.n_chunks, self.seq_len, dtype=np.int64)
-            self._bounds = {epoch: np.minimum(np.concatenate([[0], np.cumsum(lengths)]), self.row_len)}  # one epoch cached
+            self._bounds = {
+                epoch: np.minimum(np.concatenate([[0], np.cumsum(lengths)]), self.row_len)
+            }  # one epoch cached
         return self._bounds[epoch]
 
     def _order(self, epoch: int) -> list[int]:
@@ -163,7 +167,9 @@ class StreamBatches:
             pos = row_starts + (i + np.arange(t + 1, dtype=np.int64))  # stream positions of the chunk, (batch, t + 1)
             doc = np.searchsorted(begins, pos, side="right") - 1  # the last document starting at or before pos
             window = torch.from_numpy(np.asarray(self.ids[starts[doc] + (pos - begins[doc])], dtype=np.int64))
-            if chunk == 0 and self.leads is not None:  # the streams restart here: each row reads its document's label first
+            if (
+                chunk == 0 and self.leads is not None
+            ):  # the streams restart here: each row reads its document's label first
                 window[:, 0] = torch.from_numpy(self.leads[order][doc[:, 0]])
             yield window[:, :-1], window[:, 1:]
 

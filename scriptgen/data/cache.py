@@ -49,6 +49,7 @@ class Split:
     val: list[tuple[int, int]]
     val_documents: list[str]
 
+
 @dataclass
 class Prepared:
     vocab: Vocab
@@ -69,6 +70,7 @@ class Prepared:
             return self.ids[start:end]
         return np.concatenate([self.ids[s:e] for s, e in ranges]) if ranges else self.ids[:0]
 
+
 # --------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Source:
@@ -78,11 +80,13 @@ class Source:
     blocks: Callable[[], Iterator[str]]
     label: str | None = None  # its genre label, in a labelled corpus
 
+
 def smallest_uint(n: int) -> np.dtype:
     for dtype in (np.uint8, np.uint16, np.uint32):
         if n <= np.iinfo(dtype).max + 1:
             return np.dtype(dtype)
     return np.dtype(np.uint64)
+
 
 def split_documents(documents: list[dict], val_fraction: float, seed: int) -> Split:
     """Hold out ``val_fraction`` of the documents (seeded; of each label's, in a labelled corpus); one document: its last part."""
@@ -96,7 +100,9 @@ def split_documents(documents: list[dict], val_fraction: float, seed: int) -> Sp
         cut = end - max(1, int(round((end - start) * val_fraction)))
         return Split([(start, cut)], [(cut, end)], [f"{names[0]} (last {val_fraction:.0%})"])
     rng, val_idx = random.Random(seed), set()
-    for group in sorted(set(groups), key=str):  # one group (None) unless labelled: each label then has its held-out documents
+    for group in sorted(
+        set(groups), key=str
+    ):  # one group (None) unless labelled: each label then has its held-out documents
         members = [i for i, g in enumerate(groups) if g == group]
         n_val = min(len(members) - 1, max(1, int(round(len(members) * val_fraction))))
         val_idx.update(members[k] for k in rng.sample(range(len(members)), n_val))
@@ -106,12 +112,14 @@ def split_documents(documents: list[dict], val_fraction: float, seed: int) -> Sp
     val = [s for i, s in enumerate(spans) if i in val_idx]
     return Split(train, val, [names[i] for i in sorted(val_idx)])
 
+
 def cache_name(source: str | Path | None, level: str, min_count: int, labels: bool = False) -> str:
     if source is None or str(source) == corpus_mod.DEFAULT_SOURCE:
         slug = corpus_mod.DEFAULT_SOURCE
     else:
         slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(source).resolve().name) or "corpus"
     return f"{slug}-{level}" + (f"-min{min_count}" if min_count > 1 else "") + ("-labels" if labels else "")
+
 
 def stored_cast(cast: Cast) -> dict:
     """``cast`` as cast.json holds it: the most frequent MAX_SPEAKERS speakers and MAX_ACTIONS short action lines, and the totals."""
@@ -120,7 +128,10 @@ def stored_cast(cast: Cast) -> dict:
     data["actions"] = dict([(k, v) for k, v in data["actions"].items() if len(k) <= MAX_ACTION_CHARS][:MAX_ACTIONS])
     return data
 
-def write_cache(folder: Path, meta: dict, kept: list[tuple[Source, int]], vocab: Vocab, default_docs: list | None, cast: Cast) -> None:
+
+def write_cache(
+    folder: Path, meta: dict, kept: list[tuple[Source, int]], vocab: Vocab, default_docs: list | None, cast: Cast
+) -> None:
     """Pass 2 and the files: ids.npy, vocab.json, cast.json (script.txt), then meta.json, the commit point.
 
     The old meta.json goes first, so it never describes new files; a failure
@@ -134,7 +145,9 @@ def write_cache(folder: Path, meta: dict, kept: list[tuple[Source, int]], vocab:
         remove_stale_temporaries(folder)
         (folder / "meta.json").unlink(missing_ok=True)
         dtype = smallest_uint(len(vocab))
-        meta["documents"] = _write_ids(folder / "ids.npy", kept, vocab, dtype, meta["n_tokens"], meta["settings"]["level"])
+        meta["documents"] = _write_ids(
+            folder / "ids.npy", kept, vocab, dtype, meta["n_tokens"], meta["settings"]["level"]
+        )
         write_bytes(folder / "vocab.json", json.dumps(vocab.to_json(), ensure_ascii=False).encode())
         write_bytes(folder / "cast.json", json.dumps(stored_cast(cast), ensure_ascii=False).encode())
         if default_docs is not None:
@@ -142,10 +155,13 @@ def write_cache(folder: Path, meta: dict, kept: list[tuple[Source, int]], vocab:
         write_bytes(folder / "meta.json", json.dumps(meta, indent=1).encode())  # written last: the commit point
     except OSError as exc:
         _discard(folder, made)
-        raise ScriptgenError(f"cannot write the prepared corpus to {str(folder)!r}: {disk_error(exc)}; free space or choose a writable --data-dir") from None
+        raise ScriptgenError(
+            f"cannot write the prepared corpus to {str(folder)!r}: {disk_error(exc)}; free space or choose a writable --data-dir"
+        ) from None
     except BaseException:
         _discard(folder, made)
         raise
+
 
 def _discard(folder: Path, made: list[Path]) -> None:
     """Remove the files of a cache whose writing failed, and the (then empty) folders made for it."""
@@ -160,7 +176,10 @@ def _discard(folder: Path, made: list[Path]) -> None:
         except OSError:
             break
 
-def _write_ids(path: Path, docs: list[tuple[Source, int]], vocab: Vocab, dtype: np.dtype, n_tokens: int, level: str) -> list[dict]:
+
+def _write_ids(
+    path: Path, docs: list[tuple[Source, int]], vocab: Vocab, dtype: np.dtype, n_tokens: int, level: str
+) -> list[dict]:
     """Tokenize and encode ``docs`` again, writing their ids into the .npy file at ``path`` (atomically).
 
     Returns the documents' token ranges.  The ids are appended a block at a
@@ -191,10 +210,13 @@ def _write_ids(path: Path, docs: list[tuple[Source, int]], vocab: Vocab, dtype: 
                 position += len(ids)
             if position != end:
                 raise ScriptgenError(f"{src.name!r} changed while it was being prepared; run the command again")
-            doc_ranges.append({"name": src.name, "start": start, "end": end} | ({"label": src.label} if src.label is not None else {}))
+            doc_ranges.append(
+                {"name": src.name, "start": start, "end": end} | ({"label": src.label} if src.label is not None else {})
+            )
 
     write_bytes(path, write)
     return doc_ranges
+
 
 def load_cache(folder: Path, meta: dict) -> Prepared:
     """The cache in ``folder`` that ``meta`` describes; its files are read only if they are regular files
@@ -203,7 +225,9 @@ def load_cache(folder: Path, meta: dict) -> Prepared:
     inconsistent = ScriptgenError(f"prepared data in {folder} is inconsistent; {REBUILD}")
     if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in (n_tokens, vocab_size)):
         raise inconsistent
-    vocab = Vocab.from_json(read_json(folder / "vocab.json", vocab_cap(vocab_size), REBUILD), where=repr(str(folder / "vocab.json")))
+    vocab = Vocab.from_json(
+        read_json(folder / "vocab.json", vocab_cap(vocab_size), REBUILD), where=repr(str(folder / "vocab.json"))
+    )
     kind = regular_kind(folder / "ids.npy")
     if kind is not None:  # np.load would open a FIFO (and block) or follow a link
         raise ScriptgenError(f"{str(folder / 'ids.npy')!r} is not read: it is {kind}; {REBUILD}")
@@ -212,6 +236,10 @@ def load_cache(folder: Path, meta: dict) -> Prepared:
         raise inconsistent
     cast = Cast.from_json(read_json(folder / "cast.json", JSON_CAP, REBUILD))
     labels = meta.get("labels", {})
-    if any(labels_mod.label_token(d.get("label")) not in vocab.specials for d in meta["documents"] if "label" in d or labels):
+    if any(
+        labels_mod.label_token(d.get("label")) not in vocab.specials
+        for d in meta["documents"]
+        if "label" in d or labels
+    ):
         raise inconsistent  # a label without its token, or an unlabelled document in a labelled corpus
     return Prepared(vocab, ids, meta["documents"], meta, folder, cast, labels)

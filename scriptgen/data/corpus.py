@@ -134,14 +134,20 @@ def _folder_files(root: Path) -> list[Path]:
 def text_files(path: Path) -> list[Path]:
     """The files a ``--data PATH`` names: the file itself, or a folder's ``.txt`` files."""
     if _SURROGATE.search(str(path)):
-        raise ScriptgenError(f"data path {shown(path)} is not valid UTF-8, and runs record it as text; rename it or link to it under a UTF-8 name")
+        raise ScriptgenError(
+            f"data path {shown(path)} is not valid UTF-8, and runs record it as text; rename it or link to it under a UTF-8 name"
+        )
     if not os.path.lexists(path):
-        raise ScriptgenError(f"data path {str(path)!r} does not exist; pass a UTF-8 text file or a folder of .txt files")
+        raise ScriptgenError(
+            f"data path {str(path)!r} does not exist; pass a UTF-8 text file or a folder of .txt files"
+        )
     mode = _stat(path).st_mode
     if stat.S_ISREG(mode):
         return [path]
     if not stat.S_ISDIR(mode):
-        raise ScriptgenError(f"data path {shown(path)} is {file_kind(mode)}, not a file or folder; pass a UTF-8 text file or a folder of .txt files")
+        raise ScriptgenError(
+            f"data path {shown(path)} is {file_kind(mode)}, not a file or folder; pass a UTF-8 text file or a folder of .txt files"
+        )
     files = _folder_files(path)
     if not files:
         raise ScriptgenError(f"folder {str(path)!r} has no .txt files; put your scripts there as UTF-8 .txt files")
@@ -197,7 +203,9 @@ def check_encoding(encoding: str) -> str:
     except UnicodeError:
         pass  # a text codec that rejects those bytes
     except LookupError:
-        raise ScriptgenError(f"--encoding {encoding!r} is not a known text encoding; use a Python codec name such as utf-8 or latin-1") from None
+        raise ScriptgenError(
+            f"--encoding {encoding!r} is not a known text encoding; use a Python codec name such as utf-8 or latin-1"
+        ) from None
     return codec.name
 
 

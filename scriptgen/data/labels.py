@@ -59,7 +59,9 @@ def labelled_files(source: str | Path | None) -> list[tuple[str, str, Path]]:
     path = Path(source)
     files = corpus_mod.text_files(path)  # the same checks as an unlabelled corpus: exists, readable, has .txt files
     if not path.is_dir():
-        raise ScriptgenError(f"--labels needs a folder with {_LAYOUT}, not the single file {corpus_mod.shown(path)}; drop --labels or pass a folder")
+        raise ScriptgenError(
+            f"--labels needs a folder with {_LAYOUT}, not the single file {corpus_mod.shown(path)}; drop --labels or pass a folder"
+        )
     out = []
     for f in files:
         relative = f.relative_to(path)
@@ -81,7 +83,9 @@ def check_label_counts(counts: dict[str, int], source: str | Path) -> None:
             f"add another label's folder, or drop --labels"
         )
     if len(counts) > MAX_LABELS:
-        raise ScriptgenError(f"{corpus_mod.shown(source)} has {len(counts):,} label folders, more than {MAX_LABELS:,}; group them into fewer labels")
+        raise ScriptgenError(
+            f"{corpus_mod.shown(source)} has {len(counts):,} label folders, more than {MAX_LABELS:,}; group them into fewer labels"
+        )
 
 
 def lead_ids(documents: Sequence[dict], ranges: Sequence[tuple[int, int]], vocab: Vocab) -> list[int] | None:
@@ -132,7 +136,9 @@ def label_id(ckpt, name: str) -> int:
     """
     where = repr(str(ckpt.folder))
     if not ckpt.labels:
-        raise ScriptgenError(f"--label {name!r}: {where} was trained without labels; train on a folder of label subfolders with --labels, or drop --label")
+        raise ScriptgenError(
+            f"--label {name!r}: {where} was trained without labels; train on a folder of label subfolders with --labels, or drop --label"
+        )
     if name not in ckpt.labels:
         raise ScriptgenError(f"--label {name!r} is not a label of {where}; its labels are {', '.join(ckpt.labels)}")
     return ckpt.vocab.stoi[label_token(name)]

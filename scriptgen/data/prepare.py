@@ -49,11 +49,15 @@ UNKNOWN_MODES = ("unk", "error")  # what --init-from does with words its vocabul
 _BLOCK_CHARS = 1 << 20  # tokenize about 1 MB of text at a time
 
 
-def _sources(source: str | Path | None, encoding: str, labels: bool = False) -> tuple[list[Source], list[corpus_mod.Document] | None]:
+def _sources(
+    source: str | Path | None, encoding: str, labels: bool = False
+) -> tuple[list[Source], list[corpus_mod.Document] | None]:
     """The documents of ``source`` as block readers (and, for the small default corpus, the documents themselves)."""
     if labels:
         files = labels_mod.labelled_files(source)
-        return [Source(name, partial(corpus_mod.iter_text, f, encoding, _BLOCK_CHARS), label) for name, label, f in files], None
+        return [
+            Source(name, partial(corpus_mod.iter_text, f, encoding, _BLOCK_CHARS), label) for name, label, f in files
+        ], None
     if source is None or str(source) == corpus_mod.DEFAULT_SOURCE:
         docs = corpus_mod.load_seinfeld()  # 1.9 MB of episodes: converted in memory
         return [Source(d.name, partial(corpus_mod.text_blocks, d.text, _BLOCK_CHARS)) for d in docs], docs
@@ -72,10 +76,14 @@ def prepare(
     labels: bool = False,
 ) -> Prepared:
     """Tokenized corpus, from the cache when it is current, else built and cached; ``labels``: see the module's docstring."""
-    files = [f for _, _, f in labels_mod.labelled_files(source)] if labels else corpus_mod.source_files(source)  # first: they check the source
+    files = (
+        [f for _, _, f in labels_mod.labelled_files(source)] if labels else corpus_mod.source_files(source)
+    )  # first: they check the source
     fingerprint = corpus_mod.fingerprint(source, files)
     folder = Path(data_dir) / cache_name(source, level, min_count, labels)
-    settings = {"level": level, "min_count": min_count, "encoding": encoding, "format": CACHE_FORMAT} | ({"labels": True} if labels else {})
+    settings = {"level": level, "min_count": min_count, "encoding": encoding, "format": CACHE_FORMAT} | (
+        {"labels": True} if labels else {}
+    )
     if not force:
         try:
             meta = read_json(folder / "meta.json", meta_cap(files), REBUILD)
@@ -83,7 +91,9 @@ def prepare(
                 return load_cache(folder, meta)
         except (OSError, ValueError, KeyError, AttributeError, ScriptgenError):
             pass  # no cache, or a damaged one: it is rebuilt
-    log(f"preparing {'the default corpus' if source in (None, corpus_mod.DEFAULT_SOURCE) else source} ({level} level) ...")
+    log(
+        f"preparing {'the default corpus' if source in (None, corpus_mod.DEFAULT_SOURCE) else source} ({level} level) ..."
+    )
     sources, default_docs = _sources(source, encoding, labels)
     counts, kept, cast = _count(sources, level, keep_empty=default_docs is not None)
     if not kept:
@@ -96,7 +106,9 @@ def prepare(
     vocab = Vocab.from_counts(counts, level, min_count, specials)
     n_tokens = sum(n for _, n in kept)
     meta = {"source": str(source or corpus_mod.DEFAULT_SOURCE), "fingerprint": fingerprint, "settings": settings}
-    meta |= {"n_tokens": n_tokens, "vocab_size": len(vocab), "documents": []} | ({"labels": dict(sorted(label_counts.items()))} if labels else {})
+    meta |= {"n_tokens": n_tokens, "vocab_size": len(vocab), "documents": []} | (
+        {"labels": dict(sorted(label_counts.items()))} if labels else {}
+    )
     write_cache(folder, meta, kept, vocab, default_docs, cast)
     log(f"prepared {len(kept)} documents, {n_tokens:,} tokens, vocabulary {len(vocab):,} -> {folder}")
     return load_cache(folder, meta)
@@ -191,18 +203,30 @@ def prepare_with_vocab(
     settings = {"level": vocab.level, "vocab": digest, "encoding": encoding, "format": CACHE_FORMAT}
     meta = None
     if not force:
-        with suppress(OSError, ValueError, KeyError, AttributeError, ScriptgenError):  # no cache, or a damaged one: rebuilt
+        with suppress(
+            OSError, ValueError, KeyError, AttributeError, ScriptgenError
+        ):  # no cache, or a damaged one: rebuilt
             cached = read_json(folder / "meta.json", meta_cap(files), REBUILD)
-            if cached.get("fingerprint") == fingerprint and cached.get("settings") == settings and isinstance(cached.get("unknown"), dict):
+            if (
+                cached.get("fingerprint") == fingerprint
+                and cached.get("settings") == settings
+                and isinstance(cached.get("unknown"), dict)
+            ):
                 meta = cached
     if meta is None:
-        log(f"preparing {'the default corpus' if source in (None, corpus_mod.DEFAULT_SOURCE) else source} with the vocabulary of {vocab_name} ...")
+        log(
+            f"preparing {'the default corpus' if source in (None, corpus_mod.DEFAULT_SOURCE) else source} with the vocabulary of {vocab_name} ..."
+        )
         sources, default_docs = _sources(source, encoding)
         counts, kept, cast = _count(sources, vocab.level, keep_empty=default_docs is not None)
         if not kept:
             raise corpus_mod.no_text_error(Path(source))
         missing = Counter({t: n for t, n in counts.items() if t not in vocab.stoi})
-        report = {"tokens": sum(missing.values()), "types": len(missing), "most_common": [[t, n] for t, n in missing.most_common(_SHOWN_UNKNOWN)]}
+        report = {
+            "tokens": sum(missing.values()),
+            "types": len(missing),
+            "most_common": [[t, n] for t, n in missing.most_common(_SHOWN_UNKNOWN)],
+        }
         _check_unknown(report, vocab, unknown, vocab_name)  # before anything is written
         meta = {"source": str(source or corpus_mod.DEFAULT_SOURCE), "fingerprint": fingerprint, "settings": settings}
         meta |= {"n_tokens": sum(n for _, n in kept), "vocab_size": len(vocab), "unknown": report, "documents": []}
@@ -218,7 +242,11 @@ def describe_unknown_words(report: dict, vocab: Vocab) -> str:
     """'3 distinct words (5 tokens): 'foo' (2), ...' for messages."""
     what = "words" if vocab.level == "word" else "characters"
     shown = ", ".join(f"{t!r} ({n})" for t, n in report["most_common"])
-    more = f" and {report['types'] - len(report['most_common'])} more" if report["types"] > len(report["most_common"]) else ""
+    more = (
+        f" and {report['types'] - len(report['most_common'])} more"
+        if report["types"] > len(report["most_common"])
+        else ""
+    )
     return f"{report['types']:,} distinct {what} ({report['tokens']:,} tokens): {shown}{more}"
 
 

@@ -53,12 +53,16 @@ def load_run_data(
     if vocab is None:
         prepared = prepare(source, cfg.level, cfg.min_count, data_dir, encoding=encoding, log=log, labels=cfg.labels)
     elif cfg.labels:
-        raise ScriptgenError("--init-from does not take a labelled (--labels) corpus or checkpoint yet; train the labelled corpus from scratch")
+        raise ScriptgenError(
+            "--init-from does not take a labelled (--labels) corpus or checkpoint yet; train the labelled corpus from scratch"
+        )
     else:
         prepared = prepare_with_vocab(source, vocab.vocab, data_dir, encoding, vocab.unknown, vocab.owner, log=log)
         report = prepared.meta["unknown"]
         if report["types"]:
-            log(f"{describe_unknown_words(report, vocab.vocab)} are not in the vocabulary of {vocab.owner} and map to {vocab.vocab.unk}")
+            log(
+                f"{describe_unknown_words(report, vocab.vocab)} are not in the vocabulary of {vocab.owner} and map to {vocab.vocab.unk}"
+            )
     split = prepared.split(cfg.val_fraction, cfg.split_seed)
     n_train = sum(e - s for s, e in split.train)
     n_val = sum(e - s for s, e in split.val)
@@ -71,7 +75,14 @@ def load_run_data(
         leads=lead_ids(prepared.documents, split.train, prepared.vocab),
     )  # fmt: skip
     val_rows = min(cfg.batch_size, max(1, (n_val - 1) // cfg.seq_len))
-    val_batches = StreamBatches(prepared.ids, val_rows, cfg.seq_len, "validation", split.val, leads=lead_ids(prepared.documents, split.val, prepared.vocab))
+    val_batches = StreamBatches(
+        prepared.ids,
+        val_rows,
+        cfg.seq_len,
+        "validation",
+        split.val,
+        leads=lead_ids(prepared.documents, split.val, prepared.vocab),
+    )
     info = {
         "source": prepared.meta["source"],
         "fingerprint": prepared.meta["fingerprint"],
@@ -85,7 +96,9 @@ def load_run_data(
     if vocab is not None:
         info["unknown"] = {"mode": vocab.unknown, **prepared.meta["unknown"]}
     if prepared.labels:
-        info["labels"] = prepared.labels  # label -> documents; the checkpoint's config.json keeps it (scriptgen.data.labels.read_labels)
+        info["labels"] = (
+            prepared.labels
+        )  # label -> documents; the checkpoint's config.json keeps it (scriptgen.data.labels.read_labels)
     return RunData(cfg, prepared.vocab, split, train_batches, val_batches, info, prepared.cast)
 
 

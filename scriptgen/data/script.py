@@ -126,8 +126,19 @@ class Cast:
         def counts(value: object) -> Counter[str]:
             if not isinstance(value, dict):
                 return Counter()
-            return Counter({k: v for k, v in value.items() if isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) and v > 0})
+            return Counter(
+                {
+                    k: v
+                    for k, v in value.items()
+                    if isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) and v > 0
+                }
+            )
 
         lines, words = data.get("lines"), data.get("words")
         ok = lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0  # noqa: E731
-        return cls(counts(data.get("speakers")), counts(data.get("actions")), lines if ok(lines) else 0, words if ok(words) else 0)
+        return cls(
+            counts(data.get("speakers")),
+            counts(data.get("actions")),
+            lines if ok(lines) else 0,
+            words if ok(words) else 0,
+        )

@@ -139,14 +139,18 @@ class Vocab:
         return cls.from_counts(counts, level, min_count)
 
     @classmethod
-    def from_counts(cls, counts: Counter[str], level: str, min_count: int = 1, specials: dict[str, int] | None = None) -> "Vocab":
+    def from_counts(
+        cls, counts: Counter[str], level: str, min_count: int = 1, specials: dict[str, int] | None = None
+    ) -> "Vocab":
         """Tokens most frequent first; ``specials`` (token -> count) are always kept, whatever ``min_count``."""
         if not counts:
             raise ScriptgenError("the corpus has no tokens; pass a corpus with some text in it")
         specials = specials or {}
         clash = next((t for t in specials if t in counts), None)
         if clash is not None:
-            raise ScriptgenError(f"the corpus's text contains {clash!r}, which is the token of a label; rename that label folder or remove the text")
+            raise ScriptgenError(
+                f"the corpus's text contains {clash!r}, which is the token of a label; rename that label folder or remove the text"
+            )
         unk = None
         if min_count > 1:
             rare = sum(c for t, c in counts.items() if c < min_count)
@@ -186,7 +190,9 @@ class Vocab:
         more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
         message = f"prime {what}{'s' if len(missing) > 1 else ''} {shown}{more} not in the vocabulary"
         if self.level == "word":
-            close = difflib.get_close_matches(missing[0], [t for t in self.itos if not t.startswith("||") and t not in self.specials], n=3)
+            close = difflib.get_close_matches(
+                missing[0], [t for t in self.itos if not t.startswith("||") and t not in self.specials], n=3
+            )
             if close:
                 message += f"; closest known words to {missing[0]!r}: {', '.join(close)}"
             if self.unk is not None:
@@ -204,7 +210,9 @@ class Vocab:
     # -- persistence ---------------------------------------------------------
     def to_json(self) -> dict:
         data = {"level": self.level, "unk": self.unk, "itos": self.itos}
-        return data | {"specials": self.specials} if self.specials else data  # absent without: older files stay byte for byte
+        return (
+            data | {"specials": self.specials} if self.specials else data
+        )  # absent without: older files stay byte for byte
 
     @classmethod
     def from_json(cls, data: object, where: str = "vocab.json") -> "Vocab":

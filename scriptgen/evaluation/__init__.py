@@ -23,4 +23,12 @@ from .heldout import heldout_nats, score_text
 from .novelty import NgramIndex
 from .textstats import distinct_n, repetition_rate
 
-__all__ = ["Evaluation", "NgramIndex", "distinct_n", "evaluate_checkpoint", "heldout_nats", "repetition_rate", "score_text"]
+__all__ = [
+    "Evaluation",
+    "NgramIndex",
+    "distinct_n",
+    "evaluate_checkpoint",
+    "heldout_nats",
+    "repetition_rate",
+    "score_text",
+]

@@ -87,7 +87,9 @@ class TrainingText:
         return (decode(np.asarray(ids[s:e]).tolist()) for s, e in self.train)
 
 
-def training_text(ckpt: Checkpoint, data_dir: str | Path, train_data: str | Path | None = None, log: Callable[[str], None] = print) -> TrainingText:
+def training_text(
+    ckpt: Checkpoint, data_dir: str | Path, train_data: str | Path | None = None, log: Callable[[str], None] = print
+) -> TrainingText:
     """The checkpoint's training text, prepared and split as training did; refused if it changed or cannot be found."""
     data = ckpt.info["data"]
     recorded = data["source"]
@@ -97,12 +99,16 @@ def training_text(ckpt: Checkpoint, data_dir: str | Path, train_data: str | Path
     if source != corpus.DEFAULT_SOURCE and not os.path.lexists(source):
         raise ScriptgenError(f"{where} is not at {source!r}; run from the folder training ran in, or {fix}")
     if corpus.fingerprint(source) != data["fingerprint"]:
-        raise ScriptgenError(f"{where} changed since the model was trained ({source!r} is not the same text); restore it, or {fix}")
+        raise ScriptgenError(
+            f"{where} changed since the model was trained ({source!r} is not the same text); restore it, or {fix}"
+        )
     encoding = data.get("encoding", "utf-8")
     run = load_run_data(ckpt.config, None if source == corpus.DEFAULT_SOURCE else source, data_dir, encoding, log)
     recorded_val = data.get("split", {}).get("val_documents")
     if run.vocab.itos != ckpt.vocab.itos or (recorded_val is not None and run.split.val_documents != recorded_val):
-        raise ScriptgenError(f"{where} no longer prepares into the vocabulary and split the model was trained on; evaluate with the scriptgen that trained it")
+        raise ScriptgenError(
+            f"{where} no longer prepares into the vocabulary and split the model was trained on; evaluate with the scriptgen that trained it"
+        )
     prepared = prepare(
         None if source == corpus.DEFAULT_SOURCE else source, ckpt.config.level, ckpt.config.min_count, data_dir, encoding, log=log, labels=ckpt.config.labels
     )  # fmt: skip
@@ -113,7 +119,14 @@ def training_text(ckpt: Checkpoint, data_dir: str | Path, train_data: str | Path
 # Samples
 # --------------------------------------------------------------------------
 def draw_samples(
-    sampler: Sampler, prime_ids: list[int], count: int, length: int, temperature: float, seed: int, lines: int | None = None, vocab: Vocab | None = None
+    sampler: Sampler,
+    prime_ids: list[int],
+    count: int,
+    length: int,
+    temperature: float,
+    seed: int,
+    lines: int | None = None,
+    vocab: Vocab | None = None,
 ) -> list[list[int]]:
     """``count`` samples after ``prime_ids``, sample ``k`` seeded with ``seed + k``: ``length`` new ids, or with
     ``lines`` that many whole lines (``length`` then caps them), as ``scriptgen generate --lines`` writes them."""
@@ -128,7 +141,11 @@ def draw_samples(
         if writer is None:
             samples.append(sampler.sample(length, temperature, 0, generator))
         else:
-            samples.append(writer.write(prime_ids, WriteOptions(length=length, lines=lines, temperature=temperature), generator).ids)
+            samples.append(
+                writer.write(
+                    prime_ids, WriteOptions(length=length, lines=lines, temperature=temperature), generator
+                ).ids
+            )
     return samples
 
 
@@ -183,7 +200,13 @@ class SampleScores:
 
 
 def score_samples(
-    samples: list[list[int]], prime_ids: list[int], temperature: float, vocab: Vocab, index: NgramIndex, train: TrainingText, corpus_profile: CastProfile
+    samples: list[list[int]],
+    prime_ids: list[int],
+    temperature: float,
+    vocab: Vocab,
+    index: NgramIndex,
+    train: TrainingText,
+    corpus_profile: CastProfile,
 ) -> SampleScores:
     """Diversity, copies and cast of the samples of one temperature."""
     texts = [vocab.decode(s) for s in samples]
@@ -226,7 +249,9 @@ class Evaluation:
     rows: list[SampleScores]
     seconds: dict[str, float]
     label: str | None = None  # the genre label the samples and the held-out loss are of
-    heldout_by_label: dict[str, HeldOut] = field(default_factory=dict)  # a labelled model without label=: each label's validation documents
+    heldout_by_label: dict[str, HeldOut] = field(
+        default_factory=dict
+    )  # a labelled model without label=: each label's validation documents
     lines: int | None = None  # samples of this many whole lines (length their cap), or None: length tokens each
 
     def to_json(self) -> dict:
@@ -237,8 +262,18 @@ class Evaluation:
                 "heldout": self.heldout.to_json(),
                 "label": self.label,
                 "heldout_by_label": {name: h.to_json() for name, h in self.heldout_by_label.items()},
-                "training_split": {"tokens": self.train_tokens, "documents": self.train_documents, "cast": self.corpus.to_json()},
-                "sampling": {"prime": self.prime, "samples": self.samples, "length": self.length, "lines": self.lines, "seed": self.seed},
+                "training_split": {
+                    "tokens": self.train_tokens,
+                    "documents": self.train_documents,
+                    "cast": self.corpus.to_json(),
+                },
+                "sampling": {
+                    "prime": self.prime,
+                    "samples": self.samples,
+                    "length": self.length,
+                    "lines": self.lines,
+                    "seed": self.seed,
+                },
                 "temperatures": [row.to_json() for row in self.rows],
                 "seconds": self.seconds,
             }
@@ -250,13 +285,18 @@ class Evaluation:
         what = "word" if self.level == "word" else "character"
         unknown = f"; {h.unknown:,} unknown {what}{'s' if h.unknown != 1 else ''} ({h.unknown_as})" if h.unknown else ""
         lines = [
-            f"checkpoint {self.checkpoint} ({self.level} level)" + (f", label {self.label}" if self.label is not None else ""),
+            f"checkpoint {self.checkpoint} ({self.level} level)"
+            + (f", label {self.label}" if self.label is not None else ""),
             f"held-out, {_heldout(h)}{unknown}",
             *(f"held-out, {_heldout(b)}" for b in self.heldout_by_label.values()),
             f"training split: {self.train_documents} documents, {self.train_tokens:,} tokens, {c.lines:,} lines: "
             f"{_pct(c.action_share)} action lines, {number(c.words_per_line, ',.1f')} words/line, {len(c.cast.speakers):,} speakers",
             f"samples: {self.samples} per temperature, "
-            + (f"{self.lines} lines each (at most {self.length} tokens)" if self.lines else f"{self.length} tokens each")
+            + (
+                f"{self.lines} lines each (at most {self.length} tokens)"
+                if self.lines
+                else f"{self.length} tokens each"
+            )
             + f" after the prime {self.prime!r}, "
             f"seeds {self.seed}..{self.seed + self.samples - 1}; novelty = share of {self.rows[0].copy_span}-token spans not in the training split",
             "",
@@ -272,7 +312,9 @@ class Evaluation:
                 number(r.cast.words_per_line, ",.1f"),
             ]  # fmt: skip
             lines.append("| " + " | ".join(cells) + " |")
-        copies = [f"- {r.temperature:g}: {json.dumps(r.longest_text, ensure_ascii=False)}" for r in self.rows if r.longest]
+        copies = [
+            f"- {r.temperature:g}: {json.dumps(r.longest_text, ensure_ascii=False)}" for r in self.rows if r.longest
+        ]
         if copies:
             lines += ["", "longest copied spans:", *copies]
         return "\n".join(lines)
@@ -312,7 +354,9 @@ def _finite(value):
 
 def check_settings(samples: int, length: int, temperatures, seed: int, vocab_size: int) -> None:
     if isinstance(samples, bool) or not isinstance(samples, int) or not 1 <= samples <= 100_000:
-        raise ScriptgenError(f"--samples {samples!r} is invalid: ask for 1 to 100,000 samples per temperature, e.g. --samples 10")
+        raise ScriptgenError(
+            f"--samples {samples!r} is invalid: ask for 1 to 100,000 samples per temperature, e.g. --samples 10"
+        )
     if not temperatures:
         raise ScriptgenError("no temperature given; pass --temperature 0.8 or a list such as 0.5,0.8,1.0")
     for temperature in temperatures:
@@ -366,7 +410,9 @@ def evaluate_checkpoint(
         heldout = _label_heldout(model, ckpt, train, label, required=True)
     elif data is None:
         n_val = len(train.val_documents)
-        heldout = score_text(model, vocab, train.val_batches, f"validation split ({n_val} document{'s' if n_val != 1 else ''})")
+        heldout = score_text(
+            model, vocab, train.val_batches, f"validation split ({n_val} document{'s' if n_val != 1 else ''})"
+        )
         by_label = {name: _label_heldout(model, ckpt, train, name) for name in ckpt.labels or ()}
         by_label = {name: h for name, h in by_label.items() if h is not None}
     else:
@@ -384,7 +430,9 @@ def evaluate_checkpoint(
     sampler = Sampler(model, precision if precision != "auto" else ("int8" if torch_device.type == "cpu" else "fp32"))
     rows = []
     for temperature in temperatures:
-        drawn = draw_samples(sampler, ([lead] if lead is not None else []) + prime_ids, samples, length, temperature, seed, lines, vocab)
+        drawn = draw_samples(
+            sampler, ([lead] if lead is not None else []) + prime_ids, samples, length, temperature, seed, lines, vocab
+        )
         rows.append(score_samples(drawn, prime_ids, temperature, vocab, index, train, corpus_profile))
     lap("samples")
     return Evaluation(

@@ -76,7 +76,9 @@ class HeldOut:
         }
 
 
-def position_nats(model: RNN, x: torch.Tensor, y: torch.Tensor, hidden: Hidden | None = None) -> tuple[torch.Tensor, Hidden]:
+def position_nats(
+    model: RNN, x: torch.Tensor, y: torch.Tensor, hidden: Hidden | None = None
+) -> tuple[torch.Tensor, Hidden]:
     """Cross-entropy (nats) of every target in ``y`` (batch, time) given ``x``, in fp32, and the hidden state after it."""
     out, hidden = model.features(x, hidden)
     target = y.to(model.device).reshape(-1).long()
@@ -103,7 +105,9 @@ def heldout_nats(model: RNN, batches: StreamBatches) -> tuple[float, int]:
     return total, count
 
 
-def score_text(model: RNN, vocab: Vocab, batches: StreamBatches, text: str, unknown: int = 0, unknown_as: str = "") -> HeldOut:
+def score_text(
+    model: RNN, vocab: Vocab, batches: StreamBatches, text: str, unknown: int = 0, unknown_as: str = ""
+) -> HeldOut:
     """:class:`HeldOut` of ``batches``; its characters and words are those of the decoded targets actually scored."""
     nats, count = heldout_nats(model, batches)
     scored = batches.stream(0)[1 : 1 + batches.batch_size * batches.row_len]  # validation batches start at offset 0
@@ -112,7 +116,12 @@ def score_text(model: RNN, vocab: Vocab, batches: StreamBatches, text: str, unkn
 
 
 def eval_batches(
-    ids: np.ndarray, ranges: list[tuple[int, int]], batch_size: int, seq_len: int, what: str, leads: list[int] | None = None
+    ids: np.ndarray,
+    ranges: list[tuple[int, int]],
+    batch_size: int,
+    seq_len: int,
+    what: str,
+    leads: list[int] | None = None,
 ) -> StreamBatches:
     """Batches as validation cuts them (rundata.load_run_data): up to ``batch_size`` rows, each at least a chunk long.
 
@@ -123,16 +132,28 @@ def eval_batches(
     return StreamBatches(ids, rows, min(seq_len, (n - 1) // rows), what, ranges, leads=leads)
 
 
-def label_heldout(model: RNN, vocab: Vocab, cfg: Config, ids: np.ndarray, documents: list[dict], val: list[tuple[int, int]], label: str) -> HeldOut | None:
+def label_heldout(
+    model: RNN,
+    vocab: Vocab,
+    cfg: Config,
+    ids: np.ndarray,
+    documents: list[dict],
+    val: list[tuple[int, int]],
+    label: str,
+) -> HeldOut | None:
     """:class:`HeldOut` of the validation ranges ``val`` that lie in documents of ``label``, batched as validation; None if none do."""
     ranges = label_ranges(documents, val, label)
     if not ranges:
         return None
-    batches = eval_batches(ids, ranges, cfg.batch_size, cfg.seq_len, f"label {label!r} validation", lead_ids(documents, ranges, vocab))
+    batches = eval_batches(
+        ids, ranges, cfg.batch_size, cfg.seq_len, f"label {label!r} validation", lead_ids(documents, ranges, vocab)
+    )
     return score_text(model, vocab, batches, f"validation documents of label {label} ({len(ranges)})")
 
 
-def text_ids(vocab: Vocab, source: str | Path, encoding: str = "utf-8") -> tuple[np.ndarray, list[tuple[int, int]], int, int]:
+def text_ids(
+    vocab: Vocab, source: str | Path, encoding: str = "utf-8"
+) -> tuple[np.ndarray, list[tuple[int, int]], int, int]:
     """Ids of a text (file, folder of .txt files, or "seinfeld"), one range per document; returns (ids, ranges, known, unknown).
 
     Tokens the vocabulary lacks become ``<unk>`` when it has one, else they are
@@ -162,7 +183,9 @@ def text_ids(vocab: Vocab, source: str | Path, encoding: str = "utf-8") -> tuple
     return all_ids, ranges, known, unknown
 
 
-def heldout_on_text(model: RNN, ckpt: Checkpoint, source: str | Path, encoding: str, lead: int | None = None) -> HeldOut:
+def heldout_on_text(
+    model: RNN, ckpt: Checkpoint, source: str | Path, encoding: str, lead: int | None = None
+) -> HeldOut:
     """Held-out loss on the text at ``source``, tokenized with the checkpoint's vocabulary; with ``lead`` (a label's token) opening each document."""
     vocab, cfg = ckpt.vocab, ckpt.config
     ids, ranges, known, unknown = text_ids(vocab, source, encoding)
@@ -174,8 +197,12 @@ def heldout_on_text(model: RNN, ckpt: Checkpoint, source: str | Path, encoding: 
             f"--data {str(source)!r} has no {what} the checkpoint's vocabulary knows ({unknown:,} unknown); evaluate on text like the training text"
         )
     if len(ids) < 2:
-        raise ScriptgenError(f"--data {str(source)!r} has {len(ids)} token the model knows, too few to score; pass a longer text")
-    batches = eval_batches(ids, ranges, cfg.batch_size, cfg.seq_len, "--data", None if lead is None else [lead] * len(ranges))
+        raise ScriptgenError(
+            f"--data {str(source)!r} has {len(ids)} token the model knows, too few to score; pass a longer text"
+        )
+    batches = eval_batches(
+        ids, ranges, cfg.batch_size, cfg.seq_len, "--data", None if lead is None else [lead] * len(ranges)
+    )
     unknown_as = ("<unk>" if vocab.unk is not None else "left out") if unknown else ""
     return score_text(model, vocab, batches, str(source), unknown, unknown_as)
 

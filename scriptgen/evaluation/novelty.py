@@ -80,10 +80,14 @@ class NgramIndex:
         if n < 2:
             raise ScriptgenError(f"copy-check spans of {n} tokens are too short; use 2 or more")
         self.ids, self.n = ids, n
-        self.table = np.random.default_rng(TABLE_SEED).integers(0, 2**64, size=vocab_size, dtype=np.uint64, endpoint=False)
+        self.table = np.random.default_rng(TABLE_SEED).integers(
+            0, 2**64, size=vocab_size, dtype=np.uint64, endpoint=False
+        )
         self.position_bits = max(1, int(len(ids)).bit_length())
         if self.position_bits > MAX_POSITION_BITS:
-            raise ScriptgenError(f"the corpus has {len(ids):,} tokens, more than the copy check indexes (2**{MAX_POSITION_BITS})")
+            raise ScriptgenError(
+                f"the corpus has {len(ids):,} tokens, more than the copy check indexes (2**{MAX_POSITION_BITS})"
+            )
         self.low_mask = np.uint64((1 << self.position_bits) - 1)
         self.keys = self._build([(int(s), int(e)) for s, e in ranges if e - s >= n], chunk)
 

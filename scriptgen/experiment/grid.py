@@ -75,7 +75,9 @@ class Grid:
             changes["max_minutes"] = float(budget)
         return self.base.replace(**changes).validate()
 
-    def rows(self, epochs: int | None = None, budget_minutes: float | None = None, eval_tokens: int | None = None) -> list[Row]:
+    def rows(
+        self, epochs: int | None = None, budget_minutes: float | None = None, eval_tokens: int | None = None
+    ) -> list[Row]:
         """The rows to train, benchmark first (one-at-a-time) or every combination (product)."""
         base = self.base_config(epochs, budget_minutes)
         eval_tokens = eval_tokens if eval_tokens is not None else self.eval_tokens
@@ -86,18 +88,29 @@ class Grid:
                 for value in values:
                     if same(value, getattr(base, name)):
                         continue  # the benchmark row already has it
-                    rows.append(Row(f"{name}={fmt(value)}", name, {name: value}, row_config(base, {name: value}, self, eval_tokens)))
+                    rows.append(
+                        Row(
+                            f"{name}={fmt(value)}",
+                            name,
+                            {name: value},
+                            row_config(base, {name: value}, self, eval_tokens),
+                        )
+                    )
         else:
             names = list(self.axes)
             for combo in itertools.product(*(self.axes[n] for n in names)):
                 changes = dict(zip(names, combo))
                 is_base = all(same(v, getattr(base, n)) for n, v in changes.items())
                 label = ",".join(f"{n}={fmt(v)}" for n, v in changes.items()) or BENCHMARK
-                rows.append(Row(label, "product", changes, row_config(base, changes, self, eval_tokens), benchmark=is_base))
+                rows.append(
+                    Row(label, "product", changes, row_config(base, changes, self, eval_tokens), benchmark=is_base)
+                )
         folders = [r.folder_name for r in rows]
         if len(set(folders)) != len(folders):
             dup = next(f for f in folders if folders.count(f) > 1)
-            raise ScriptgenError(f"{self.where()}two rows would share the folder name {dup!r}; make the axis values distinct")
+            raise ScriptgenError(
+                f"{self.where()}two rows would share the folder name {dup!r}; make the axis values distinct"
+            )
         return rows
 
     def where(self) -> str:
@@ -139,7 +152,11 @@ def row_config(base: Config, changes: dict[str, Any], grid: Grid, eval_tokens: i
 
 def _field_names(message: str) -> str:
     """Config messages name command-line flags; a grid file names fields."""
-    return re.sub(r"--([a-z][a-z-]*)", lambda m: m.group(1).replace("-", "_") if m.group(1).replace("-", "_") in FIELD_NAMES else m.group(0), message)
+    return re.sub(
+        r"--([a-z][a-z-]*)",
+        lambda m: m.group(1).replace("-", "_") if m.group(1).replace("-", "_") in FIELD_NAMES else m.group(0),
+        message,
+    )
 
 
 def _read_toml(path: Path) -> dict:
@@ -149,11 +166,15 @@ def _read_toml(path: Path) -> dict:
         try:
             import tomli as tomllib
         except ImportError:
-            raise ScriptgenError("reading grid files on Python 3.10 needs the tomli package; pip install tomli") from None
+            raise ScriptgenError(
+                "reading grid files on Python 3.10 needs the tomli package; pip install tomli"
+            ) from None
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        raise ScriptgenError(f"grid file {str(path)!r} does not exist; pass an existing TOML file with --grid") from None
+        raise ScriptgenError(
+            f"grid file {str(path)!r} does not exist; pass an existing TOML file with --grid"
+        ) from None
     except OSError as exc:
         raise ScriptgenError(f"cannot read grid file {str(path)!r}: {exc.strerror}") from None
     try:
@@ -202,7 +223,9 @@ def _parse_axes(where: str, axes_raw: dict, base: Config) -> dict[str, list]:
     axes: dict[str, list] = {}
     for name, values in axes_raw.items():
         if not isinstance(values, list) or not values:
-            raise ScriptgenError(f"{where}[axes] {name} must be a non-empty list of values, e.g. {name} = [{toml_value(getattr(base, name))}]")
+            raise ScriptgenError(
+                f"{where}[axes] {name} must be a non-empty list of values, e.g. {name} = [{toml_value(getattr(base, name))}]"
+            )
         checked: list = []
         for value in values:
             value = _check_value(f"{where}[axes] ", name, value)
@@ -221,11 +244,15 @@ def _parse_run(where: str, run_raw: dict) -> tuple[int | None, float | None, int
     budget = run_raw.get("budget_minutes")
     if budget is not None:
         if isinstance(budget, bool) or not isinstance(budget, (int, float)) or not math.isfinite(budget) or budget < 0:
-            raise ScriptgenError(f"{where}[run] budget_minutes = {toml_value(budget)} must be 0 (no limit) or a positive number of minutes")
+            raise ScriptgenError(
+                f"{where}[run] budget_minutes = {toml_value(budget)} must be 0 (no limit) or a positive number of minutes"
+            )
         budget = float(budget)
     eval_tokens = run_raw.get("eval_tokens")
     if eval_tokens is not None and not _whole(eval_tokens, 1):
-        raise ScriptgenError(f"{where}[run] eval_tokens = {toml_value(eval_tokens)} must be a whole number of training tokens of at least 1")
+        raise ScriptgenError(
+            f"{where}[run] eval_tokens = {toml_value(eval_tokens)} must be a whole number of training tokens of at least 1"
+        )
     return epochs, budget, eval_tokens
 
 
@@ -237,7 +264,7 @@ def parse_grid(data: dict, path: Path | None = None, text: str = "") -> Grid:
     _unknown(where, data, ("base", "axes", "mode", "run", "description"), "top-level key")
     mode = data.get("mode", "one-at-a-time")
     if mode not in MODES:
-        raise ScriptgenError(f"{where}mode = {toml_value(mode)} is unknown; choose \"one-at-a-time\" or \"product\"")
+        raise ScriptgenError(f'{where}mode = {toml_value(mode)} is unknown; choose "one-at-a-time" or "product"')
     description = data.get("description", "")
     if not isinstance(description, str):
         raise ScriptgenError(f"{where}description must be a string")
@@ -257,7 +284,9 @@ def parse_grid(data: dict, path: Path | None = None, text: str = "") -> Grid:
     grid = Grid(base, axes, mode, epochs, budget, eval_tokens, description, path, text)
     n_rows = math.prod(len(v) for v in axes.values()) if mode == "product" else 1 + sum(len(v) for v in axes.values())
     if n_rows > MAX_ROWS:
-        raise ScriptgenError(f"{where}the grid has {n_rows:,} rows, more than {MAX_ROWS}; use fewer values or mode = \"one-at-a-time\"")
+        raise ScriptgenError(
+            f'{where}the grid has {n_rows:,} rows, more than {MAX_ROWS}; use fewer values or mode = "one-at-a-time"'
+        )
     grid.rows()  # every row's config must be valid
     return grid
 
@@ -274,7 +303,9 @@ def toml_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
-        return repr(value) if math.isfinite(value) else ("nan" if math.isnan(value) else ("inf" if value > 0 else "-inf"))
+        return (
+            repr(value) if math.isfinite(value) else ("nan" if math.isnan(value) else ("inf" if value > 0 else "-inf"))
+        )
     if isinstance(value, int):
         return str(value)
     if isinstance(value, str):

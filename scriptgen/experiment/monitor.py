@@ -72,7 +72,11 @@ class ResourceMonitor:
             index = torch.cuda.current_device()
             uuid = getattr(torch.cuda.get_device_properties(index), "uuid", None)
             try:
-                self._handle = pynvml.nvmlDeviceGetHandleByUUID(f"GPU-{uuid}") if uuid else pynvml.nvmlDeviceGetHandleByIndex(index)
+                self._handle = (
+                    pynvml.nvmlDeviceGetHandleByUUID(f"GPU-{uuid}")
+                    if uuid
+                    else pynvml.nvmlDeviceGetHandleByIndex(index)
+                )
             except Exception:
                 self._handle = pynvml.nvmlDeviceGetHandleByIndex(index)
             self._nvml = pynvml
@@ -173,7 +177,11 @@ def git_commit() -> str:
     """The repository's HEAD commit, or "" when git or the repository is not there."""
     try:
         out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parent, capture_output=True, text=True, timeout=10
+            ["git", "rev-parse", "HEAD"],
+            cwd=Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            timeout=10,
         )
     except (OSError, subprocess.SubprocessError):
         return ""

@@ -69,7 +69,16 @@ def _metric_cells(row: dict, gpu: bool) -> list[str]:
 
 
 def _metric_header(gpu: bool) -> list[str]:
-    cols = ["best val loss", "last val loss", "train loss", "epochs", "stopped by", "novelty", "distinct-2", "repetition"]
+    cols = [
+        "best val loss",
+        "last val loss",
+        "train loss",
+        "epochs",
+        "stopped by",
+        "novelty",
+        "distinct-2",
+        "repetition",
+    ]
     cols += ["time", "tokens/s", "CPU %", "peak RSS MB"]
     return cols + (["GPU %", "GPU MB"] if gpu else [])
 
@@ -88,7 +97,9 @@ def _bold_min(lines: list[list[str]], rows: list[dict], col: int) -> None:
         lines[i][col] = f"**{lines[i][col]}**"
 
 
-def results_markdown(rows: list[dict], title: str, header: list[str], axes: list[str] | None = None, total: int | None = None) -> str:
+def results_markdown(
+    rows: list[dict], title: str, header: list[str], axes: list[str] | None = None, total: int | None = None
+) -> str:
     """results.md: one table per axis with the benchmark row in each (product/search rows: one table)."""
     gpu = any(r.get("gpu_util_pct") is not None or r.get("cuda_peak_mb") is not None for r in rows)
     out = [f"# {title}", ""] + header
@@ -118,10 +129,14 @@ def results_markdown(rows: list[dict], title: str, header: list[str], axes: list
         out += [f"## {_label(axis)} (`{axis}`)", ""] + _table([axis] + _metric_header(gpu), lines) + [""]
     others = [r for r in rows if r.get("axis") in ("product", "search")]
     if others or (bench and not axes):
-        members = sorted(others or [bench], key=lambda r: (r["best_val_loss"] if r["best_val_loss"] is not None else math.inf))
+        members = sorted(
+            others or [bench], key=lambda r: r["best_val_loss"] if r["best_val_loss"] is not None else math.inf
+        )
         fields = sorted({k for r in members for k in r["changes"]}) if others else []
         lines = [
-            [r["row"] + (" (benchmark)" if r.get("benchmark") else "")] + [fmt(r["config"].get(f)) for f in fields] + _metric_cells(r, gpu)
+            [r["row"] + (" (benchmark)" if r.get("benchmark") else "")]
+            + [fmt(r["config"].get(f)) for f in fields]
+            + _metric_cells(r, gpu)
             for r in members
         ]
         _bold_min(lines, members, 1 + len(fields))
@@ -156,7 +171,7 @@ def curves_figure(rows: list[dict], axes: list[str] | None = None, title: str = 
         members = [r for r in axis_rows if r["axis"] == axis]
         if bench is None and not members:
             continue
-        items = ([(f"{fmt(bench['config'].get(axis))} (benchmark)", bench)] if bench else [])
+        items = [(f"{fmt(bench['config'].get(axis))} (benchmark)", bench)] if bench else []
         items += [(fmt(r["config"].get(axis)), r) for r in members]
         panels.append((f"{_label(axis)} ({axis})", items))
     others = [r for r in rows if r.get("axis") in ("product", "search")]
@@ -172,7 +187,11 @@ def curves_figure(rows: list[dict], axes: list[str] | None = None, title: str = 
             continue
         name, items = panels[i]
         for label, row in items:
-            pts = [(float(h["elapsed_s"]), float(h["val_loss"])) for h in row.get("history", []) if h.get("val_loss") not in ("", None)]
+            pts = [
+                (float(h["elapsed_s"]), float(h["val_loss"]))
+                for h in row.get("history", [])
+                if h.get("val_loss") not in ("", None)
+            ]
             if pts:
                 ax.plot(*zip(*pts), "o-" if "(benchmark)" not in label else "s--", markersize=3, label=label)
         ax.set_title(name)
@@ -186,7 +205,6 @@ def curves_figure(rows: list[dict], axes: list[str] | None = None, title: str = 
         fig.suptitle(title)
     fig.tight_layout()
     return fig
-
 
 
 def header(grid: Grid, rows: list[dict], base: Config, mode: str) -> list[str]:
@@ -203,14 +221,17 @@ def header(grid: Grid, rows: list[dict], base: Config, mode: str) -> list[str]:
         lines += [grid.description.strip(), ""]
     lines += [
         f"- grid: `{grid.path.name if grid.path else 'API'}`, mode {mode}; each row stops at {' or '.join(limits) or 'its epochs'}, whichever comes first",
-        "- benchmark: " + ", ".join(f"{k} {fmt(getattr(base, k))}" for k in shown)
+        "- benchmark: "
+        + ", ".join(f"{k} {fmt(getattr(base, k))}" for k in shown)
         + f"; cell {base.cell}, output {base.output}, dropout {base.dropout:g}, seed {base.seed}",
     ]
     if first:
         cfg = first["config"]
         if cfg.get("eval_interval"):
             every = cfg["eval_interval"] * cfg["batch_size"] * cfg["seq_len"]
-            lines.append(f"- validation: every {cfg['eval_interval']} steps (about {every:,} training tokens; see each row's eval_interval) and at the end")
+            lines.append(
+                f"- validation: every {cfg['eval_interval']} steps (about {every:,} training tokens; see each row's eval_interval) and at the end"
+            )
         else:
             lines.append("- validation: twice per epoch and at the end")
     if first:
@@ -220,16 +241,22 @@ def header(grid: Grid, rows: list[dict], base: Config, mode: str) -> list[str]:
             f"scriptgen {first.get('scriptgen')}, commit {str(first.get('git_commit'))[:10] or 'unknown'}",
         ]
     if any(a in DATA_FIELDS for a in grid.axes):
-        lines.append("- note: an axis changes the data or its split, so those rows' losses are not comparable with the others")
+        lines.append(
+            "- note: an axis changes the data or its split, so those rows' losses are not comparable with the others"
+        )
     return lines + [""]
 
 
-def write_reports(folder: Path, grid: Grid, recorder: Recorder, order: list[str], base: Config, stem: str, title: str) -> list[dict]:
+def write_reports(
+    folder: Path, grid: Grid, recorder: Recorder, order: list[str], base: Config, stem: str, title: str
+) -> list[dict]:
     """Rewrite STEM.md, the curves figure and (a one-at-a-time grid's results) combined.toml; the rows in ``order``."""
     rows = recorder.rows(order)
     axes = list(grid.axes) if stem == "results" and grid.mode == "one-at-a-time" else []
     mode = grid.mode if stem == "results" else "optuna search"
-    md = results_markdown(rows, title, header(grid, rows, base, mode), axes=axes, total=len(order) if stem == "results" else None)
+    md = results_markdown(
+        rows, title, header(grid, rows, base, mode), axes=axes, total=len(order) if stem == "results" else None
+    )
     write_file(folder / f"{stem}.md", md.encode("utf-8"))
     if rows:
         from ..training.plots import figure_png
@@ -241,7 +268,10 @@ def write_reports(folder: Path, grid: Grid, recorder: Recorder, order: list[str]
             cfg = winning_config(rows, "combine")
             write_file(
                 folder / "combined.toml",
-                config_toml(cfg, f"{title}: each axis's best value together (scriptgen experiment).\nNot itself trained in the grid.").encode("utf-8"),
+                config_toml(
+                    cfg,
+                    f"{title}: each axis's best value together (scriptgen experiment).\nNot itself trained in the grid.",
+                ).encode("utf-8"),
             )
         except ScriptgenError:
             pass

@@ -89,7 +89,9 @@ def _parse_row(raw: dict, path: Path) -> dict:
             else:
                 row[key] = value
     except (ValueError, TypeError):
-        raise ScriptgenError(f"{str(path)!r} is damaged (row {raw.get('row')!r}); delete the line or the file and rerun the experiment") from None
+        raise ScriptgenError(
+            f"{str(path)!r} is damaged (row {raw.get('row')!r}); delete the line or the file and rerun the experiment"
+        ) from None
     if not row["row"] or not isinstance(row["config"], dict):
         raise ScriptgenError(f"{str(path)!r} is damaged; delete it and rerun the experiment")
     return row
@@ -170,7 +172,9 @@ def winning_config(rows: list[dict], how: str = "combine") -> Config:
     try:
         return cfg.validate()
     except ScriptgenError as exc:
-        raise ScriptgenError(f"the axes' best values do not combine into a valid config ({exc}); use how='best'") from None
+        raise ScriptgenError(
+            f"the axes' best values do not combine into a valid config ({exc}); use how='best'"
+        ) from None
 
 
 class Recorder:
@@ -193,7 +197,9 @@ class Recorder:
 
     def add(self, line: dict, history: list[dict]) -> None:
         self.lines = [r for r in self.lines if r["row"] != line["row"]] + [_parse_row(_stringify(line), self.csv)]
-        self.history_lines = [h for h in self.history_lines if h["row"] != line["row"]] + [{"row": line["row"], **h} for h in history]
+        self.history_lines = [h for h in self.history_lines if h["row"] != line["row"]] + [
+            {"row": line["row"], **h} for h in history
+        ]
         write_file(self.hist, history_csv(self.history_lines, ROW))
         write_file(self.csv, _csv_bytes(RESULT_FIELDS, self.lines))  # the commit point of a row
 

@@ -59,13 +59,23 @@ class ExperimentOptions:
     def check(self) -> None:
         """A ScriptgenError naming the flag when a limit is not a valid value."""
         eval_tokens, epochs, budget = self.eval_tokens, self.epochs, self.budget_minutes
-        if eval_tokens is not None and (isinstance(eval_tokens, bool) or not isinstance(eval_tokens, int) or eval_tokens < 1):
-            raise ScriptgenError(f"--eval-tokens {eval_tokens!r} is invalid: it must be a whole number of training tokens of at least 1")
+        if eval_tokens is not None and (
+            isinstance(eval_tokens, bool) or not isinstance(eval_tokens, int) or eval_tokens < 1
+        ):
+            raise ScriptgenError(
+                f"--eval-tokens {eval_tokens!r} is invalid: it must be a whole number of training tokens of at least 1"
+            )
         if epochs is not None and (isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1):
             raise ScriptgenError(f"--epochs {epochs!r} is invalid: it must be a whole number of at least 1")
         if budget is not None and (not isinstance(budget, (int, float)) or not math.isfinite(budget) or budget < 0):
-            raise ScriptgenError(f"--budget-minutes {budget!r} is invalid: it must be 0 (no limit) or a positive number of minutes")
-        if isinstance(self.eval_samples, bool) or not isinstance(self.eval_samples, int) or not 0 <= self.eval_samples <= 1000:
+            raise ScriptgenError(
+                f"--budget-minutes {budget!r} is invalid: it must be 0 (no limit) or a positive number of minutes"
+            )
+        if (
+            isinstance(self.eval_samples, bool)
+            or not isinstance(self.eval_samples, int)
+            or not 0 <= self.eval_samples <= 1000
+        ):
             raise ScriptgenError(f"--eval-samples {self.eval_samples!r} is invalid: use 0 (no script columns) to 1000")
 
     def source(self) -> str | None:
@@ -78,7 +88,9 @@ class ExperimentOptions:
         try:
             (folder / "rows").mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise ScriptgenError(f"cannot create {str(folder)!r}: {exc.strerror}; choose a writable --out-dir") from None
+            raise ScriptgenError(
+                f"cannot create {str(folder)!r}: {exc.strerror}; choose a writable --out-dir"
+            ) from None
         return folder
 
 
@@ -110,7 +122,14 @@ def data_fingerprints(rows: list[Row], data: str | None, options: ExperimentOpti
     for row in rows:
         key = (row.config.level, row.config.min_count)
         if key not in out:
-            meta = prepare(data, row.config.level, row.config.min_count, options.data_dir, encoding=options.encoding, log=options.log).meta
+            meta = prepare(
+                data,
+                row.config.level,
+                row.config.min_count,
+                options.data_dir,
+                encoding=options.encoding,
+                log=options.log,
+            ).meta
             out[key] = {"data": meta["source"], "data_fingerprint": meta["fingerprint"]}
     return out
 
@@ -133,7 +152,9 @@ def check_consistent(recorded: dict, row: Row, data: dict, path: Path) -> None:
         )
 
 
-def train_row(row: Row, folder: Path, data: str | None, options: ExperimentOptions, data_meta: dict, machine: dict) -> tuple[dict | None, list[dict]]:
+def train_row(
+    row: Row, folder: Path, data: str | None, options: ExperimentOptions, data_meta: dict, machine: dict
+) -> tuple[dict | None, list[dict]]:
     """Train one row into ``folder``; (its result line, its history), or (None, history) if interrupted."""
     from ..training.train import resolve_device, train
 
@@ -190,7 +211,11 @@ def script_columns(folder: Path, options: ExperimentOptions) -> dict:
         folder, samples=options.eval_samples, length=SCRIPT_LENGTH, temperatures=(SCRIPT_TEMPERATURE,), data_dir=options.data_dir,
         encoding=options.encoding, log=lambda message: None,
     ).rows[0]  # fmt: skip
-    return {"novelty": rounded(scores.novelty, 4), "distinct_2": rounded(scores.distinct[1], 4), "repetition": rounded(scores.repetition, 4)}
+    return {
+        "novelty": rounded(scores.novelty, 4),
+        "distinct_2": rounded(scores.distinct[1], 4),
+        "repetition": rounded(scores.repetition, 4),
+    }
 
 
 def now() -> str:
@@ -210,7 +235,9 @@ def warm_up(cfg: Config) -> None:
 
     figure_png(plot_history([{"step": 0, "elapsed_s": 0.0, "train_loss": 1.0, "val_loss": 1.0}]))
     device = resolve_device(cfg.device)
-    tiny = cfg.replace(embedding_dim=8, hidden_dim=8, n_layers=1, tie_weights=False, output="softmax", cutoffs=[], dropout=0.0)
+    tiny = cfg.replace(
+        embedding_dim=8, hidden_dim=8, n_layers=1, tie_weights=False, output="softmax", cutoffs=[], dropout=0.0
+    )
     model = RNN.from_config(tiny, 16).to(device)
     optimizer = make_adam(model.parameters(), lr=1e-3)  # the fused Adam that training uses
     x = torch.randint(0, 16, (2, 4), device=device)
@@ -271,7 +298,9 @@ def run_experiment(grid: Grid | str | Path, options: ExperimentOptions | None = 
                     break
                 recorder.add(line, history)
                 result.trained.append(row.name)
-                say(f"row {row.name}: best val {line['best_val_loss']:.4f}, {mmss(line['train_s'])}, {line['tokens_per_s']:,.0f} tokens/s")
+                say(
+                    f"row {row.name}: best val {line['best_val_loss']:.4f}, {mmss(line['train_s'])}, {line['tokens_per_s']:,.0f} tokens/s"
+                )
                 write_reports(folder, grid, recorder, order, base, "results", title)
                 bar.update(1)
         finally:

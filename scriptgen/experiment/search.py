@@ -55,7 +55,9 @@ def run_search(
     see :func:`scriptgen.experiment.shared.run_shared_search`.
     """
     if study is not None and storage is None:
-        raise ScriptgenError("--study needs --storage URL: a shared study lives in a database (e.g. --storage sqlite:///search.db)")
+        raise ScriptgenError(
+            "--study needs --storage URL: a shared study lives in a database (e.g. --storage sqlite:///search.db)"
+        )
     optuna, space = search_space(grid, options, trials)
 
     if storage is not None:
@@ -76,7 +78,9 @@ def _run_in_memory(optuna, space: SearchSpace, trials: int) -> ExperimentResult:
         seen: dict[str, float] = {}
         for line in recorder.lines:
             space.check_line(line, meta, recorder.csv)
-            study.add_trial(optuna.trial.create_trial(params=line["changes"], distributions=dists, value=line["best_val_loss"]))
+            study.add_trial(
+                optuna.trial.create_trial(params=line["changes"], distributions=dists, value=line["best_val_loss"])
+            )
             seen[key_of(line["changes"])] = line["best_val_loss"]
         if space.grid.text:
             write_file(folder / "grid.toml", space.grid.text.encode("utf-8"))

@@ -94,25 +94,33 @@ def open_study(optuna, url: str, name: str, trials: int):
     """The study ``name`` in the database ``url``, created if new; one ScriptgenError line when it cannot be opened."""
     shown = shown_url(url)
     storages = optuna.storages
-    engine = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else None  # SQLite's busy wait: its workers take turns
+    engine = (
+        {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else None
+    )  # SQLite's busy wait: its workers take turns
     sampler = optuna.samplers.TPESampler(n_startup_trials=startup_trials(trials), constant_liar=True)
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # heartbeats are "experimental" in optuna
+            warnings.simplefilter(
+                "ignore", optuna.exceptions.ExperimentalWarning
+            )  # heartbeats are "experimental" in optuna
             # a stale trial is queued again with its configuration (the newer class first; optuna < 4.9 has the older one)
             retry = getattr(storages, "RetryHeartbeatStaleTrialCallback", None)
             callback = {"heartbeat_stale_trial_callback": retry(max_retry=MAX_RETRY)} if retry else {
                 "failed_trial_callback": storages.RetryFailedTrialCallback(max_retry=MAX_RETRY)
             }  # fmt: skip
             storage = storages.RDBStorage(url, engine_kwargs=engine, heartbeat_interval=HEARTBEAT_S, **callback)
-            study = optuna.create_study(storage=storage, study_name=name, direction="minimize", sampler=sampler, load_if_exists=True)
+            study = optuna.create_study(
+                storage=storage, study_name=name, direction="minimize", sampler=sampler, load_if_exists=True
+            )
     except ImportError as exc:
         driver = getattr(exc.__cause__ or exc.__context__, "name", None) or exc.name
         raise ScriptgenError(
             f"--storage {shown!r} needs a database driver that is not installed{f' ({driver})' if driver else ''}; "
             "install it: pip install 'psycopg[binary]' for postgresql:// (or psycopg2-binary with postgresql+psycopg2://), PyMySQL for mysql+pymysql://"
         ) from None
-    except Exception as exc:  # sqlalchemy's and the drivers' errors: a bad URL, a server not reached, a file not writable
+    except (
+        Exception
+    ) as exc:  # sqlalchemy's and the drivers' errors: a bad URL, a server not reached, a file not writable
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
         raise ScriptgenError(
             f"--storage {shown!r} cannot be opened ({reason}); give a reachable database URL such as sqlite:///search.db or postgresql://USER:PASSWORD@HOST/DB"
@@ -125,7 +133,11 @@ def open_study(optuna, url: str, name: str, trials: int):
 def check_space(study, space: SearchSpace, meta: dict, name: str) -> None:
     """The first worker records the search space in the study; the others must search the same space on the same data."""
     row = space.row("reference", {n: vs[0] for n, vs in space.grid.axes.items()})
-    mine = json.loads(json.dumps({"axes": space.grid.axes, "config": row.config.to_dict(), "data_fingerprint": meta["data_fingerprint"]}))
+    mine = json.loads(
+        json.dumps(
+            {"axes": space.grid.axes, "config": row.config.to_dict(), "data_fingerprint": meta["data_fingerprint"]}
+        )
+    )
     recorded = study.user_attrs.get("scriptgen")
     if recorded is None:
         study.set_user_attr("scriptgen", mine)
@@ -148,7 +160,9 @@ def _mark_folder(folder: Path, url: str, name: str, recorder: Recorder) -> None:
     mine = {"study": name, "storage": shown_url(url)}
     marker = _read_marker(folder)
     if marker is None and recorder.lines:
-        raise ScriptgenError(f"{str(folder)!r} holds an in-memory search (search.csv without {MARKER}); choose another --name for the shared study")
+        raise ScriptgenError(
+            f"{str(folder)!r} holds an in-memory search (search.csv without {MARKER}); choose another --name for the shared study"
+        )
     if marker is not None and marker != mine:
         raise ScriptgenError(
             f"{str(folder)!r} holds trials of the study {marker.get('study')!r} in {marker.get('storage')!r}; "
@@ -209,8 +223,12 @@ def run_shared_search(optuna, space: SearchSpace, trials: int, url: str, name: s
     name = folder.name if name is None else name
     if not isinstance(name, str) or not name.strip():
         raise ScriptgenError("--study must not be empty; give the study a name such as seed_study")
-    optuna.logging.set_verbosity(optuna.logging.ERROR)  # a failed trial is told here in one line, not as optuna's traceback
-    with lock_folder(space.folder, LOCK_WAIT_S):  # workers on one machine start one at a time: database tables, data prepared once
+    optuna.logging.set_verbosity(
+        optuna.logging.ERROR
+    )  # a failed trial is told here in one line, not as optuna's traceback
+    with lock_folder(
+        space.folder, LOCK_WAIT_S
+    ):  # workers on one machine start one at a time: database tables, data prepared once
         study = open_study(optuna, url, name, trials)
         meta = space.data_meta()
         check_space(study, space, meta, name)
@@ -225,7 +243,9 @@ def run_shared_search(optuna, space: SearchSpace, trials: int, url: str, name: s
     worker = f"{socket.gethostname()}:{os.getpid()}"
     if started(optuna, study) < trials and opts.limit != 0:
         warm_up(space.base)
-    bar = progress_bar(trials, min(complete(optuna, study), trials), opts.progress, "trial", f"{folder.name} study {name}")
+    bar = progress_bar(
+        trials, min(complete(optuna, study), trials), opts.progress, "trial", f"{folder.name} study {name}"
+    )
     say = bar.write if not bar.disable else opts.log
     stops: list[str] = []
 
@@ -242,7 +262,9 @@ def run_shared_search(optuna, space: SearchSpace, trials: int, url: str, name: s
         local = Recorder(folder, "search")  # what this folder's workers have recorded so far
         old = next((r for r in local.lines if key_of(r["changes"]) == key_of(row.changes)), None)
         if old is not None:  # this folder has trained the configuration already (as another trial): reuse its row
-            say(f"{row.name}: {key_of(row.changes)} was already trained as {old['row']} (best val {old['best_val_loss']:.4f}); not training it again")
+            say(
+                f"{row.name}: {key_of(row.changes)} was already trained as {old['row']} (best val {old['best_val_loss']:.4f}); not training it again"
+            )
             line, history = reused(old, row.name), local.history_of(old["row"])
         else:
             say(f"{row.name}: {', '.join(f'{k} {fmt(v)}' for k, v in row.changes.items())}")

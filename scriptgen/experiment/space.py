@@ -42,7 +42,9 @@ class SearchSpace:
         """The trial ``name`` with these axis values."""
         changes = {n: params[n] for n in self.grid.axes}
         is_base = all(same(v, getattr(self.base, n)) for n, v in changes.items())
-        return Row(name, "search", changes, row_config(self.base, changes, self.grid, self.eval_tokens), benchmark=is_base)
+        return Row(
+            name, "search", changes, row_config(self.base, changes, self.grid, self.eval_tokens), benchmark=is_base
+        )
 
     def data_meta(self) -> dict:
         """Prepare the data (once, cached) and return its source and fingerprint as recorded in each row."""
@@ -58,7 +60,9 @@ class SearchSpace:
         row = self.row(line["row"], line["changes"])
         check_consistent(line, row, meta, csv)
         if not all(line["changes"][n] in d.choices for n, d in self.dists.items()):
-            raise ScriptgenError(f"{str(csv)!r} has trial {line['row']!r} outside this grid's axes; rerun with the same grid, or choose another --name")
+            raise ScriptgenError(
+                f"{str(csv)!r} has trial {line['row']!r} outside this grid's axes; rerun with the same grid, or choose another --name"
+            )
 
     def train(self, row: Row, meta: dict, machine: dict) -> tuple[dict | None, list[dict]]:
         """Train one trial into ``rows/TRIAL``: (its line, its history), or (None, history) if interrupted."""
@@ -105,12 +109,16 @@ def search_space(grid: Grid | str | Path, options: ExperimentOptions | None, tri
         raise ScriptgenError(f"--trials {trials!r} is invalid: it must be a whole number of at least 1")
     base = grid.base_config(opts.epochs, opts.budget_minutes)
     if not base.max_minutes:
-        raise ScriptgenError("--search needs a fixed budget per trial; pass --budget-minutes or set budget_minutes in the grid's [run]")
+        raise ScriptgenError(
+            "--search needs a fixed budget per trial; pass --budget-minutes or set budget_minutes in the grid's [run]"
+        )
     if not grid.axes:
         raise ScriptgenError(f"{grid.where()}[axes] is empty, so there is nothing to search")
     bad = [n for n, vs in grid.axes.items() if not all(v is None or isinstance(v, (bool, int, float, str)) for v in vs)]
     if bad:
-        raise ScriptgenError(f"{grid.where()}the axis {bad[0]} has list or table values, which the search cannot sample; drop it for --search")
+        raise ScriptgenError(
+            f"{grid.where()}the axis {bad[0]} has list or table values, which the search cannot sample; drop it for --search"
+        )
     dists = {n: optuna.distributions.CategoricalDistribution(vs) for n, vs in grid.axes.items()}
     return optuna, SearchSpace(grid, base, eval_tokens, dists, opts.results_folder(grid), opts)
 

@@ -188,7 +188,9 @@ def _acquire(path: Path, what: str, deadline: float) -> int:
         try:
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
-            raise ScriptgenError(f"cannot create the lock file {str(path)!r}: {disk_error(exc)}; choose a writable folder") from None
+            raise ScriptgenError(
+                f"cannot create the lock file {str(path)!r}: {disk_error(exc)}; choose a writable folder"
+            ) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -198,7 +200,9 @@ def _acquire(path: Path, what: str, deadline: float) -> int:
                 time.sleep(0.05)
                 continue
             who = f"pid {holder}" if holder.isdigit() else "another process"
-            raise ScriptgenError(f"another scriptgen process ({who}) is {what}; wait for it to finish or stop it") from None
+            raise ScriptgenError(
+                f"another scriptgen process ({who}) is {what}; wait for it to finish or stop it"
+            ) from None
         try:
             current = os.stat(path).st_ino
         except FileNotFoundError:
@@ -231,5 +235,7 @@ def check_name(name: str, flag: str = "--name") -> str:
     elif len(os.fsencode(name)) > 200:
         why = "it is longer than 200 bytes"
     if why:
-        raise ScriptgenError(f"{flag} {name!r} is not a plain folder name: {why}; choose a name such as seinfeld or run-2")
+        raise ScriptgenError(
+            f"{flag} {name!r} is not a plain folder name: {why}; choose a name such as seinfeld or run-2"
+        )
     return name

@@ -144,7 +144,9 @@ def open_fd(path: Path, follow_links: bool = False) -> int:
     if not stat.S_ISREG(before.st_mode):
         raise NotRegular(file_kind(before.st_mode))
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC | (0 if follow_links else os.O_NOFOLLOW))
+        fd = os.open(
+            path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC | (0 if follow_links else os.O_NOFOLLOW)
+        )
     except OSError as exc:
         if exc.errno == errno.ELOOP and not follow_links:
             raise NotRegular("a symbolic link", replaced=True) from None
@@ -163,7 +165,10 @@ def open_fd(path: Path, follow_links: bool = False) -> int:
 
 
 def open_regular(
-    path: Path, advice: str = DAMAGED, follow_links: bool = False, words: Callable[[Path, Exception], ScriptgenError] | None = None
+    path: Path,
+    advice: str = DAMAGED,
+    follow_links: bool = False,
+    words: Callable[[Path, Exception], ScriptgenError] | None = None,
 ) -> int:
     """:func:`open_fd` of ``path``, every refusal one ScriptgenError line.
 
@@ -186,7 +191,11 @@ def open_regular(
 def _checkpoint_words(advice: str) -> Callable[[Path, Exception], ScriptgenError]:
     def words(path: Path, exc: Exception) -> ScriptgenError:
         if isinstance(exc, NotRegular):
-            problem = f"was replaced by {exc.kind} while being opened" if exc.replaced else f"is {exc.kind}, not a regular file, so it is not read"
+            problem = (
+                f"was replaced by {exc.kind} while being opened"
+                if exc.replaced
+                else f"is {exc.kind}, not a regular file, so it is not read"
+            )
         else:
             problem = f"cannot be read ({getattr(exc, 'strerror', None) or exc})"
         return _fail(path, problem, advice)
@@ -295,7 +304,9 @@ class TensorInfo:
 
 
 def _invalid(path: Path, why: str) -> ScriptgenError:
-    return ScriptgenError(f"{str(path)!r} is not a valid safetensors file ({why}); use a checkpoint written by scriptgen")
+    return ScriptgenError(
+        f"{str(path)!r} is not a valid safetensors file ({why}); use a checkpoint written by scriptgen"
+    )
 
 
 def parse_header(head: bytes, file_size: int, path: Path) -> dict[str, TensorInfo]:

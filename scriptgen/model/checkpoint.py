@@ -51,7 +51,19 @@ from ..data.script import Cast
 from ..data.tokens import Vocab
 from ..errors import ScriptgenError
 from ..files.fsutil import disk_error, recover_folder, replace_folder
-from ..files.safeload import FLOAT_DTYPES, JSON_CAP, TensorInfo, parse_header, parse_json, read_bytes, read_header, read_json, regular_kind, sha256, vocab_cap
+from ..files.safeload import (
+    FLOAT_DTYPES,
+    JSON_CAP,
+    TensorInfo,
+    parse_header,
+    parse_json,
+    read_bytes,
+    read_header,
+    read_json,
+    regular_kind,
+    sha256,
+    vocab_cap,
+)
 from .rnn import RNN
 
 FORMAT_VERSION = 1
@@ -78,7 +90,9 @@ def write_folder(folder: Path, files: dict[str, bytes], keep: tuple[str, ...] = 
     try:
         folder.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise ScriptgenError(f"cannot create {str(folder.parent)!r}: {exc.strerror}; choose a writable --out-dir") from None
+        raise ScriptgenError(
+            f"cannot create {str(folder.parent)!r}: {exc.strerror}; choose a writable --out-dir"
+        ) from None
     recover_folder(folder)
     digests = {name: hashlib.sha256(data).hexdigest() for name, data in files.items()}
     links = {}
@@ -121,12 +135,18 @@ def _read_manifest(folder: Path) -> dict:
     if not isinstance(version, int) or isinstance(version, bool):
         raise ScriptgenError(f"{str(path)!r} has no format version; restore the checkpoint or train again")
     if version > FORMAT_VERSION:
-        raise ScriptgenError(f"checkpoint format {version} is newer than this scriptgen reads ({FORMAT_VERSION}); upgrade scriptgen")
+        raise ScriptgenError(
+            f"checkpoint format {version} is newer than this scriptgen reads ({FORMAT_VERSION}); upgrade scriptgen"
+        )
     for name, digest in manifest["files"].items():
         if not name or len(name) > 255 or name.startswith(".") or any(c in name for c in "/\\\0"):
-            raise ScriptgenError(f"{str(path)!r} lists {name[:60]!r}, which cannot be a file of a checkpoint; {MANIFEST_ADVICE}")
+            raise ScriptgenError(
+                f"{str(path)!r} lists {name[:60]!r}, which cannot be a file of a checkpoint; {MANIFEST_ADVICE}"
+            )
         if not isinstance(digest, str) or not _SHA256.fullmatch(digest):
-            raise ScriptgenError(f"{str(path)!r} gives {name[:60]!r} a malformed sha256 ({str(digest)[:70]!r}); {MANIFEST_ADVICE}")
+            raise ScriptgenError(
+                f"{str(path)!r} gives {name[:60]!r} a malformed sha256 ({str(digest)[:70]!r}); {MANIFEST_ADVICE}"
+            )
     return manifest
 
 
@@ -141,9 +161,15 @@ def verify(folder: Path, need: tuple[str, ...] = REQUIRED) -> Path:
     """
     folder = Path(folder)
     if not folder.exists():
-        olds = sorted(folder.parent.glob(f".{folder.name}.old-*"), key=lambda p: p.stat().st_mtime) if folder.parent.is_dir() else []
+        olds = (
+            sorted(folder.parent.glob(f".{folder.name}.old-*"), key=lambda p: p.stat().st_mtime)
+            if folder.parent.is_dir()
+            else []
+        )
         if not olds:
-            raise ScriptgenError(f"checkpoint {str(folder)!r} does not exist; train one with 'scriptgen train --name NAME'")
+            raise ScriptgenError(
+                f"checkpoint {str(folder)!r} does not exist; train one with 'scriptgen train --name NAME'"
+            )
         folder = olds[-1]
     if not folder.is_dir():
         what = "is a file" if folder.is_file() else "is not a folder"
@@ -184,7 +210,9 @@ def read_tensors(path: Path, check: Callable[[dict[str, TensorInfo]], None] | No
     try:
         return st_load(data)
     except (SafetensorError, ValueError, RuntimeError, OSError) as exc:
-        raise ScriptgenError(f"{str(path)!r} is not a valid safetensors file ({_short(exc)}); {WEIGHTS_ADVICE}") from None
+        raise ScriptgenError(
+            f"{str(path)!r} is not a valid safetensors file ({_short(exc)}); {WEIGHTS_ADVICE}"
+        ) from None
 
 
 def _short(exc: Exception) -> str:
@@ -195,7 +223,14 @@ def _short(exc: Exception) -> str:
 # --------------------------------------------------------------------------
 # config.json and the weights it describes
 # --------------------------------------------------------------------------
-_JSON_TYPES = {int: "a whole number", float: "a number", str: "a string", bool: "true or false", list: "a list", dict: "an object"}
+_JSON_TYPES = {
+    int: "a whole number",
+    float: "a number",
+    str: "a string",
+    bool: "true or false",
+    list: "a list",
+    dict: "an object",
+}
 
 
 def _json_kind(value: Any) -> str:
@@ -203,7 +238,9 @@ def _json_kind(value: Any) -> str:
         return "null"
     if isinstance(value, bool):
         return "true/false"
-    return {int: "a number", float: "a number", str: "a string", list: "a list", dict: "an object"}.get(type(value), type(value).__name__)
+    return {int: "a number", float: "a number", str: "a string", list: "a list", dict: "an object"}.get(
+        type(value), type(value).__name__
+    )
 
 
 def _has_type(value: Any, kind: type) -> bool:
@@ -260,7 +297,9 @@ def read_config(info: Any, path: Path) -> tuple[Config, int]:
 class _SkipInit(TorchFunctionMode):
     """Skip parameter initialisation of meta tensors: it fills nothing, and ``normal_`` on meta imports torch._dynamo (~1 s)."""
 
-    OPS = frozenset("normal_ uniform_ zero_ fill_ trunc_normal_ constant_ zeros_ ones_ orthogonal_ kaiming_uniform_ kaiming_normal_ xavier_uniform_".split())
+    OPS = frozenset(
+        "normal_ uniform_ zero_ fill_ trunc_normal_ constant_ zeros_ ones_ orthogonal_ kaiming_uniform_ kaiming_normal_ xavier_uniform_".split()
+    )
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
@@ -287,7 +326,9 @@ def expected_weights(config: Config, vocab_size: int, source: Path) -> dict[str,
         raise ScriptgenError(f"{str(source)!r} describes no buildable model ({_short(exc)}); {RESTORE}") from None
 
 
-def check_weights(path: Path, header: dict[str, TensorInfo], config: Config, vocab_size: int, source: Path, prefix: str = "") -> None:
+def check_weights(
+    path: Path, header: dict[str, TensorInfo], config: Config, vocab_size: int, source: Path, prefix: str = ""
+) -> None:
     """Refuse weights (from their safetensors header) whose names, shapes or dtypes differ from what ``config`` builds.
 
     ``prefix`` selects part of the file ("model." in trainer.safetensors).  This
@@ -312,7 +353,9 @@ def check_weights(path: Path, header: dict[str, TensorInfo], config: Config, voc
                 f"({counts}); the files come from different models, restore the checkpoint or train again"
             )
         if info.dtype not in FLOAT_DTYPES:
-            raise ScriptgenError(f"weight {prefix}{name} in {str(path)!r} is {info.dtype}, not floating point; the checkpoint is damaged, {RESTORE}")
+            raise ScriptgenError(
+                f"weight {prefix}{name} in {str(path)!r} is {info.dtype}, not floating point; the checkpoint is damaged, {RESTORE}"
+            )
 
 
 @dataclass
@@ -322,7 +365,9 @@ class Checkpoint:
     vocab: Vocab
     info: dict  # the rest of config.json: vocab_size, data, metrics, versions
     cast: Cast | None = None  # cast.json: who speaks how often in the corpus; None for a checkpoint older than it
-    labels: dict[str, int] | None = None  # genre label -> documents (config.json's data.labels); None: trained without labels
+    labels: dict[str, int] | None = (
+        None  # genre label -> documents (config.json's data.labels); None: trained without labels
+    )
 
     def build_model(self, device: torch.device | str = "cpu", which: str = "best") -> RNN:
         """The model with the best (default) or last weights, on ``device``.
@@ -363,7 +408,9 @@ def load_weights(model: RNN, tensors: dict[str, torch.Tensor], path: Path) -> No
                 f"need {tuple(expected[name].shape)}; the files come from different models, restore the checkpoint or train again"
             )
         if not tensor.dtype.is_floating_point and expected[name].dtype.is_floating_point:
-            raise ScriptgenError(f"weight {name} in {str(path)!r} is not floating point; the checkpoint is damaged, restore it or train again")
+            raise ScriptgenError(
+                f"weight {name} in {str(path)!r} is not floating point; the checkpoint is damaged, restore it or train again"
+            )
     model.load_state_dict(tensors)
 
 

@@ -53,7 +53,16 @@ def embedding_dropout(embedding: nn.Embedding, ids: torch.Tensor, p: float, trai
     return F.embedding(ids, weight * mask, embedding.padding_idx)
 
 
-def run_layers(rnn: nn.RNNBase, cell: str, x: torch.Tensor, hidden, between: float, weight_drop: float, locked: bool, training: bool):
+def run_layers(
+    rnn: nn.RNNBase,
+    cell: str,
+    x: torch.Tensor,
+    hidden,
+    between: float,
+    weight_drop: float,
+    locked: bool,
+    training: bool,
+):
     """Run ``rnn``'s layers (batch-first) one fused call each: DropConnect ``weight_drop`` on the hidden-to-hidden
     weights and dropout ``between`` the layers (locked if ``locked``).  Returns the top layer's outputs and the
     new hidden state, shaped as ``rnn`` would return them."""
@@ -66,7 +75,9 @@ def run_layers(rnn: nn.RNNBase, cell: str, x: torch.Tensor, hidden, between: flo
     for k in range(rnn.num_layers):
         w_ih, w_hh = getattr(rnn, f"weight_ih_l{k}"), getattr(rnn, f"weight_hh_l{k}")
         if training and weight_drop > 0.0:
-            w_hh = F.dropout(w_hh, weight_drop, training=True)  # one mask per call: the same dropped weights at every step
+            w_hh = F.dropout(
+                w_hh, weight_drop, training=True
+            )  # one mask per call: the same dropped weights at every step
         params = [w_ih, w_hh, getattr(rnn, f"bias_ih_l{k}"), getattr(rnn, f"bias_hh_l{k}")]
         if lstm:
             x, h, c = fused(x, (h0[k : k + 1], c0[k : k + 1]), params, True, 1, 0.0, training, False, True)

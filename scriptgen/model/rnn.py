@@ -55,7 +55,9 @@ class RNN(nn.Module):
         tar_beta: float = 0.0,
     ):
         super().__init__()
-        self.unsampled: tuple[int, ...] = ()  # token ids generation never draws (genre labels; set by Checkpoint.build_model)
+        self.unsampled: tuple[
+            int, ...
+        ] = ()  # token ids generation never draws (genre labels; set by Checkpoint.build_model)
         if cell not in CELLS:
             raise ScriptgenError(f"cell {cell!r} is unknown; choose one of {', '.join(CELLS)}")
         if tie_weights and (embedding_dim != hidden_dim or vocab_size != output_size):
@@ -172,7 +174,9 @@ class RNN(nn.Module):
         embeds = regularize.embedding_dropout(self.embedding, nn_input, self.dropout_embed, True)  # (B, T, E)
         drop = regularize.locked_dropout if self.locked_dropout else F.dropout  # both (x, p, training)
         embeds = drop(embeds, self.dropout_input, True)
-        out, hidden = regularize.run_layers(self.rnn, self.cell, embeds, hidden, self.dropout_p, self.weight_drop, self.locked_dropout, True)
+        out, hidden = regularize.run_layers(
+            self.rnn, self.cell, embeds, hidden, self.dropout_p, self.weight_drop, self.locked_dropout, True
+        )
         return out, drop(out, self.dropout_p, True), hidden
 
     def forward(self, nn_input: torch.Tensor, hidden: Hidden | None = None) -> tuple[torch.Tensor, Hidden]:
@@ -193,12 +197,16 @@ class RNN(nn.Module):
         out, hidden = self.features(nn_input, hidden)
         return self.logits(out), hidden
 
-    def loss(self, nn_input: torch.Tensor, target: torch.Tensor, hidden: Hidden | None = None) -> tuple[torch.Tensor, Hidden]:
+    def loss(
+        self, nn_input: torch.Tensor, target: torch.Tensor, hidden: Hidden | None = None
+    ) -> tuple[torch.Tensor, Hidden]:
         """Mean cross-entropy (nats/token) over every position, and the hidden state."""
         _, out, hidden = self._features(nn_input, hidden)
         return self._cross_entropy(out, target), hidden
 
-    def train_loss(self, nn_input: torch.Tensor, target: torch.Tensor, hidden: Hidden | None = None) -> tuple[torch.Tensor, torch.Tensor, Hidden]:
+    def train_loss(
+        self, nn_input: torch.Tensor, target: torch.Tensor, hidden: Hidden | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, Hidden]:
         """What training minimises (the cross-entropy plus the AR/TAR penalties in training mode), the
         cross-entropy alone (what is reported), and the hidden state."""
         raw, out, hidden = self._features(nn_input, hidden)

@@ -60,7 +60,11 @@ class Dist:
         if hidden is None or not self.enabled:
             return hidden
         rows = self.rows(batch_size)
-        return tuple(h[:, rows].contiguous() for h in hidden) if isinstance(hidden, tuple) else hidden[:, rows].contiguous()
+        return (
+            tuple(h[:, rows].contiguous() for h in hidden)
+            if isinstance(hidden, tuple)
+            else hidden[:, rows].contiguous()
+        )
 
     def all_rows(self, hidden):
         """The carried state of every stream, gathered from all processes (a collective call)."""
@@ -108,7 +112,9 @@ def from_env() -> Dist:
         rank = int(os.environ.get("RANK", "0"))
         local = int(os.environ.get("LOCAL_RANK", str(rank)))
     except ValueError:
-        raise ScriptgenError("WORLD_SIZE, RANK or LOCAL_RANK is not a whole number; launch several processes with torchrun") from None
+        raise ScriptgenError(
+            "WORLD_SIZE, RANK or LOCAL_RANK is not a whole number; launch several processes with torchrun"
+        ) from None
     if world < 1 or not 0 <= rank < world:
         raise ScriptgenError(f"RANK {rank} and WORLD_SIZE {world} do not fit; launch several processes with torchrun")
     return Dist(rank, world, local)

@@ -29,7 +29,17 @@ from ..files.safeload import sha256
 from ..model.checkpoint import RESTORE, Checkpoint, load_checkpoint
 
 # taken from the parent: they shape the weights (level and min_count: the vocabulary)
-ARCHITECTURE_FIELDS = ("level", "min_count", "cell", "embedding_dim", "hidden_dim", "n_layers", "tie_weights", "output", "cutoffs")
+ARCHITECTURE_FIELDS = (
+    "level",
+    "min_count",
+    "cell",
+    "embedding_dim",
+    "hidden_dim",
+    "n_layers",
+    "tie_weights",
+    "output",
+    "cutoffs",
+)
 
 
 @dataclass
@@ -66,7 +76,9 @@ def resumed_vocab(saved: Checkpoint) -> tuple[FixedVocab | None, dict | None]:
         return None, None
     unknown = saved.info["data"].get("unknown")
     if not isinstance(record, dict) or not isinstance(unknown, dict) or unknown.get("mode") not in UNKNOWN_MODES:
-        raise ScriptgenError(f"{str(saved.folder / 'config.json')!r} is malformed ('init_from' or 'data.unknown'); {RESTORE}")
+        raise ScriptgenError(
+            f"{str(saved.folder / 'config.json')!r} is malformed ('init_from' or 'data.unknown'); {RESTORE}"
+        )
     return FixedVocab(saved.vocab, unknown["mode"], repr(str(saved.folder))), record
 
 
@@ -81,6 +93,10 @@ def finetune_config(parent: Config, requested: Config, explicit: set[str] | None
         explicit = {name for name in ARCHITECTURE_FIELDS if getattr(requested, name) != getattr(defaults, name)}
     clash = [n for n in ARCHITECTURE_FIELDS if n in explicit and getattr(requested, n) != getattr(parent, n)]
     if clash:
-        details = ", ".join(f"--{n.replace('_', '-')} {getattr(requested, n)!r} (checkpoint: {getattr(parent, n)!r})" for n in clash)
-        raise ScriptgenError(f"--init-from takes the model and vocabulary of its checkpoint, so it cannot change {details}; drop those flags")
+        details = ", ".join(
+            f"--{n.replace('_', '-')} {getattr(requested, n)!r} (checkpoint: {getattr(parent, n)!r})" for n in clash
+        )
+        raise ScriptgenError(
+            f"--init-from takes the model and vocabulary of its checkpoint, so it cannot change {details}; drop those flags"
+        )
     return requested.replace(**{n: getattr(parent, n) for n in ARCHITECTURE_FIELDS})

@@ -61,7 +61,15 @@ def progress_bar(total: int, initial: int, progress: bool | None, unit: str = "s
     from tqdm.auto import tqdm
 
     disable = None if progress is None else not progress
-    return tqdm(total=total, initial=min(initial, total), unit=unit, desc=desc, disable=disable, dynamic_ncols=True, file=sys.stderr)
+    return tqdm(
+        total=total,
+        initial=min(initial, total),
+        unit=unit,
+        desc=desc,
+        disable=disable,
+        dynamic_ncols=True,
+        file=sys.stderr,
+    )
 
 
 def validation_line(row: dict, best: float) -> str:
@@ -89,7 +97,9 @@ class SampleLog:
             except ScriptgenError as exc:
                 raise ScriptgenError(f"--sample-prime {cfg.sample_prime!r}: {exc}") from None
             if not self.prime:
-                raise ScriptgenError(f"--sample-prime {cfg.sample_prime!r} has no tokens; give a word of the text, or leave it empty")
+                raise ScriptgenError(
+                    f"--sample-prime {cfg.sample_prime!r} has no tokens; give a word of the text, or leave it empty"
+                )
 
     def due(self, n_validations: int) -> bool:
         """A sample is drawn at every ``sample_every``-th validation of the run (counted across resumes)."""
@@ -101,7 +111,14 @@ class SampleLog:
         devices = [model.device] if model.device.type == "cuda" else []
         try:
             with torch.random.fork_rng(devices=devices):  # the training RNG stream stays untouched
-                new = generate(model, self.prime, length=self.length, temperature=SAMPLE_TEMPERATURE, seed=self.seed, precision="fp32")
+                new = generate(
+                    model,
+                    self.prime,
+                    length=self.length,
+                    temperature=SAMPLE_TEMPERATURE,
+                    seed=self.seed,
+                    precision="fp32",
+                )
         finally:
             model.train(was_training)
         sample = self.vocab.decode(self.prime + new)

@@ -59,7 +59,17 @@ from .stopping import STOP_REASONS, stop_on_signals, stop_reason
 from .trainsave import RunFolder, RunRecord
 from .trainstate import TrainState, resume_config, resume_data, training_files
 
-__all__ = ["TrainResult", "Trainer", "autocast_dtype", "evaluate", "forward_back_prop", "make_adam", "resolve_device", "train"]
+__all__ = [
+    "TrainResult",
+    "Trainer",
+    "autocast_dtype",
+    "evaluate",
+    "forward_back_prop",
+    "make_adam",
+    "resolve_device",
+    "train",
+]
+
 
 @dataclass
 class TrainResult:
@@ -137,7 +147,10 @@ class Trainer:
             )
         if parent is not None:
             cfg = finetune_config(parent.checkpoint.config, cfg, explicit)
-            fixed, self.parent_record = FixedVocab(parent.checkpoint.vocab, unknown, repr(str(init_from))), parent.record()
+            fixed, self.parent_record = (
+                FixedVocab(parent.checkpoint.vocab, unknown, repr(str(init_from))),
+                parent.record(),
+            )
         cfg.validate()
         self.device = resolve_device(cfg.device)
         self.amp_dtype = autocast_dtype(cfg.precision, self.device)
@@ -146,17 +159,23 @@ class Trainer:
             dist.barrier()
         check_batch(cfg.batch_size, "--batch-size", dist)
         if saved is not None and saved.info["data"]["fingerprint"] != self.data.info["fingerprint"]:
-            raise ScriptgenError(f"the data of {str(self.folder)!r} changed since it was trained; train a new run with another --name")
+            raise ScriptgenError(
+                f"the data of {str(self.folder)!r} changed since it was trained; train a new run with another --name"
+            )
         self.cfg = cfg = self.data.cfg
         self.vocab = self.data.vocab
         batches = self.data.train_batches
-        self.samples = SampleLog(cfg, self.vocab, int(batches.ids[batches.ranges[0][0]]))  # before any training time is spent
+        self.samples = SampleLog(
+            cfg, self.vocab, int(batches.ids[batches.ranges[0][0]])
+        )  # before any training time is spent
         torch.manual_seed(cfg.seed)
         self.model = RNN.from_config(cfg, len(self.vocab)).to(self.device)
         if parent is not None:
             load_weights(self.model, parent.weights(), parent.checkpoint.folder / "model.safetensors")
         self.model.unsampled = tuple(sorted(self.vocab.special_ids))  # samples never write a genre label
-        self.average = make_average(self.model, cfg.ema_decay)  # validated, saved and sampled instead of the last weights
+        self.average = make_average(
+            self.model, cfg.ema_decay
+        )  # validated, saved and sampled instead of the last weights
         self.objective = _Objective(self.model)
         if dist.enabled:  # gradients averaged over the processes; an adaptive softmax may leave a tail unused in a step
             self.objective = DistributedDataParallel(self.objective, find_unused_parameters=cfg.output == "adaptive")
@@ -177,11 +196,26 @@ class Trainer:
 
     def _restore(self, saved) -> None:
         back = self.run_folder.restore(
-            saved, self.model, self.optimizer, self.scheduler, self.device, self.data.train_batches.batch_size, self.average
+            saved,
+            self.model,
+            self.optimizer,
+            self.scheduler,
+            self.device,
+            self.data.train_batches.batch_size,
+            self.average,
         )
-        self.best_state, self.history, self.state, self.samples.text = back.best_state, back.history, back.state, back.samples_text
-        self.hidden = self.dist.my_rows(back.hidden, self.data.train_batches.batch_size)  # this process carries its share
-        self.log(f"resuming {self.folder} at step {self.state.step} (epoch {self.state.epoch + 1}, best val {self.state.best_val:.4f})")
+        self.best_state, self.history, self.state, self.samples.text = (
+            back.best_state,
+            back.history,
+            back.state,
+            back.samples_text,
+        )
+        self.hidden = self.dist.my_rows(
+            back.hidden, self.data.train_batches.batch_size
+        )  # this process carries its share
+        self.log(
+            f"resuming {self.folder} at step {self.state.step} (epoch {self.state.epoch + 1}, best val {self.state.best_val:.4f})"
+        )
 
     @property
     def eval_model(self) -> RNN:
@@ -192,9 +226,14 @@ class Trainer:
     def train_step(self, x: torch.Tensor, y: torch.Tensor) -> float:
         """One optimizer step on a (batch_size, seq_len) chunk; carries the hidden state and the counters."""
         t0 = time.perf_counter()
-        x, y = x[self.rows].to(self.device, non_blocking=True), y[self.rows].to(self.device, non_blocking=True)  # this process's streams
+        x, y = (
+            x[self.rows].to(self.device, non_blocking=True),
+            y[self.rows].to(self.device, non_blocking=True),
+        )  # this process's streams
         hidden = detach_hidden(self.hidden) if self.hidden is not None else None  # no backprop into earlier chunks
-        with torch.autocast(self.device.type, dtype=self.amp_dtype or torch.bfloat16, enabled=self.amp_dtype is not None):
+        with torch.autocast(
+            self.device.type, dtype=self.amp_dtype or torch.bfloat16, enabled=self.amp_dtype is not None
+        ):
             objective, loss, hidden = self.objective(x, y, hidden)  # objective: + AR/TAR penalties when set
         self.optimizer.zero_grad(set_to_none=True)
         objective.backward()
@@ -214,7 +253,9 @@ class Trainer:
 
     def validate(self) -> float:
         """Validation loss on the held-out split; records it, anneals the learning rate, draws a sample if due, saves."""
-        val = evaluate(self.eval_model, self.data.val_batches, self.amp_dtype)  # every process: the same figure, no communication
+        val = evaluate(
+            self.eval_model, self.data.val_batches, self.amp_dtype
+        )  # every process: the same figure, no communication
         s = self.state
         if self.dist.enabled:  # the training loss of all streams: the mean of the processes' means (equal shares)
             s.loss_sum = self.dist.sum(s.loss_sum)[0] / self.dist.world_size
@@ -254,7 +295,9 @@ class Trainer:
         hidden = self.dist.all_rows(self.hidden)  # every process takes part; rank 0 writes
         if not self.dist.is_main:
             return
-        files = training_files(self.state, self.model, self.optimizer, self.scheduler, hidden, self.device, average_tensors(self.average))
+        files = training_files(
+            self.state, self.model, self.optimizer, self.scheduler, hidden, self.device, average_tensors(self.average)
+        )
         files.update(self.samples.files())
         best = None
         if self.best_dirty or not self.run_folder.model_written:
@@ -270,7 +313,9 @@ class Trainer:
         if reason == "interrupted":
             self.save(plot=True)  # the state of the last finished step; --resume continues from it
         elif self.dist.is_main:  # the last save was at this very step: the records only
-            self.run_folder.finish(self.record(), self.state, self.history, self.optimizer.state_dict()["param_groups"], self.scheduler)
+            self.run_folder.finish(
+                self.record(), self.state, self.history, self.optimizer.state_dict()["param_groups"], self.scheduler
+            )
 
     # -- the loop -----------------------------------------------------------------
     def agreed_stop_reason(self) -> str:
@@ -286,7 +331,9 @@ class Trainer:
     def run(self) -> TrainResult:
         s, n_chunks = self.state, len(self.data.train_batches)
         eval_every = self.cfg.eval_interval or max(1, n_chunks // 2)
-        self.log(f"model: {self.cfg.cell} {self.cfg.n_layers}x{self.cfg.hidden_dim}, {count_parameters(self.model):,} parameters")
+        self.log(
+            f"model: {self.cfg.cell} {self.cfg.n_layers}x{self.cfg.hidden_dim}, {count_parameters(self.model):,} parameters"
+        )
         bar = progress_bar(self.cfg.epochs * n_chunks, s.step, self.progress)
         last_eval = self.history[-1]["step"] if self.history else -1
         s.stop_reason = ""  # running (again): a resumed run's saves must not say why its last part stopped
@@ -387,13 +434,34 @@ def train(
     try:
         Path(out_dir).mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise ScriptgenError(f"cannot create {str(out_dir)!r}: {disk_error(exc)}; choose a writable --out-dir") from None
+        raise ScriptgenError(
+            f"cannot create {str(out_dir)!r}: {disk_error(exc)}; choose a writable --out-dir"
+        ) from None
     cfg = cfg or Config()
     dist = setup(resolve_device(cfg.device).type)  # several processes under torchrun, else one
-    lock = hold_lock(Path(out_dir).resolve() / f".{name}.lock", f"training {folder}") if dist.is_main else contextlib.nullcontext()
+    lock = (
+        hold_lock(Path(out_dir).resolve() / f".{name}.lock", f"training {folder}")
+        if dist.is_main
+        else contextlib.nullcontext()
+    )
     try:
         with lock:
-            trainer = Trainer(cfg, folder, data, data_dir, encoding, resume, explicit, progress, log, overwrite, init_from, unknown, on_validation, dist)
+            trainer = Trainer(
+                cfg,
+                folder,
+                data,
+                data_dir,
+                encoding,
+                resume,
+                explicit,
+                progress,
+                log,
+                overwrite,
+                init_from,
+                unknown,
+                on_validation,
+                dist,
+            )
             return trainer.run()
     finally:
         teardown(dist)

@@ -75,7 +75,9 @@ class RunFolder:
             recover_folder(self.folder)
         saved = load_checkpoint(self.folder)
         if not (self.folder / "trainer.json").exists():
-            raise ScriptgenError(f"{str(self.folder)!r} has no training state to resume; start a new run with another --name")
+            raise ScriptgenError(
+                f"{str(self.folder)!r} has no training state to resume; start a new run with another --name"
+            )
         return saved
 
     def restore(self, saved: Checkpoint, model, optimizer, scheduler, device, batch_size: int, average) -> Resumed:
@@ -88,8 +90,15 @@ class RunFolder:
         self.model_written = True
         return Resumed(best_state, history, samples_text, state, hidden)
 
-    def save(self, record: RunRecord, state: TrainState, history: list[dict], files: dict[str, bytes],
-             best: dict[str, torch.Tensor] | None = None, plot: bool = False) -> None:
+    def save(
+        self,
+        record: RunRecord,
+        state: TrainState,
+        history: list[dict],
+        files: dict[str, bytes],
+        best: dict[str, torch.Tensor] | None = None,
+        plot: bool = False,
+    ) -> None:
         """Write the folder atomically: the records, ``files`` (training state, samples), the ``best`` weights
         when given (None: ``model.safetensors`` is kept as it is) and ``loss.png`` if ``plot``."""
         files = {
@@ -106,7 +115,9 @@ class RunFolder:
         write_folder(self.folder, files, keep=("model.safetensors", "loss.png"))
         self.model_written = self.model_written or best is not None
 
-    def finish(self, record: RunRecord, state: TrainState, history: list[dict], param_groups: list[dict], scheduler) -> None:
+    def finish(
+        self, record: RunRecord, state: TrainState, history: list[dict], param_groups: list[dict], scheduler
+    ) -> None:
         """Rewrite the records of a run that ended at its last save (why it stopped) and draw ``loss.png``;
         every other file stays as that save wrote it."""
         files = {
@@ -126,7 +137,12 @@ def config_json(record: RunRecord, state: TrainState) -> dict:
         "config": record.cfg.to_dict(),
         "vocab_size": len(record.vocab),
         "data": record.data_info,
-        "metrics": {"best_val_loss": state.best_val, "step": state.step, "epoch": state.epoch, "stop_reason": state.stop_reason},
+        "metrics": {
+            "best_val_loss": state.best_val,
+            "step": state.step,
+            "epoch": state.epoch,
+            "stop_reason": state.stop_reason,
+        },
         "versions": {"scriptgen": __version__, "torch": torch.__version__, "python": platform.python_version()},
     }
     if record.processes is not None:

@@ -70,29 +70,47 @@ class TrainState:
             value = data[f.name]
             if f.type == "str":
                 if value not in STOP_REASONS:
-                    raise _bad(path, f"the field {f.name!r} is {str(value)[:40]!r}, not one of {', '.join(map(repr, STOP_REASONS))}")
+                    raise _bad(
+                        path,
+                        f"the field {f.name!r} is {str(value)[:40]!r}, not one of {', '.join(map(repr, STOP_REASONS))}",
+                    )
                 values[f.name] = value
                 continue
             if f.type == "int":
                 ok = isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**63
             else:
-                ok = isinstance(value, (int, float)) and not isinstance(value, bool) and (value >= 0 or math.isnan(value))
+                ok = (
+                    isinstance(value, (int, float))
+                    and not isinstance(value, bool)
+                    and (value >= 0 or math.isnan(value))
+                )
                 value = float(value) if ok else value
             if not ok or (f.name != "best_val" and isinstance(value, float) and not math.isfinite(value)):
-                raise _bad(path, f"the field {f.name!r} is {str(value)[:40]!r}, not a non-negative {'whole ' if f.type == 'int' else ''}number")
+                raise _bad(
+                    path,
+                    f"the field {f.name!r} is {str(value)[:40]!r}, not a non-negative {'whole ' if f.type == 'int' else ''}number",
+                )
             values[f.name] = value
         return cls(**values)
 
 
 def _bad(path: Path, why: str) -> ScriptgenError:
-    return ScriptgenError(f"{str(path)!r} is damaged ({why}); restore the checkpoint or start a new run with another --name")
+    return ScriptgenError(
+        f"{str(path)!r} is damaged ({why}); restore the checkpoint or start a new run with another --name"
+    )
 
 
 # --------------------------------------------------------------------------
 # Saving
 # --------------------------------------------------------------------------
 def training_files(
-    state: TrainState, model, optimizer, scheduler, hidden: Hidden | None, device: torch.device, extra: dict[str, torch.Tensor] | None = None
+    state: TrainState,
+    model,
+    optimizer,
+    scheduler,
+    hidden: Hidden | None,
+    device: torch.device,
+    extra: dict[str, torch.Tensor] | None = None,
 ) -> dict[str, bytes]:
     """``trainer.json`` and ``trainer.safetensors`` of the current step (``extra``: more named tensors, e.g. averaged weights)."""
     opt_tensors, groups = flatten_optimizer(optimizer.state_dict())
@@ -132,14 +150,24 @@ def restore_training(
     meta = read_json(path)
     state = TrainState.from_json(meta, path)
     tensors = read_tensors(Path(folder) / "trainer.safetensors")
-    load_weights(model, {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}, Path(folder) / "trainer.safetensors")
+    load_weights(
+        model,
+        {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")},
+        Path(folder) / "trainer.safetensors",
+    )
     load_average(average, tensors)
     groups = meta.get("param_groups")
-    if not isinstance(groups, list) or len(groups) != len(optimizer.param_groups) or not all(isinstance(g, dict) for g in groups):
+    if (
+        not isinstance(groups, list)
+        or len(groups) != len(optimizer.param_groups)
+        or not all(isinstance(g, dict) for g in groups)
+    ):
         raise _bad(path, "its 'param_groups' do not match the model's optimizer")
     opt_state = unflatten_optimizer(tensors, groups)
     _check_moments(opt_state["state"], list(model.parameters()), Path(folder) / "trainer.safetensors")
-    opt_state["state"] = {k: {n: t.to(device) if n != "step" else t for n, t in v.items()} for k, v in opt_state["state"].items()}
+    opt_state["state"] = {
+        k: {n: t.to(device) if n != "step" else t for n, t in v.items()} for k, v in opt_state["state"].items()
+    }
     try:
         optimizer.load_state_dict(opt_state)  # carries the annealed learning rate
     except (KeyError, ValueError, TypeError, RuntimeError) as exc:
@@ -166,7 +194,9 @@ def _check_moments(state: dict, params: list, path: Path) -> None:
             raise _bad(path, f"it holds optimizer state for parameter {idx}, and the model has {len(params)}")
         for key, value in entries.items():
             if key != "step" and tuple(value.shape) != tuple(params[idx].shape):
-                raise _bad(path, f"optim.{idx}.{key} has shape {tuple(value.shape)}, its parameter {tuple(params[idx].shape)}")
+                raise _bad(
+                    path, f"optim.{idx}.{key} has shape {tuple(value.shape)}, its parameter {tuple(params[idx].shape)}"
+                )
 
 
 def _check_hidden(hidden: list[torch.Tensor], model, batch_size: int, path: Path) -> None:
@@ -181,7 +211,11 @@ def _restore_scheduler(scheduler, saved: Any, state: TrainState, path: Path) -> 
     if saved is None:  # written before the scheduler was saved: its two counters are the run's
         scheduler.best, scheduler.num_bad_epochs = state.best_val, state.stale
         return
-    if not isinstance(saved, dict) or not isinstance(saved.get("best"), (int, float)) or not isinstance(saved.get("num_bad_epochs"), int):
+    if (
+        not isinstance(saved, dict)
+        or not isinstance(saved.get("best"), (int, float))
+        or not isinstance(saved.get("num_bad_epochs"), int)
+    ):
         raise _bad(path, "the 'scheduler' state is malformed")
     # the settings come from the config (a resume may not change them); only the progress is restored
     for key in ("best", "num_bad_epochs", "cooldown_counter", "last_epoch"):
@@ -205,7 +239,9 @@ def resume_config(saved: Config, requested: Config | None, explicit: set[str]) -
         return saved
     changed = [n for n in sorted(explicit) if n not in RESUMABLE_CHANGES and getattr(requested, n) != getattr(saved, n)]
     if changed:
-        details = ", ".join(f"--{n.replace('_', '-')} {getattr(requested, n)!r} (checkpoint: {getattr(saved, n)!r})" for n in changed)
+        details = ", ".join(
+            f"--{n.replace('_', '-')} {getattr(requested, n)!r} (checkpoint: {getattr(saved, n)!r})" for n in changed
+        )
         raise ScriptgenError(
             f"--resume cannot change {details}; drop those flags to continue the run, or start a new one with another --name"
         )
@@ -246,6 +282,8 @@ def unflatten_optimizer(tensors: dict[str, torch.Tensor], param_groups: list) ->
         if name.startswith("optim."):
             _, idx, key = name.split(".", 2)
             if not idx.isdigit():
-                raise ScriptgenError(f"optimizer tensor {name[:60]!r} is malformed; restore the checkpoint or start a new run")
+                raise ScriptgenError(
+                    f"optimizer tensor {name[:60]!r} is malformed; restore the checkpoint or start a new run"
+                )
             state.setdefault(int(idx), {})[key] = value
     return {"state": state, "param_groups": param_groups}

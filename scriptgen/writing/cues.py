@@ -31,7 +31,10 @@ from ..errors import ScriptgenError
 from ..model.rnn import RNN
 
 NEWLINE_TOKEN = "||return||"
-ACTION_OPENERS = {"word": ("||left_parentheses||",), "char": ("[", "(")}  # and, at word level, any token starting with "["
+ACTION_OPENERS = {
+    "word": ("||left_parentheses||",),
+    "char": ("[", "("),
+}  # and, at word level, any token starting with "["
 
 
 @dataclass(frozen=True)
@@ -61,7 +64,9 @@ class ScriptTokens:
                     self.is_cue[i] = True
                 opener = token in ACTION_OPENERS["word"] or token.startswith("[")
                 # structural: the line break and punctuation (||...||), cues, bracketed actions
-                self.structural[i] = token.startswith("||") or self.is_cue[i] or token.startswith("[") or token.endswith("]")
+                self.structural[i] = (
+                    token.startswith("||") or self.is_cue[i] or token.startswith("[") or token.endswith("]")
+                )
             else:
                 opener = token in ACTION_OPENERS["char"]
                 self.blank[i] = token.isspace() and token != "\n"
@@ -70,7 +75,8 @@ class ScriptTokens:
             self.structural[self.newline] = True
         # the same as sets of ids, for the per-token questions of the writer's loop
         self.cues, self.openers, self.blanks, self.structure = (
-            set(mask.nonzero().flatten().tolist()) for mask in (self.is_cue, self.is_action_opener, self.blank, self.structural)
+            set(mask.nonzero().flatten().tolist())
+            for mask in (self.is_cue, self.is_action_opener, self.blank, self.structural)
         )
         recorded = known_cast.names() if known_cast is not None else []
         self.recorded = set(recorded)
@@ -78,7 +84,9 @@ class ScriptTokens:
         # frequency order when no cast was recorded), at char level the recorded cast
         self.names = list(self.cue_ids) if self.level == "word" else recorded
         if self.level == "word" and recorded:
-            self.names = [n for n in recorded if n in self.cue_ids] + [n for n in self.cue_ids if n not in set(recorded)]
+            self.names = [n for n in recorded if n in self.cue_ids] + [
+                n for n in self.cue_ids if n not in set(recorded)
+            ]
 
     def resolve(self, names: list[str] | tuple[str, ...], flag: str = "--cast") -> tuple[str, ...]:
         """The cast names ``names`` stands for (lowercased; for --cast duplicates dropped); one error line for an unknown one."""
@@ -86,7 +94,9 @@ class ScriptTokens:
         if flag != "--turns":
             wanted = list(dict.fromkeys(wanted))
         if not wanted:
-            raise ScriptgenError(f"{flag} names no one; give speaker names separated by commas, e.g. {flag} jerry,george")
+            raise ScriptgenError(
+                f"{flag} names no one; give speaker names separated by commas, e.g. {flag} jerry,george"
+            )
         if self.newline is None:
             raise ScriptgenError(f"{flag} needs a model that writes line breaks; this vocabulary has none")
         known = set(self.names)
@@ -96,10 +106,14 @@ class ScriptTokens:
                     f"{flag}: {name!r} has no one-token cue in this word-level vocabulary (a name of several words, or rarer than --min-count), "
                     f"so it cannot be steered; {self.closest(name)}"
                 )
-            if (self.names or self.level == "word") and name not in known:  # a char model without a recorded cast takes any name
+            if (
+                self.names or self.level == "word"
+            ) and name not in known:  # a char model without a recorded cast takes any name
                 raise ScriptgenError(f"{flag}: {name!r} is not in this model's cast; {self.closest(name)}")
             if self.level == "char" and not self.spellings(name):
-                raise ScriptgenError(f"{flag}: {name!r} cannot be written with this model's characters; use names from its training text")
+                raise ScriptgenError(
+                    f"{flag}: {name!r} cannot be written with this model's characters; use names from its training text"
+                )
         return tuple(wanted)
 
     def closest(self, name: str) -> str:
@@ -183,7 +197,9 @@ class CueChooser:
             scores[longer] += picked.sum(dim=1).to(scores.device)
         return scores
 
-    def choose(self, logits: torch.Tensor, hidden, options: list[Option], temperature: float, generator: torch.Generator) -> Option:
+    def choose(
+        self, logits: torch.Tensor, hidden, options: list[Option], temperature: float, generator: torch.Generator
+    ) -> Option:
         """One option, drawn with probability proportional to the model's (temperature-scaled) probability of its characters."""
         probs = torch.softmax(self.log_probs(logits, hidden, options, temperature), dim=0)
         cdf = torch.cumsum(probs, dim=0)

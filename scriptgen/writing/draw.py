@@ -36,26 +36,34 @@ def _is_number(value: object) -> bool:
 
 def check_top_p(top_p: float) -> float:
     if not _is_number(top_p) or not 0 < top_p <= 1:  # False for NaN too
-        raise ScriptgenError(f"--top-p {top_p!r} is invalid: use a probability above 0 and at most 1, such as 0.9 (1 = off)")
+        raise ScriptgenError(
+            f"--top-p {top_p!r} is invalid: use a probability above 0 and at most 1, such as 0.9 (1 = off)"
+        )
     return float(top_p)
 
 
 def check_repetition_penalty(penalty: float) -> float:
     if not _is_number(penalty) or not math.isfinite(penalty) or not 1 <= penalty <= MAX_PENALTY:
-        raise ScriptgenError(f"--repetition-penalty {penalty!r} is invalid: use a number from 1 (off) to {MAX_PENALTY:g}, such as 1.2")
+        raise ScriptgenError(
+            f"--repetition-penalty {penalty!r} is invalid: use a number from 1 (off) to {MAX_PENALTY:g}, such as 1.2"
+        )
     return float(penalty)
 
 
 def check_lines(lines: int) -> int:
     if isinstance(lines, bool) or not isinstance(lines, int) or not 1 <= lines <= MAX_LINES:
-        raise ScriptgenError(f"--lines {lines!r} is invalid: ask for at least 1 line and at most {MAX_LINES:,}, e.g. --lines 30")
+        raise ScriptgenError(
+            f"--lines {lines!r} is invalid: ask for at least 1 line and at most {MAX_LINES:,}, e.g. --lines 30"
+        )
     return lines
 
 
 def check_sampling(length: int, temperature: float, top_k: int, vocab_size: int, top_p: float = 1.0) -> int:
     """Validate sampling settings; returns top_k clamped to the vocabulary."""
     if isinstance(length, bool) or not isinstance(length, int) or not 1 <= length <= MAX_LENGTH:
-        raise ScriptgenError(f"--length {length!r} is invalid: ask for at least 1 token and at most {MAX_LENGTH:,}, e.g. --length 400")
+        raise ScriptgenError(
+            f"--length {length!r} is invalid: ask for at least 1 token and at most {MAX_LENGTH:,}, e.g. --length 400"
+        )
     if (
         isinstance(temperature, bool)
         or not isinstance(temperature, (int, float))
@@ -81,12 +89,16 @@ def nucleus(logits: torch.Tensor, top_p: float) -> torch.Tensor:
     probs = torch.softmax(logits, dim=-1)
     sorted_probs, order = probs.sort(dim=-1, descending=True)
     cumulative = torch.cumsum(sorted_probs, dim=-1)
-    before = torch.cat([torch.zeros_like(cumulative[..., :1]), cumulative[..., :-1]], dim=-1)  # mass of the likelier tokens
+    before = torch.cat(
+        [torch.zeros_like(cumulative[..., :1]), cumulative[..., :-1]], dim=-1
+    )  # mass of the likelier tokens
     drop = torch.zeros_like(before, dtype=torch.bool).scatter_(-1, order, before >= top_p)
     return logits.masked_fill(drop, float("-inf"))
 
 
-def sample_next(logits: torch.Tensor, temperature: float, top_k: int, generator: torch.Generator | None, top_p: float = 1.0) -> torch.Tensor:
+def sample_next(
+    logits: torch.Tensor, temperature: float, top_k: int, generator: torch.Generator | None, top_p: float = 1.0
+) -> torch.Tensor:
     """One id per row of ``logits`` (batch, vocab): temperature, optional top-k, optional top-p, then a draw.
 
     Scores of -inf (a masked token) are never drawn; the rest is renormalised.

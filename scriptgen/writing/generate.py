@@ -55,7 +55,13 @@ def generate(
 
 @torch.no_grad()
 def generate_reference(
-    model: RNN, prime_ids: list[int], length: int, temperature: float = 1.0, top_k: int = 0, seed: int | None = None, top_p: float = 1.0
+    model: RNN,
+    prime_ids: list[int],
+    length: int,
+    temperature: float = 1.0,
+    top_k: int = 0,
+    seed: int | None = None,
+    top_p: float = 1.0,
 ) -> list[int]:
     """The plain sampler (the module's own forward, one token at a time); the fast path is tested against it."""
     top_k = check_sampling(length, temperature, top_k, model.output_size, top_p)

@@ -80,7 +80,9 @@ def chat(
             else:
                 sampler.feed(ids)
                 new = writer.write(ids, options, generator).ids
-                print(vocab.decode(ids + new).rstrip("\n"), file=out, flush=True)  # the turn: the user's line, continued
+                print(
+                    vocab.decode(ids + new).rstrip("\n"), file=out, flush=True
+                )  # the turn: the user's line, continued
                 turns += 1
         if prompt:
             prompt()
@@ -102,9 +104,14 @@ def _command(command: str, sampler: Sampler, writer: ScriptWriter, options: Writ
             print(f"({'temperature' if name == '/temp' else 'top-p'} {getattr(options, field)})", file=err)
         elif name == "/cast":
             options = writer.check(replace(options, cast=tuple(n.strip() for n in value.split(",")) if value else None))
-            print(f"(cast: {', '.join(options.cast)})" if options.cast else "(cast cleared: anyone may speak)", file=err)
+            print(
+                f"(cast: {', '.join(options.cast)})" if options.cast else "(cast cleared: anyone may speak)", file=err
+            )
         else:
-            print("(commands: /reset, /temp VALUE, /topp VALUE, /cast NAME,NAME or /cast alone; an empty line quits)", file=err)
+            print(
+                "(commands: /reset, /temp VALUE, /topp VALUE, /cast NAME,NAME or /cast alone; an empty line quits)",
+                file=err,
+            )
     except ValueError:
         print(USAGE[name], file=err)
     except ScriptgenError as exc:

@@ -70,7 +70,9 @@ class Sampler:
 
     def __init__(self, model: RNN, precision: str = "fp32"):
         if precision not in ("fp32", "int8"):
-            raise ScriptgenError(f"--precision {precision!r} is unknown for generation; choose fp32 or int8 (the command line resolves auto)")
+            raise ScriptgenError(
+                f"--precision {precision!r} is unknown for generation; choose fp32 or int8 (the command line resolves auto)"
+            )
         if precision == "int8" and model.device.type != "cpu":
             raise ScriptgenError("int8 generation runs on the CPU only; use --precision fp32 with --device cuda")
         self.model = model.eval()
@@ -205,7 +207,14 @@ class Sampler:
             torch.set_num_threads(threads)
 
     @torch.inference_mode()
-    def sample(self, length: int, temperature: float = 1.0, top_k: int = 0, generator: torch.Generator | None = None, top_p: float = 1.0) -> list[int]:
+    def sample(
+        self,
+        length: int,
+        temperature: float = 1.0,
+        top_k: int = 0,
+        generator: torch.Generator | None = None,
+        top_p: float = 1.0,
+    ) -> list[int]:
         """``length`` new ids; each is fed back, so the state ends after the last one."""
         if self.logits is None:
             raise ScriptgenError("nothing to continue from: feed a prime first")
@@ -293,7 +302,9 @@ def _recurrent_maps(model: RNN, embedding: torch.Tensor, maps: nn.ModuleDict) ->
     gru = model.cell == "gru"
     table = None
     for k in range(model.n_layers):
-        w_ih, w_hh, b_ih, b_hh = (getattr(model.rnn, f"{name}_l{k}") for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
+        w_ih, w_hh, b_ih, b_hh = (
+            getattr(model.rnn, f"{name}_l{k}") for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+        )
         if k == 0 and embedding.shape[0] * w_ih.shape[0] * 4 <= INPUT_TABLE_MAX_BYTES:
             # the first layer's input is one of vocab_size embeddings: precompute W_ih e + b for each
             # (vocab_size, gates); a step then reads one row instead of multiplying by W_ih
@@ -388,7 +399,9 @@ def _int8_product(layer: nn.Linear) -> tuple[nn.Module, Product]:
             module = quantize_dynamic(nn.Sequential(layer), {nn.Linear}, dtype=torch.qint8)[0]
             expected = module(probe)
     except Exception as exc:  # any failure here only costs speed
-        warnings.warn(f"int8 weights are unavailable on torch {torch.__version__} ({exc!r}); this map stays fp32", RuntimeWarning)
+        warnings.warn(
+            f"int8 weights are unavailable on torch {torch.__version__} ({exc!r}); this map stays fp32", RuntimeWarning
+        )
         return layer, _fp32_product(layer)
     try:
         if (getattr(module, "version", None) or 0) < 4:

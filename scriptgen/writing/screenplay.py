@@ -45,7 +45,11 @@ from ..errors import ScriptgenError
 
 FORMATS = ("text", "fountain", "html", "pdf", "fdx")
 _SUFFIX = {"text": ".txt", "fountain": ".fountain", "html": ".html", "pdf": ".pdf", "fdx": ".fdx"}
-_FORMAT_OF_SUFFIX = {suffix: fmt for fmt, suffix in _SUFFIX.items()} | {".text": "text", ".spmd": "fountain", ".htm": "html"}
+_FORMAT_OF_SUFFIX = {suffix: fmt for fmt, suffix in _SUFFIX.items()} | {
+    ".text": "text",
+    ".spmd": "fountain",
+    ".htm": "html",
+}
 INSTALL = "pip install 'scriptgen[screenplay]'"
 
 # Lines Fountain reads as scene headings whatever their case (screenplain upper-cases before it checks).
@@ -135,7 +139,9 @@ def to_fountain(text: str, title: str, meta: dict[str, str] | None = None, prime
     return "\n\n".join(blocks) + "\n"
 
 
-def export(text: str, fmt: str, title: str = "Untitled", meta: dict[str, str] | None = None, prime: str | None = None) -> bytes:
+def export(
+    text: str, fmt: str, title: str = "Untitled", meta: dict[str, str] | None = None, prime: str | None = None
+) -> bytes:
     """The script in format ``fmt`` (one of :data:`FORMATS`), as bytes to write to a file."""
     fmt = check_format(fmt)
     if fmt == "text":
@@ -149,7 +155,9 @@ def export(text: str, fmt: str, title: str = "Untitled", meta: dict[str, str] | 
     out = io.StringIO()
     if fmt == "html":
         _require("screenplain.export.html", fmt).convert(screenplay, out)
-        page = out.getvalue().replace("<title>Screenplay</title>", f"<title>{html.escape(title or 'Untitled')}</title>", 1)
+        page = out.getvalue().replace(
+            "<title>Screenplay</title>", f"<title>{html.escape(title or 'Untitled')}</title>", 1
+        )
         return page.encode("utf-8")
     _require("screenplain.export.fdx", fmt).to_fdx(screenplay, out)
     return out.getvalue().encode("utf-8")

@@ -105,7 +105,9 @@ class _Line:
         self.start, self.content, self.kind, self.cueable, self.after_blank = True, False, None, False, False
         self.ids: list[int] = []
         last = _last_index(context, tokens.newline)
-        for i in context[_last_index(context[: max(last, 0)], tokens.newline) + 1 :]:  # the line before the last break, and the open one
+        for i in context[
+            _last_index(context[: max(last, 0)], tokens.newline) + 1 :
+        ]:  # the line before the last break, and the open one
             self.add(i)
         self.done = 0  # lines are counted from the open line on
         tail = context[last + 1 :]
@@ -162,7 +164,9 @@ class ScriptWriter:
         if sampler.logits is None:
             raise ScriptgenError("nothing to continue from: feed a prime first")
         start = sampler.snapshot()
-        line = _Line(self.tokens, self.vocab, [i for i in context if i not in self.vocab.special_ids], o.turns or ())  # a label is no text
+        line = _Line(
+            self.tokens, self.vocab, [i for i in context if i not in self.vocab.special_ids], o.turns or ()
+        )  # a label is no text
         new: list[int] = []
         self._last_end = (0, 0)  # (tokens, lines) at the last line end of the new tokens
         cap = o.cap(self.level)
@@ -175,13 +179,19 @@ class ScriptWriter:
                 if line.add(i):
                     self._last_end = (k + 1, line.done)
             finished = line.start or not lines_known
-            ended = "line end" if finished else self._run(new, line, cap + FINISH_BUDGET[self.level], o, generator, finishing=True)
+            ended = (
+                "line end"
+                if finished
+                else self._run(new, line, cap + FINISH_BUDGET[self.level], o, generator, finishing=True)
+            )
         if ended == "length" and not line.start and lines_known:
             self._cut_back(new, line, start)
         return Written(new, self._last_end[1] if ended == "length" else line.done, ended)
 
     # -- the loop ---------------------------------------------------------------------
-    def _run(self, new: list[int], line: _Line, limit: int, o: WriteOptions, generator: torch.Generator, finishing: bool) -> str:
+    def _run(
+        self, new: list[int], line: _Line, limit: int, o: WriteOptions, generator: torch.Generator, finishing: bool
+    ) -> str:
         sampler, t = self.sampler, self.tokens
         restricted = bool(o.turns) or t.restricts(o.cast)
         window: deque[int] = deque(maxlen=PENALTY_WINDOW)
@@ -195,7 +205,9 @@ class ScriptWriter:
                             return "length"
                         finishing, limit = True, limit + FINISH_BUDGET[self.level]  # finish the line the cap cut
                     if self.chooser is not None and restricted and line.start:
-                        option = self.chooser.choose(logits, sampler.hidden(), self._options(line, o), o.temperature, generator)
+                        option = self.chooser.choose(
+                            logits, sampler.hidden(), self._options(line, o), o.temperature, generator
+                        )
                         tokens = [torch.tensor([i], device=device) for i in option.ids]
                         speaker = option.label if option.label not in ("action", "blank") else None
                     else:
@@ -229,7 +241,9 @@ class ScriptWriter:
         speakers = (o.turns[line.turn],) if o.turns else o.cast
         return self.chooser.options(speakers, o.actions, blank=not line.after_blank)
 
-    def _scores(self, logits: torch.Tensor, line: _Line, o: WriteOptions, restricted: bool, window: deque[int]) -> torch.Tensor:
+    def _scores(
+        self, logits: torch.Tensor, line: _Line, o: WriteOptions, restricted: bool, window: deque[int]
+    ) -> torch.Tensor:
         """The step's scores with what may not be drawn at -inf and the repetition penalty applied; ``logits`` itself if neither."""
         # Steering is by masking, not by rejection: tokens that may not come next get -inf, so the softmax
         # renormalises the model's own probabilities over what is allowed (a cast of everyone masks nothing
@@ -286,15 +300,21 @@ def check_options(options: WriteOptions, tokens: ScriptTokens) -> WriteOptions:
     if o.lines is not None:
         check_lines(o.lines)
         if tokens.newline is None:
-            raise ScriptgenError("--lines needs a model that writes line breaks; this vocabulary has none, use --length")
+            raise ScriptgenError(
+                "--lines needs a model that writes line breaks; this vocabulary has none, use --length"
+            )
     penalty = check_repetition_penalty(o.repetition_penalty)
     if penalty != 1 and level == "char":
-        raise ScriptgenError("--repetition-penalty works on words: a character-level model repeats letters in every word; leave it at 1 for this checkpoint")
+        raise ScriptgenError(
+            "--repetition-penalty works on words: a character-level model repeats letters in every word; leave it at 1 for this checkpoint"
+        )
     cast = tokens.resolve(o.cast, "--cast") if o.cast is not None else None
     turns = tokens.resolve(o.turns, "--turns") if o.turns is not None else None
     if cast and turns and any(name not in cast for name in turns):
         outside = next(name for name in turns if name not in cast)
-        raise ScriptgenError(f"--turns names {outside!r}, who is not in --cast; add them to --cast or drop --cast (--turns alone sets who speaks)")
+        raise ScriptgenError(
+            f"--turns names {outside!r}, who is not in --cast; add them to --cast or drop --cast (--turns alone sets who speaks)"
+        )
     return replace(o, top_k=top_k, repetition_penalty=penalty, cast=cast, turns=turns)
 
 
