@@ -406,25 +406,19 @@ def train(
     data: str | Path | None = None,
     name: str = DEFAULT_SOURCE,
     out_dir: str | Path = "checkpoints",
-    data_dir: str | Path = "data",
-    resume: bool = False,
-    explicit: set[str] | None = None,
-    encoding: str | None = None,
-    progress: bool | None = None,
-    log: Callable[[str], None] = print,
-    overwrite: bool = False,
-    init_from: str | Path | None = None,
-    unknown: str = "unk",
-    on_validation: OnValidation | None = None,
+    **options,
 ) -> TrainResult:
-    """Train (or resume) a run into ``out_dir/name``; see :class:`Trainer`.
+    """Train (or resume) a run into ``out_dir/name`` on ``data`` (None: the default corpus).
 
-    ``init_from``: fine-tune, starting from that checkpoint's weights and
-    vocabulary; ``unknown``: "unk" maps words it lacks to <unk>, "error" refuses
-    them (:func:`scriptgen.data.prepare.prepare_with_vocab`).  ``on_validation(history,
-    sample)``: called after each validation with the history rows so far and
-    the new sample (None when none was due), e.g. to redraw a notebook's plot
-    (:class:`scriptgen.training.plots.LiveCurves`).
+    ``options`` are :class:`Trainer`'s keyword arguments: ``data_dir``,
+    ``encoding``, ``resume`` (continue the run saved there; ``explicit`` names
+    the config fields the caller set, which a resume may change), ``progress``,
+    ``log``, ``overwrite``, ``init_from`` (fine-tune, starting from that
+    checkpoint's weights and vocabulary), ``unknown`` ("unk" maps words it lacks
+    to <unk>, "error" refuses them: :func:`scriptgen.data.prepare.prepare_with_vocab`)
+    and ``on_validation(history, sample)`` (called after each validation with the
+    history rows so far and the new sample, None when none was due, e.g. to
+    redraw a notebook's plot: :class:`scriptgen.training.plots.LiveCurves`).
 
     One process at a time per run: a lock beside the folder (``out_dir/.NAME.lock``)
     refuses a second run of the same name, or an ``overwrite`` of a folder that a
@@ -446,22 +440,6 @@ def train(
     )
     try:
         with lock:
-            trainer = Trainer(
-                cfg,
-                folder,
-                data,
-                data_dir,
-                encoding,
-                resume,
-                explicit,
-                progress,
-                log,
-                overwrite,
-                init_from,
-                unknown,
-                on_validation,
-                dist,
-            )
-            return trainer.run()
+            return Trainer(cfg, folder, data, dist=dist, **options).run()
     finally:
         teardown(dist)
