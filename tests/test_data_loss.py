@@ -125,6 +125,7 @@ def test_out_dir_with_empty_name_through_the_python_api_is_refused(full_out_dir,
     assert tree(full_out_dir) == before
 
 
+@pytest.mark.slow
 def test_second_run_into_a_live_runs_name_is_refused(tmp_path, text):
     out = tmp_path / "ckpts"
     common = ["--data", text, "--data-dir", tmp_path / "data", "--out-dir", out, "--name", "dup", *TINY]
@@ -146,6 +147,7 @@ def test_second_run_into_a_live_runs_name_is_refused(tmp_path, text):
     assert again.returncode == 0, again.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
 def test_stop_signals_save_and_resume(tmp_path, text, signum):
     out = tmp_path / "ckpts"

@@ -7,6 +7,7 @@ import math
 import subprocess
 import sys
 
+import pytest
 import torch
 from conftest import unigram_entropy
 
@@ -18,6 +19,7 @@ def run_cli(*args, cwd=None):
     return subprocess.run([sys.executable, "-m", "scriptgen", *args], capture_output=True, text=True, cwd=cwd, timeout=600)
 
 
+@pytest.mark.slow
 def test_cli_train_then_generate_beats_unigram_entropy(corpus_dir, tmp_path):
     out = tmp_path / "ck"
     result = run_cli(

@@ -8,6 +8,8 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
+pytestmark = pytest.mark.slow  # a kernel start and a tiny training run: tens of seconds
+
 NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "tv_script_generation.ipynb"
 
 
@@ -22,7 +24,6 @@ class CountingClient(NotebookClient):
         return super().process_message(msg, cell, cell_index)
 
 
-@pytest.mark.slow
 def test_notebook_runs_top_to_bottom(tmp_path, monkeypatch):
     monkeypatch.setenv("SCRIPTGEN_SMOKE", "1")
     monkeypatch.setenv("SCRIPTGEN_WORKDIR", str(tmp_path))
@@ -47,6 +48,7 @@ def test_notebook_runs_top_to_bottom(tmp_path, monkeypatch):
 
 def test_notebook_defines_no_library_code():
     nb = nbformat.read(NOTEBOOK, as_version=4)
-    for cell in nb.cells:
-        if cell.cell_type == "code":
-            assert "def " not in cell.source and "class " not in cell.source, cell.source[:80]
+    code_cells = [cell for cell in nb.cells if cell.cell_type == "code"]
+    assert code_cells, f"{NOTEBOOK.name} has no code cells"
+    for cell in code_cells:
+        assert "def " not in cell.source and "class " not in cell.source, cell.source[:80]

@@ -11,12 +11,13 @@ from nbclient import NotebookClient
 
 from scriptgen.experiment import ExperimentOptions, load_grid, run_experiment
 
-NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "experiments.ipynb"
+pytestmark = pytest.mark.slow  # a kernel start and a tiny experiment: tens of seconds
+
+NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "experiments.ipynb"
 
 TINY_GRID = tiny_grid_base(32) + '\n[axes]\nhidden_dim = [32, 48]\nn_layers = [1, 2]\n\n[run]\nepochs = 1\n'
 
 
-@pytest.mark.slow
 def test_experiments_notebook_runs_top_to_bottom(corpus_dir, tmp_path, monkeypatch):
     grid_file = tmp_path / "tiny_study.toml"
     grid_file.write_text(TINY_GRID, encoding="utf-8")
@@ -43,6 +44,7 @@ def test_experiments_notebook_runs_top_to_bottom(corpus_dir, tmp_path, monkeypat
 
 def test_experiments_notebook_defines_no_library_code():
     nb = nbformat.read(NOTEBOOK, as_version=4)
-    for cell in nb.cells:
-        if cell.cell_type == "code":
-            assert "def " not in cell.source and "class " not in cell.source and "lambda" not in cell.source, cell.source[:80]
+    code_cells = [cell for cell in nb.cells if cell.cell_type == "code"]
+    assert code_cells, f"{NOTEBOOK.name} has no code cells"
+    for cell in code_cells:
+        assert "def " not in cell.source and "class " not in cell.source and "lambda" not in cell.source, cell.source[:80]

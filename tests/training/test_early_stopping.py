@@ -56,6 +56,7 @@ def first_patience_stop(val_losses: list[float], patience: int) -> int | None:
     return None
 
 
+@pytest.mark.slow
 def test_patience_stops_an_overfitting_run_keeps_the_best_weights_and_records_why(noise_dir, tmp_path):
     result = run(CFG, noise_dir, tmp_path)
     folder = tmp_path / "ck" / "run"
@@ -128,6 +129,7 @@ epochs = 30
 """
 
 
+@pytest.mark.slow
 def test_the_experiment_runner_sets_patience_per_row_and_records_the_stop(noise_dir, tmp_path):
     grid = tmp_path / "es.toml"
     grid.write_text(GRID, encoding="utf-8")

@@ -7,6 +7,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from scriptgen import Config
 from scriptgen.config import CHAR_RECIPE, REGULARIZERS_OFF, with_absent_fields
 from scriptgen.experiment.grid import config_toml, parse_grid
@@ -55,16 +57,20 @@ def test_a_one_row_grid_names_switched_off_defaults_with_no_flags():
 def test_the_train_help_shows_both_levels_defaults_and_the_no_flags():
     out = subprocess.run([sys.executable, "-m", "scriptgen", "train", "--help"], capture_output=True, text=True, check=True).stdout
     out = " ".join(out.split())
+    assert CHAR_RECIPE
     for name, value in CHAR_RECIPE.items():
         flag = "--" + name.replace("_", "-")
         assert flag in out and f"{value} with --level char" in out
-    for name, value in vars(Config()).items():
-        if value is True:
-            assert f"--no-{name.replace('_', '-')}" in out
+    switches = [name for name, value in vars(Config()).items() if value is True]
+    assert switches  # the on-by-default switches, each with a --no- flag
+    for name in switches:
+        assert f"--no-{name.replace('_', '-')}" in out
 
 
+@pytest.mark.slow
 def test_train_at_char_level_records_the_char_recipe_and_a_switch_turned_off(corpus_dir, tmp_path):
     on = [name for name, value in vars(Config()).items() if value is True]
+    assert on
     cmd = [
         sys.executable, "-m", "scriptgen", "train", "--data", str(corpus_dir), "--data-dir", str(tmp_path / "data"),
         "--out-dir", str(tmp_path / "ck"), "--name", "c", "--level", "char", "--embedding-dim", "8", "--hidden-dim", "16",

@@ -23,7 +23,7 @@ from scriptgen.experiment import space as space_mod
 
 optuna = pytest.importorskip("optuna")
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # tests/experiment/ -> the repository
 
 # 6 configurations (hidden 16/24, three learning rates), tiny enough for a second a trial
 GRID = 'mode = "product"\n\n' + tiny_grid_base(16) + '\n[axes]\nhidden_dim = [16, 24]\nlr = [0.01, 0.003, 0.03]\n\n[run]\nepochs = 1\n'
@@ -75,6 +75,7 @@ def check_folder_against_study(folder: Path, complete: list) -> list[dict]:
     return rows
 
 
+@pytest.mark.slow
 def test_two_workers_share_one_sqlite_study(corpus_dir, tmp_path, capsys):
     db = tmp_path / "study.db"
     argv = search_flags(tmp_path, corpus_dir, db, 4, "--study", "s")

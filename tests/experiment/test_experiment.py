@@ -26,7 +26,7 @@ from scriptgen.experiment import (
 )
 from scriptgen.model.checkpoint import read_json
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # tests/experiment/ -> the repository
 TRAIN_MODULE = importlib.import_module("scriptgen.training.train")  # the package's `train` attribute is the function
 
 TINY_GRID = (
@@ -52,6 +52,7 @@ def common_flags(corpus_dir: Path, tmp_path: Path) -> list[str]:
     return ["--data", str(corpus_dir), "--data-dir", str(tmp_path / "data"), "--out-dir", str(tmp_path / "results"), "--no-progress"]
 
 
+@pytest.mark.slow
 def test_cli_trains_the_grid_and_writes_the_tables(corpus_dir, tmp_path, capsys):
     grid = write_grid(tmp_path)
     assert cli("experiment", "--grid", str(grid), "--budget-minutes", "0.02", *common_flags(corpus_dir, tmp_path)) == 0
@@ -106,6 +107,7 @@ def test_cli_trains_the_grid_and_writes_the_tables(corpus_dir, tmp_path, capsys)
         cli("experiment", "--grid", str(grid), "--budget-minutes", "0.05", *common_flags(corpus_dir, tmp_path))
 
 
+@pytest.mark.slow
 def test_interrupted_row_restarts_and_finished_rows_are_skipped(corpus_dir, tmp_path, monkeypatch):
     grid = load_grid(write_grid(tmp_path))
     # validation every 2 steps (64 tokens) and 6 s a row: the Ctrl-C at the first validation lands inside the row's budget on a busy machine too
@@ -145,6 +147,7 @@ def test_interrupted_row_restarts_and_finished_rows_are_skipped(corpus_dir, tmp_
     assert read_json(folder / "rows" / "hidden_dim-48" / "trainer.json")["step"] == rows[1]["steps"], "the row's folder is the new run's"
 
 
+@pytest.mark.slow
 def test_limit_trains_some_rows_and_product_mode(corpus_dir, tmp_path):
     text = TINY_GRID.replace('mode = "one-at-a-time"', 'mode = "product"')
     grid = load_grid(write_grid(tmp_path, text, "prod"))
