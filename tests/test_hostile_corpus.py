@@ -285,7 +285,7 @@ def test_a_fifo_is_never_opened(tmp_path, monkeypatch):
     os.mkfifo(tmp_path / "a.txt")
     opened: list = []
     monkeypatch.setattr(os, "open", lambda *args, **kwargs: opened.append(args))
-    for read in (corpus_mod.open_regular, corpus_mod.read_text, corpus_mod.text_files):
+    for read in (corpus_mod.open_text_file, corpus_mod.read_text, corpus_mod.text_files):
         with pytest.raises(ScriptgenError, match="FIFO"):
             read(tmp_path / "a.txt")
     assert not opened
