@@ -68,7 +68,9 @@ class Runner:
             [sys.executable, "-c", launch], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=cli_env(), cwd=ROOT, text=True
         ) if (FORK if fork is None else fork) else None  # fmt: skip
 
-    def run(self, args: list, cwd: Path, timeout: int = 150, headroom: int | None = None, logs: Path | None = None) -> Run:
+    def run(
+        self, args: list, cwd: Path, timeout: int = 150, headroom: int | None = None, logs: Path | None = None
+    ) -> Run:
         """Run ``args`` in ``cwd``; stdout and stderr go to ``logs/stdout`` and ``logs/stderr`` (``logs`` defaults to scratch).
 
         ``timeout``: seconds before the alarm.  ``headroom``: bytes of address space the forked child may add
@@ -82,7 +84,14 @@ class Runner:
             out.write_text(done.stdout, encoding="utf-8")
             err.write_text(done.stderr, encoding="utf-8")
             return Run(args, done.returncode, done.stdout, done.stderr, time.monotonic() - start)
-        request = {"args": args, "cwd": str(cwd), "stdout": str(out), "stderr": str(err), "alarm": timeout, "headroom": headroom}
+        request = {
+            "args": args,
+            "cwd": str(cwd),
+            "stdout": str(out),
+            "stderr": str(err),
+            "alarm": timeout,
+            "headroom": headroom,
+        }
         self.server.stdin.write(json.dumps(request) + "\n")
         self.server.stdin.flush()
         reply = self.server.stdout.readline()
@@ -141,7 +150,13 @@ def _child(req: dict) -> None:
             runpy.run_module("scriptgen", run_name="__main__", alter_sys=True)
             code = 0
         except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 0 if exc.code is None else (print(exc.code, file=sys.stderr) or 1)
+            code = (
+                exc.code
+                if isinstance(exc.code, int)
+                else 0
+                if exc.code is None
+                else (print(exc.code, file=sys.stderr) or 1)
+            )
         except BaseException:
             traceback.print_exc()
     finally:

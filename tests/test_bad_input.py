@@ -44,7 +44,9 @@ from safetensors.torch import load_file, save_file
 
 ROOT = Path(__file__).resolve().parent.parent
 ERROR = "scriptgen: error: "
-PROGRESS = re.compile(r"^(preparing |prepared |model: )")  # progress lines: prepare's, and the model's size at the start of training
+PROGRESS = re.compile(
+    r"^(preparing |prepared |model: )"
+)  # progress lines: prepare's, and the model's size at the start of training
 TINY = [
     "--embedding-dim", "16", "--hidden-dim", "32", "--n-layers", "1", "--seq-len", "8", "--batch-size", "4",
     "--epochs", "1", "--output", "softmax", "--no-progress",
@@ -59,7 +61,9 @@ def digests(folder: Path | None) -> dict[str, str]:
     if folder is None or not folder.is_dir():
         return {}
     return {
-        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file()
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
     }
 
 
@@ -118,7 +122,19 @@ class Env:
         return dst
 
     def train(self, work: Path, *flags, data: Path | None = None) -> list:
-        return ["train", "--data", data or self.corpus, "--name", "run", "--out-dir", work / "ckpts", "--data-dir", work / "data", *TINY, *flags]
+        return [
+            "train",
+            "--data",
+            data or self.corpus,
+            "--name",
+            "run",
+            "--out-dir",
+            work / "ckpts",
+            "--data-dir",
+            work / "data",
+            *TINY,
+            *flags,
+        ]
 
     def generate(self, ckpt: Path, *flags) -> list:
         return ["generate", "--checkpoint", ckpt, "--length", "5", "--seed", "1", *flags]
@@ -134,7 +150,20 @@ def env(tmp_path_factory, corpus_dir) -> Env:
     data_dir, out = root / "data", root / "ckpts"
     jobs = [
         ["train", "--data", corpus_dir, "--name", "word", "--out-dir", out, "--data-dir", data_dir, *TINY],
-        ["train", "--data", chars, "--name", "char", "--level", "char", "--out-dir", out, "--data-dir", data_dir, *TINY],
+        [
+            "train",
+            "--data",
+            chars,
+            "--name",
+            "char",
+            "--level",
+            "char",
+            "--out-dir",
+            out,
+            "--data-dir",
+            data_dir,
+            *TINY,
+        ],
     ]
     with ThreadPoolExecutor(2) as pool:
         results = list(pool.map(lambda args: run_cli(args, root), jobs))
@@ -286,26 +315,56 @@ for flag, value, *expect in [
     train_flag(f"train--{flag}={value}", [f"--{flag}", value], f"--{flag}", *expect)
 
 train_flag(
-    "train--device=cuda-without-cuda", ["--device", "cuda"], "--device cuda", "CUDA is not available", "--device cpu",
+    "train--device=cuda-without-cuda",
+    ["--device", "cuda"],
+    "--device cuda",
+    "CUDA is not available",
+    "--device cpu",
     skip="CUDA is available" if CUDA else None,
 )
 train_flag(
-    "train--tie-weights-mismatched", ["--tie-weights"], "--tie-weights", "--embedding-dim equal to --hidden-dim", "16 and 32"
+    "train--tie-weights-mismatched",
+    ["--tie-weights"],
+    "--tie-weights",
+    "--embedding-dim equal to --hidden-dim",
+    "16 and 32",
 )
-train_flag("train--tie-weights-adaptive", ["--tie-weights", "--hidden-dim", "16", "--output", "adaptive"], "--tie-weights", "--output softmax")
+train_flag(
+    "train--tie-weights-adaptive",
+    ["--tie-weights", "--hidden-dim", "16", "--output", "adaptive"],
+    "--tie-weights",
+    "--output softmax",
+)
 train_flag("train--unknown-flag", ["--hiden-dim", "8"], "--hiden-dim", "--help")
 
 
 # --- generate: sampling settings and the prime ---------------------------------------
 generate_flag("prime-empty", ["--prime", ""], "prime is empty", "--prime")
 generate_flag("prime-blank", ["--prime", "   "], "prime is empty", "--prime")
-generate_flag("prime-unknown-word", ["--prime", "jerry: flibbertigibbet"], "'flibbertigibbet'", "not in the vocabulary", "use words that appear")
-generate_flag("prime-unknown-word-close", ["--prime", "jerri: the soup"], "'jerri:'", "not in the vocabulary", "closest known words", "jerry:")
-generate_flag("prime-unknown-char", ["--prime", "jerry: Z"], "'Z'", "not in the vocabulary", "use characters", which="char")
+generate_flag(
+    "prime-unknown-word",
+    ["--prime", "jerry: flibbertigibbet"],
+    "'flibbertigibbet'",
+    "not in the vocabulary",
+    "use words that appear",
+)
+generate_flag(
+    "prime-unknown-word-close",
+    ["--prime", "jerri: the soup"],
+    "'jerri:'",
+    "not in the vocabulary",
+    "closest known words",
+    "jerry:",
+)
+generate_flag(
+    "prime-unknown-char", ["--prime", "jerry: Z"], "'Z'", "not in the vocabulary", "use characters", which="char"
+)
 generate_flag("length-0", ["--length", "0"], "--length 0", "at least 1 token")
 generate_flag("length-negative", ["--length", "-5"], "--length -5", "at least 1 token")
 generate_flag("length-abc", ["--length", "abc"], "--length", "invalid int value")
-generate_flag("length-huge", ["--length", str(10**30)], "--length 1000000000000000000000000000000", "at most 10,000,000")
+generate_flag(
+    "length-huge", ["--length", str(10**30)], "--length 1000000000000000000000000000000", "at most 10,000,000"
+)
 generate_flag("temperature-huge", ["--temperature", "1e300"], "--temperature 1e+300", "at most 100")
 generate_flag("seed-above-64-bits", ["--seed", str(2**65)], f"--seed {2**65}", "2**64 - 1")
 generate_flag("seed-negative", ["--seed", "-1"], "--seed -1", "from 0")
@@ -316,7 +375,13 @@ generate_flag("temperature-list-with-0", ["--temperature", "0.5,0"], "--temperat
 generate_flag("temperature-list-empty", ["--temperature", ","], "--temperature", "comma-separated list")
 generate_flag("top-k-negative", ["--top-k", "-1"], "--top-k -1", "0 (whole vocabulary)")
 generate_flag("unk-without-unk", ["--unk"], "--unk", "<unk>", "drop --unk")
-generate_flag("generate-device-cuda-without-cuda", ["--device", "cuda"], "--device cuda", "--device cpu", skip="CUDA is available" if CUDA else None)
+generate_flag(
+    "generate-device-cuda-without-cuda",
+    ["--device", "cuda"],
+    "--device cuda",
+    "--device cpu",
+    skip="CUDA is available" if CUDA else None,
+)
 generate_flag("generate-device-unknown", ["--device", "tpu"], "--device 'tpu'", "choose auto, cpu or cuda")
 
 
@@ -374,7 +439,9 @@ def _(e, w):
     return e.generate(folder), folder
 
 
-@case("config-impossible-value-rehashed", "config.json", "impossible setting", "--hidden-dim 0", "restore the checkpoint")
+@case(
+    "config-impossible-value-rehashed", "config.json", "impossible setting", "--hidden-dim 0", "restore the checkpoint"
+)
 def _(e, w):
     folder = e.copy(w)
     info = json.loads((folder / "config.json").read_text())
@@ -384,7 +451,9 @@ def _(e, w):
     return e.generate(folder), folder
 
 
-@case("vocab-from-another-checkpoint", "vocab.json", "config.json says", "different checkpoints", "restore the checkpoint")
+@case(
+    "vocab-from-another-checkpoint", "vocab.json", "config.json says", "different checkpoints", "restore the checkpoint"
+)
 def _(e, w):
     folder = e.copy(w)
     shutil.copy(e.char / "vocab.json", folder / "vocab.json")
@@ -409,7 +478,9 @@ def _(e, w):
     return e.generate(folder), folder
 
 
-@case("weights-truncated-rehashed", "model.safetensors", "not a valid safetensors file", "checkpoint written by scriptgen")
+@case(
+    "weights-truncated-rehashed", "model.safetensors", "not a valid safetensors file", "checkpoint written by scriptgen"
+)
 def _(e, w):
     folder = e.copy(w)
     path = folder / "model.safetensors"
@@ -431,7 +502,13 @@ def _no_marker(work: Path) -> None:
     assert not (work / "PWNED").exists(), "a pickle payload was executed"
 
 
-@case("weights-pickle-payload", "model.safetensors", "not a valid safetensors file", "checkpoint written by scriptgen", after=_no_marker)
+@case(
+    "weights-pickle-payload",
+    "model.safetensors",
+    "not a valid safetensors file",
+    "checkpoint written by scriptgen",
+    after=_no_marker,
+)
 def _(e, w):
     folder = e.copy(w)
     (folder / "model.safetensors").write_bytes(pickle.dumps({"weight": _Payload(w / "PWNED")}))
@@ -439,7 +516,13 @@ def _(e, w):
     return e.generate(folder), folder
 
 
-@case("weights-torch-save-payload", "model.safetensors", "not a valid safetensors file", "checkpoint written by scriptgen", after=_no_marker)
+@case(
+    "weights-torch-save-payload",
+    "model.safetensors",
+    "not a valid safetensors file",
+    "checkpoint written by scriptgen",
+    after=_no_marker,
+)
 def _(e, w):
     folder = e.copy(w)
     torch.save({"weight": _Payload(w / "PWNED")}, folder / "model.safetensors")
@@ -553,18 +636,49 @@ def _(e, w):
 @case("train-into-existing-checkpoint", "already exists", "--resume", "--overwrite")
 def _(e, w):
     folder = e.copy(w)
-    return ["train", "--data", e.corpus, "--name", "word", "--out-dir", folder.parent, "--data-dir", e.data_dir, *TINY], folder
+    return [
+        "train",
+        "--data",
+        e.corpus,
+        "--name",
+        "word",
+        "--out-dir",
+        folder.parent,
+        "--data-dir",
+        e.data_dir,
+        *TINY,
+    ], folder
 
 
 @case("out-dir-under-a-file", "not-a-folder", "--out-dir")
 def _(e, w):
     (w / "not-a-folder").write_text("I am a file")
-    return ["train", "--data", e.corpus, "--name", "run", "--out-dir", w / "not-a-folder" / "ckpts", "--data-dir", w / "data", *TINY], None
+    return [
+        "train",
+        "--data",
+        e.corpus,
+        "--name",
+        "run",
+        "--out-dir",
+        w / "not-a-folder" / "ckpts",
+        "--data-dir",
+        w / "data",
+        *TINY,
+    ], None
 
 
 @case("experiment-grid-missing", "missing.toml", "does not exist", "--grid")
 def _(e, w):
-    return ["experiment", "--grid", w / "missing.toml", "--out-dir", w / "results", "--data-dir", w / "data", "--no-progress"], None
+    return [
+        "experiment",
+        "--grid",
+        w / "missing.toml",
+        "--out-dir",
+        w / "results",
+        "--data-dir",
+        w / "data",
+        "--no-progress",
+    ], None
 
 
 # --------------------------------------------------------------------------
@@ -631,7 +745,9 @@ def runners(tmp_path_factory):
 def outcomes(request, runners, env):
     """Every selected case started at once, two at a time; each test waits for its own."""
     params = [getattr(item, "callspec", None) for item in request.session.items]
-    wanted = {p.params["c"].id for p in params if p and "c" in p.params} | {p.params["case_id"] for p in params if p and "case_id" in p.params}
+    wanted = {p.params["c"].id for p in params if p and "c" in p.params} | {
+        p.params["case_id"] for p in params if p and "case_id" in p.params
+    }
     pool = ThreadPoolExecutor(len(runners.all))
     futures = {c.id: pool.submit(runners.case, env, c) for c in CASES if not c.skip and c.id in wanted}
     yield futures
@@ -670,7 +786,11 @@ def test_forked_runs_match_fresh_interpreters(case_id, outcomes):
     """The fast runner and a fresh ``python -m scriptgen`` give the same status, stdout and stderr."""
     out = outcomes[case_id].result()
     fresh = run_cli(out.result.args, out.work)
-    assert (fresh.returncode, fresh.stdout, fresh.stderr) == (out.result.returncode, out.result.stdout, out.result.stderr)
+    assert (fresh.returncode, fresh.stdout, fresh.stderr) == (
+        out.result.returncode,
+        out.result.stdout,
+        out.result.stderr,
+    )
     if case_id == "weights-pickle-payload":
         _no_marker(out.work)
 
@@ -706,7 +826,9 @@ def test_resume_reads_the_text_with_the_encoding_it_was_trained_with(runners, en
     first = runners.run(env.train(tmp_path, "--encoding", "latin-1", data=latin), tmp_path)
     assert first.returncode == 0, first.stderr
     folder = tmp_path / "ckpts" / "run"
-    again = runners.run(["train", "--resume", folder, "--epochs", "2", "--data-dir", tmp_path / "data", "--no-progress"], tmp_path)
+    again = runners.run(
+        ["train", "--resume", folder, "--epochs", "2", "--data-dir", tmp_path / "data", "--no-progress"], tmp_path
+    )
     assert again.returncode == 0, again.stderr
     assert json.loads((folder / "trainer.json").read_text())["epoch"] == 2
 
@@ -756,15 +878,18 @@ def test_disk_full_while_saving_keeps_the_previous_checkpoint(env, tmp_path, mon
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        status = cli.main(["train", "--resume", str(folder), "--epochs", "2", "--data-dir", str(env.data_dir), "--no-progress"])
+        status = cli.main(
+            ["train", "--resume", str(folder), "--epochs", "2", "--data-dir", str(env.data_dir), "--no-progress"]
+        )
     finally:
         torch.set_num_threads(threads)
     captured = capsys.readouterr()
     assert status == 2, captured.err
     assert "Traceback" not in captured.out + captured.err
-    lines = [line for line in captured.err.splitlines() if line.strip() and not line.startswith(("resuming ", "model: "))]
+    lines = [
+        line for line in captured.err.splitlines() if line.strip() and not line.startswith(("resuming ", "model: "))
+    ]
     assert len(lines) == 1 and lines[0].startswith(ERROR), captured.err
     assert "disk is full" in lines[0] and "previous checkpoint is kept" in lines[0]
     assert digests(folder) == before
     assert sorted(p.name for p in folder.parent.iterdir()) == ["word"], "temporary folders were left behind"
-

@@ -188,7 +188,9 @@ def test_the_course_notebook_runs_against_our_helper(tmp_path):
     x, y = next(iter(train_loader))
     assert all(t in follows.get(tuple(w), ()) for w, t in zip(x.tolist(), y.tolist()))
     vocab_size = output_size = len(vocab_to_int)
-    rnn = RNN(vocab_size, output_size, 16, 32, 1, dropout=0.0)  # (vocab_size, output_size, embedding_dim, hidden_dim, n_layers)
+    rnn = RNN(
+        vocab_size, output_size, 16, 32, 1, dropout=0.0
+    )  # (vocab_size, output_size, embedding_dim, hidden_dim, n_layers)
     optimizer = torch.optim.Adam(rnn.parameters(), lr=0.01)
     criterion = nn.CrossEntropyLoss()
     losses, n_batches = [], len(train_loader.dataset) // batch_size
@@ -213,13 +215,20 @@ def test_the_course_notebook_runs_against_our_helper(tmp_path):
     seen = []
     hook = trained_rnn.register_forward_pre_hook(lambda module, args: seen.append(args[0][0].tolist()))
     np.random.seed(3)
-    script = course_generate(trained_rnn, vocab_to_int["jerry:"], int_to_vocab, token_dict, pad_value, sequence_length, predict_len=100)
+    script = course_generate(
+        trained_rnn, vocab_to_int["jerry:"], int_to_vocab, token_dict, pad_value, sequence_length, predict_len=100
+    )
     hook.remove()
     assert seen[0] == [pad_value] * (sequence_length - 1) + [vocab_to_int["jerry:"]]
     assert seen[2][:3] == [pad_value] * 3 and pad_value not in seen[sequence_length - 1]  # the padding rolls out
     assert script.startswith("jerry:") and len(seen) == 100
     np.random.seed(3)
-    assert course_generate(trained_rnn, vocab_to_int["jerry:"], int_to_vocab, token_dict, pad_value, sequence_length, predict_len=100) == script
+    assert (
+        course_generate(
+            trained_rnn, vocab_to_int["jerry:"], int_to_vocab, token_dict, pad_value, sequence_length, predict_len=100
+        )
+        == script
+    )
     # it learned the script's shape: the lines it writes open with a speaker's cue or a laugh
     lines = [line.strip() for line in script.split("\n")[1:-1] if line.strip()]
     opening = [line for line in lines if line.split()[0] in {f"{s}:" for s in SPEAKERS} | {"[laughter]"}]

@@ -39,13 +39,23 @@ def env() -> dict[str, str]:
 
 def cli(args: list, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "scriptgen", *map(str, args)], cwd=cwd, env=env(), capture_output=True, text=True, timeout=timeout
+        [sys.executable, "-m", "scriptgen", *map(str, args)],
+        cwd=cwd,
+        env=env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
 def start(args: list, cwd: Path) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "scriptgen", *map(str, args)], cwd=cwd, env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [sys.executable, "-m", "scriptgen", *map(str, args)],
+        cwd=cwd,
+        env=env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
@@ -87,7 +97,23 @@ def trained_out_dir(tmp_path_factory, text) -> Path:
     """An --out-dir holding a trained checkpoint, another folder and loose files (made once)."""
     root = tmp_path_factory.mktemp("trained")
     out = root / "ckpts"
-    res = cli(["train", "--data", text, "--data-dir", root / "data", "--out-dir", out, "--name", "precious", "--epochs", "1", *TINY], root)
+    res = cli(
+        [
+            "train",
+            "--data",
+            text,
+            "--data-dir",
+            root / "data",
+            "--out-dir",
+            out,
+            "--name",
+            "precious",
+            "--epochs",
+            "1",
+            *TINY,
+        ],
+        root,
+    )
     assert res.returncode == 0, res.stderr
     (out / "notes").mkdir()
     (out / "notes" / "ideas.txt").write_text("a show about nothing\n")
@@ -106,7 +132,20 @@ def full_out_dir(tmp_path, trained_out_dir) -> Path:
 def test_dangerous_names_with_overwrite_touch_nothing(full_out_dir, tmp_path, text, name):
     before = tree(full_out_dir)
     assert "precious/model.safetensors" in before
-    args = ["train", "--data", text, "--data-dir", tmp_path / "data", "--out-dir", full_out_dir, "--name", name, "--overwrite", "--epochs", "1"]
+    args = [
+        "train",
+        "--data",
+        text,
+        "--data-dir",
+        tmp_path / "data",
+        "--out-dir",
+        full_out_dir,
+        "--name",
+        name,
+        "--overwrite",
+        "--epochs",
+        "1",
+    ]
     res = cli([*args, *TINY], tmp_path)
     assert_one_error_line(res, "--name", "not a plain folder name")
     assert tree(full_out_dir) == before
@@ -118,10 +157,28 @@ def test_out_dir_with_empty_name_through_the_python_api_is_refused(full_out_dir,
     from scriptgen.config import REGULARIZERS_OFF
 
     before = tree(full_out_dir)
-    cfg = Config(**REGULARIZERS_OFF, embedding_dim=16, hidden_dim=32, n_layers=1, seq_len=8, batch_size=4, epochs=1, output="softmax")
+    cfg = Config(
+        **REGULARIZERS_OFF,
+        embedding_dim=16,
+        hidden_dim=32,
+        n_layers=1,
+        seq_len=8,
+        batch_size=4,
+        epochs=1,
+        output="softmax",
+    )
     for name in ("", "."):
         with pytest.raises(ScriptgenError, match="not a plain folder name"):
-            train(cfg, data=text, name=name, out_dir=full_out_dir, data_dir=tmp_path / "data", overwrite=True, progress=False, log=lambda m: None)
+            train(
+                cfg,
+                data=text,
+                name=name,
+                out_dir=full_out_dir,
+                data_dir=tmp_path / "data",
+                overwrite=True,
+                progress=False,
+                log=lambda m: None,
+            )
     assert tree(full_out_dir) == before
 
 
@@ -152,7 +209,22 @@ def test_second_run_into_a_live_runs_name_is_refused(tmp_path, text):
 def test_stop_signals_save_and_resume(tmp_path, text, signum):
     out = tmp_path / "ckpts"
     folder = out / "run"
-    args = ["train", "--data", text, "--data-dir", tmp_path / "data", "--out-dir", out, "--name", "run", *TINY, "--epochs", "50", "--eval-interval", "25"]
+    args = [
+        "train",
+        "--data",
+        text,
+        "--data-dir",
+        tmp_path / "data",
+        "--out-dir",
+        out,
+        "--name",
+        "run",
+        *TINY,
+        "--epochs",
+        "50",
+        "--eval-interval",
+        "25",
+    ]
     proc = start(args, tmp_path)
     try:
         assert wait_for_save(proc, folder)
@@ -168,6 +240,18 @@ def test_stop_signals_save_and_resume(tmp_path, text, signum):
     saved = json.loads((folder / "trainer.json").read_text())
     assert 0 < saved["step"] and saved["epoch"] < 50
     assert (folder / "loss.png").is_file(), "a stopped run draws its curves"
-    again = cli(["train", "--resume", folder, "--data-dir", tmp_path / "data", "--epochs", str(saved["epoch"] + 1), "--no-progress"], tmp_path)
+    again = cli(
+        [
+            "train",
+            "--resume",
+            folder,
+            "--data-dir",
+            tmp_path / "data",
+            "--epochs",
+            str(saved["epoch"] + 1),
+            "--no-progress",
+        ],
+        tmp_path,
+    )
     assert again.returncode == 0, again.stderr
     assert f"resuming {folder} at step {saved['step']}" in again.stderr

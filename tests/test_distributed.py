@@ -41,7 +41,17 @@ def _env() -> dict:
 def _command(nproc: int, *args: str) -> list[str]:
     if nproc == 1:
         return [sys.executable, "-m", "scriptgen", "train", *args]
-    return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}", "-m", "scriptgen", "train", *args]
+    return [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc-per-node={nproc}",
+        "-m",
+        "scriptgen",
+        "train",
+        *args,
+    ]
 
 
 def _train(nproc: int, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
@@ -72,7 +82,10 @@ def test_two_processes_train_the_same_model_as_one(corpus_dir, tmp_path):
         assert abs(float(ra["train_loss"]) - float(rb["train_loss"])) < 1e-4, (ra, rb)
     assert int(b[-1]["tokens_per_s"]) > 0
     # weights after the same steps: within 1e-3 (absolute) everywhere
-    wa, wb = load_file(tmp_path / "ck" / "one" / "trainer.safetensors"), load_file(tmp_path / "ck" / "two" / "trainer.safetensors")
+    wa, wb = (
+        load_file(tmp_path / "ck" / "one" / "trainer.safetensors"),
+        load_file(tmp_path / "ck" / "two" / "trainer.safetensors"),
+    )
     for key in (k for k in wa if k.startswith("model.")):
         assert torch.allclose(wa[key], wb[key], atol=1e-3, rtol=0), key
     # the saved hidden state holds all 8 streams, gathered from both processes
@@ -117,7 +130,14 @@ def test_a_killed_two_process_run_resumes_and_finishes(corpus_dir, tmp_path):
 
 def test_a_batch_that_does_not_split_over_the_processes_is_one_line(corpus_dir, tmp_path):
     common = _common(corpus_dir, tmp_path)
-    result = _train(2, *[a if a != "8" or common[i - 1] != "--batch-size" else "7" for i, a in enumerate(common)], "--name", "odd", "--epochs", "1")
+    result = _train(
+        2,
+        *[a if a != "8" or common[i - 1] != "--batch-size" else "7" for i, a in enumerate(common)],
+        "--name",
+        "odd",
+        "--epochs",
+        "1",
+    )
     assert result.returncode != 0
     errors = [line for line in result.stderr.splitlines() if line.startswith("scriptgen: error:")]
     assert errors and "does not split evenly over 2 processes" in errors[0]

@@ -16,16 +16,41 @@ from scriptgen.data.tokens import word_tokenize
 
 
 def run_cli(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "scriptgen", *args], capture_output=True, text=True, cwd=cwd, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "scriptgen", *args], capture_output=True, text=True, cwd=cwd, timeout=600
+    )
 
 
 @pytest.mark.slow
 def test_cli_train_then_generate_beats_unigram_entropy(corpus_dir, tmp_path):
     out = tmp_path / "ck"
     result = run_cli(
-        "train", "--data", str(corpus_dir), "--name", "tiny", "--out-dir", str(out), "--data-dir", str(tmp_path / "data"),
-        "--embedding-dim", "32", "--hidden-dim", "64", "--n-layers", "1", "--seq-len", "16", "--batch-size", "8",
-        "--lr", "0.01", "--epochs", "4", "--dropout", "0.0", "--no-progress",
+        "train",
+        "--data",
+        str(corpus_dir),
+        "--name",
+        "tiny",
+        "--out-dir",
+        str(out),
+        "--data-dir",
+        str(tmp_path / "data"),
+        "--embedding-dim",
+        "32",
+        "--hidden-dim",
+        "64",
+        "--n-layers",
+        "1",
+        "--seq-len",
+        "16",
+        "--batch-size",
+        "8",
+        "--lr",
+        "0.01",
+        "--epochs",
+        "4",
+        "--dropout",
+        "0.0",
+        "--no-progress",
     )
     assert result.returncode == 0, result.stderr
     assert "best validation loss" in result.stdout
@@ -52,7 +77,15 @@ def test_cli_train_then_generate_beats_unigram_entropy(corpus_dir, tmp_path):
 
 
 def test_python_api_run_records_split_and_resumes_budget(corpus_dir, tmp_path, tiny_config):
-    result = train(tiny_config, data=corpus_dir, name="api", out_dir=tmp_path, data_dir=tmp_path / "data", progress=False, log=lambda m: None)
+    result = train(
+        tiny_config,
+        data=corpus_dir,
+        name="api",
+        out_dir=tmp_path,
+        data_dir=tmp_path / "data",
+        progress=False,
+        log=lambda m: None,
+    )
     assert result.steps > 0 and math.isfinite(result.best_val_loss)
     info = load_checkpoint(tmp_path / "api").info
     assert info["data"]["split"]["val_documents"], "the held-out documents are recorded"
@@ -60,7 +93,15 @@ def test_python_api_run_records_split_and_resumes_budget(corpus_dir, tmp_path, t
 
 
 def test_generation_is_reproducible_and_carries_state(corpus_dir, tmp_path, tiny_config):
-    train(tiny_config, data=corpus_dir, name="gen", out_dir=tmp_path, data_dir=tmp_path / "data", progress=False, log=lambda m: None)
+    train(
+        tiny_config,
+        data=corpus_dir,
+        name="gen",
+        out_dir=tmp_path,
+        data_dir=tmp_path / "data",
+        progress=False,
+        log=lambda m: None,
+    )
     model, vocab, _ = load_model(tmp_path / "gen")
     prime = vocab.encode("george: you know what")
     a = generate(model, prime, 50, temperature=0.9, seed=3)

@@ -95,7 +95,18 @@ def trained(tmp_path_factory) -> Path:
     corpus.mkdir()
     for i in range(3):
         (corpus / f"episode{i}.txt").write_text(make_script(40, seed=i), encoding="utf-8")
-    cfg = Config(embedding_dim=16, hidden_dim=32, n_layers=2, dropout=0.1, seq_len=8, batch_size=4, lr=0.01, epochs=1, output="softmax", val_fraction=0.34)
+    cfg = Config(
+        embedding_dim=16,
+        hidden_dim=32,
+        n_layers=2,
+        dropout=0.1,
+        seq_len=8,
+        batch_size=4,
+        lr=0.01,
+        epochs=1,
+        output="softmax",
+        val_fraction=0.34,
+    )
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -257,7 +268,9 @@ def _(f, out):
     edit_json(f, "config.json", lambda d: d.update(config=[1, 2]))
 
 
-@case("config-hidden-dim-a-string", "config.json", "'config.hidden_dim' is '32' (a string), not a whole number", "restore")
+@case(
+    "config-hidden-dim-a-string", "config.json", "'config.hidden_dim' is '32' (a string), not a whole number", "restore"
+)
 def _(f, out):
     edit_json(f, "config.json", lambda d: d["config"].update(hidden_dim="32"))
 
@@ -299,7 +312,13 @@ def _(f, out):
     edit_json(f, "config.json", lambda d: d["config"].update(output="adaptive", cutoffs=[5000]))
 
 
-@case("config-huge-model", "model.safetensors", "holds other weights than its config.json describes", "parameters", "restore")
+@case(
+    "config-huge-model",
+    "model.safetensors",
+    "holds other weights than its config.json describes",
+    "parameters",
+    "restore",
+)
 def _(f, out):
     edit_json(f, "config.json", lambda d: d["config"].update(hidden_dim=65536, embedding_dim=65536, n_layers=64))
 
@@ -347,7 +366,12 @@ def _(f, out):
     rehash(f)
 
 
-@case("weights-header-claims-a-huge-tensor", "model.safetensors", "not a valid safetensors file", "lies beyond the end of the file")
+@case(
+    "weights-header-claims-a-huge-tensor",
+    "model.safetensors",
+    "not a valid safetensors file",
+    "lies beyond the end of the file",
+)
 def _(f, out):
     data = (f / "model.safetensors").read_bytes()
     n = int.from_bytes(data[:8], "little")
@@ -378,7 +402,19 @@ def outcomes(trained, tmp_path_factory) -> dict:
         shutil.copytree(trained, folder)
         outside.mkdir()
         expect = damage(folder, outside) or expect
-        args = ["generate", "--checkpoint", str(folder), "--length", "3", "--seed", "1", "--prime", "jerry:", "--device", "cpu"]
+        args = [
+            "generate",
+            "--checkpoint",
+            str(folder),
+            "--length",
+            "3",
+            "--seed",
+            "1",
+            "--prime",
+            "jerry:",
+            "--device",
+            "cpu",
+        ]
         jobs[id] = (folder, expect, snapshot(folder), work, args)
     runner, info = Runner(root, fork=True), {}  # always forked: the headroom and the timing are the forked child's
     try:
@@ -387,7 +423,13 @@ def outcomes(trained, tmp_path_factory) -> dict:
     finally:
         runner.close()
     return {
-        id: {"folder": folder, "expect": expect, "before": before, "reply": {"rc": run.returncode, "seconds": run.seconds}, "stderr": run.stderr}
+        id: {
+            "folder": folder,
+            "expect": expect,
+            "before": before,
+            "reply": {"rc": run.returncode, "seconds": run.seconds},
+            "stderr": run.stderr,
+        }
         for id, (folder, expect, before, run) in info.items()
     }
 
@@ -460,7 +502,9 @@ def test_meta_shapes_equal_real_shapes_and_draw_no_random_numbers():
     rng = torch.get_rng_state()
     for cell in ("lstm", "gru", "rnn"):
         for output, cutoffs, tie in (("softmax", [], False), ("softmax", [], True), ("adaptive", [40, 90], False)):
-            cfg = Config(cell=cell, output=output, cutoffs=cutoffs, tie_weights=tie, embedding_dim=32, hidden_dim=32, n_layers=3)
+            cfg = Config(
+                cell=cell, output=output, cutoffs=cutoffs, tie_weights=tie, embedding_dim=32, hidden_dim=32, n_layers=3
+            )
             meta = expected_weights(cfg, 120, Path("config.json"))
             assert torch.equal(rng, torch.get_rng_state()), "building on the meta device drew random numbers"
             real = {k: tuple(v.shape) for k, v in RNN.from_config(cfg, 120).state_dict().items()}
@@ -470,7 +514,9 @@ def test_meta_shapes_equal_real_shapes_and_draw_no_random_numbers():
 
 def test_huge_config_is_checked_in_milliseconds():
     start = time.perf_counter()
-    shapes = expected_weights(Config(hidden_dim=65536, embedding_dim=65536, n_layers=64, output="softmax"), 1 << 20, Path("config.json"))
+    shapes = expected_weights(
+        Config(hidden_dim=65536, embedding_dim=65536, n_layers=64, output="softmax"), 1 << 20, Path("config.json")
+    )
     assert time.perf_counter() - start < 2
     assert sum(torch.Size(s).numel() for s in shapes.values()) > 10**12
 
@@ -484,7 +530,10 @@ def test_last_weights_are_checked_from_the_header_first(trained, tmp_path, monke
     save_file(tensors, str(folder / "trainer.safetensors"))
     rehash(folder)
     ckpt = load_checkpoint(folder)
-    monkeypatch.setattr("scriptgen.model.checkpoint.st_load", lambda data: pytest.fail("tensors were loaded before the header was checked"))
+    monkeypatch.setattr(
+        "scriptgen.model.checkpoint.st_load",
+        lambda data: pytest.fail("tensors were loaded before the header was checked"),
+    )
     with pytest.raises(ScriptgenError, match=r"model\.rnn\.weight_hh_l1 .* has shape \(128, 33\).*different models"):
         ckpt.build_model("cpu", which="last")
 

@@ -35,7 +35,9 @@ from scriptgen.data import corpus as corpus_mod
 from scriptgen.errors import ScriptgenError
 
 cache_mod = importlib.import_module("scriptgen.data.cache")  # where the cache's files are written
-prepare_mod = importlib.import_module("scriptgen.data.prepare")  # the module (scriptgen.data.prepare is also the function's name)
+prepare_mod = importlib.import_module(
+    "scriptgen.data.prepare"
+)  # the module (scriptgen.data.prepare is also the function's name)
 
 ROOT = Path(__file__).resolve().parent.parent
 ERROR = "scriptgen: error: "
@@ -44,7 +46,9 @@ PROGRESS = ("preparing ", "prepared ")
 
 def run_cli(args: list, cwd: Path, timeout: float = 60) -> subprocess.CompletedProcess:
     """A fresh ``python -m scriptgen ARGS`` (a hang fails the test through the timeout)."""
-    return subprocess.run([sys.executable, "-m", "scriptgen", *args], cwd=cwd, env=cli_env(), capture_output=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "scriptgen", *args], cwd=cwd, env=cli_env(), capture_output=True, timeout=timeout
+    )
 
 
 def run_in_process(args: list, cwd: Path) -> subprocess.CompletedProcess:
@@ -130,7 +134,9 @@ def _(tmp: Path) -> list:
 
 @case("read-error-eio-train", "cannot read 'corpus/mem.txt': Input/output error", "check the path")
 def _(tmp: Path) -> list:
-    (script_folder(tmp) / "mem.txt").symlink_to("/proc/self/mem")  # a regular file whose first read fails with EIO, even for root
+    (script_folder(tmp) / "mem.txt").symlink_to(
+        "/proc/self/mem"
+    )  # a regular file whose first read fails with EIO, even for root
     return ["train", "--data-dir", "data", "--data", "corpus", "--epochs", "1"]
 
 
@@ -139,7 +145,12 @@ def _(tmp: Path) -> list:
     return [*PREPARE, "/dev/zero"]
 
 
-@case("data-fifo-prepare", "data path 'pipe' is a FIFO (named pipe), not a file or folder", "pass a UTF-8 text file", in_process=True)
+@case(
+    "data-fifo-prepare",
+    "data path 'pipe' is a FIFO (named pipe), not a file or folder",
+    "pass a UTF-8 text file",
+    in_process=True,
+)
 def _(tmp: Path) -> list:
     os.mkfifo(tmp / "pipe")
     return [*PREPARE, "pipe"]
@@ -184,7 +195,9 @@ def cli_runs(tmp_path_factory) -> dict[str, tuple[Path, subprocess.CompletedProc
         cwd = tmp_path_factory.mktemp(name)
         jobs[name] = (cwd, setup(cwd))
     with ThreadPoolExecutor(3) as pool:
-        futures = {name: pool.submit(run_cli, args, cwd) for name, (cwd, args) in jobs.items() if name not in IN_PROCESS}
+        futures = {
+            name: pool.submit(run_cli, args, cwd) for name, (cwd, args) in jobs.items() if name not in IN_PROCESS
+        }
         done = {name: run_in_process(args, cwd) for name, (cwd, args) in jobs.items() if name in IN_PROCESS}
         done |= {name: future.result() for name, future in futures.items()}
     return {name: (jobs[name][0], done[name]) for name in jobs}
@@ -268,7 +281,11 @@ def test_folder_named_like_a_text_file(tmp_path):
     folder = script_folder(tmp_path)
     (folder / "more.txt").mkdir()
     (folder / "more.txt" / "ep9.txt").write_text(make_script(20, seed=9), encoding="utf-8")
-    assert [str(f.relative_to(folder)) for f in corpus_mod.text_files(folder)] == ["ep0.txt", "ep1.txt", "more.txt/ep9.txt"]
+    assert [str(f.relative_to(folder)) for f in corpus_mod.text_files(folder)] == [
+        "ep0.txt",
+        "ep1.txt",
+        "more.txt/ep9.txt",
+    ]
     with pytest.raises(ScriptgenError, match="'.*more.txt' is a folder, not a text file"):
         corpus_mod.read_text(folder / "more.txt")
 

@@ -91,7 +91,9 @@ def test_sigkill_at_random_moments_then_resume_gives_identical_weights(corpus_di
     rng = random.Random(1234)
     kills, leftovers, resume = 0, 0, False
     while True:
-        proc = subprocess.Popen(train_cmd(corpus_dir, run_root, resume), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            train_cmd(corpus_dir, run_root, resume), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
         if kills < N_KILLS and wait_for_a_save(proc, folder):
             if kills % 2:
                 wait_inside_a_save(proc, folder)

@@ -107,7 +107,9 @@ def test_stages_import_downwards_only(graph):
 
 
 def test_training_and_evaluation_never_import_each_other(graph):
-    crossing = [(m, d) for m, deps in graph.items() for d in deps if {stage_of(m), stage_of(d)} == {"training", "evaluation"}]
+    crossing = [
+        (m, d) for m, deps in graph.items() for d in deps if {stage_of(m), stage_of(d)} == {"training", "evaluation"}
+    ]
     assert not crossing
 
 
@@ -118,7 +120,12 @@ def test_nothing_imports_the_package_face(graph):
 def test_inside_the_package_modules_import_modules_not_stage_maps(graph):
     """``from ..data.tokens import Vocab``, not ``from ..data import Vocab``: a stage's map imports all its modules."""
     packages = {m for m, p in modules().items() if p.name == "__init__.py" and m != "scriptgen"}
-    wrong = [(m, d) for m, deps in graph.items() for d in deps if d in packages and stage_of(m) != "faces" and not m.startswith(d)]
+    wrong = [
+        (m, d)
+        for m, deps in graph.items()
+        for d in deps
+        if d in packages and stage_of(m) != "faces" and not m.startswith(d)
+    ]
     assert not wrong
 
 
@@ -129,10 +136,23 @@ def test_no_circle(graph):
 
 def test_the_checks_find_what_they_look_for():
     """On made-up graphs: a circle, an upward import and a stage skipped over sideways are all reported."""
-    circle = {"scriptgen.writing.a": {"scriptgen.writing.b"}, "scriptgen.writing.b": {"scriptgen.writing.c"}, "scriptgen.writing.c": {"scriptgen.writing.a"}}
-    assert find_circles(circle) == ["scriptgen.writing.a -> scriptgen.writing.b -> scriptgen.writing.c -> scriptgen.writing.a"]
+    circle = {
+        "scriptgen.writing.a": {"scriptgen.writing.b"},
+        "scriptgen.writing.b": {"scriptgen.writing.c"},
+        "scriptgen.writing.c": {"scriptgen.writing.a"},
+    }
+    assert find_circles(circle) == [
+        "scriptgen.writing.a -> scriptgen.writing.b -> scriptgen.writing.c -> scriptgen.writing.a"
+    ]
     assert find_circles({"scriptgen.data.x": {"scriptgen.files.y"}, "scriptgen.files.y": set()}) == []
-    upward = {"scriptgen.data.rundata": {"scriptgen.training.finetune"}, "scriptgen.training.train": {"scriptgen.data.rundata"}}
+    upward = {
+        "scriptgen.data.rundata": {"scriptgen.training.finetune"},
+        "scriptgen.training.train": {"scriptgen.data.rundata"},
+    }
     assert layer_violations(upward) == ["scriptgen.data.rundata (data) imports scriptgen.training.finetune (training)"]
     assert layer_violations({"scriptgen.training.x": {"scriptgen.evaluation.y"}}) != []  # same rank, other stage
-    assert stage_of("scriptgen.config") == "root" and stage_of("scriptgen") == "faces" and stage_of("scriptgen.cli.train") == "faces"
+    assert (
+        stage_of("scriptgen.config") == "root"
+        and stage_of("scriptgen") == "faces"
+        and stage_of("scriptgen.cli.train") == "faces"
+    )

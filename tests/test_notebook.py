@@ -29,7 +29,9 @@ def test_notebook_runs_top_to_bottom(tmp_path, monkeypatch):
     monkeypatch.setenv("SCRIPTGEN_WORKDIR", str(tmp_path))
     monkeypatch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")
     nb = nbformat.read(NOTEBOOK, as_version=4)
-    client = CountingClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOK.parent)}})
+    client = CountingClient(
+        nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOK.parent)}}
+    )
     client.execute()  # raises CellExecutionError on any failing cell
     outputs = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.get("outputs", [])]
     text = "".join(o.get("text", "") for o in outputs if o.get("output_type") == "stream")
@@ -37,7 +39,9 @@ def test_notebook_runs_top_to_bottom(tmp_path, monkeypatch):
     assert any("image/png" in o.get("data", {}) for o in outputs), "the loss plot is shown inline"
     assert (tmp_path / "checkpoints" / "notebook" / "model.safetensors").exists()
     assert "jerry:" in text
-    assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in outputs), "the generate panel is shown"
+    assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in outputs), (
+        "the generate panel is shown"
+    )
     saved = list((tmp_path / "outputs").glob("script-*.txt"))  # the "save your favourite script" cell
     assert len(saved) == 1 and saved[0].read_text(encoding="utf-8") in text
     # the training cell's plot was redrawn in place at each validation while it trained, with a sample under it

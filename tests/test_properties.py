@@ -19,7 +19,9 @@ from scriptgen.data.tokens import Vocab, detokenize, tokenize
 from scriptgen.errors import ScriptgenError
 
 cache_mod = importlib.import_module("scriptgen.data.cache")
-prepare_mod = importlib.import_module("scriptgen.data.prepare")  # the module (scriptgen.data.prepare is also the function's name)
+prepare_mod = importlib.import_module(
+    "scriptgen.data.prepare"
+)  # the module (scriptgen.data.prepare is also the function's name)
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -72,7 +74,13 @@ def streams(draw):
 
 
 @SETTINGS
-@given(data=streams(), batch_size=st.integers(1, 12), seq_len=st.integers(1, 25), epoch=st.integers(0, 4), k=st.integers(0, 50))
+@given(
+    data=streams(),
+    batch_size=st.integers(1, 12),
+    seq_len=st.integers(1, 25),
+    epoch=st.integers(0, 4),
+    k=st.integers(0, 50),
+)
 def test_stream_batches_chunks_shift_and_resume(data, batch_size, seq_len, epoch, k):
     ids, ranges, seed = data
     n_tokens = sum(e - s for s, e in ranges)
@@ -99,7 +107,9 @@ def test_stream_batches_chunks_shift_and_resume(data, batch_size, seq_len, epoch
     # every token comes from the documents, in order within a document
     stream = np.asarray(batches.stream(epoch), dtype=np.int64)
     flat = torch.cat([x_all.reshape(-1), y_all[-1:, -1]]).numpy()
-    start = int(np.flatnonzero([np.array_equal(stream[o : o + len(flat)], flat) for o in range(len(stream) - len(flat) + 1)])[0])
+    start = int(
+        np.flatnonzero([np.array_equal(stream[o : o + len(flat)], flat) for o in range(len(stream) - len(flat) + 1)])[0]
+    )
     assert start <= seq_len
     # resuming at chunk k gives the same chunks as skipping k
     k = min(k, len(chunks))
@@ -124,7 +134,13 @@ FRAGMENTS = [
 @st.composite
 def documents(draw):
     pieces = st.lists(st.sampled_from(FRAGMENTS), max_size=120).map("".join)
-    texts = draw(st.lists(st.one_of(pieces, pieces, st.text(max_size=200), st.sampled_from(["", " \n\t", "\n\n"])), min_size=1, max_size=4))
+    texts = draw(
+        st.lists(
+            st.one_of(pieces, pieces, st.text(max_size=200), st.sampled_from(["", " \n\t", "\n\n"])),
+            min_size=1,
+            max_size=4,
+        )
+    )
     if draw(st.booleans()):
         texts[0] = "\ufeff" + texts[0]  # a byte-order mark is dropped
     return texts
@@ -166,7 +182,9 @@ def test_streaming_prepare_equals_tokenizing_whole_documents(texts, level, block
                 assert prepared.vocab.decode(ids) == text
         assert len(prepared.ids) == position == prepared.meta["n_tokens"]
         # the memory-mapped file is what np.save of the whole array writes
-        whole = np.asarray(prepared.vocab.encode_tokens([t for ts in token_lists for t in ts]), dtype=prepared.ids.dtype)
+        whole = np.asarray(
+            prepared.vocab.encode_tokens([t for ts in token_lists for t in ts]), dtype=prepared.ids.dtype
+        )
         saved = Path(tmp) / "whole.npy"
         np.save(saved, whole)
         assert (prepared.folder / "ids.npy").read_bytes() == saved.read_bytes()
@@ -175,7 +193,9 @@ def test_streaming_prepare_equals_tokenizing_whole_documents(texts, level, block
 @SETTINGS
 @given(
     texts=st.lists(
-        st.one_of(st.text(max_size=300), st.text(st.one_of(st.characters(), st.characters(categories=["Cs"])), max_size=300)),
+        st.one_of(
+            st.text(max_size=300), st.text(st.one_of(st.characters(), st.characters(categories=["Cs"])), max_size=300)
+        ),
         min_size=1,
         max_size=3,
     ),
@@ -218,7 +238,9 @@ def test_undecodable_bytes_are_named_by_offset_across_block_edges(text, where, b
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "bad.txt"
         path.write_bytes(data)
-        with pytest.raises(ScriptgenError, match=rf"is not valid utf-8 \(byte {whole.value.start}\); convert it to UTF-8"):
+        with pytest.raises(
+            ScriptgenError, match=rf"is not valid utf-8 \(byte {whole.value.start}\); convert it to UTF-8"
+        ):
             list(corpus_mod.iter_text(path, "utf-8", block))
 
 

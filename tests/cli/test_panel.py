@@ -36,7 +36,9 @@ def checkpoint(tmp_path_factory, corpus_dir):
         **REGULARIZERS_OFF,
         min_count=2, embedding_dim=16, hidden_dim=32, n_layers=1, dropout=0.0, seq_len=16, batch_size=8, lr=0.01, epochs=1, output="softmax",
     )  # fmt: skip
-    train(cfg, data=corpus_dir, name="tiny_show", out_dir=root, data_dir=root / "data", progress=False, log=lambda m: None)
+    train(
+        cfg, data=corpus_dir, name="tiny_show", out_dir=root, data_dir=root / "data", progress=False, log=lambda m: None
+    )
     return load_checkpoint(root / "tiny_show")
 
 
@@ -44,7 +46,15 @@ def reference(ckpt, prime, temperature, top_p, lines, cast, seed) -> str:
     """The script the package's own API writes with these settings."""
     prime_ids = ckpt.vocab.encode(prime)
     ids = write_script(
-        ckpt.build_model(), ckpt.vocab, prime_ids, lines=lines, temperature=temperature, top_p=top_p, cast=list(cast), seed=seed, known_cast=ckpt.cast
+        ckpt.build_model(),
+        ckpt.vocab,
+        prime_ids,
+        lines=lines,
+        temperature=temperature,
+        top_p=top_p,
+        cast=list(cast),
+        seed=seed,
+        known_cast=ckpt.cast,
     )
     return ckpt.vocab.decode(prime_ids + ids)
 
@@ -85,7 +95,12 @@ def test_blank_seed_draws_one_and_records_it_blank_prime_starts_a_fresh_line(che
 
 
 def test_cast_choices_are_the_speakers_most_frequent_first(checkpoint, corpus_dir, tmp_path):
-    counts = Counter(line.speaker for path in sorted(corpus_dir.glob("*.txt")) for line in parse_script(path.read_text()) if line.kind == "dialogue")
+    counts = Counter(
+        line.speaker
+        for path in sorted(corpus_dir.glob("*.txt"))
+        for line in parse_script(path.read_text())
+        if line.kind == "dialogue"
+    )
     by_lines = [name for name, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
     state = PanelState(checkpoint, tmp_path / "outputs")
     assert state.cast_choices() == by_lines[:CAST_CHOICES] and len(by_lines) == 4
@@ -108,7 +123,17 @@ def test_generate_panel_is_a_widget_with_every_control(checkpoint, tmp_path):
     widget = generate_panel(checkpoint.folder, outputs=tmp_path / "outputs")
     assert isinstance(widget, ipywidgets.Widget)
     found = controls(widget)
-    assert set(found) == {"prime", "temperature", "top-p", "lines", "cast", "seed", "Generate", "Save as Fountain", "Save as PDF"}
+    assert set(found) == {
+        "prime",
+        "temperature",
+        "top-p",
+        "lines",
+        "cast",
+        "seed",
+        "Generate",
+        "Save as Fountain",
+        "Save as PDF",
+    }
     assert list(found["cast"].options) == PanelState(checkpoint).cast_choices()
     assert not (tmp_path / "outputs").exists()  # showing the panel writes nothing
 
@@ -116,7 +141,11 @@ def test_generate_panel_is_a_widget_with_every_control(checkpoint, tmp_path):
 def test_clicks_generate_then_save_fountain_and_pdf_that_parse(checkpoint, tmp_path):
     outputs = tmp_path / "outputs"
     panel = GeneratePanel(PanelState(checkpoint, outputs))
-    panel.prime.value, panel.temperature.value, panel.top_p.value = SETTINGS["prime"], SETTINGS["temperature"], SETTINGS["top_p"]
+    panel.prime.value, panel.temperature.value, panel.top_p.value = (
+        SETTINGS["prime"],
+        SETTINGS["temperature"],
+        SETTINGS["top_p"],
+    )
     panel.lines.value, panel.cast.value, panel.seed.value = SETTINGS["lines"], SETTINGS["cast"], "5"
     panel.generate_button.click()
     expected = reference(checkpoint, **SETTINGS)
@@ -127,23 +156,35 @@ def test_clicks_generate_then_save_fountain_and_pdf_that_parse(checkpoint, tmp_p
     path = outputs / "script-5-1.fountain"
     assert path.is_file() and html.escape(f"saved {path}") == panel.status.value
     screenplay = fountain_parser.parse(io.StringIO(path.read_text(encoding="utf-8")))
-    assert [str(p.character) for p in screenplay.paragraphs if isinstance(p, Dialog)] == [line.speaker.upper() for line in spoken]
-    assert sum(isinstance(p, Action) for p in screenplay.paragraphs) == sum(line.kind == "action" for line in non_blank(expected))
+    assert [str(p.character) for p in screenplay.paragraphs if isinstance(p, Dialog)] == [
+        line.speaker.upper() for line in spoken
+    ]
+    assert sum(isinstance(p, Action) for p in screenplay.paragraphs) == sum(
+        line.kind == "action" for line in non_blank(expected)
+    )
     assert [str(r) for r in screenplay.get_rich_attribute("Title")] == ["Tiny Show"]  # the checkpoint folder's name
     source = [str(r) for r in screenplay.get_rich_attribute("Source")]
-    assert {"seed: 5", "lines: 12", "cast: jerry,elaine", "top-p: 0.9", "temperature: 0.7", 'prime: "jerry:"'} <= set(source)
+    assert {"seed: 5", "lines: 12", "cast: jerry,elaine", "top-p: 0.9", "temperature: 0.7", 'prime: "jerry:"'} <= set(
+        source
+    )
 
     panel.pdf_button.click()
     pdf = outputs / "script-5-1.pdf"
     reader = pypdf.PdfReader(io.BytesIO(pdf.read_bytes()))
     body = "\n".join(page.extract_text() for page in reader.pages[1:])
-    assert [line.strip() for line in body.splitlines() if line.strip() in ("JERRY", "ELAINE", "GEORGE", "KRAMER")] == [line.speaker.upper() for line in spoken]
+    assert [line.strip() for line in body.splitlines() if line.strip() in ("JERRY", "ELAINE", "GEORGE", "KRAMER")] == [
+        line.speaker.upper() for line in spoken
+    ]
 
     # saving again never overwrites: the next free number
     before = path.read_bytes()
     panel.fountain_button.click()
     assert (outputs / "script-5-2.fountain").read_bytes() == before == path.read_bytes()
-    assert sorted(p.name for p in outputs.iterdir()) == ["script-5-1.fountain", "script-5-1.pdf", "script-5-2.fountain"]  # no temporaries left
+    assert sorted(p.name for p in outputs.iterdir()) == [
+        "script-5-1.fountain",
+        "script-5-1.pdf",
+        "script-5-2.fountain",
+    ]  # no temporaries left
 
 
 def test_bad_input_is_one_line_in_the_panel_and_nothing_on_disk(checkpoint, tmp_path):
@@ -168,7 +209,10 @@ def test_pdf_without_screenplain_is_one_line_and_writes_nothing(checkpoint, tmp_
     panel = GeneratePanel(PanelState(checkpoint, outputs))
     panel.seed.value = "3"
     panel.generate_button.click()
-    for name in [n for n in sys.modules if n.split(".")[0] in ("screenplain", "reportlab")] + ["screenplain", "reportlab"]:
+    for name in [n for n in sys.modules if n.split(".")[0] in ("screenplain", "reportlab")] + [
+        "screenplain",
+        "reportlab",
+    ]:
         monkeypatch.setitem(sys.modules, name, None)  # None in sys.modules: the import fails
     panel.pdf_button.click()
     assert "pdf output needs the screenplain and reportlab libraries" in one_line(panel.status.value)
@@ -184,7 +228,11 @@ def test_save_script_claims_a_free_name_and_never_replaces_a_file(tmp_path):
     outputs.mkdir()
     (outputs / "script-1.txt").write_text("mine")
     path = save_script(text, "text", outputs)
-    assert path == outputs / "script-2.txt" and path.read_text() == text and (outputs / "script-1.txt").read_text() == "mine"
+    assert (
+        path == outputs / "script-2.txt"
+        and path.read_text() == text
+        and (outputs / "script-1.txt").read_text() == "mine"
+    )
     assert save_script(text, "fountain", outputs, seed=9).name == "script-9-1.fountain"
     blocked = tmp_path / "a-file"
     blocked.write_text("x")
@@ -194,7 +242,12 @@ def test_save_script_claims_a_free_name_and_never_replaces_a_file(tmp_path):
 
 
 def test_parse_seed():
-    assert parse_seed(None) is None and parse_seed("") is None and parse_seed(" 7 ") == 7 and parse_seed(2**64 - 1) == 2**64 - 1
+    assert (
+        parse_seed(None) is None
+        and parse_seed("") is None
+        and parse_seed(" 7 ") == 7
+        and parse_seed(2**64 - 1) == 2**64 - 1
+    )
     for bad in ("-1", "1.5", "x", str(2**64), True, 2.0):
         with pytest.raises(ScriptgenError, match="leave the box blank for a random seed"):
             parse_seed(bad)
@@ -202,7 +255,10 @@ def test_parse_seed():
 
 def test_missing_ipywidgets_is_one_line_and_scriptgen_imports_without_it(checkpoint, monkeypatch):
     code = "import sys, scriptgen, scriptgen.panel; print('ipywidgets' in sys.modules)"
-    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
+    assert (
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+        == "False"
+    )
     monkeypatch.setitem(sys.modules, "ipywidgets", None)
     with pytest.raises(ScriptgenError) as caught:
         generate_panel(checkpoint)

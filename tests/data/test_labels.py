@@ -14,7 +14,17 @@ import numpy as np
 import pytest
 import torch
 
-from scriptgen import Config, ScriptgenError, evaluate_checkpoint, generate, label_id, load_checkpoint, prepare, train, write_script
+from scriptgen import (
+    Config,
+    ScriptgenError,
+    evaluate_checkpoint,
+    generate,
+    label_id,
+    load_checkpoint,
+    prepare,
+    train,
+    write_script,
+)
 from scriptgen.cli import main
 from scriptgen.config import REGULARIZERS_OFF
 from scriptgen.data.batches import StreamBatches
@@ -29,11 +39,25 @@ COMEDY = "banana giggle tickle clown prank pie silly joke wacky goofy".split()
 DRAMA = "tears grief betrayal storm funeral regret sorrow shadow widow doom".split()
 SPEAKERS = ["alice", "bob"]
 QUIET = dict(progress=False, log=lambda message: None)
-TINY = dict(**REGULARIZERS_OFF, embedding_dim=16, hidden_dim=32, n_layers=2, dropout=0.0, seq_len=16, batch_size=8, lr=0.01, output="softmax", precision="fp32")
+TINY = dict(
+    **REGULARIZERS_OFF,
+    embedding_dim=16,
+    hidden_dim=32,
+    n_layers=2,
+    dropout=0.0,
+    seq_len=16,
+    batch_size=8,
+    lr=0.01,
+    output="softmax",
+    precision="fp32",
+)
 
 
 def _script(words: list[str], n_lines: int, rng: random.Random) -> str:
-    return "".join(f"{rng.choice(SPEAKERS)}: {' '.join(rng.choice(words) for _ in range(rng.randint(3, 7)))}.\n" for _ in range(n_lines))
+    return "".join(
+        f"{rng.choice(SPEAKERS)}: {' '.join(rng.choice(words) for _ in range(rng.randint(3, 7)))}.\n"
+        for _ in range(n_lines)
+    )
 
 
 def _genres(root: Path, docs: int = 20, lines: int = 20) -> Path:
@@ -70,7 +94,14 @@ def genres(tmp_path_factory) -> Path:
 def trained(genres, tmp_path_factory) -> dict:
     """A labelled model (10 epochs, about 3 s on one thread) and an unlabelled one (1 epoch) of the same corpus."""
     root = tmp_path_factory.mktemp("runs")
-    train(Config(**TINY, epochs=10, labels=True), data=genres, name="genres", out_dir=root, data_dir=root / "data", **QUIET)
+    train(
+        Config(**TINY, epochs=10, labels=True),
+        data=genres,
+        name="genres",
+        out_dir=root,
+        data_dir=root / "data",
+        **QUIET,
+    )
     train(Config(**TINY, epochs=1), data=genres, name="plain", out_dir=root, data_dir=root / "data", **QUIET)
     return {"labelled": root / "genres", "plain": root / "plain", "data": root / "data"}
 
@@ -114,7 +145,9 @@ def test_a_corpus_that_is_not_one_subfolder_per_label_is_refused_in_one_line(tmp
     source = _refusal(tmp_path, case)
     with pytest.raises(ScriptgenError, match=words):
         prepare(source, data_dir=tmp_path / "data", labels=True, log=lambda m: None)
-    argv = ["prepare", "--labels", "--data-dir", str(tmp_path / "data")] + (["--data", str(source)] if source is not None else [])
+    argv = ["prepare", "--labels", "--data-dir", str(tmp_path / "data")] + (
+        ["--data", str(source)] if source is not None else []
+    )
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("scriptgen: error: ") and words in err
@@ -126,7 +159,9 @@ def test_without_labels_a_folder_of_subfolders_prepares_as_before(genres, tmp_pa
     assert prepared.folder.name == "scripts-word" and not prepared.labels and prepared.vocab.specials == []
     assert all("label" not in d for d in prepared.documents) and "labels" not in prepared.meta["settings"]
     assert "specials" not in json.loads((prepared.folder / "vocab.json").read_text())
-    assert [d["name"] for d in prepared.documents] == sorted(f"{g}/ep{i}.txt" for g in ("comedy", "drama") for i in range(20))
+    assert [d["name"] for d in prepared.documents] == sorted(
+        f"{g}/ep{i}.txt" for g in ("comedy", "drama") for i in range(20)
+    )
 
 
 @pytest.mark.parametrize("level", ["word", "char"])
@@ -140,7 +175,9 @@ def test_every_document_starts_with_its_label_token_then_its_own_text(genres, tm
         text = (genres / doc["name"]).read_text(encoding="utf-8")
         assert doc["label"] == label
         assert vocab.itos[ids[doc["start"]]] == label_token(label)
-        assert [vocab.itos[i] for i in ids[doc["start"] + 1 : doc["end"]]] == tokenize(text, level)  # the text, token for token
+        assert [vocab.itos[i] for i in ids[doc["start"] + 1 : doc["end"]]] == tokenize(
+            text, level
+        )  # the text, token for token
         if level == "char":
             assert vocab.decode(ids[doc["start"] : doc["end"]].tolist()) == text  # the label is not text
     assert int(np.isin(ids, sorted(vocab.special_ids)).sum()) == 40  # nowhere else
@@ -150,7 +187,9 @@ def test_every_document_starts_with_its_label_token_then_its_own_text(genres, tm
 
 
 def test_labels_survive_min_count_and_text_never_encodes_to_a_label(genres, tmp_path):
-    prepared = prepare(genres, min_count=50, data_dir=tmp_path, labels=True, log=lambda m: None)  # 20 documents a label < 50
+    prepared = prepare(
+        genres, min_count=50, data_dir=tmp_path, labels=True, log=lambda m: None
+    )  # 20 documents a label < 50
     vocab = prepared.vocab
     assert vocab.unk == "<unk>" and set(vocab.specials) <= set(vocab.itos)
     assert vocab.encode("<label:comedy>", unknown="unk") == [vocab.stoi["<unk>"]]
@@ -191,11 +230,15 @@ def test_each_row_of_an_epochs_first_chunk_reads_the_label_of_its_document(jitte
     marked = StreamBatches(ids, 5, 7, ranges=ranges, shuffle_seed=3, jitter=jitter, leads=leads)
     for epoch in range(4):
         order = plain._order(epoch)
-        owner = np.repeat(order, [ranges[i][1] - ranges[i][0] for i in order])  # the document of each position of the epoch's stream
+        owner = np.repeat(
+            order, [ranges[i][1] - ranges[i][0] for i in order]
+        )  # the document of each position of the epoch's stream
         row_starts = plain._offset(epoch) + np.arange(5) * plain.row_len
         chunks = list(marked.epoch(epoch))
         plain_chunks = list(plain.epoch(epoch))
-        assert len(plain_chunks) == len(chunks) > 2  # the loop below compares every chunk, the resumed check has some left
+        assert (
+            len(plain_chunks) == len(chunks) > 2
+        )  # the loop below compares every chunk, the resumed check has some left
         for k, ((x0, y0), (x1, y1)) in enumerate(zip(plain_chunks, chunks)):
             assert torch.equal(y0, y1)  # the targets never change
             if k == 0:
@@ -232,7 +275,11 @@ def test_the_checkpoint_and_scriptgen_cast_carry_the_labels(trained, capsys):
     assert json.loads(capsys.readouterr().out)["labels"] == {"comedy": 20, "drama": 20}
     assert main(["cast", "--checkpoint", str(ckpt.folder)]) == 0
     rows = capsys.readouterr().out.splitlines()
-    assert rows[-3].split() == ["label", "documents"] and rows[-2].split() == ["comedy", "20"] and rows[-1].split() == ["drama", "20"]
+    assert (
+        rows[-3].split() == ["label", "documents"]
+        and rows[-2].split() == ["comedy", "20"]
+        and rows[-1].split() == ["drama", "20"]
+    )
 
 
 def test_a_malformed_label_record_is_one_line():
@@ -251,7 +298,9 @@ def test_generation_never_writes_a_label_token(trained):
     with torch.no_grad():
         out, _ = model.features(torch.tensor([prime]))
         probs = torch.softmax(model.logits(out[0, -1]), dim=-1)
-    assert float(probs[sorted(vocab.special_ids)].sum()) > 1e-6  # the model itself gives labels some probability at a line start
+    assert (
+        float(probs[sorted(vocab.special_ids)].sum()) > 1e-6
+    )  # the model itself gives labels some probability at a line start
     for precision in ("fp32", "int8"):
         ids = generate(model, prime, length=3000, temperature=5.0, seed=1, precision=precision)
         assert not set(ids) & vocab.special_ids and len(set(ids)) > 15  # hot enough to reach most of the vocabulary
@@ -260,13 +309,35 @@ def test_generation_never_writes_a_label_token(trained):
 def test_generate_label_on_the_command_line(trained, capsys):
     folder = str(trained["labelled"])
     for label in ("comedy", "drama"):
-        assert main(["generate", "--checkpoint", folder, "--label", label, "--prime", "bob:", "--lines", "4", "--num-samples", "5", "--seed", "3"]) == 0
+        assert (
+            main(
+                [
+                    "generate",
+                    "--checkpoint",
+                    folder,
+                    "--label",
+                    label,
+                    "--prime",
+                    "bob:",
+                    "--lines",
+                    "4",
+                    "--num-samples",
+                    "5",
+                    "--seed",
+                    "3",
+                ]
+            )
+            == 0
+        )
         out = capsys.readouterr().out
         samples = [s for s in out.split("=== sample") if s.strip()]
         assert len(samples) == 5 and "<label" not in out
         assert sum(classify(s) == label for s in samples) >= 4
     assert main(["generate", "--checkpoint", folder, "--label", "horror"]) == 2
-    assert capsys.readouterr().err == f"scriptgen: error: --label 'horror' is not a label of {folder!r}; its labels are comedy, drama\n"
+    assert (
+        capsys.readouterr().err
+        == f"scriptgen: error: --label 'horror' is not a label of {folder!r}; its labels are comedy, drama\n"
+    )
     assert main(["generate", "--checkpoint", str(trained["plain"]), "--label", "comedy", "--prime", "bob:"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "was trained without labels" in err
@@ -276,7 +347,9 @@ def test_generate_label_on_the_command_line(trained, capsys):
 def test_interactive_feeds_the_label_first_and_after_reset(trained, label):
     ckpt = load_checkpoint(trained["labelled"])
     sampler, out, err = Sampler(ckpt.build_model()), io.StringIO(), io.StringIO()
-    turns = chat(sampler, ckpt.vocab, ["alice:", "/reset", "bob:"], out, err, seed=2, length=12, start=[label_id(ckpt, label)])
+    turns = chat(
+        sampler, ckpt.vocab, ["alice:", "/reset", "bob:"], out, err, seed=2, length=12, start=[label_id(ckpt, label)]
+    )
     assert turns == 2 and "(conversation cleared)" in err.getvalue()
     first, second = out.getvalue().split("\nbob:", 1)  # the second turn starts at the user's "bob:"
     assert classify(first.splitlines()[0]) == label and classify("bob:" + second.splitlines()[0]) == label
@@ -286,17 +359,27 @@ def test_evaluate_per_label(trained, genres, capsys):
     folder, data_dir = trained["labelled"], trained["data"]
     ckpt = load_checkpoint(folder)
     whole = evaluate_checkpoint(folder, data_dir=data_dir, samples=4, length=40, temperatures=[0.8], log=lambda m: None)
-    assert set(whole.heldout_by_label) == {"comedy", "drama"} and set(whole.to_json()["heldout_by_label"]) == {"comedy", "drama"}
+    assert set(whole.heldout_by_label) == {"comedy", "drama"} and set(whole.to_json()["heldout_by_label"]) == {
+        "comedy",
+        "drama",
+    }
     report = whole.markdown()
     assert "validation documents of label comedy (2)" in report and "validation documents of label drama (2)" in report
-    comedy = evaluate_checkpoint(folder, data_dir=data_dir, samples=4, length=40, temperatures=[0.8], label="comedy", log=lambda m: None)
+    comedy = evaluate_checkpoint(
+        folder, data_dir=data_dir, samples=4, length=40, temperatures=[0.8], label="comedy", log=lambda m: None
+    )
     assert comedy.label == "comedy" and comedy.heldout.nats == pytest.approx(whole.heldout_by_label["comedy"].nats)
     assert comedy.to_json()["label"] == "comedy"
     # the same comedy text costs more when the model is told it is drama: the label conditions the whole text
     model = ckpt.build_model()
-    told = {name: heldout_on_text(model, ckpt, genres / "comedy", "utf-8", lead=label_id(ckpt, name)) for name in ("comedy", "drama")}
+    told = {
+        name: heldout_on_text(model, ckpt, genres / "comedy", "utf-8", lead=label_id(ckpt, name))
+        for name in ("comedy", "drama")
+    }
     assert told["comedy"].nats_per_token < told["drama"].nats_per_token
-    assert main(["evaluate", "--checkpoint", str(trained["plain"]), "--data-dir", str(data_dir), "--label", "comedy"]) == 2
+    assert (
+        main(["evaluate", "--checkpoint", str(trained["plain"]), "--data-dir", str(data_dir), "--label", "comedy"]) == 2
+    )
     assert "was trained without labels" in capsys.readouterr().err
 
 
@@ -304,7 +387,9 @@ def test_evaluate_label_heldout_is_a_token_by_token_loop(trained):
     """The per-label held-out loss against a brute-force loop: each row's first input the label, its state carried token by token."""
     folder = trained["labelled"]
     ckpt = load_checkpoint(folder)
-    report = evaluate_checkpoint(folder, data_dir=trained["data"], samples=1, length=5, temperatures=[0.8], label="drama", log=lambda m: None)
+    report = evaluate_checkpoint(
+        folder, data_dir=trained["data"], samples=1, length=5, temperatures=[0.8], label="drama", log=lambda m: None
+    )
     prepared = prepare(ckpt.info["data"]["source"], data_dir=trained["data"], labels=True, log=lambda m: None)
     split = prepared.split(ckpt.config.val_fraction, ckpt.config.split_seed)
     drama = [(s, e) for s, e in split.val if any(d["start"] == s and d["label"] == "drama" for d in prepared.documents)]
@@ -351,5 +436,7 @@ def test_a_labelled_run_resumed_after_an_epoch_ends_with_the_same_weights(tmp_pa
     train(cfg, name="whole", **run)
     train(cfg.replace(epochs=1), name="resumed", **run)
     train(cfg, name="resumed", resume=True, explicit={"epochs"}, **run)
-    whole, resumed = (load_checkpoint(tmp_path / name).build_model("cpu", "last").state_dict() for name in ("whole", "resumed"))
+    whole, resumed = (
+        load_checkpoint(tmp_path / name).build_model("cpu", "last").state_dict() for name in ("whole", "resumed")
+    )
     assert all(torch.equal(whole[k], resumed[k]) for k in whole)

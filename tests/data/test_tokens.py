@@ -11,13 +11,23 @@ from scriptgen.data.tokens import UNK, word_detokenize, word_tokenize
 
 def test_word_tokens_follow_the_course():
     assert word_tokenize('Jerry: Hello, "Newman"!\n') == [
-        "jerry:", "hello", "||comma||", "||quotation_mark||", "newman", "||quotation_mark||", "||exclamation_mark||", "||return||",
+        "jerry:",
+        "hello",
+        "||comma||",
+        "||quotation_mark||",
+        "newman",
+        "||quotation_mark||",
+        "||exclamation_mark||",
+        "||return||",
     ]
 
 
 def test_detokenize_reads_like_a_script():
     text = 'jerry: hello, newman. (laughs) what\'s the deal - with "soup"?\ngeorge: non-fat!\n'
-    assert word_detokenize(word_tokenize(text)) == 'jerry: hello, newman. (laughs) what\'s the deal-with "soup"?\ngeorge: non-fat!\n'
+    assert (
+        word_detokenize(word_tokenize(text))
+        == 'jerry: hello, newman. (laughs) what\'s the deal-with "soup"?\ngeorge: non-fat!\n'
+    )
 
 
 @settings(max_examples=300, deadline=None)

@@ -49,7 +49,12 @@ def char_ckpt(corpus_dir, tmp_path_factory) -> Path:
 
 
 def _evaluate(ckpt: Path, **kwargs):
-    return evaluate_checkpoint(ckpt, data_dir=ckpt.parent / "data", log=lambda m: None, **{"samples": 3, "length": 60, "temperatures": [0.8], **kwargs})
+    return evaluate_checkpoint(
+        ckpt,
+        data_dir=ckpt.parent / "data",
+        log=lambda m: None,
+        **{"samples": 3, "length": 60, "temperatures": [0.8], **kwargs},
+    )
 
 
 # --------------------------------------------------------------------------
@@ -59,7 +64,9 @@ def _evaluate(ckpt: Path, **kwargs):
 @pytest.mark.parametrize("output", ["softmax", "adaptive"])
 def test_heldout_loss_is_the_mean_over_positions_of_a_token_by_token_loop(cell, output):
     torch.manual_seed(0)
-    model = RNN(300, 300, 12, 20, 2, dropout=0.3, cell=cell, output=output, cutoffs=[50, 150]).eval()  # eval: no dropout
+    model = RNN(
+        300, 300, 12, 20, 2, dropout=0.3, cell=cell, output=output, cutoffs=[50, 150]
+    ).eval()  # eval: no dropout
     ids = np.random.default_rng(0).integers(0, 300, size=160).astype(np.uint16)
     ranges = [(0, 60), (80, 160)]  # two documents, a gap between them
     batches = eval_batches(ids, ranges, batch_size=4, seq_len=7, what="test")
@@ -134,7 +141,9 @@ def test_unknown_words_are_left_out_or_mapped_to_unk_and_counted(word_ckpt, tmp_
     (tmp_path / "unk.txt").write_text(text.replace("zorblax", "<unk>").replace("glorp", "<unk>"))
     as_unk = heldout_on_text(model, with_unk, tmp_path / "unk.txt", "utf-8")
     assert (heldout.unknown, heldout.unknown_as, as_unk.unknown) == (20, "<unk>", 0)
-    rows = min(ckpt.config.batch_size, (len(word_tokenize(text)) - 1) // ckpt.config.seq_len)  # the stream cut as validation cuts it
+    rows = min(
+        ckpt.config.batch_size, (len(word_tokenize(text)) - 1) // ckpt.config.seq_len
+    )  # the stream cut as validation cuts it
     assert heldout.tokens == as_unk.tokens == rows * ((len(word_tokenize(text)) - 1) // rows)
     assert heldout.nats == pytest.approx(as_unk.nats, rel=1e-9)
 
@@ -185,7 +194,9 @@ def test_text_figures_match_plain_reference_loops():
 def test_default_prime_is_the_most_common_cue_as_spelled():
     texts = ["JERRY: hi.\nGEORGE: so.\n", "George: yes?\nGEORGE: no.\n[laughter]\n"]
     vocab = Vocab("char", sorted(set("".join(texts))))
-    assert default_prime(iter(texts), CastProfile(Cast.of(texts)), vocab, "J") == "GEORGE:"  # george speaks 3 lines, jerry 1
+    assert (
+        default_prime(iter(texts), CastProfile(Cast.of(texts)), vocab, "J") == "GEORGE:"
+    )  # george speaks 3 lines, jerry 1
     no_cast = ["just some prose.\n"]
     assert default_prime(iter(no_cast), CastProfile(Cast.of(no_cast)), vocab, "j") == "j"
 
@@ -277,8 +288,13 @@ def test_cli_prints_json(word_ckpt, capsys):
 )
 def test_cli_bad_input_is_one_line(word_ckpt, tmp_path, capsys, extra, expected):
     (tmp_path / "nowords.txt").write_text("zorblax glorp\n")
-    extra = [str(tmp_path / "nowords.txt") if a == "NOWORDS" else str(tmp_path / "missing") if a == "MISSING" else a for a in extra]
-    code, out, err = _cli(["evaluate", "--checkpoint", str(word_ckpt), "--data-dir", str(word_ckpt.parent / "data"), *extra], capsys)
+    extra = [
+        str(tmp_path / "nowords.txt") if a == "NOWORDS" else str(tmp_path / "missing") if a == "MISSING" else a
+        for a in extra
+    ]
+    code, out, err = _cli(
+        ["evaluate", "--checkpoint", str(word_ckpt), "--data-dir", str(word_ckpt.parent / "data"), *extra], capsys
+    )
     assert code == 2 and out == ""
     assert len(err.splitlines()) == 1 and err.startswith("scriptgen: error: ") and expected in err
 
@@ -297,7 +313,9 @@ def test_lines_samples_are_whole_lines_as_generate_writes_them(word_ckpt):
         assert text.endswith("\n") and len([line for line in text.splitlines() if line.strip()]) == 4
         sampler.reset()
         sampler.feed(prime)
-        expected = ScriptWriter(sampler, ckpt.vocab).write(prime, WriteOptions(length=400, lines=4, temperature=0.8), make_generator(11 + k))
+        expected = ScriptWriter(sampler, ckpt.vocab).write(
+            prime, WriteOptions(length=400, lines=4, temperature=0.8), make_generator(11 + k)
+        )
         assert ids == expected.ids
     result = _evaluate(word_ckpt, samples=2, lines=3)
     assert result.to_json()["sampling"]["lines"] == 3 and "3 lines each" in result.markdown()

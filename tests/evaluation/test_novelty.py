@@ -94,7 +94,9 @@ def test_small_alphabet_with_many_occurrences_matches_brute_force():
     ranges = [(0, 1000), (1000, 1001), (1001, 2500), (2600, 3000)]  # a one-token range, and a gap
     index = NgramIndex(ids, ranges, 4, 3, chunk=333)  # small chunks: the build's chunk edges are crossed
     for k in range(8):
-        sample = np.concatenate([rng.integers(0, 3, 15), ids[2000 + 37 * k : 2000 + 37 * k + 25], rng.integers(0, 3, 10)])
+        sample = np.concatenate(
+            [rng.integers(0, 3, 15), ids[2000 + 37 * k : 2000 + 37 * k + 25], rng.integers(0, 3, 10)]
+        )
         check_against_reference(index, ids, ranges, sample.tolist(), 4)
 
 

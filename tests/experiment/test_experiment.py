@@ -49,7 +49,15 @@ def cli(*argv: str) -> int:
 
 
 def common_flags(corpus_dir: Path, tmp_path: Path) -> list[str]:
-    return ["--data", str(corpus_dir), "--data-dir", str(tmp_path / "data"), "--out-dir", str(tmp_path / "results"), "--no-progress"]
+    return [
+        "--data",
+        str(corpus_dir),
+        "--data-dir",
+        str(tmp_path / "data"),
+        "--out-dir",
+        str(tmp_path / "results"),
+        "--no-progress",
+    ]
 
 
 @pytest.mark.slow
@@ -70,7 +78,9 @@ def test_cli_trains_the_grid_and_writes_the_tables(corpus_dir, tmp_path, capsys)
     assert [r["axis"] for r in rows] == ["", "hidden_dim", "lr"]
     assert [r["benchmark"] for r in rows] == [True, False, False]
     for r in rows:
-        assert math.isfinite(r["best_val_loss"]) and math.isfinite(r["last_val_loss"]) and math.isfinite(r["train_loss"])
+        assert (
+            math.isfinite(r["best_val_loss"]) and math.isfinite(r["last_val_loss"]) and math.isfinite(r["train_loss"])
+        )
         assert r["best_val_loss"] <= r["last_val_loss"] + 1e-9
         assert r["steps"] > 0 and r["tokens_per_s"] > 0 and r["wall_s"] >= r["train_s"] > 0
         assert r["peak_rss_mb"] > 10 and r["process_cpu_pct"] > 0
@@ -83,10 +93,18 @@ def test_cli_trains_the_grid_and_writes_the_tables(corpus_dir, tmp_path, capsys)
     # the script columns are scriptgen evaluate's figures for the row's checkpoint (5 samples, 200 tokens, temperature 0.8)
     from scriptgen.evaluation.evaluate import evaluate_checkpoint
 
-    again = evaluate_checkpoint(folder / "rows" / ROWS[1].replace("=", "-"), samples=5, temperatures=(0.8,), data_dir=tmp_path / "data", log=lambda m: None)
+    again = evaluate_checkpoint(
+        folder / "rows" / ROWS[1].replace("=", "-"),
+        samples=5,
+        temperatures=(0.8,),
+        data_dir=tmp_path / "data",
+        log=lambda m: None,
+    )
     scores = again.rows[0]
     assert rows[1]["novelty"] == pytest.approx(scores.novelty, abs=1e-4) and 0 <= rows[1]["novelty"] <= 1
-    assert rows[1]["distinct_2"] == pytest.approx(scores.distinct[1], abs=1e-4) and rows[1]["repetition"] == pytest.approx(scores.repetition, abs=1e-4)
+    assert rows[1]["distinct_2"] == pytest.approx(scores.distinct[1], abs=1e-4) and rows[1][
+        "repetition"
+    ] == pytest.approx(scores.repetition, abs=1e-4)
     assert rows[1]["config"]["hidden_dim"] == 48 and rows[1]["changes"] == {"hidden_dim": 48}
     assert rows[2]["config"]["lr"] == 0.003 and rows[2]["value"] == 0.003
 
@@ -137,21 +155,35 @@ def test_interrupted_row_restarts_and_finished_rows_are_skipped(corpus_dir, tmp_
     finished_at = load_results(folder)[0]["finished_at"]
 
     calls.clear()
-    monkeypatch.setattr(TRAIN_MODULE, "train", lambda cfg, *a, name, **kw: calls.append(name) or real_train(cfg, *a, name=name, **kw))
+    monkeypatch.setattr(
+        TRAIN_MODULE, "train", lambda cfg, *a, name, **kw: calls.append(name) or real_train(cfg, *a, name=name, **kw)
+    )
     second = run_experiment(grid, options)
     assert calls == ["hidden_dim-48", "lr-0.003"], "only the remaining rows ran"
-    assert not second.interrupted and second.skipped == ["benchmark"] and second.trained == ROWS[1:] and second.pending == []
+    assert (
+        not second.interrupted
+        and second.skipped == ["benchmark"]
+        and second.trained == ROWS[1:]
+        and second.pending == []
+    )
     rows = load_results(folder)
     assert [r["row"] for r in rows] == ROWS
     assert rows[0]["finished_at"] == finished_at
-    assert read_json(folder / "rows" / "hidden_dim-48" / "trainer.json")["step"] == rows[1]["steps"], "the row's folder is the new run's"
+    assert read_json(folder / "rows" / "hidden_dim-48" / "trainer.json")["step"] == rows[1]["steps"], (
+        "the row's folder is the new run's"
+    )
 
 
 @pytest.mark.slow
 def test_limit_trains_some_rows_and_product_mode(corpus_dir, tmp_path):
     text = TINY_GRID.replace('mode = "one-at-a-time"', 'mode = "product"')
     grid = load_grid(write_grid(tmp_path, text, "prod"))
-    assert [r.name for r in grid.rows()] == ["hidden_dim=32,lr=0.01", "hidden_dim=32,lr=0.003", "hidden_dim=48,lr=0.01", "hidden_dim=48,lr=0.003"]
+    assert [r.name for r in grid.rows()] == [
+        "hidden_dim=32,lr=0.01",
+        "hidden_dim=32,lr=0.003",
+        "hidden_dim=48,lr=0.01",
+        "hidden_dim=48,lr=0.003",
+    ]
     assert [r.benchmark for r in grid.rows()] == [True, False, False, False]
     options = ExperimentOptions(
         data=corpus_dir, data_dir=tmp_path / "data", out_dir=tmp_path / "results", budget_minutes=0.01, eval_tokens=64, progress=False,
@@ -168,7 +200,12 @@ def test_search_with_optuna_writes_a_ready_to_use_best_toml(corpus_dir, tmp_path
     pytest.importorskip("optuna")
     grid = write_grid(tmp_path)
     flags = common_flags(corpus_dir, tmp_path)
-    assert cli("experiment", "--grid", str(grid), "--search", "optuna", "--trials", "2", "--budget-minutes", "0.01", *flags) == 0
+    assert (
+        cli(
+            "experiment", "--grid", str(grid), "--search", "optuna", "--trials", "2", "--budget-minutes", "0.01", *flags
+        )
+        == 0
+    )
     folder = tmp_path / "results" / "tiny"
     rows = load_results(folder, search=True)
     assert [r["row"] for r in rows] == ["trial-000", "trial-001"]
@@ -177,7 +214,12 @@ def test_search_with_optuna_writes_a_ready_to_use_best_toml(corpus_dir, tmp_path
     assert best.base == winning_config(rows, how="best")
     assert "scriptgen train --name NAME" in (folder / "best.toml").read_text()
     # resumable: two more trials, the first two are kept
-    assert cli("experiment", "--grid", str(grid), "--search", "optuna", "--trials", "3", "--budget-minutes", "0.01", *flags) == 0
+    assert (
+        cli(
+            "experiment", "--grid", str(grid), "--search", "optuna", "--trials", "3", "--budget-minutes", "0.01", *flags
+        )
+        == 0
+    )
     assert [r["row"] for r in load_results(folder, search=True)] == ["trial-000", "trial-001", "trial-002"]
     with pytest.raises(ScriptgenError, match="per trial"):
         cli("experiment", "--grid", str(grid), "--search", "optuna", *flags)
@@ -187,7 +229,14 @@ def test_seed_study_grid_is_valid():
     grid = load_grid(ROOT / "experiments" / "seed_study.toml")
     assert grid.mode == "one-at-a-time" and grid.epochs == 2
     base = grid.base
-    assert (base.seq_len, base.batch_size, base.lr, base.embedding_dim, base.hidden_dim, base.n_layers) == (10, 256, 0.001, 400, 256, 2)
+    assert (base.seq_len, base.batch_size, base.lr, base.embedding_dim, base.hidden_dim, base.n_layers) == (
+        10,
+        256,
+        0.001,
+        400,
+        256,
+        2,
+    )
     assert base.output == "softmax" and base.dropout == 0.5
     assert grid.axes == {
         "seq_len": [10, 40],
@@ -240,7 +289,14 @@ def test_shipped_seed_study_completes_with_a_tiny_budget(tmp_path, capsys):
         ("[run]\nbudget = 3\n", "unknown key 'budget'"),
         ("colour = 1\n", "unknown top-level key 'colour'"),
         ("[axes\nlr = [1]\n", "is not valid TOML"),
-        ('mode = "product"\n[axes]\nseq_len = ' + str(list(range(1, 41))) + "\nlr = " + str([i / 100 for i in range(1, 41)]) + "\n", "more than 1000"),
+        (
+            'mode = "product"\n[axes]\nseq_len = '
+            + str(list(range(1, 41)))
+            + "\nlr = "
+            + str([i / 100 for i in range(1, 41)])
+            + "\n",
+            "more than 1000",
+        ),
     ],
 )
 def test_malformed_grid_is_one_clear_sentence(tmp_path, text, match):
@@ -266,17 +322,37 @@ def test_help_states_every_default(capsys):
     with pytest.raises(SystemExit):
         cli("experiment", "--help")
     text = " ".join(capsys.readouterr().out.split())
-    flags = ("--grid", "--name", "--out-dir", "--data", "--data-dir", "--epochs", "--budget-minutes", "--eval-tokens", "--no-progress", "--search", "--trials")
+    flags = (
+        "--grid",
+        "--name",
+        "--out-dir",
+        "--data",
+        "--data-dir",
+        "--epochs",
+        "--budget-minutes",
+        "--eval-tokens",
+        "--no-progress",
+        "--search",
+        "--trials",
+    )
     for flag in flags:
         assert flag in text
     assert text.count("(default:") + text.count("(required)") >= 12
 
 
 def test_winning_config_combines_each_axis_best_value():
-    base = parse_grid({"base": {"hidden_dim": 32, "lr": 0.01}, "axes": {"hidden_dim": [32, 48], "lr": [0.01, 0.003]}}).base.to_dict()
+    base = parse_grid(
+        {"base": {"hidden_dim": 32, "lr": 0.01}, "axes": {"hidden_dim": [32, 48], "lr": [0.01, 0.003]}}
+    ).base.to_dict()
     rows = [
         {"row": "benchmark", "axis": "", "benchmark": True, "best_val_loss": 3.0, "config": base},
-        {"row": "hidden_dim=48", "axis": "hidden_dim", "benchmark": False, "best_val_loss": 2.5, "config": {**base, "hidden_dim": 48}},
+        {
+            "row": "hidden_dim=48",
+            "axis": "hidden_dim",
+            "benchmark": False,
+            "best_val_loss": 2.5,
+            "config": {**base, "hidden_dim": 48},
+        },
         {"row": "lr=0.003", "axis": "lr", "benchmark": False, "best_val_loss": 3.2, "config": {**base, "lr": 0.003}},
     ]
     combined = winning_config(rows)

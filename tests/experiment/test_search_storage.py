@@ -26,7 +26,11 @@ optuna = pytest.importorskip("optuna")
 ROOT = Path(__file__).resolve().parents[2]  # tests/experiment/ -> the repository
 
 # 6 configurations (hidden 16/24, three learning rates), tiny enough for a second a trial
-GRID = 'mode = "product"\n\n' + tiny_grid_base(16) + '\n[axes]\nhidden_dim = [16, 24]\nlr = [0.01, 0.003, 0.03]\n\n[run]\nepochs = 1\n'
+GRID = (
+    'mode = "product"\n\n'
+    + tiny_grid_base(16)
+    + "\n[axes]\nhidden_dim = [16, 24]\nlr = [0.01, 0.003, 0.03]\n\n[run]\nepochs = 1\n"
+)
 BUDGET = "0.01"  # minutes per trial
 
 
@@ -42,7 +46,15 @@ def write_grid(tmp_path: Path, text: str, name: str) -> Path:
 
 
 def common_flags(corpus_dir: Path, tmp_path: Path) -> list[str]:
-    return ["--data", str(corpus_dir), "--data-dir", str(tmp_path / "data"), "--out-dir", str(tmp_path / "results"), "--no-progress"]
+    return [
+        "--data",
+        str(corpus_dir),
+        "--data-dir",
+        str(tmp_path / "data"),
+        "--out-dir",
+        str(tmp_path / "results"),
+        "--no-progress",
+    ]
 
 
 def search_flags(tmp_path: Path, corpus_dir: Path, db: Path, trials: int, *extra: str) -> list[str]:
@@ -81,7 +93,14 @@ def test_two_workers_share_one_sqlite_study(corpus_dir, tmp_path, capsys):
     argv = search_flags(tmp_path, corpus_dir, db, 4, "--study", "s")
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONWARNINGS": "default"}
     workers = [
-        subprocess.Popen([sys.executable, "-m", "scriptgen", *argv], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, "-m", "scriptgen", *argv],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for _ in range(2)
     ]
     outs = [w.communicate(timeout=240) for w in workers]
@@ -121,10 +140,23 @@ def test_two_workers_share_one_sqlite_study(corpus_dir, tmp_path, capsys):
     with pytest.raises(ScriptgenError, match="holds trials of the study 's'"):
         cli(*search_flags(tmp_path, corpus_dir, db, 7, "--study", "other"))
     with pytest.raises(ScriptgenError, match="holds trials of the shared study 's'.*add --storage URL --study s"):
-        cli("experiment", "--grid", argv[2], "--search", "optuna", "--trials", "7", "--budget-minutes", BUDGET, *common_flags(corpus_dir, tmp_path))
+        cli(
+            "experiment",
+            "--grid",
+            argv[2],
+            "--search",
+            "optuna",
+            "--trials",
+            "7",
+            "--budget-minutes",
+            BUDGET,
+            *common_flags(corpus_dir, tmp_path),
+        )
     other = search_flags(tmp_path, corpus_dir, db, 7, "--study", "s", "--name", "elsewhere")
     other[other.index("--budget-minutes") + 1] = "0.02"
-    with pytest.raises(ScriptgenError, match="the study 's' was started with max_minutes 0.01, but this worker asks for 0.02"):
+    with pytest.raises(
+        ScriptgenError, match="the study 's' was started with max_minutes 0.01, but this worker asks for 0.02"
+    ):
         cli(*other)
 
 
@@ -135,7 +167,10 @@ def test_a_killed_workers_trial_is_failed_and_trained_again(corpus_dir, tmp_path
     db = tmp_path / "study.db"
     storage = optuna.storages.RDBStorage(f"sqlite:///{db}", heartbeat_interval=1)
     study = optuna.create_study(storage=storage, study_name="s", direction="minimize")
-    dists = {"hidden_dim": optuna.distributions.CategoricalDistribution([16, 24]), "lr": optuna.distributions.CategoricalDistribution([0.01, 0.003, 0.03])}
+    dists = {
+        "hidden_dim": optuna.distributions.CategoricalDistribution([16, 24]),
+        "lr": optuna.distributions.CategoricalDistribution([0.01, 0.003, 0.03]),
+    }
     dead = study.ask(dists)  # the dead worker's trial: running, with one heartbeat and then silence
     storage.record_heartbeat(dead._trial_id)
     time.sleep(3.5)  # stale: more than 2 s, as the database clock counts (SQLite's in whole seconds)
@@ -144,14 +179,18 @@ def test_a_killed_workers_trial_is_failed_and_trained_again(corpus_dir, tmp_path
     assert [t.number for t in states["FAIL"]] == [dead.number]
     (retried,) = states["COMPLETE"]
     assert retried.params == dead.params and retried.system_attrs.get("failed_trial") == dead.number
-    assert [r["row"] for r in load_results(tmp_path / "results" / "tiny", search=True)] == [f"trial-{retried.number:03d}"]
+    assert [r["row"] for r in load_results(tmp_path / "results" / "tiny", search=True)] == [
+        f"trial-{retried.number:03d}"
+    ]
 
 
 def test_a_trial_started_in_a_race_for_the_last_place_is_not_trained(corpus_dir, tmp_path, monkeypatch):
     """Another worker's trial (number 0) was created between this worker's count and its own trial: the study is full."""
     db = tmp_path / "study.db"
     study = optuna.create_study(storage=f"sqlite:///{db}", study_name="s", direction="minimize")
-    study.ask({"lr": optuna.distributions.CategoricalDistribution([0.01, 0.003, 0.03])})  # the other worker's, still running
+    study.ask(
+        {"lr": optuna.distributions.CategoricalDistribution([0.01, 0.003, 0.03])}
+    )  # the other worker's, still running
     monkeypatch.setattr(shared_mod, "started", lambda *_: 0)  # this worker counted before that trial existed
     assert cli(*search_flags(tmp_path, corpus_dir, db, 1, "--study", "s")) == 0
     states = trials_by_state(db, "s")
@@ -168,7 +207,9 @@ def test_an_interrupted_trial_is_queued_for_the_next_worker(corpus_dir, tmp_path
     assert cli(*search_flags(tmp_path, corpus_dir, db, 1, "--study", "s")) == 130
     states = trials_by_state(db, "s")
     (failed,), (queued,) = states.pop("FAIL"), states.pop("WAITING")
-    assert not states and queued.system_attrs["fixed_params"] == failed.params  # optuna keeps a queued trial's values there
+    assert (
+        not states and queued.system_attrs["fixed_params"] == failed.params
+    )  # optuna keeps a queued trial's values there
     monkeypatch.undo()
     assert cli(*search_flags(tmp_path, corpus_dir, db, 1, "--study", "s")) == 0
     (done,) = trials_by_state(db, "s")["COMPLETE"]
@@ -182,7 +223,16 @@ def test_shared_study_bad_input_is_one_line(corpus_dir, tmp_path):
         cli("experiment", "--grid", grid, "--storage", "sqlite:///x.db")
     with pytest.raises(ScriptgenError, match="--study needs --storage URL"):
         cli("experiment", "--grid", grid, "--search", "optuna", "--study", "s", "--budget-minutes", BUDGET)
-    flags = ["experiment", "--grid", grid, "--search", "optuna", "--budget-minutes", BUDGET, *common_flags(corpus_dir, tmp_path)]
+    flags = [
+        "experiment",
+        "--grid",
+        grid,
+        "--search",
+        "optuna",
+        "--budget-minutes",
+        BUDGET,
+        *common_flags(corpus_dir, tmp_path),
+    ]
     for url, match in [
         ("nosuchdb://host/x", "cannot be opened"),
         (f"sqlite:///{tmp_path}/no/such/folder/s.db", "cannot be opened"),

@@ -134,7 +134,13 @@ def test_config_fields_default_off_and_are_checked():
     cfg = Config.from_dict(old)  # a config.json written before these fields existed
     assert not RNN.from_config(cfg, 40).regularized
     assert RNN.from_config(Config(weight_drop=0.5), 40).regularized
-    for bad in (dict(dropout_input=1.0), dict(weight_drop=-0.1), dict(dropout_embed=float("nan")), dict(ar_alpha=-1.0), dict(tar_beta=1e9)):
+    for bad in (
+        dict(dropout_input=1.0),
+        dict(weight_drop=-0.1),
+        dict(dropout_embed=float("nan")),
+        dict(ar_alpha=-1.0),
+        dict(tar_beta=1e9),
+    ):
         with pytest.raises(Exception, match="is invalid"):
             Config(**bad).validate()
 
@@ -162,10 +168,21 @@ def test_randomized_bptt_covers_the_same_tokens_and_is_reproducible():
     assert jittered.bounds(0).tolist() != jittered.bounds(1).tolist()
 
 
-AWD = dict(dropout=0.3, dropout_input=0.2, dropout_embed=0.1, weight_drop=0.3, locked_dropout=True, ar_alpha=2.0, tar_beta=1.0, bptt_jitter=True)
+AWD = dict(
+    dropout=0.3,
+    dropout_input=0.2,
+    dropout_embed=0.1,
+    weight_drop=0.3,
+    locked_dropout=True,
+    ar_alpha=2.0,
+    tar_beta=1.0,
+    bptt_jitter=True,
+)
 
 
-@pytest.mark.parametrize("cell", ["lstm", pytest.param("gru", marks=pytest.mark.slow), "rnn"])  # CELLS; gru's run takes over 5 s
+@pytest.mark.parametrize(
+    "cell", ["lstm", pytest.param("gru", marks=pytest.mark.slow), "rnn"]
+)  # CELLS; gru's run takes over 5 s
 def test_a_regularized_run_learns_and_resumes_bitwise(corpus_dir, tmp_path, tiny_config, cell):
     """Every regularizer on: the run learns, its checkpoint generates, and 1 epoch + resume to 2 equals 2 epochs."""
     from safetensors.torch import load_file
@@ -247,7 +264,9 @@ def test_averaged_weights_are_validated_kept_and_resumed_bitwise(corpus_dir, tmp
     prepared = prepare(corpus_dir, data_dir=tmp_path / "data")
     split = prepared.split(cfg.val_fraction, cfg.split_seed)
     n_val = sum(e - s for s, e in split.val)
-    val = StreamBatches(prepared.ids, min(cfg.batch_size, max(1, (n_val - 1) // cfg.seq_len)), cfg.seq_len, "validation", split.val)
+    val = StreamBatches(
+        prepared.ids, min(cfg.batch_size, max(1, (n_val - 1) // cfg.seq_len)), cfg.seq_len, "validation", split.val
+    )
     assert evaluate(model, val) == pytest.approx(whole.best_val_loss, abs=1e-5)
     train(cfg.replace(epochs=1), name="split", **quiet)
     train(cfg, name="split", resume=True, explicit={"epochs"}, **quiet)

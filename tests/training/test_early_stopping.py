@@ -43,7 +43,16 @@ def noise_dir(tmp_path_factory) -> Path:
 
 
 def run(cfg, data, root, name="run", **kwargs):
-    return train(cfg, data=data, name=name, out_dir=root / "ck", data_dir=root / "data", progress=False, log=lambda m: None, **kwargs)
+    return train(
+        cfg,
+        data=data,
+        name=name,
+        out_dir=root / "ck",
+        data_dir=root / "data",
+        progress=False,
+        log=lambda m: None,
+        **kwargs,
+    )
 
 
 def first_patience_stop(val_losses: list[float], patience: int) -> int | None:
@@ -64,7 +73,9 @@ def test_patience_stops_an_overfitting_run_keeps_the_best_weights_and_records_wh
     assert result.epochs < 5, "it stopped long before its 30 epochs"
     history = read_history(folder / "history.csv")
     vals = [row["val_loss"] for row in history]
-    assert first_patience_stop(vals, CFG.patience) == len(history) - 1, "it stopped at the first validation that ran out of patience"
+    assert first_patience_stop(vals, CFG.patience) == len(history) - 1, (
+        "it stopped at the first validation that ran out of patience"
+    )
     assert [row["stop_reason"] for row in history] == [""] * (len(history) - 1) + ["patience"]
     assert json.loads((folder / "trainer.json").read_text())["stop_reason"] == "patience"
     ckpt = load_checkpoint(folder)
@@ -99,9 +110,29 @@ def test_old_history_and_trainer_files_still_load(tmp_path):
     path = tmp_path / "history.csv"
     path.write_text("step,epoch,elapsed_s,train_loss,val_loss,tokens_per_s,lr\n10,0.5,1.0,3.0,3.5,900,0.003\n")
     assert read_history(path) == [
-        {"step": 10, "epoch": 0.5, "elapsed_s": 1.0, "train_loss": 3.0, "val_loss": 3.5, "tokens_per_s": 900, "lr": 0.003, "stop_reason": ""}
+        {
+            "step": 10,
+            "epoch": 0.5,
+            "elapsed_s": 1.0,
+            "train_loss": 3.0,
+            "val_loss": 3.5,
+            "tokens_per_s": 900,
+            "lr": 0.003,
+            "stop_reason": "",
+        }
     ]
-    old = {"step": 3, "epoch": 0, "chunk": 3, "elapsed": 1.0, "tokens": 96, "train_time": 0.5, "loss_sum": 1.0, "loss_count": 1, "best_val": 3.0, "stale": 0}
+    old = {
+        "step": 3,
+        "epoch": 0,
+        "chunk": 3,
+        "elapsed": 1.0,
+        "tokens": 96,
+        "train_time": 0.5,
+        "loss_sum": 1.0,
+        "loss_count": 1,
+        "best_val": 3.0,
+        "stale": 0,
+    }
     assert TrainState.from_json(old, tmp_path / "trainer.json").stop_reason == ""
     with pytest.raises(Exception, match="stop_reason"):
         TrainState.from_json({**old, "stop_reason": "bored"}, tmp_path / "trainer.json")
@@ -133,14 +164,19 @@ epochs = 30
 def test_the_experiment_runner_sets_patience_per_row_and_records_the_stop(noise_dir, tmp_path):
     grid = tmp_path / "es.toml"
     grid.write_text(GRID, encoding="utf-8")
-    opts = ExperimentOptions(out_dir=tmp_path / "results", data=noise_dir, data_dir=tmp_path / "data", progress=False, log=lambda m: None)
+    opts = ExperimentOptions(
+        out_dir=tmp_path / "results", data=noise_dir, data_dir=tmp_path / "data", progress=False, log=lambda m: None
+    )
     result = run_experiment(grid, opts)
     rows = {r["row"]: r for r in result.rows}
     assert set(rows) == {"benchmark", "patience=1"}
     for name, patience in (("benchmark", 2), ("patience=1", 1)):
         assert rows[name]["config"]["patience"] == patience
         assert rows[name]["stop_reason"] == "patience" and rows[name]["epochs"] < 5
-        assert first_patience_stop([h["val_loss"] for h in rows[name]["history"]], patience) == len(rows[name]["history"]) - 1
+        assert (
+            first_patience_stop([h["val_loss"] for h in rows[name]["history"]], patience)
+            == len(rows[name]["history"]) - 1
+        )
     assert rows["patience=1"]["steps"] <= rows["benchmark"]["steps"]
     assert "stopped by" in (result.folder / "results.md").read_text()
 

@@ -23,7 +23,18 @@ ARCH = dict(**REGULARIZERS_OFF, embedding_dim=24, hidden_dim=48, n_layers=1, out
 # text A: the shared corpus (conftest); min_count 2 gives its vocabulary an <unk> token
 PARENT = Config(**ARCH, min_count=2, dropout=0.0, seq_len=16, batch_size=16, lr=0.01, epochs=3, sample_every=0, seed=1)
 # the child runs on text B: a few steps, a validation every 4
-CHILD = Config(**ARCH, min_count=2, dropout=0.0, seq_len=16, batch_size=8, lr=0.005, epochs=1, eval_interval=4, sample_every=0, seed=2)
+CHILD = Config(
+    **ARCH,
+    min_count=2,
+    dropout=0.0,
+    seq_len=16,
+    batch_size=8,
+    lr=0.005,
+    epochs=1,
+    eval_interval=4,
+    sample_every=0,
+    seed=2,
+)
 
 
 def text_b(n_lines: int, seed: int, extra: tuple[str, ...] = ()) -> str:
@@ -56,7 +67,16 @@ def make_corpus(folder: Path, n_docs: int, extra: tuple[str, ...] = ()) -> Path:
 
 
 def run(cfg, data, root, name, **kwargs):
-    return train(cfg, data=data, name=name, out_dir=root / "ck", data_dir=root / "data", progress=False, log=lambda m: None, **kwargs)
+    return train(
+        cfg,
+        data=data,
+        name=name,
+        out_dir=root / "ck",
+        data_dir=root / "data",
+        progress=False,
+        log=lambda m: None,
+        **kwargs,
+    )
 
 
 def test_fine_tuning_beats_training_from_scratch_in_the_same_steps(parent, tmp_path):
@@ -65,8 +85,13 @@ def test_fine_tuning_beats_training_from_scratch_in_the_same_steps(parent, tmp_p
     scratch = run(CHILD, corpus_b, tmp_path, "scratch")
     assert tuned.steps == scratch.steps >= 8
     # the same held-out documents of B, the same steps; the tuned model starts from what A taught it
-    assert load_checkpoint(tmp_path / "ck" / "tuned").info["data"]["split"] == load_checkpoint(tmp_path / "ck" / "scratch").info["data"]["split"]
-    print(f"B after {tuned.steps} steps: fine-tuned {tuned.best_val_loss:.3f}, from scratch {scratch.best_val_loss:.3f} nats/token")
+    assert (
+        load_checkpoint(tmp_path / "ck" / "tuned").info["data"]["split"]
+        == load_checkpoint(tmp_path / "ck" / "scratch").info["data"]["split"]
+    )
+    print(
+        f"B after {tuned.steps} steps: fine-tuned {tuned.best_val_loss:.3f}, from scratch {scratch.best_val_loss:.3f} nats/token"
+    )
     assert tuned.best_val_loss < scratch.best_val_loss - 0.3, (tuned.history, scratch.history)
     # at every validation, not just the best; and the tuned run learns B's pattern as it goes
     assert all(t["val_loss"] < s["val_loss"] for t, s in zip(tuned.history, scratch.history))
@@ -75,7 +100,15 @@ def test_fine_tuning_beats_training_from_scratch_in_the_same_steps(parent, tmp_p
 
 def test_the_run_starts_from_the_parents_weights_and_records_it(parent, tmp_path):
     corpus_b = make_corpus(tmp_path / "b", 3)
-    trainer = Trainer(CHILD, tmp_path / "ck" / "child", corpus_b, tmp_path / "data", progress=False, log=lambda m: None, init_from=parent)
+    trainer = Trainer(
+        CHILD,
+        tmp_path / "ck" / "child",
+        corpus_b,
+        tmp_path / "data",
+        progress=False,
+        log=lambda m: None,
+        init_from=parent,
+    )
     weights = read_tensors(parent / "model.safetensors")
     assert all(torch.equal(trainer.model.state_dict()[k], weights[k]) for k in weights)
     assert trainer.vocab.itos == load_checkpoint(parent).vocab.itos
@@ -83,7 +116,10 @@ def test_the_run_starts_from_the_parents_weights_and_records_it(parent, tmp_path
     assert trainer.cfg.lr == CHILD.lr and trainer.cfg.seq_len == CHILD.seq_len  # this run's training settings
     trainer.run()
     info = load_checkpoint(tmp_path / "ck" / "child").info
-    assert info["init_from"] == {"checkpoint": str(parent.absolute()), "model_sha256": hashlib.sha256((parent / "model.safetensors").read_bytes()).hexdigest()}
+    assert info["init_from"] == {
+        "checkpoint": str(parent.absolute()),
+        "model_sha256": hashlib.sha256((parent / "model.safetensors").read_bytes()).hexdigest(),
+    }
 
     # resuming the fine-tuned run prepares its text with the same (the parent's) vocabulary
     more = run(CHILD.replace(epochs=2), None, tmp_path, "child", resume=True, explicit={"epochs"})
@@ -98,7 +134,16 @@ def test_words_the_parent_lacks_map_to_unk_and_are_counted_or_refused(parent, tm
     assert set(counts) == {"newman", "festivus", "yada"}
 
     lines = []
-    train(CHILD, data=corpus_b, name="unk", out_dir=tmp_path / "ck", data_dir=tmp_path / "data", progress=False, log=lines.append, init_from=parent)
+    train(
+        CHILD,
+        data=corpus_b,
+        name="unk",
+        out_dir=tmp_path / "ck",
+        data_dir=tmp_path / "data",
+        progress=False,
+        log=lines.append,
+        init_from=parent,
+    )
     unknown = load_checkpoint(tmp_path / "ck" / "unk").info["data"]["unknown"]
     assert unknown["mode"] == "unk" and unknown["tokens"] == sum(counts.values()) and unknown["types"] == 3
     assert dict((w, n) for w, n in unknown["most_common"]) == dict(counts)
@@ -111,7 +156,15 @@ def test_words_the_parent_lacks_map_to_unk_and_are_counted_or_refused(parent, tm
 
 def test_a_parent_without_unk_refuses_unknown_words_with_the_list(corpus_dir, tmp_path):
     plain = PARENT.replace(min_count=1, epochs=1)
-    train(plain, data=corpus_dir, name="plain", out_dir=tmp_path, data_dir=tmp_path / "data", progress=False, log=lambda m: None)
+    train(
+        plain,
+        data=corpus_dir,
+        name="plain",
+        out_dir=tmp_path,
+        data_dir=tmp_path / "data",
+        progress=False,
+        log=lambda m: None,
+    )
     corpus_b = make_corpus(tmp_path / "b", 3, extra=("newman",))
     with pytest.raises(ScriptgenError, match=r"'newman' \(\d+\).*no <unk> token.*--min-count 2"):
         run(CHILD.replace(min_count=1), corpus_b, tmp_path, "child", init_from=tmp_path / "plain")
@@ -121,6 +174,9 @@ def test_another_architecture_and_resume_are_refused(parent, corpus_dir, tmp_pat
     with pytest.raises(ScriptgenError, match=r"cannot change --hidden-dim 64 \(checkpoint: 48\)"):
         run(CHILD.replace(hidden_dim=64), corpus_dir, tmp_path, "x", init_from=parent, explicit={"hidden_dim"})
     cli = subprocess.run(
-        [sys.executable, "-m", "scriptgen", "train", "--init-from", str(parent), "--resume", str(parent)], capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "scriptgen", "train", "--init-from", str(parent), "--resume", str(parent)],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert cli.returncode == 2 and cli.stderr.count("\n") == 1 and "pass only one of them" in cli.stderr, cli.stderr

@@ -55,7 +55,9 @@ def test_a_one_row_grid_names_switched_off_defaults_with_no_flags():
 
 
 def test_the_train_help_shows_both_levels_defaults_and_the_no_flags():
-    out = subprocess.run([sys.executable, "-m", "scriptgen", "train", "--help"], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "scriptgen", "train", "--help"], capture_output=True, text=True, check=True
+    ).stdout
     out = " ".join(out.split())
     assert CHAR_RECIPE
     for name, value in CHAR_RECIPE.items():

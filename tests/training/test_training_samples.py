@@ -23,7 +23,16 @@ HEADER = re.compile(r"^=== step (\d+)  epoch ([\d.]+)  val ([\d.]+)$")
 
 
 def run(cfg, corpus_dir, tmp_path, name, **kwargs):
-    return train(cfg, data=corpus_dir, name=name, out_dir=tmp_path / "ck", data_dir=tmp_path / "data", progress=False, log=lambda m: None, **kwargs)
+    return train(
+        cfg,
+        data=corpus_dir,
+        name=name,
+        out_dir=tmp_path / "ck",
+        data_dir=tmp_path / "data",
+        progress=False,
+        log=lambda m: None,
+        **kwargs,
+    )
 
 
 def entries(text: str) -> list[tuple[str, str]]:
@@ -47,7 +56,9 @@ def reference_sample(ckpt, model, corpus_dir, tmp_path) -> str:
 
 def test_samples_leave_the_weights_bitwise_unchanged_and_come_from_the_current_model(corpus_dir, tmp_path):
     seen = []
-    with_samples = run(CFG, corpus_dir, tmp_path, "on", on_validation=lambda history, sample: seen.append((len(history), sample)))
+    with_samples = run(
+        CFG, corpus_dir, tmp_path, "on", on_validation=lambda history, sample: seen.append((len(history), sample))
+    )
     without = run(CFG.replace(sample_every=0), corpus_dir, tmp_path, "off")
     assert with_samples.steps == without.steps and len(with_samples.history) >= 3
     on, off = tmp_path / "ck" / "on", tmp_path / "ck" / "off"
@@ -84,7 +95,16 @@ def test_samples_are_appended_across_a_resume_and_every_n_validations(corpus_dir
     assert all(body.startswith("jerry: you know") for _, body in entries(first))
 
     ck, data = tmp_path / "ck", tmp_path / "data"
-    train(cfg.replace(epochs=2), name="r", out_dir=ck, data_dir=data, resume=True, explicit={"epochs"}, progress=False, log=lambda m: None)
+    train(
+        cfg.replace(epochs=2),
+        name="r",
+        out_dir=ck,
+        data_dir=data,
+        resume=True,
+        explicit={"epochs"},
+        progress=False,
+        log=lambda m: None,
+    )
     after = (folder / "samples.txt").read_text()
     history = read_history(folder / "history.csv")
     assert after.startswith(first), "the samples before the resume are kept"
@@ -105,7 +125,9 @@ def test_live_curves_redraw_with_the_latest_sample():
     live = LiveCurves(shown.append, title="t")
     rows = [{"step": 10, "elapsed_s": 1.0, "train_loss": 2.0, "val_loss": 2.5}]
     live(rows, "jerry: hello")
-    live(rows + [{"step": 20, "elapsed_s": 2.0, "train_loss": 1.5, "val_loss": 2.0}], None)  # no new sample: the last stays
+    live(
+        rows + [{"step": 20, "elapsed_s": 2.0, "train_loss": 1.5, "val_loss": 2.0}], None
+    )  # no new sample: the last stays
     assert len(shown) == 2 and all(isinstance(v, CurvesView) for v in shown)
     bundle = shown[-1]._repr_mimebundle_()
     assert bundle["text/plain"] == "jerry: hello" and "<pre>jerry: hello</pre>" in bundle["text/html"]

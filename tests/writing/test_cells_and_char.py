@@ -94,10 +94,28 @@ def test_fast_sampler_picks_the_reference_tokens(cell, output, input_table):
 @pytest.mark.slow
 @pytest.mark.parametrize("cell", CELLS)
 def test_char_level_end_to_end_beats_unigram_entropy(cell, corpus_dir, tmp_path):
-    cfg = Config(**REGULARIZERS_OFF, level="char", cell=cell, embedding_dim=16, hidden_dim=64, n_layers=1, dropout=0.0,
-                 seq_len=32, batch_size=8, lr=0.01, epochs=3)
-    result = train(cfg, data=corpus_dir, name=f"char-{cell}", out_dir=tmp_path, data_dir=tmp_path / "data",
-                   progress=False, log=lambda m: None)
+    cfg = Config(
+        **REGULARIZERS_OFF,
+        level="char",
+        cell=cell,
+        embedding_dim=16,
+        hidden_dim=64,
+        n_layers=1,
+        dropout=0.0,
+        seq_len=32,
+        batch_size=8,
+        lr=0.01,
+        epochs=3,
+    )
+    result = train(
+        cfg,
+        data=corpus_dir,
+        name=f"char-{cell}",
+        out_dir=tmp_path,
+        data_dir=tmp_path / "data",
+        progress=False,
+        log=lambda m: None,
+    )
     ckpt = load_checkpoint(result.folder)
     assert ckpt.config.level == "char" and ckpt.config.cell == cell
     val_text = "".join((corpus_dir / name).read_text() for name in ckpt.info["data"]["split"]["val_documents"])
@@ -110,8 +128,15 @@ def test_char_level_end_to_end_beats_unigram_entropy(cell, corpus_dir, tmp_path)
 
 @pytest.mark.parametrize("cell", ["gru", "rnn"])
 def test_word_level_end_to_end_other_cells(cell, corpus_dir, tmp_path, tiny_config):
-    result = train(tiny_config.replace(cell=cell, epochs=2), data=corpus_dir, name=cell, out_dir=tmp_path,
-                   data_dir=tmp_path / "data", progress=False, log=lambda m: None)
+    result = train(
+        tiny_config.replace(cell=cell, epochs=2),
+        data=corpus_dir,
+        name=cell,
+        out_dir=tmp_path,
+        data_dir=tmp_path / "data",
+        progress=False,
+        log=lambda m: None,
+    )
     model, vocab, cfg = load_model(result.folder)
     assert model.cell == cell and isinstance(model.init_hidden(2), torch.Tensor)
     ids = generate(model, vocab.encode("kramer: hey, look at"), 30, seed=0)
@@ -119,20 +144,34 @@ def test_word_level_end_to_end_other_cells(cell, corpus_dir, tmp_path, tiny_conf
 
 
 def _cli(*args, stdin=None):
-    return subprocess.run([sys.executable, "-m", "scriptgen", *args], input=stdin, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "scriptgen", *args], input=stdin, capture_output=True, text=True, timeout=300
+    )
 
 
 @pytest.fixture(scope="module")
 def word_checkpoint(tmp_path_factory, corpus_dir):
     root = tmp_path_factory.mktemp("words")
-    cfg = Config(**REGULARIZERS_OFF, embedding_dim=16, hidden_dim=32, n_layers=1, seq_len=8, batch_size=4, lr=0.01, epochs=1, min_count=2)
+    cfg = Config(
+        **REGULARIZERS_OFF,
+        embedding_dim=16,
+        hidden_dim=32,
+        n_layers=1,
+        seq_len=8,
+        batch_size=4,
+        lr=0.01,
+        epochs=1,
+        min_count=2,
+    )
     train(cfg, data=corpus_dir, name="w", out_dir=root, data_dir=root / "data", progress=False, log=lambda m: None)
     return root / "w"
 
 
 def test_interactive_mode_from_piped_stdin(word_checkpoint):
     lines = "jerry: you know what\n/temp 0.5\n/reset\ngeorge: zzzunknown\nelaine: hey,\n\nkramer: never read\n"
-    result = _cli("generate", "--checkpoint", str(word_checkpoint), "--interactive", "--length", "12", "--seed", "3", stdin=lines)
+    result = _cli(
+        "generate", "--checkpoint", str(word_checkpoint), "--interactive", "--length", "12", "--seed", "3", stdin=lines
+    )
     assert result.returncode == 0, result.stderr
     turns = [block for block in result.stdout.split("\n") if block.startswith(("jerry: you know what", "elaine: hey,"))]
     assert len(turns) == 2  # two turns answered; the unknown word was reported, the empty line quit
@@ -157,15 +196,38 @@ def test_interactive_state_is_kept_across_turns(word_checkpoint):
 
 
 def test_unk_flag_maps_unknown_prime_words(word_checkpoint):
-    refused = _cli("generate", "--checkpoint", str(word_checkpoint), "--prime", "jerry: flibbertigibbet", "--length", "5")
+    refused = _cli(
+        "generate", "--checkpoint", str(word_checkpoint), "--prime", "jerry: flibbertigibbet", "--length", "5"
+    )
     assert refused.returncode == 2 and "flibbertigibbet" in refused.stderr and "--unk" in refused.stderr
-    accepted = _cli("generate", "--checkpoint", str(word_checkpoint), "--prime", "jerry: flibbertigibbet", "--length", "5", "--unk", "--seed", "1")
+    accepted = _cli(
+        "generate",
+        "--checkpoint",
+        str(word_checkpoint),
+        "--prime",
+        "jerry: flibbertigibbet",
+        "--length",
+        "5",
+        "--unk",
+        "--seed",
+        "1",
+    )
     assert accepted.returncode == 0, accepted.stderr
     assert accepted.stdout.startswith("jerry: <unk>")
 
 
 def test_temperature_list_prints_columns(word_checkpoint):
-    result = _cli("generate", "--checkpoint", str(word_checkpoint), "--temperature", "0.2,0.5,1.0", "--length", "20", "--seed", "4")
+    result = _cli(
+        "generate",
+        "--checkpoint",
+        str(word_checkpoint),
+        "--temperature",
+        "0.2,0.5,1.0",
+        "--length",
+        "20",
+        "--seed",
+        "4",
+    )
     assert result.returncode == 0, result.stderr
     header = result.stdout.splitlines()[0]
     assert header.index("temperature 0.2") < header.index("temperature 0.5") < header.index("temperature 1.0")

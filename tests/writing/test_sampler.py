@@ -82,7 +82,9 @@ def test_int8_unavailable_keeps_the_fp32_maps(cell, failure, monkeypatch):
     assert torch.allclose(logits, expected_logits, atol=1e-5) and tokens == expected_tokens
 
 
-@pytest.mark.parametrize("first", ["scriptgen", "scriptgen.writing.generate", "scriptgen.writing.sampler", "scriptgen.writing.interactive"])
+@pytest.mark.parametrize(
+    "first", ["scriptgen", "scriptgen.writing.generate", "scriptgen.writing.sampler", "scriptgen.writing.interactive"]
+)
 def test_the_package_generate_stays_the_function(first):
     """The submodule scriptgen.writing.generate must not shadow the function scriptgen.writing.generate, whatever is imported first."""
     code = (
@@ -134,4 +136,8 @@ def test_snapshot_restore_and_stepping(precision):
     assert stepped[0] == int(greedy.logits.argmax())
     sampler.restore(snapshot)
     sampler.feed(first)
-    assert torch.equal(sampler.logits, logits) if precision == "int8" else torch.allclose(sampler.logits, logits, atol=1e-5)
+    assert (
+        torch.equal(sampler.logits, logits)
+        if precision == "int8"
+        else torch.allclose(sampler.logits, logits, atol=1e-5)
+    )

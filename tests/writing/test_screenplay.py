@@ -25,9 +25,29 @@ from screenplain.types import Action, Dialog
 
 from scriptgen.data.script import parse_script
 from scriptgen.errors import ScriptgenError
-from scriptgen.writing.screenplay import FORMATS, check_format, export, format_from_path, parse_fountain, suffix, to_fountain
+from scriptgen.writing.screenplay import (
+    FORMATS,
+    check_format,
+    export,
+    format_from_path,
+    parse_fountain,
+    suffix,
+    to_fountain,
+)
 
-SPEAKERS = ["jerry", "george", "elaine", "kramer", "newman", "jerry&george", "r2d2", "mr. pitt", "#1 fan", "frank^", "ext. guy"]
+SPEAKERS = [
+    "jerry",
+    "george",
+    "elaine",
+    "kramer",
+    "newman",
+    "jerry&george",
+    "r2d2",
+    "mr. pitt",
+    "#1 fan",
+    "frank^",
+    "ext. guy",
+]
 PHRASES = ["what is the deal with", "i can't believe", "you know what", "hey, look at", "listen to me about"]
 NOUNS = ["the soup", "my parents", "this apartment", "the marine biologist", "a big salad", "the puffy shirt"]
 # lines a model could write that Fountain would read as markup if scriptgen wrote them unescaped
@@ -116,7 +136,11 @@ def blocks_of(screenplay):
 
 def styles_of(screenplay):
     for para in screenplay.paragraphs:
-        texts = [para.character] + [text for _, text in para.blocks] if isinstance(para, Dialog) else list(getattr(para, "lines", []))
+        texts = (
+            [para.character] + [text for _, text in para.blocks]
+            if isinstance(para, Dialog)
+            else list(getattr(para, "lines", []))
+        )
         for text in texts:
             for segment in text.segments:
                 yield from segment.styles
@@ -126,7 +150,9 @@ def test_fountain_parses_back_to_the_same_blocks_and_speakers():
     fountain = to_fountain(SCRIPT, "The Soup", META, prime="jerry:")
     raw = fountain_parser.parse(io.StringIO(fountain))  # screenplain's parser, untouched
     assert [type(p) for p in raw.paragraphs] == [Dialog if line.kind == "dialogue" else Action for line in REFERENCE]
-    assert [str(p.character) for p in raw.paragraphs if isinstance(p, Dialog)] == [line.speaker.upper() for line in REFERENCE if line.kind == "dialogue"]
+    assert [str(p.character) for p in raw.paragraphs if isinstance(p, Dialog)] == [
+        line.speaker.upper() for line in REFERENCE if line.kind == "dialogue"
+    ]
     # parse_fountain also reads the escapes screenplain leaves as written ("\_", "[\["): then the text is exact
     screenplay = parse_fountain(fountain)
     assert list(blocks_of(screenplay)) == list(expected_blocks(REFERENCE))
@@ -157,7 +183,11 @@ TEXT = st.text(LINE_CHARS, min_size=1, max_size=30)
 LINE = st.one_of(
     TEXT,
     st.builds(lambda name, words: f"{name}: {words}", st.text(LINE_CHARS, min_size=1, max_size=10), TEXT),
-    st.builds(lambda head, words: head + words, st.sampled_from(["INT. ", "ext ", "i/e.", ".", "!", "@", "#", "=", "~", "> ", "[[", "/*"]), TEXT),
+    st.builds(
+        lambda head, words: head + words,
+        st.sampled_from(["INT. ", "ext ", "i/e.", ".", "!", "@", "#", "=", "~", "> ", "[[", "/*"]),
+        TEXT,
+    ),
 )
 
 
@@ -222,7 +252,10 @@ class _Characters(HTMLParser):
 
 
 def test_html_and_fdx_hold_every_cue_and_action_in_order():
-    expected = [("character", block[1]) if block[0] == "dialogue" else ("action", block[1]) for block in expected_blocks(REFERENCE)]
+    expected = [
+        ("character", block[1]) if block[0] == "dialogue" else ("action", block[1])
+        for block in expected_blocks(REFERENCE)
+    ]
     page = export(SCRIPT, "html", title="The <Soup>").decode("utf-8")
     assert "<title>The &lt;Soup&gt;</title>" in page
     parser = _Characters()
@@ -238,7 +271,10 @@ def test_html_and_fdx_hold_every_cue_and_action_in_order():
 
 @pytest.mark.parametrize("fmt", ["html", "pdf", "fdx"])
 def test_missing_screenplain_is_one_error_line(monkeypatch, fmt):
-    for name in [n for n in sys.modules if n.split(".")[0] in ("screenplain", "reportlab")] + ["screenplain", "reportlab"]:
+    for name in [n for n in sys.modules if n.split(".")[0] in ("screenplain", "reportlab")] + [
+        "screenplain",
+        "reportlab",
+    ]:
         monkeypatch.setitem(sys.modules, name, None)  # None in sys.modules: the import fails
     with pytest.raises(ScriptgenError) as caught:
         export(SCRIPT, fmt, title="The Soup")
@@ -269,7 +305,18 @@ def tiny_checkpoint(tmp_path_factory, corpus_dir):
     from scriptgen.config import REGULARIZERS_OFF
 
     root = tmp_path_factory.mktemp("screenplay-ck")
-    cfg = Config(**REGULARIZERS_OFF, embedding_dim=16, hidden_dim=48, n_layers=1, dropout=0.0, seq_len=16, batch_size=8, lr=0.01, epochs=3, output="softmax")
+    cfg = Config(
+        **REGULARIZERS_OFF,
+        embedding_dim=16,
+        hidden_dim=48,
+        n_layers=1,
+        dropout=0.0,
+        seq_len=16,
+        batch_size=8,
+        lr=0.01,
+        epochs=3,
+        output="softmax",
+    )
     train(cfg, data=corpus_dir, name="tiny", out_dir=root, data_dir=root / "data", progress=False, log=lambda m: None)
     return root / "tiny"
 
@@ -284,7 +331,17 @@ def _generate(capsys, *argv):
 
 def test_generate_writes_a_cast_restricted_pdf_of_whole_lines(tiny_checkpoint, tmp_path, capsys):
     scene = tmp_path / "scene.pdf"
-    args = ["--checkpoint", str(tiny_checkpoint), "--cast", "jerry,elaine", "--lines", "30", "--seed", "3", "--no-actions"]
+    args = [
+        "--checkpoint",
+        str(tiny_checkpoint),
+        "--cast",
+        "jerry,elaine",
+        "--lines",
+        "30",
+        "--seed",
+        "3",
+        "--no-actions",
+    ]
     code, _, err = _generate(capsys, *args, "--format", "pdf", "--out", str(scene))
     assert code == 0, err
     text_code, text, _ = _generate(capsys, *args)  # the same script as text: the PDF must hold exactly it

@@ -200,7 +200,9 @@ def test_the_cap_finishes_the_line_or_cuts_back_to_the_last_line_end():
     # the second line never ends within the budget: cut back to the first line's end, and the state with it
     text, written, sampler = _scripted(f"a.\njerry: {words}\n", "jerry:", length=5)
     assert text == "a.\n" and written.ended == "length" and written.lines == 1
-    assert sampler.fed == sampler.vocab.encode("a.\n") and sampler.position == 3  # restored to the start, then fed the kept tokens
+    assert (
+        sampler.fed == sampler.vocab.encode("a.\n") and sampler.position == 3
+    )  # restored to the start, then fed the kept tokens
     # with --lines the cap is a cap: the lines done so far, ending at a line end
     text, written, _ = _scripted(f"a.\njerry: {words}\n", "jerry:", lines=3, length=20)
     assert text == "a.\n" and written.ended == "length" and written.lines == 1
@@ -232,13 +234,31 @@ def test_cast_restricted_output_has_only_the_chosen_speakers(checkpoints, level)
     newline = ScriptTokens(ckpt.vocab).newline
     seen, actions = set(), 0
     for seed in range(4):
-        ids = write_script(ckpt.build_model(), ckpt.vocab, [newline], lines=25, cast=["Jerry", "ELAINE"], seed=seed, temperature=1.2, known_cast=ckpt.cast)
+        ids = write_script(
+            ckpt.build_model(),
+            ckpt.vocab,
+            [newline],
+            lines=25,
+            cast=["Jerry", "ELAINE"],
+            seed=seed,
+            temperature=1.2,
+            known_cast=ckpt.cast,
+        )
         lines = parse_script(ckpt.vocab.decode(ids))
         speakers = {line.speaker for line in lines if line.kind == "dialogue"}
         assert speakers <= {"jerry", "elaine"}, ckpt.vocab.decode(ids)
         seen |= speakers
         actions += sum(line.kind == "action" for line in lines)
-        quiet = write_script(ckpt.build_model(), ckpt.vocab, [newline], lines=15, cast=["kramer"], actions=False, seed=seed, known_cast=ckpt.cast)
+        quiet = write_script(
+            ckpt.build_model(),
+            ckpt.vocab,
+            [newline],
+            lines=15,
+            cast=["kramer"],
+            actions=False,
+            seed=seed,
+            known_cast=ckpt.cast,
+        )
         lines = parse_script(ckpt.vocab.decode(quiet))
         assert all(line.speaker == "kramer" for line in lines if line.kind == "dialogue")
         assert not [line for line in lines if line.kind == "action"]
@@ -256,7 +276,10 @@ def test_turns_fix_the_order_of_the_speakers(checkpoints, level):
         assert written.ended == "turns" and lines[-1].kind == "dialogue" and text.endswith("\n")
     # the prime's unfinished line is the first turn when its speaker comes first
     text, _ = _write(ckpt, "jerry: you know", 0, turns=("jerry", "elaine"))
-    assert [line.speaker for line in _non_blank("jerry: you know " + text) if line.kind == "dialogue"] == ["jerry", "elaine"]
+    assert [line.speaker for line in _non_blank("jerry: you know " + text) if line.kind == "dialogue"] == [
+        "jerry",
+        "elaine",
+    ]
     # --lines smaller than the turns ends first
     text, written = _write(ckpt, "[laughter]\n", 0, turns=turns, lines=2)
     assert written.ended == "lines" and len(_non_blank(text)) == 2
@@ -284,15 +307,27 @@ def test_char_level_speakers_follow_the_models_renormalised_probabilities(checkp
     assert torch.allclose(scores, torch.tensor(reference), atol=1e-4)
     expected = torch.softmax(torch.tensor(reference), dim=0)
     assert (expected > 0.05).sum() >= 3, expected  # a spread distribution, or the test says little
-    monkeypatch.setattr(writer.chooser, "log_probs", lambda *args: scores)  # the same scores each time: only the draws repeat
+    monkeypatch.setattr(
+        writer.chooser, "log_probs", lambda *args: scores
+    )  # the same scores each time: only the draws repeat
     generator, n = make_generator(11), 5000
     counts = torch.zeros(len(options))
     for _ in range(n):
         counts[options.index(writer.chooser.choose(logits, hidden, options, temperature, generator))] += 1
     for k, p in enumerate(expected.tolist()):
-        assert abs(counts[k].item() / n - p) <= 4.5 * math.sqrt(p * (1 - p) / n) + 1e-3, (options[k], counts / n, expected)
+        assert abs(counts[k].item() / n - p) <= 4.5 * math.sqrt(p * (1 - p) / n) + 1e-3, (
+            options[k],
+            counts / n,
+            expected,
+        )
     speakers = {name: counts[[k for k, o in enumerate(options) if o.label == name]].sum().item() / n for name in CAST}
-    assert max(abs(speakers[name] - expected[[k for k, o in enumerate(options) if o.label == name]].sum().item()) for name in CAST) < 0.03
+    assert (
+        max(
+            abs(speakers[name] - expected[[k for k, o in enumerate(options) if o.label == name]].sum().item())
+            for name in CAST
+        )
+        < 0.03
+    )
 
 
 # --------------------------------------------------------------------------
@@ -301,7 +336,9 @@ def test_char_level_speakers_follow_the_models_renormalised_probabilities(checkp
 def test_repetition_penalty_applies_ctrl_to_recent_words_and_spares_structural_tokens(checkpoints, monkeypatch):
     ckpt = checkpoints["word"]
     tokens = ScriptTokens(ckpt.vocab)
-    structural = {i for i, t in enumerate(ckpt.vocab.itos) if t.startswith(("||", "[")) or t.endswith(":") or t.endswith("]")}
+    structural = {
+        i for i, t in enumerate(ckpt.vocab.itos) if t.startswith(("||", "[")) or t.endswith(":") or t.endswith("]")
+    }
     assert structural == tokens.structure and tokens.newline in structural and tokens.cues <= structural
     calls, drawn = [], []
     original = ScriptWriter._scores
@@ -342,14 +379,22 @@ def test_repetition_penalty_applies_ctrl_to_recent_words_and_spares_structural_t
 def test_prepare_and_checkpoint_carry_the_corpus_cast(checkpoints, corpus_dir, tmp_path, capsys):
     expected = Cast.of(p.read_text() for p in sorted(corpus_dir.glob("*.txt")))
     prepared = prepare(corpus_dir, data_dir=tmp_path / "data", log=lambda m: None)
-    assert prepared.cast.to_json() == expected.to_json() and json.loads((prepared.folder / "cast.json").read_text()) == expected.to_json()
+    assert (
+        prepared.cast.to_json() == expected.to_json()
+        and json.loads((prepared.folder / "cast.json").read_text()) == expected.to_json()
+    )
     ckpt = checkpoints["word"]
     assert ckpt.cast.to_json() == expected.to_json()
     assert "cast.json" in json.loads((ckpt.folder / "manifest.json").read_text())["files"]
     code, out, _ = _main(capsys, ["cast", "--checkpoint", ckpt.folder, "--json"])
     shown = json.loads(out)
-    assert code == 0 and list(shown["speakers"].items()) == sorted(expected.speakers.items(), key=lambda kv: (-kv[1], kv[0]))
-    assert shown["dialogue_lines"] == sum(expected.speakers.values()) and shown["action_lines"] == expected.actions["[laughter]"]
+    assert code == 0 and list(shown["speakers"].items()) == sorted(
+        expected.speakers.items(), key=lambda kv: (-kv[1], kv[0])
+    )
+    assert (
+        shown["dialogue_lines"] == sum(expected.speakers.values())
+        and shown["action_lines"] == expected.actions["[laughter]"]
+    )
     table = _main(capsys, ["cast", "--checkpoint", ckpt.folder])[1].splitlines()
     assert [row.split()[0] for row in table[2:6]] == expected.names()
 
@@ -390,7 +435,9 @@ def _cli(capsys, *args):
 
 def test_cli_samples_out_file_and_overwrite(checkpoints, tmp_path, capsys):
     ck = checkpoints["word"].folder
-    code, out, _ = _cli(capsys, "--checkpoint", ck, "--lines", "4", "--num-samples", "3", "--seed", "5", "--top-p", "0.9")
+    code, out, _ = _cli(
+        capsys, "--checkpoint", ck, "--lines", "4", "--num-samples", "3", "--seed", "5", "--top-p", "0.9"
+    )
     assert code == 0
     headers = [line for line in out.splitlines() if line.startswith("=== ")]
     assert headers == [f"=== sample {i + 1} of 3 (seed {5 + i}) ===" for i in range(3)]
@@ -442,7 +489,9 @@ def test_bad_input_is_one_line(checkpoints, tmp_path, capsys, args, words):
 
 def test_cli_cast_without_prime_starts_a_fresh_line_for_the_cast(checkpoints, capsys):
     for level in ("word", "char"):
-        code, out, _ = _cli(capsys, "--checkpoint", checkpoints[level].folder, "--cast", "george,kramer", "--lines", "6", "--seed", "2")
+        code, out, _ = _cli(
+            capsys, "--checkpoint", checkpoints[level].folder, "--cast", "george,kramer", "--lines", "6", "--seed", "2"
+        )
         assert code == 0 and out.endswith("\n") and len(_non_blank(out)) == 6
         assert {line.speaker for line in parse_script(out) if line.kind == "dialogue"} <= {"george", "kramer"}
 
@@ -463,11 +512,27 @@ def test_interactive_topp_and_cast_commands(checkpoints):
     ckpt = checkpoints["word"]
     sampler = Sampler(ckpt.build_model(), "fp32")
     out, err = _Turns(), io.StringIO()
-    typed = ["/topp 0.9", "/topp 2", "/cast kramer,zorro", "/cast jerry", "[laughter]", "/cast", "/cast george", "[laughter]", "", "[laughter]"]
+    typed = [
+        "/topp 0.9",
+        "/topp 2",
+        "/cast kramer,zorro",
+        "/cast jerry",
+        "[laughter]",
+        "/cast",
+        "/cast george",
+        "[laughter]",
+        "",
+        "[laughter]",
+    ]
     turns = chat(sampler, ckpt.vocab, typed, out, err, length=60, seed=1, known_cast=ckpt.cast)
     messages = err.getvalue()
     assert turns == 2 and "(top-p 0.9)" in messages and "usage: /topp" in messages
-    assert "'zorro'" in messages and "(cast: jerry)" in messages and "(cast cleared" in messages and "(cast: george)" in messages
+    assert (
+        "'zorro'" in messages
+        and "(cast: jerry)" in messages
+        and "(cast cleared" in messages
+        and "(cast: george)" in messages
+    )
     first, second = [w for w in out.writes if w != "\n"]
     assert {line.speaker for line in parse_script(first) if line.kind == "dialogue"} == {"jerry"}
     assert {line.speaker for line in parse_script(second) if line.kind == "dialogue"} == {"george"}
@@ -489,7 +554,10 @@ def test_names_are_matched_case_insensitively_against_the_cast_the_vocabulary_ca
     # the spellings of a cue that the characters can write: no lowercase j in the text, no capital E or Y
     assert [chars.vocab.decode(ids) for ids in chars.spellings("jerry")] == ["Jerry: "]
     assert [chars.vocab.decode(ids) for ids in chars.spellings("pitt")] == ["pitt: ", "Pitt: ", "PITT: "]
-    assert [chars.vocab.decode(ids) for ids in chars.spellings("mr. pitt")] == ["Mr. Pitt: ", "MR. PITT: "]  # no lowercase m
+    assert [chars.vocab.decode(ids) for ids in chars.spellings("mr. pitt")] == [
+        "Mr. Pitt: ",
+        "MR. PITT: ",
+    ]  # no lowercase m
     assert chars.resolve(["MR. PITT"]) == ("mr. pitt",)
 
 
@@ -502,10 +570,17 @@ def test_under_a_cast_only_its_cues_actions_and_one_empty_line_may_open_a_line(c
         for blank in (True, False):
             mask = writer._start_mask(("jerry", "kramer"), actions, blank)
             may = {itos[i] for i in (~mask).nonzero().flatten().tolist()}
-            expected = {"jerry:", "kramer:"} | ({"[laughter]", "||left_parentheses||"} if actions else set()) | ({"||return||"} if blank else set())
+            expected = (
+                {"jerry:", "kramer:"}
+                | ({"[laughter]", "||left_parentheses||"} if actions else set())
+                | ({"||return||"} if blank else set())
+            )
             assert may == expected & set(ids), (actions, blank)
     assert writer._start_mask(None, True, True) is None  # no cast: nothing masked
-    assert {itos[i] for i in writer._start_mask(None, False, True).nonzero().flatten().tolist()} == {"[laughter]", "||left_parentheses||"} & set(ids)
+    assert {itos[i] for i in writer._start_mask(None, False, True).nonzero().flatten().tolist()} == {
+        "[laughter]",
+        "||left_parentheses||",
+    } & set(ids)
     chooser = _writer(checkpoints["char"]).chooser
     labels = lambda **kw: [o.label for o in chooser.options(("george",), **kw)]  # noqa: E731
     assert labels(actions=True, blank=True) == ["george", "action", "action", "blank"]
