@@ -88,7 +88,8 @@ def load_preprocess(out_dir=PREPROCESS_DIR):
     missing = [w for w in SPECIAL_WORDS.values() if w not in vocab_to_int]
     if missing:
         raise ScriptgenError(
-            f"{str(out / 'lookup.json')!r} lacks the special word {missing[0]!r} (it was made before helper.SPECIAL_WORDS); {_PREPROCESS_AGAIN}"
+            f"{str(out / 'lookup.json')!r} lacks the special word {missing[0]!r} (it was made before "
+            f"helper.SPECIAL_WORDS); {_PREPROCESS_AGAIN}"
         )
     return int_text, vocab_to_int, int_to_vocab, lookup["token_dict"]
 

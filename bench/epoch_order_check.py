@@ -42,7 +42,8 @@ def main() -> None:
         a, b = mean_positions(batches, epoch), mean_positions(batches, epoch + 1)
         docs = sorted(a)
         print(
-            f"epochs {epoch}-{epoch + 1}: correlation {np.corrcoef([a[d] for d in docs], [b[d] for d in docs])[0, 1]:+.3f}"
+            f"epochs {epoch}-{epoch + 1}: correlation "
+            f"{np.corrcoef([a[d] for d in docs], [b[d] for d in docs])[0, 1]:+.3f}"
         )
 
 

@@ -218,8 +218,9 @@ def main() -> None:
 
         prep = run_child("prepare", source, data_dir)
         print(
-            f"prepare: {prep['prepare_s']:.1f} s, peak RSS {prep['peak_rss_mb']:.0f} MB (imports {prep['import_rss_mb']:.0f} MB), "
-            f"{prep['n_tokens']:,} tokens, vocabulary {prep['vocab_size']:,} ({prep['dtype']})",
+            f"prepare: {prep['prepare_s']:.1f} s, peak RSS {prep['peak_rss_mb']:.0f} MB (imports "
+            f"{prep['import_rss_mb']:.0f} MB), {prep['n_tokens']:,} tokens, vocabulary {prep['vocab_size']:,} "
+            f"({prep['dtype']})",
             file=sys.stderr,
         )
         tr = run_child("train", source, data_dir, str(root / "ck"), str(args.steps))

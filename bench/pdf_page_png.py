@@ -36,7 +36,8 @@ def render_page(pdf: Path, page: int = 1, dpi: float = 110) -> bytes:
     try:
         if not 1 <= page <= len(document):
             raise ScriptgenError(
-                f"{str(pdf)!r} has {len(document)} page(s), so there is no page {page}; choose --page 1 to {len(document)}"
+                f"{str(pdf)!r} has {len(document)} page(s), so there is no page {page}; choose --page 1 to "
+                f"{len(document)}"
             )
         image = document[page - 1].render(scale=dpi / 72, fill_color=(255, 255, 255, 255)).to_pil()
         out = io.BytesIO()

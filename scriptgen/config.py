@@ -101,7 +101,8 @@ class Config:
     )
     tar_beta: float = _field(
         1.0,
-        "temporal activation regularization: penalty on the change of the last layer's outputs per step (AWD-LSTM uses 1)",
+        "temporal activation regularization: penalty on the change of the last layer's outputs per step "
+        "(AWD-LSTM uses 1)",
     )
     output: str = _field(
         "adaptive", "output layer: adaptive softmax (fast on big vocabularies) or full softmax", choices=OUTPUTS

@@ -115,7 +115,8 @@ def parse_seed(seed: int | str | None) -> int | None:
         number = None
     if number is None or not 0 <= number <= MAX_SEED:
         raise ScriptgenError(
-            f"seed {seed!r} is invalid: type a whole number from 0 to 2**64 - 1, or leave the box blank for a random seed"
+            f"seed {seed!r} is invalid: type a whole number from 0 to 2**64 - 1, or leave the box blank for a random "
+            "seed"
         )
     return number
 

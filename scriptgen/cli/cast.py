@@ -40,7 +40,8 @@ def run(args: argparse.Namespace) -> int:
         names = ScriptTokens(ckpt.vocab).names
         if not names:
             raise ScriptgenError(
-                f"{args.checkpoint!r} has no recorded cast (it predates cast.json) and no cue tokens to read one from; train it again to record one"
+                f"{args.checkpoint!r} has no recorded cast (it predates cast.json) and no cue tokens to read one from; "
+                "train it again to record one"
             )
         speakers: dict[str, int | None] = dict.fromkeys(names)
         actions: dict[str, int] = {}
@@ -84,8 +85,8 @@ def _cast_table(s: dict) -> str:
         )
         return head + "\n" + "\n".join(f"  {name}" for name in s["speakers"]) + "\n"
     out = [
-        f"{s['checkpoint']} ({s['level']} level): {len(s['speakers']):,} speakers, {s['dialogue_lines']:,} lines of dialogue, "
-        f"{s['action_lines']:,} action lines; {s['lines']:,} non-empty lines, {s['words']:,} words in all"
+        f"{s['checkpoint']} ({s['level']} level): {len(s['speakers']):,} speakers, {s['dialogue_lines']:,} lines of "
+        f"dialogue, {s['action_lines']:,} action lines; {s['lines']:,} non-empty lines, {s['words']:,} words in all"
     ]
     width = max([len(n) for n in s["speakers"]] + [len(a) for a in s["actions"]] + [7])
     out.append(f"  {'speaker':<{width}}  lines")

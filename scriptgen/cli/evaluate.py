@@ -14,8 +14,9 @@ def add_parser(sub) -> None:
         "evaluate",
         help="score a checkpoint: held-out loss, and the diversity, novelty and cast of its samples",
         description=(
-            "Held-out loss on the checkpoint's validation split (or on --data), then samples at each temperature: distinct n-grams, "
-            "repetition, novelty against the training split with the longest copied span, and the cast against the corpus's."
+            "Held-out loss on the checkpoint's validation split (or on --data), then samples at each temperature: "
+            "distinct n-grams, repetition, novelty against the training split with the longest copied span, and the "
+            "cast against the corpus's."
         ),
     )
     for flag, settings in FLAGS:
@@ -25,28 +26,29 @@ def add_parser(sub) -> None:
 # flag -> its argparse settings: the table is the command's reference (docs/cli.md is generated from it)
 FLAGS = [
     ("--checkpoint", {"default": "checkpoints/seinfeld", "help": "checkpoint folder (default: checkpoints/seinfeld)"}),
-    ("--data", {"default": None, "metavar": "PATH", "help": "score the held-out loss on this text (a file or a folder of .txt files) "
-                "instead of the validation split (default: the split)"}),
-    ("--data-dir", {"default": "data", "help": "where prepared data is cached; the training text is read through it (default: data)"}),
-    ("--encoding", {"default": None, "help": "text encoding of the --data files; the training text's is the checkpoint's "
-                    "(default: utf-8)"}),
-    ("--train-data", {"default": None, "metavar": "PATH", "help": "where the checkpoint's training text is now, if it moved; it must "
-                      "be the same text (default: the path recorded in the checkpoint)"}),
+    ("--data", {"default": None, "metavar": "PATH", "help": "score the held-out loss on this text (a file or a folder "
+                "of .txt files) instead of the validation split (default: the split)"}),
+    ("--data-dir", {"default": "data", "help": "where prepared data is cached; the training text is read through it "
+                    "(default: data)"}),
+    ("--encoding", {"default": None, "help": "text encoding of the --data files; the training text's is the "
+                    "checkpoint's (default: utf-8)"}),
+    ("--train-data", {"default": None, "metavar": "PATH", "help": "where the checkpoint's training text is now, if it "
+                      "moved; it must be the same text (default: the path recorded in the checkpoint)"}),
     ("--samples", {"type": int, "default": 10, "help": "samples per temperature (default: 10)"}),
     ("--length", {"type": int, "default": 200, "help": "new tokens per sample; with --lines, their cap (default: 200)"}),
     ("--lines", {"type": int, "default": None, "help": "samples of this many whole lines, as generate --lines "
                  "(default: off, --length tokens)"}),
-    ("--temperature", {"type": temperatures, "default": [0.5, 0.8, 1.0], "help": "one temperature or a list such as 0.5,0.8,1.0 "
-                       "(default: 0.5,0.8,1.0)"}),
-    ("--prime", {"default": None, "help": "text every sample starts from (default: the corpus's most common speaker cue, "
-                 "e.g. 'jerry:')"}),
-    ("--label", {"default": None, "metavar": "NAME", "help": "a model trained with --labels: samples under this label, held-out loss "
-                 "on its validation documents (or on --data as that label) (default: none; the held-out loss of each label "
-                 "is then shown too)"}),
+    ("--temperature", {"type": temperatures, "default": [0.5, 0.8, 1.0], "help": "one temperature or a list such as "
+                       "0.5,0.8,1.0 (default: 0.5,0.8,1.0)"}),
+    ("--prime", {"default": None, "help": "text every sample starts from (default: the corpus's most common speaker "
+                 "cue, e.g. 'jerry:')"}),
+    ("--label", {"default": None, "metavar": "NAME", "help": "a model trained with --labels: samples under this label, "
+                 "held-out loss on its validation documents (or on --data as that label) (default: none; the held-out "
+                 "loss of each label is then shown too)"}),
     ("--seed", {"type": int, "default": 1, "help": "seed of the first sample; sample k uses seed + k (default: 1)"}),
     ("--device", {"default": "cpu", "help": "auto, cpu or cuda (default: cpu)"}),
-    ("--precision", {"default": "auto", "choices": ("auto", "fp32", "int8"), "help": "weights for sampling: auto = int8 on CPU, "
-                     "fp32 on CUDA; the held-out loss is always fp32 (default: auto)"}),
+    ("--precision", {"default": "auto", "choices": ("auto", "fp32", "int8"), "help": "weights for sampling: auto = "
+                     "int8 on CPU, fp32 on CUDA; the held-out loss is always fp32 (default: auto)"}),
     ("--json", {"action": "store_true", "help": "print one JSON object instead of the table (default: off)"}),
 ]  # fmt: skip
 

@@ -42,31 +42,35 @@ def add_parser(sub) -> None:
     )
     p.add_argument(
         "--budget-minutes", type=float, default=None, metavar="M",
-        help="minutes of training per row; a row stops at its epochs or this, whichever comes first (default: the grid's [run] budget_minutes, else no limit)",
+        help="minutes of training per row; a row stops at its epochs or this, whichever comes first (default: the "
+        "grid's [run] budget_minutes, else no limit)",
     )  # fmt: skip
     p.add_argument(
         "--eval-tokens", type=int, default=None, metavar="N",
-        help="validate every row after about N training tokens (sets each row's eval_interval from its batch size and sequence length) "
-        "(default: the grid's [run] eval_tokens, else each row's eval_interval: twice per epoch)",
+        help="validate every row after about N training tokens (sets each row's eval_interval from its batch size and "
+        "sequence length) (default: the grid's [run] eval_tokens, else each row's eval_interval: twice per epoch)",
     )  # fmt: skip
     p.add_argument("--no-progress", action="store_true", help="no progress bars (default: shown on a terminal)")
     p.add_argument(
         "--search", choices=["optuna"], default=None,
-        help="instead of the grid, let Optuna choose --trials configurations from the axes' values at a fixed --budget-minutes each "
-        "(default: off, train the grid)",
+        help="instead of the grid, let Optuna choose --trials configurations from the axes' values at a fixed "
+        "--budget-minutes each (default: off, train the grid)",
     )  # fmt: skip
     p.add_argument(
         "--eval-samples", type=int, default=5, metavar="N",
-        help="samples per row for the script columns (novelty, distinct-2, repetition, as scriptgen evaluate); 0 = none (default: 5)",
+        help="samples per row for the script columns (novelty, distinct-2, repetition, as scriptgen evaluate); "
+        "0 = none (default: 5)",
     )  # fmt: skip
     p.add_argument(
         "--trials", type=int, default=None, metavar="N",
-        help=f"number of --search trials; with --storage, the shared study's total over all its workers (default: {DEFAULT_TRIALS})",
+        help="number of --search trials; with --storage, the shared study's total over all its workers (default: "
+        f"{DEFAULT_TRIALS})",
     )  # fmt: skip
     p.add_argument(
         "--storage", default=None, metavar="URL",
         help="share the --search study with other workers through this database: sqlite:///FILE.db on one machine, "
-        "postgresql://USER:PASSWORD@HOST/DB or mysql+pymysql://... across machines (default: none, the study lives in this process)",
+        "postgresql://USER:PASSWORD@HOST/DB or mysql+pymysql://... across machines (default: none, the study lives in "
+        "this process)",
     )  # fmt: skip
     p.add_argument(
         "--study",
@@ -111,15 +115,15 @@ def run(args: argparse.Namespace) -> int:
         return _worker_report(result, trials)
     if result.interrupted:
         print(
-            f"scriptgen: interrupted; {plural(len(result.rows), unit)} finished in {folder}. Rerun the same command to train "
-            f"the other {len(result.pending)} (finished {unit}s are skipped).",
+            f"scriptgen: interrupted; {plural(len(result.rows), unit)} finished in {folder}. Rerun the same command to "
+            f"train the other {len(result.pending)} (finished {unit}s are skipped).",
             file=sys.stderr,
         )
         return 130
     what = "search.md, search.png, best.toml" if args.search else "results.md, curves.png"
     print(
-        f"{plural(len(result.rows), unit)} finished ({len(result.trained)} trained now, {len(result.skipped)} already done); "
-        f"results in {folder} ({'search.csv' if args.search else 'results.csv'}, {what})"
+        f"{plural(len(result.rows), unit)} finished ({len(result.trained)} trained now, {len(result.skipped)} already "
+        f"done); results in {folder} ({'search.csv' if args.search else 'results.csv'}, {what})"
     )
     return 0
 
@@ -128,10 +132,14 @@ def _worker_report(result, trials: int) -> int:
     """What one worker of a shared study did, and where the study stands."""
     from ..experiment.report import plural
 
-    mine = f"this worker finished {plural(len(result.trained), 'trial')}; the study has {result.study_complete} of {trials} complete"
+    mine = (
+        f"this worker finished {plural(len(result.trained), 'trial')}; the study has {result.study_complete} of "
+        f"{trials} complete"
+    )
     if result.interrupted:
         print(
-            f"scriptgen: interrupted; {mine}. Rerun the same command to go on (the interrupted configuration is trained again).",
+            f"scriptgen: interrupted; {mine}. Rerun the same command to go on (the interrupted configuration is "
+            "trained again).",
             file=sys.stderr,
         )
         return 130

@@ -37,34 +37,38 @@ def add_parser(sub) -> None:
     )
     g.add_argument(
         "--prime", default=None,
-        help="text to start from, tokenized like the corpus (default: 'jerry:'; with --cast or --turns, a fresh line whose speaker the cast gives)",
+        help="text to start from, tokenized like the corpus (default: 'jerry:'; with --cast or --turns, a fresh line "
+        "whose speaker the cast gives)",
     )  # fmt: skip
     g.add_argument(
         "--length", type=int, default=None,
-        help="cap on new tokens, at most 10,000,000; the last line is then finished (default: 400; 100 per turn with --interactive; "
-        "with --lines or --turns 100 per line at word level, 500 at char level)",
+        help="cap on new tokens, at most 10,000,000; the last line is then finished (default: 400; 100 per turn with "
+        "--interactive; with --lines or --turns 100 per line at word level, 500 at char level)",
     )  # fmt: skip
     g.add_argument(
         "--lines", type=int, default=None,
-        help="stop after this many complete non-empty lines; the prime's unfinished line, completed, is the first (default: off)",
+        help="stop after this many complete non-empty lines; the prime's unfinished line, completed, is the first "
+        "(default: off)",
     )  # fmt: skip
     g.add_argument(
         "--temperature",
         type=temperatures,
         default=[0.8],
-        help="sampling temperature from 0.001 to 100, lower is safer; a list such as 0.2,0.5,1.0 prints one sample per value side by side (default: 0.8)",
+        help="sampling temperature from 0.001 to 100, lower is safer; a list such as 0.2,0.5,1.0 prints one sample per "
+        "value side by side (default: 0.8)",
     )
     g.add_argument(
         "--top-k", type=int, default=0, help="sample among the k likeliest tokens only; 0 = all (default: 0)"
     )
     g.add_argument(
         "--top-p", type=finite_float, default=1.0, metavar="P",
-        help="nucleus sampling: draw among the fewest likeliest tokens that hold probability P, 0 < P <= 1 (default: 1 = off)",
+        help="nucleus sampling: draw among the fewest likeliest tokens that hold probability P, 0 < P <= 1 "
+        "(default: 1 = off)",
     )  # fmt: skip
     g.add_argument(
         "--repetition-penalty", type=finite_float, default=1.0, metavar="R",
-        help="make the words of the last 64 generated tokens less likely (CTRL's rule), 1 to 10; never line breaks, punctuation, "
-        "cues or actions; word level only (default: 1 = off)",
+        help="make the words of the last 64 generated tokens less likely (CTRL's rule), 1 to 10; never line breaks, "
+        "punctuation, cues or actions; word level only (default: 1 = off)",
     )  # fmt: skip
     g.add_argument(
         "--cast",
@@ -96,13 +100,14 @@ def add_parser(sub) -> None:
     g.add_argument("--overwrite", action="store_true", help="let --out replace an existing file (default: off)")
     g.add_argument(
         "--format", choices=FORMATS, default=None,
-        help="text, or a screenplay: fountain (written by scriptgen), html, pdf or fdx (rendered by screenplain: pip install "
-        "'scriptgen[screenplay]'); pdf needs --out (default: from --out's suffix, else text)",
+        help="text, or a screenplay: fountain (written by scriptgen), html, pdf or fdx (rendered by screenplain: pip "
+        "install 'scriptgen[screenplay]'); pdf needs --out (default: from --out's suffix, else text)",
     )  # fmt: skip
     g.add_argument("--title", default=None, help="the screenplay's title (default: the checkpoint folder's name)")
     g.add_argument(
         "--label", default=None, metavar="NAME",
-        help="write in this genre label of a model trained with --labels (see 'scriptgen cast'): its token is fed before the prime (default: none)",
+        help="write in this genre label of a model trained with --labels (see 'scriptgen cast'): its token is fed "
+        "before the prime (default: none)",
     )  # fmt: skip
     g.add_argument(
         "--unk",
@@ -111,7 +116,8 @@ def add_parser(sub) -> None:
     )
     g.add_argument(
         "--interactive", action="store_true",
-        help="type lines and let the model continue them; /reset, /temp 0.7, /topp 0.9, /cast jerry,kramer, empty line quits (default: off)",
+        help="type lines and let the model continue them; /reset, /temp 0.7, /topp 0.9, /cast jerry,kramer, empty line "
+        "quits (default: off)",
     )  # fmt: skip
     g.add_argument(
         "--seed", type=int, default=None, help="random seed for reproducible output, 0 to 2**64-1 (default: random)"
@@ -121,7 +127,8 @@ def add_parser(sub) -> None:
         "--precision",
         default="auto",
         choices=("auto", "fp32", "int8"),
-        help="weights for sampling: int8 is several times faster on a CPU, fp32 is the exact model; auto = int8 on CPU, fp32 on CUDA (default: auto)",
+        help="weights for sampling: int8 is several times faster on a CPU, fp32 is the exact model; auto = int8 on "
+        "CPU, fp32 on CUDA (default: auto)",
     )
 
 
@@ -169,14 +176,16 @@ def run(args: argparse.Namespace) -> int:
     make_generator(args.seed)
     if args.top_k >= len(vocab):
         print(
-            f"scriptgen: note: --top-k {args.top_k} covers the whole vocabulary ({len(vocab)} tokens); sampling from all of them",
+            f"scriptgen: note: --top-k {args.top_k} covers the whole vocabulary ({len(vocab)} tokens); sampling from "
+            "all of them",
             file=sys.stderr,
         )
     unknown = "error"
     if args.unk:
         if vocab.unk is None:
             raise ScriptgenError(
-                "--unk needs a vocabulary with <unk>: this model was trained with --min-count 1; drop --unk and use known words"
+                "--unk needs a vocabulary with <unk>: this model was trained with --min-count 1; drop --unk and use "
+                "known words"
             )
         unknown = "unk"
     device = resolve_device(args.device)
@@ -187,7 +196,8 @@ def run(args: argparse.Namespace) -> int:
         interactive = sys.stdin.isatty()
         if interactive:
             print(
-                "type a line for the model to continue; /reset clears, /temp 0.7, /topp 0.9, /cast jerry,kramer, an empty line quits",
+                "type a line for the model to continue; /reset clears, /temp 0.7, /topp 0.9, /cast jerry,kramer, an "
+                "empty line quits",
                 file=sys.stderr,
             )
         chat(
@@ -210,7 +220,8 @@ def run(args: argparse.Namespace) -> int:
             if (options.lines is not None or options.turns) and written.ended == "length":
                 asked = f"{options.lines} lines" if options.lines is not None else f"{len(options.turns)} turns"
                 print(
-                    f"scriptgen: note: the --length cap of {options.cap(vocab.level):,} tokens came first: {written.lines} lines of {asked}",
+                    f"scriptgen: note: the --length cap of {options.cap(vocab.level):,} tokens came first: "
+                    f"{written.lines} lines of {asked}",
                     file=sys.stderr,
                 )
             samples.append(Sample(vocab.decode(shown + written.ids), seed, temperature, i))
@@ -232,7 +243,8 @@ def _check_samples(args: argparse.Namespace, max_seed: int) -> None:
         ):
             if used:
                 raise ScriptgenError(
-                    f"{flag} writes one script; it does not combine with --interactive (use /cast there to choose who speaks)"
+                    f"{flag} writes one script; it does not combine with --interactive (use /cast there to choose who "
+                    "speaks)"
                 )
 
 

@@ -39,11 +39,13 @@ def add_parser(sub) -> None:
     )
     t.add_argument(
         "--init-from", default=None, metavar="CHECKPOINT",
-        help="fine-tune: start a new run from this checkpoint's weights, model and vocabulary, on --data (default: random weights)",
+        help="fine-tune: start a new run from this checkpoint's weights, model and vocabulary, on --data (default: "
+        "random weights)",
     )  # fmt: skip
     t.add_argument(
         "--unknown", default="unk", choices=("unk", "error"),
-        help="with --init-from, words of --data the checkpoint's vocabulary lacks: map them to <unk> and count them, or refuse the text (default: unk)",
+        help="with --init-from, words of --data the checkpoint's vocabulary lacks: map them to <unk> and count them, "
+        "or refuse the text (default: unk)",
     )  # fmt: skip
     t.add_argument("--no-progress", action="store_true", help="no progress bar (default: shown on a terminal)")
     add_config_flags(t, list(CONFIG_FLAGS))
@@ -101,9 +103,9 @@ def run(args: argparse.Namespace) -> int:
         )
         return 128 + (result.signal or signal.SIGINT)  # 130 for Ctrl-C, 143 for SIGTERM, as shells report a signal
     print(
-        f"best validation loss {result.best_val_loss:.4f} nats/token (perplexity {math.exp(result.best_val_loss):.1f}), "
-        f"last train loss {result.train_loss:.4f}, {result.steps} steps, {result.epochs:.2f} epochs, "
-        f"{result.elapsed_s:.0f} s, {result.tokens_per_s:,.0f} tokens/s\n"
+        f"best validation loss {result.best_val_loss:.4f} nats/token (perplexity "
+        f"{math.exp(result.best_val_loss):.1f}), last train loss {result.train_loss:.4f}, {result.steps} steps, "
+        f"{result.epochs:.2f} epochs, {result.elapsed_s:.0f} s, {result.tokens_per_s:,.0f} tokens/s\n"
         f"stopped: {STOPPED[result.stop_reason]}\n"
         f"checkpoint: {folder} (loss curves in {folder / 'loss.png'})\n"
         f"generate with: scriptgen generate --checkpoint {folder} --prime 'jerry:'"

@@ -156,7 +156,8 @@ def write_cache(
     except OSError as exc:
         _discard(folder, made)
         raise ScriptgenError(
-            f"cannot write the prepared corpus to {str(folder)!r}: {disk_error(exc)}; free space or choose a writable --data-dir"
+            f"cannot write the prepared corpus to {str(folder)!r}: {disk_error(exc)}; free space or choose a writable "
+            "--data-dir"
         ) from None
     except BaseException:
         _discard(folder, made)

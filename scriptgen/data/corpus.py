@@ -135,7 +135,8 @@ def text_files(path: Path) -> list[Path]:
     """The files a ``--data PATH`` names: the file itself, or a folder's ``.txt`` files."""
     if _SURROGATE.search(str(path)):
         raise ScriptgenError(
-            f"data path {shown(path)} is not valid UTF-8, and runs record it as text; rename it or link to it under a UTF-8 name"
+            f"data path {shown(path)} is not valid UTF-8, and runs record it as text; rename it or link to it under a "
+            "UTF-8 name"
         )
     if not os.path.lexists(path):
         raise ScriptgenError(
@@ -146,7 +147,8 @@ def text_files(path: Path) -> list[Path]:
         return [path]
     if not stat.S_ISDIR(mode):
         raise ScriptgenError(
-            f"data path {shown(path)} is {file_kind(mode)}, not a file or folder; pass a UTF-8 text file or a folder of .txt files"
+            f"data path {shown(path)} is {file_kind(mode)}, not a file or folder; pass a UTF-8 text file or a folder "
+            "of .txt files"
         )
     files = _folder_files(path)
     if not files:
@@ -253,8 +255,8 @@ class _TextDecoder:
         if found:
             line = self.lines + text.count("\n", 0, found.start()) + 1
             raise ScriptgenError(
-                f"{shown(self.path)} read as {self.encoding} gives a lone surrogate U+{ord(found.group()):04X} (line {line}), "
-                f"which is not text that can be stored; convert the file to UTF-8 or pass another --encoding"
+                f"{shown(self.path)} read as {self.encoding} gives a lone surrogate U+{ord(found.group()):04X} (line "
+                f"{line}), which is not text that can be stored; convert the file to UTF-8 or pass another --encoding"
             )
         self.lines += text.count("\n")
 

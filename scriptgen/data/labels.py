@@ -60,7 +60,8 @@ def labelled_files(source: str | Path | None) -> list[tuple[str, str, Path]]:
     files = corpus_mod.text_files(path)  # the same checks as an unlabelled corpus: exists, readable, has .txt files
     if not path.is_dir():
         raise ScriptgenError(
-            f"--labels needs a folder with {_LAYOUT}, not the single file {corpus_mod.shown(path)}; drop --labels or pass a folder"
+            f"--labels needs a folder with {_LAYOUT}, not the single file {corpus_mod.shown(path)}; drop --labels or "
+            "pass a folder"
         )
     out = []
     for f in files:
@@ -68,7 +69,8 @@ def labelled_files(source: str | Path | None) -> list[tuple[str, str, Path]]:
         if len(relative.parts) == 1:
             raise ScriptgenError(
                 f"{corpus_mod.shown(f)} lies at the top of {corpus_mod.shown(path)}, under no label; "
-                f"with --labels every script goes in a label's subfolder: move it to {corpus_mod.shown(path / 'LABEL' / relative)}"
+                "with --labels every script goes in a label's subfolder: move it to "
+                f"{corpus_mod.shown(path / 'LABEL' / relative)}"
             )
         out.append((corpus_mod.document_name(str(relative)), corpus_mod.document_name(relative.parts[0]), f))
     return out
@@ -79,12 +81,13 @@ def check_label_counts(counts: dict[str, int], source: str | Path) -> None:
     if len(counts) < 2:
         found = f"only {next(iter(counts))!r}" if counts else "none"
         raise ScriptgenError(
-            f"--labels needs at least two labels (subfolders with scripts) in {corpus_mod.shown(source)}, found {found}; "
-            f"add another label's folder, or drop --labels"
+            f"--labels needs at least two labels (subfolders with scripts) in {corpus_mod.shown(source)}, found "
+            f"{found}; add another label's folder, or drop --labels"
         )
     if len(counts) > MAX_LABELS:
         raise ScriptgenError(
-            f"{corpus_mod.shown(source)} has {len(counts):,} label folders, more than {MAX_LABELS:,}; group them into fewer labels"
+            f"{corpus_mod.shown(source)} has {len(counts):,} label folders, more than {MAX_LABELS:,}; group them into "
+            "fewer labels"
         )
 
 
@@ -137,7 +140,8 @@ def label_id(ckpt, name: str) -> int:
     where = repr(str(ckpt.folder))
     if not ckpt.labels:
         raise ScriptgenError(
-            f"--label {name!r}: {where} was trained without labels; train on a folder of label subfolders with --labels, or drop --label"
+            f"--label {name!r}: {where} was trained without labels; train on a folder of label subfolders with "
+            "--labels, or drop --label"
         )
     if name not in ckpt.labels:
         raise ScriptgenError(f"--label {name!r} is not a label of {where}; its labels are {', '.join(ckpt.labels)}")

@@ -92,7 +92,8 @@ def prepare(
         except (OSError, ValueError, KeyError, AttributeError, ScriptgenError):
             pass  # no cache, or a damaged one: it is rebuilt
     log(
-        f"preparing {'the default corpus' if source in (None, corpus_mod.DEFAULT_SOURCE) else source} ({level} level) ..."
+        f"preparing {'the default corpus' if source in (None, corpus_mod.DEFAULT_SOURCE) else source} "
+        f"({level} level) ..."
     )
     sources, default_docs = _sources(source, encoding, labels)
     counts, kept, cast = _count(sources, level, keep_empty=default_docs is not None)
@@ -215,7 +216,8 @@ def prepare_with_vocab(
                 meta = cached
     if meta is None:
         log(
-            f"preparing {'the default corpus' if source in (None, corpus_mod.DEFAULT_SOURCE) else source} with the vocabulary of {vocab_name} ..."
+            f"preparing {'the default corpus' if source in (None, corpus_mod.DEFAULT_SOURCE) else source} with the "
+            f"vocabulary of {vocab_name} ..."
         )
         sources, default_docs = _sources(source, encoding)
         counts, kept, cast = _count(sources, vocab.level, keep_empty=default_docs is not None)
@@ -257,7 +259,8 @@ def _check_unknown(report: dict, vocab: Vocab, unknown: str, vocab_name: str) ->
     if vocab.unk is None:
         raise ScriptgenError(
             f"{missing}, and that vocabulary has no <unk> token to map them to; retrain it with --min-count 2 "
-            f"(words seen once become <unk>), or use text whose {'words' if vocab.level == 'word' else 'characters'} it knows"
+            f"(words seen once become <unk>), or use text whose {'words' if vocab.level == 'word' else 'characters'} "
+            "it knows"
         )
     if unknown == "error":
         raise ScriptgenError(f"{missing}; pass --unknown unk to map them to {vocab.unk}, or use other text")

@@ -54,14 +54,16 @@ def load_run_data(
         prepared = prepare(source, cfg.level, cfg.min_count, data_dir, encoding=encoding, log=log, labels=cfg.labels)
     elif cfg.labels:
         raise ScriptgenError(
-            "--init-from does not take a labelled (--labels) corpus or checkpoint yet; train the labelled corpus from scratch"
+            "--init-from does not take a labelled (--labels) corpus or checkpoint yet; train the labelled corpus from "
+            "scratch"
         )
     else:
         prepared = prepare_with_vocab(source, vocab.vocab, data_dir, encoding, vocab.unknown, vocab.owner, log=log)
         report = prepared.meta["unknown"]
         if report["types"]:
             log(
-                f"{describe_unknown_words(report, vocab.vocab)} are not in the vocabulary of {vocab.owner} and map to {vocab.vocab.unk}"
+                f"{describe_unknown_words(report, vocab.vocab)} are not in the vocabulary of {vocab.owner} and map to "
+                f"{vocab.vocab.unk}"
             )
     split = prepared.split(cfg.val_fraction, cfg.split_seed)
     n_train = sum(e - s for s, e in split.train)

@@ -149,7 +149,8 @@ class Vocab:
         clash = next((t for t in specials if t in counts), None)
         if clash is not None:
             raise ScriptgenError(
-                f"the corpus's text contains {clash!r}, which is the token of a label; rename that label folder or remove the text"
+                f"the corpus's text contains {clash!r}, which is the token of a label; rename that label folder or "
+                "remove the text"
             )
         unk = None
         if min_count > 1:

@@ -107,7 +107,8 @@ def training_text(
     recorded_val = data.get("split", {}).get("val_documents")
     if run.vocab.itos != ckpt.vocab.itos or (recorded_val is not None and run.split.val_documents != recorded_val):
         raise ScriptgenError(
-            f"{where} no longer prepares into the vocabulary and split the model was trained on; evaluate with the scriptgen that trained it"
+            f"{where} no longer prepares into the vocabulary and split the model was trained on; evaluate with the "
+            "scriptgen that trained it"
         )
     prepared = prepare(
         None if source == corpus.DEFAULT_SOURCE else source, ckpt.config.level, ckpt.config.min_count, data_dir, encoding, log=log, labels=ckpt.config.labels
@@ -290,7 +291,8 @@ class Evaluation:
             f"held-out, {_heldout(h)}{unknown}",
             *(f"held-out, {_heldout(b)}" for b in self.heldout_by_label.values()),
             f"training split: {self.train_documents} documents, {self.train_tokens:,} tokens, {c.lines:,} lines: "
-            f"{_pct(c.action_share)} action lines, {number(c.words_per_line, ',.1f')} words/line, {len(c.cast.speakers):,} speakers",
+            f"{_pct(c.action_share)} action lines, {number(c.words_per_line, ',.1f')} words/line, "
+            f"{len(c.cast.speakers):,} speakers",
             f"samples: {self.samples} per temperature, "
             + (
                 f"{self.lines} lines each (at most {self.length} tokens)"
@@ -298,7 +300,8 @@ class Evaluation:
                 else f"{self.length} tokens each"
             )
             + f" after the prime {self.prime!r}, "
-            f"seeds {self.seed}..{self.seed + self.samples - 1}; novelty = share of {self.rows[0].copy_span}-token spans not in the training split",
+            f"seeds {self.seed}..{self.seed + self.samples - 1}; novelty = share of {self.rows[0].copy_span}-token "
+            "spans not in the training split",
             "",
             "| temperature | distinct-1 | distinct-2 | distinct-3 | repetition | novelty | longest copy | copied from "
             "| speaker TVD | action lines | words/line |",
@@ -322,8 +325,9 @@ class Evaluation:
 
 def _heldout(h: HeldOut) -> str:
     return (
-        f"{h.text}: {h.tokens:,} tokens, {h.nats_per_token:.3f} nats/token (perplexity {number(math.exp(min(h.nats_per_token, 700)), ',.1f')}), "
-        f"{number(h.nats_per_word, ',.3f')} nats/word, {number(h.bits_per_char, ',.3f')} bits/char"
+        f"{h.text}: {h.tokens:,} tokens, {h.nats_per_token:.3f} nats/token (perplexity "
+        f"{number(math.exp(min(h.nats_per_token, 700)), ',.1f')}), {number(h.nats_per_word, ',.3f')} nats/word, "
+        f"{number(h.bits_per_char, ',.3f')} bits/char"
     )
 
 
@@ -447,7 +451,7 @@ def _label_heldout(model, ckpt: Checkpoint, train: TrainingText, label: str, req
     heldout = label_heldout(model, ckpt.vocab, ckpt.config, p.ids, p.documents, train.val_batches.ranges, label)
     if heldout is None and required:
         raise ScriptgenError(
-            f"the validation split of {str(ckpt.folder)!r} holds none of the {ckpt.labels[label]} documents of label {label!r}; "
-            f"score that label's text with --data PATH --label {label}, or evaluate without --label"
+            f"the validation split of {str(ckpt.folder)!r} holds none of the {ckpt.labels[label]} documents of label "
+            f"{label!r}; score that label's text with --data PATH --label {label}, or evaluate without --label"
         )
     return heldout

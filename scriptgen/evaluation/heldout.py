@@ -194,7 +194,8 @@ def heldout_on_text(
     what = "words" if vocab.level == "word" else "characters"
     if known == 0:
         raise ScriptgenError(
-            f"--data {str(source)!r} has no {what} the checkpoint's vocabulary knows ({unknown:,} unknown); evaluate on text like the training text"
+            f"--data {str(source)!r} has no {what} the checkpoint's vocabulary knows ({unknown:,} unknown); evaluate "
+            "on text like the training text"
         )
     if len(ids) < 2:
         raise ScriptgenError(

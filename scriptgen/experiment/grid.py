@@ -224,7 +224,8 @@ def _parse_axes(where: str, axes_raw: dict, base: Config) -> dict[str, list]:
     for name, values in axes_raw.items():
         if not isinstance(values, list) or not values:
             raise ScriptgenError(
-                f"{where}[axes] {name} must be a non-empty list of values, e.g. {name} = [{toml_value(getattr(base, name))}]"
+                f"{where}[axes] {name} must be a non-empty list of values, e.g. {name} = "
+                f"[{toml_value(getattr(base, name))}]"
             )
         checked: list = []
         for value in values:
@@ -245,13 +246,15 @@ def _parse_run(where: str, run_raw: dict) -> tuple[int | None, float | None, int
     if budget is not None:
         if isinstance(budget, bool) or not isinstance(budget, (int, float)) or not math.isfinite(budget) or budget < 0:
             raise ScriptgenError(
-                f"{where}[run] budget_minutes = {toml_value(budget)} must be 0 (no limit) or a positive number of minutes"
+                f"{where}[run] budget_minutes = {toml_value(budget)} must be 0 (no limit) or a positive number of "
+                "minutes"
             )
         budget = float(budget)
     eval_tokens = run_raw.get("eval_tokens")
     if eval_tokens is not None and not _whole(eval_tokens, 1):
         raise ScriptgenError(
-            f"{where}[run] eval_tokens = {toml_value(eval_tokens)} must be a whole number of training tokens of at least 1"
+            f"{where}[run] eval_tokens = {toml_value(eval_tokens)} must be a whole number of training tokens of at "
+            "least 1"
         )
     return epochs, budget, eval_tokens
 

@@ -106,11 +106,11 @@ def results_markdown(
     if total is not None:
         out += [f"Finished rows: {len(rows)} of {total}.", ""]
     out += [
-        "Losses are cross-entropy in nats/token on the held-out episodes (best = lowest of the run, last = at its end); "
-        "train loss is the mean of the last stretch of training; stopped by says what ended the row (epochs, time budget, or "
-        "patience: early stopping); novelty, distinct-2 and repetition describe the row's samples (--eval-samples, 200 tokens, temperature 0.8) "
-        "(as scriptgen evaluate: the share of 8-word spans not in the training text, unique word pairs, repeated 4-grams); "
-        "time is the training loop's, validation included; "
+        "Losses are cross-entropy in nats/token on the held-out episodes (best = lowest of the run, last = at its "
+        "end); train loss is the mean of the last stretch of training; stopped by says what ended the row (epochs, "
+        "time budget, or patience: early stopping); novelty, distinct-2 and repetition describe the row's samples "
+        "(--eval-samples, 200 tokens, temperature 0.8) (as scriptgen evaluate: the share of 8-word spans not in the "
+        "training text, unique word pairs, repeated 4-grams); time is the training loop's, validation included; "
         "CPU % is the machine's mean utilisation (all cores = 100); the best row of each table is bold.",
         "",
     ]
@@ -220,7 +220,8 @@ def header(grid: Grid, rows: list[dict], base: Config, mode: str) -> list[str]:
     if grid.description:
         lines += [grid.description.strip(), ""]
     lines += [
-        f"- grid: `{grid.path.name if grid.path else 'API'}`, mode {mode}; each row stops at {' or '.join(limits) or 'its epochs'}, whichever comes first",
+        f"- grid: `{grid.path.name if grid.path else 'API'}`, mode {mode}; each row stops at "
+        f"{' or '.join(limits) or 'its epochs'}, whichever comes first",
         "- benchmark: "
         + ", ".join(f"{k} {fmt(getattr(base, k))}" for k in shown)
         + f"; cell {base.cell}, output {base.output}, dropout {base.dropout:g}, seed {base.seed}",
@@ -230,13 +231,15 @@ def header(grid: Grid, rows: list[dict], base: Config, mode: str) -> list[str]:
         if cfg.get("eval_interval"):
             every = cfg["eval_interval"] * cfg["batch_size"] * cfg["seq_len"]
             lines.append(
-                f"- validation: every {cfg['eval_interval']} steps (about {every:,} training tokens; see each row's eval_interval) and at the end"
+                f"- validation: every {cfg['eval_interval']} steps (about {every:,} training tokens; see each row's "
+                "eval_interval) and at the end"
             )
         else:
             lines.append("- validation: twice per epoch and at the end")
     if first:
         lines += [
-            f"- data: {first.get('data') or 'default corpus'} (sha256 {str(first.get('data_fingerprint'))[:12]}), device {first.get('device')}",
+            f"- data: {first.get('data') or 'default corpus'} (sha256 {str(first.get('data_fingerprint'))[:12]}), "
+            f"device {first.get('device')}",
             f"- machine: {first.get('platform')}, {first.get('cpu_count')} CPUs; torch {first.get('torch')}, "
             f"scriptgen {first.get('scriptgen')}, commit {str(first.get('git_commit'))[:10] or 'unknown'}",
         ]

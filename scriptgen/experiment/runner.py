@@ -143,12 +143,13 @@ def check_consistent(recorded: dict, row: Row, data: dict, path: Path) -> None:
     if diff:
         k = diff[0]
         raise ScriptgenError(
-            f"{str(path)!r} has row {row.name!r} with {k} {old_cfg.get(k)!r}, but this run asks for {new_cfg.get(k)!r}; "
-            f"rerun with the same grid and flags to continue, or choose another --name"
+            f"{str(path)!r} has row {row.name!r} with {k} {old_cfg.get(k)!r}, but this run asks for "
+            f"{new_cfg.get(k)!r}; rerun with the same grid and flags to continue, or choose another --name"
         )
     if recorded["data_fingerprint"] and recorded["data_fingerprint"] != data["data_fingerprint"]:
         raise ScriptgenError(
-            f"{str(path)!r} was made with other data (row {row.name!r}); rerun with the same --data, or choose another --name"
+            f"{str(path)!r} was made with other data (row {row.name!r}); rerun with the same --data, or choose another "
+            "--name"
         )
 
 
@@ -299,7 +300,8 @@ def run_experiment(grid: Grid | str | Path, options: ExperimentOptions | None = 
                 recorder.add(line, history)
                 result.trained.append(row.name)
                 say(
-                    f"row {row.name}: best val {line['best_val_loss']:.4f}, {mmss(line['train_s'])}, {line['tokens_per_s']:,.0f} tokens/s"
+                    f"row {row.name}: best val {line['best_val_loss']:.4f}, {mmss(line['train_s'])}, "
+                    f"{line['tokens_per_s']:,.0f} tokens/s"
                 )
                 write_reports(folder, grid, recorder, order, base, "results", title)
                 bar.update(1)

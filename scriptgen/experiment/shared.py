@@ -116,14 +116,16 @@ def open_study(optuna, url: str, name: str, trials: int):
         driver = getattr(exc.__cause__ or exc.__context__, "name", None) or exc.name
         raise ScriptgenError(
             f"--storage {shown!r} needs a database driver that is not installed{f' ({driver})' if driver else ''}; "
-            "install it: pip install 'psycopg[binary]' for postgresql:// (or psycopg2-binary with postgresql+psycopg2://), PyMySQL for mysql+pymysql://"
+            "install it: pip install 'psycopg[binary]' for postgresql:// (or psycopg2-binary with "
+            "postgresql+psycopg2://), PyMySQL for mysql+pymysql://"
         ) from None
     except (
         Exception
     ) as exc:  # sqlalchemy's and the drivers' errors: a bad URL, a server not reached, a file not writable
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
         raise ScriptgenError(
-            f"--storage {shown!r} cannot be opened ({reason}); give a reachable database URL such as sqlite:///search.db or postgresql://USER:PASSWORD@HOST/DB"
+            f"--storage {shown!r} cannot be opened ({reason}); give a reachable database URL such as "
+            "sqlite:///search.db or postgresql://USER:PASSWORD@HOST/DB"
         ) from None
     if study.direction != optuna.study.StudyDirection.MINIMIZE:
         raise ScriptgenError(f"the study {name!r} in {shown!r} maximises its objective; choose another --study")
@@ -151,7 +153,8 @@ def check_space(study, space: SearchSpace, meta: dict, name: str) -> None:
             key = next(k for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k))
             what = f"{key} {old.get(key)!r}, but this worker asks for {new.get(key)!r}"
         raise ScriptgenError(
-            f"the study {name!r} was started with {what}; run every worker with the same grid, flags and --data, or choose another --study"
+            f"the study {name!r} was started with {what}; run every worker with the same grid, flags and --data, or "
+            "choose another --study"
         )
 
 
@@ -161,7 +164,8 @@ def _mark_folder(folder: Path, url: str, name: str, recorder: Recorder) -> None:
     marker = _read_marker(folder)
     if marker is None and recorder.lines:
         raise ScriptgenError(
-            f"{str(folder)!r} holds an in-memory search (search.csv without {MARKER}); choose another --name for the shared study"
+            f"{str(folder)!r} holds an in-memory search (search.csv without {MARKER}); choose another --name for the "
+            "shared study"
         )
     if marker is not None and marker != mine:
         raise ScriptgenError(
@@ -263,7 +267,8 @@ def run_shared_search(optuna, space: SearchSpace, trials: int, url: str, name: s
         old = next((r for r in local.lines if key_of(r["changes"]) == key_of(row.changes)), None)
         if old is not None:  # this folder has trained the configuration already (as another trial): reuse its row
             say(
-                f"{row.name}: {key_of(row.changes)} was already trained as {old['row']} (best val {old['best_val_loss']:.4f}); not training it again"
+                f"{row.name}: {key_of(row.changes)} was already trained as {old['row']} (best val "
+                f"{old['best_val_loss']:.4f}); not training it again"
             )
             line, history = reused(old, row.name), local.history_of(old["row"])
         else:

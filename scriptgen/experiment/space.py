@@ -55,13 +55,15 @@ class SearchSpace:
         """A recorded trial must be over this grid's axes, with this grid's config and this data."""
         if set(line["changes"]) != set(self.grid.axes):
             raise ScriptgenError(
-                f"{str(csv)!r} has trial {line['row']!r} over other axes than this grid's; rerun with the same grid, or choose another --name"
+                f"{str(csv)!r} has trial {line['row']!r} over other axes than this grid's; rerun with the same grid, "
+                "or choose another --name"
             )
         row = self.row(line["row"], line["changes"])
         check_consistent(line, row, meta, csv)
         if not all(line["changes"][n] in d.choices for n, d in self.dists.items()):
             raise ScriptgenError(
-                f"{str(csv)!r} has trial {line['row']!r} outside this grid's axes; rerun with the same grid, or choose another --name"
+                f"{str(csv)!r} has trial {line['row']!r} outside this grid's axes; rerun with the same grid, or choose "
+                "another --name"
             )
 
     def train(self, row: Row, meta: dict, machine: dict) -> tuple[dict | None, list[dict]]:
@@ -117,7 +119,8 @@ def search_space(grid: Grid | str | Path, options: ExperimentOptions | None, tri
     bad = [n for n, vs in grid.axes.items() if not all(v is None or isinstance(v, (bool, int, float, str)) for v in vs)]
     if bad:
         raise ScriptgenError(
-            f"{grid.where()}the axis {bad[0]} has list or table values, which the search cannot sample; drop it for --search"
+            f"{grid.where()}the axis {bad[0]} has list or table values, which the search cannot sample; drop it for "
+            "--search"
         )
     dists = {n: optuna.distributions.CategoricalDistribution(vs) for n, vs in grid.axes.items()}
     return optuna, SearchSpace(grid, base, eval_tokens, dists, opts.results_folder(grid), opts)

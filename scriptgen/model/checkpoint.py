@@ -107,7 +107,8 @@ def write_folder(folder: Path, files: dict[str, bytes], keep: tuple[str, ...] = 
         replace_folder(folder, {**files, MANIFEST: json_bytes(manifest)}, links)
     except OSError as exc:
         raise ScriptgenError(
-            f"could not save the checkpoint to {str(folder)!r}: {disk_error(exc)}; free space or choose another --out-dir (the previous checkpoint is kept)"
+            f"could not save the checkpoint to {str(folder)!r}: {disk_error(exc)}; free space or choose another "
+            "--out-dir (the previous checkpoint is kept)"
         ) from None
 
 
@@ -126,7 +127,8 @@ def _read_manifest(folder: Path) -> dict:
         data = read_bytes(path, JSON_CAP, MANIFEST_ADVICE)
     except FileNotFoundError:
         raise ScriptgenError(
-            f"{str(folder)!r} has no {MANIFEST}, so it is not a scriptgen checkpoint folder; pass a folder written by 'scriptgen train' (checkpoints/NAME)"
+            f"{str(folder)!r} has no {MANIFEST}, so it is not a scriptgen checkpoint folder; pass a folder written by "
+            "'scriptgen train' (checkpoints/NAME)"
         ) from None
     manifest = parse_json(data, path, MANIFEST_ADVICE)
     if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
@@ -342,19 +344,21 @@ def check_weights(
     missing, extra = sorted(set(want) - set(got)), sorted(set(got) - set(want))
     if missing or extra:
         raise ScriptgenError(
-            f"{str(path)!r} holds other weights than its {source.name} describes (missing {missing[:3]}, unexpected {extra[:3]}; "
-            f"{counts}); the checkpoint is inconsistent, restore it or train again"
+            f"{str(path)!r} holds other weights than its {source.name} describes (missing {missing[:3]}, unexpected "
+            f"{extra[:3]}; {counts}); the checkpoint is inconsistent, restore it or train again"
         )
     for name, shape in want.items():
         info = got[name]
         if info.shape != shape:
             raise ScriptgenError(
-                f"weight {prefix}{name} in {str(path)!r} has shape {info.shape}, but {source.name} (vocab_size {vocab_size}) needs {shape} "
-                f"({counts}); the files come from different models, restore the checkpoint or train again"
+                f"weight {prefix}{name} in {str(path)!r} has shape {info.shape}, but {source.name} (vocab_size "
+                f"{vocab_size}) needs {shape} ({counts}); the files come from different models, restore the checkpoint "
+                "or train again"
             )
         if info.dtype not in FLOAT_DTYPES:
             raise ScriptgenError(
-                f"weight {prefix}{name} in {str(path)!r} is {info.dtype}, not floating point; the checkpoint is damaged, {RESTORE}"
+                f"weight {prefix}{name} in {str(path)!r} is {info.dtype}, not floating point; the checkpoint is "
+                f"damaged, {RESTORE}"
             )
 
 
@@ -399,17 +403,20 @@ def load_weights(model: RNN, tensors: dict[str, torch.Tensor], path: Path) -> No
     if missing or extra:
         raise ScriptgenError(
             f"{str(path)!r} holds other weights than its config.json describes "
-            f"(missing {missing[:3]}, unexpected {extra[:3]}); the checkpoint is inconsistent, restore it or train again"
+            f"(missing {missing[:3]}, unexpected {extra[:3]}); the checkpoint is inconsistent, restore it or train "
+            "again"
         )
     for name, tensor in tensors.items():
         if tuple(tensor.shape) != tuple(expected[name].shape):
             raise ScriptgenError(
                 f"weight {name} in {str(path)!r} has shape {tuple(tensor.shape)}, but config.json and vocab.json "
-                f"need {tuple(expected[name].shape)}; the files come from different models, restore the checkpoint or train again"
+                f"need {tuple(expected[name].shape)}; the files come from different models, restore the checkpoint or "
+                "train again"
             )
         if not tensor.dtype.is_floating_point and expected[name].dtype.is_floating_point:
             raise ScriptgenError(
-                f"weight {name} in {str(path)!r} is not floating point; the checkpoint is damaged, restore it or train again"
+                f"weight {name} in {str(path)!r} is not floating point; the checkpoint is damaged, restore it or train "
+                "again"
             )
     model.load_state_dict(tensors)
 

@@ -97,6 +97,7 @@ def finetune_config(parent: Config, requested: Config, explicit: set[str] | None
             f"--{n.replace('_', '-')} {getattr(requested, n)!r} (checkpoint: {getattr(parent, n)!r})" for n in clash
         )
         raise ScriptgenError(
-            f"--init-from takes the model and vocabulary of its checkpoint, so it cannot change {details}; drop those flags"
+            f"--init-from takes the model and vocabulary of its checkpoint, so it cannot change {details}; drop those "
+            "flags"
         )
     return requested.replace(**{n: getattr(parent, n) for n in ARCHITECTURE_FIELDS})

@@ -50,7 +50,8 @@ def parse_row(raw: dict, path: Path, leading: tuple[str, ...] = ()) -> dict:
             row[key] = int(number) if key in _INTS else number
         except (TypeError, ValueError, OverflowError):
             raise ScriptgenError(
-                f"{str(path)!r} is damaged ({key} {str(value)[:40]!r} is not a number); delete the line or restore the file"
+                f"{str(path)!r} is damaged ({key} {str(value)[:40]!r} is not a number); delete the line or restore the "
+                "file"
             ) from None
     return row
 

@@ -74,7 +74,10 @@ def progress_bar(total: int, initial: int, progress: bool | None, unit: str = "s
 
 def validation_line(row: dict, best: float) -> str:
     """The line printed after each validation."""
-    return f"step {row['step']:6d}  epoch {row['epoch']:.2f}  train {row['train_loss']}  val {row['val_loss']:.4f}  best {best:.4f}  {row['elapsed_s']:.0f}s"
+    return (
+        f"step {row['step']:6d}  epoch {row['epoch']:.2f}  train {row['train_loss']}  val {row['val_loss']:.4f}  best "
+        f"{best:.4f}  {row['elapsed_s']:.0f}s"
+    )
 
 
 def sample_header(row: dict) -> str:

@@ -214,7 +214,8 @@ class Trainer:
             back.hidden, self.data.train_batches.batch_size
         )  # this process carries its share
         self.log(
-            f"resuming {self.folder} at step {self.state.step} (epoch {self.state.epoch + 1}, best val {self.state.best_val:.4f})"
+            f"resuming {self.folder} at step {self.state.step} (epoch {self.state.epoch + 1}, best val "
+            f"{self.state.best_val:.4f})"
         )
 
     @property
@@ -332,7 +333,8 @@ class Trainer:
         s, n_chunks = self.state, len(self.data.train_batches)
         eval_every = self.cfg.eval_interval or max(1, n_chunks // 2)
         self.log(
-            f"model: {self.cfg.cell} {self.cfg.n_layers}x{self.cfg.hidden_dim}, {count_parameters(self.model):,} parameters"
+            f"model: {self.cfg.cell} {self.cfg.n_layers}x{self.cfg.hidden_dim}, {count_parameters(self.model):,} "
+            "parameters"
         )
         bar = progress_bar(self.cfg.epochs * n_chunks, s.step, self.progress)
         last_eval = self.history[-1]["step"] if self.history else -1

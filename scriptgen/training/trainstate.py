@@ -88,7 +88,8 @@ class TrainState:
             if not ok or (f.name != "best_val" and isinstance(value, float) and not math.isfinite(value)):
                 raise _bad(
                     path,
-                    f"the field {f.name!r} is {str(value)[:40]!r}, not a non-negative {'whole ' if f.type == 'int' else ''}number",
+                    f"the field {f.name!r} is {str(value)[:40]!r}, not a non-negative "
+                    f"{'whole ' if f.type == 'int' else ''}number",
                 )
             values[f.name] = value
         return cls(**values)
@@ -243,7 +244,8 @@ def resume_config(saved: Config, requested: Config | None, explicit: set[str]) -
             f"--{n.replace('_', '-')} {getattr(requested, n)!r} (checkpoint: {getattr(saved, n)!r})" for n in changed
         )
         raise ScriptgenError(
-            f"--resume cannot change {details}; drop those flags to continue the run, or start a new one with another --name"
+            f"--resume cannot change {details}; drop those flags to continue the run, or start a new one with another "
+            "--name"
         )
     return saved.replace(**{n: getattr(requested, n) for n in explicit if n in RESUMABLE_CHANGES})
 
@@ -259,8 +261,8 @@ def resume_data(saved: Checkpoint, data: str | Path | None, encoding: str | None
         )
     if encoding is not None and codecs.lookup(encoding).name != codecs.lookup(saved_encoding).name:
         raise ScriptgenError(
-            f"--resume reads the text as it was read when training began (--encoding {saved_encoding}), not {encoding}; "
-            f"drop --encoding, or start a new run with another --name"
+            f"--resume reads the text as it was read when training began (--encoding {saved_encoding}), not "
+            f"{encoding}; drop --encoding, or start a new run with another --name"
         )
     return (None if source == DEFAULT_SOURCE else source), saved_encoding
 

@@ -103,8 +103,8 @@ class ScriptTokens:
         for name in wanted:
             if name in self.recorded and name not in known:
                 raise ScriptgenError(
-                    f"{flag}: {name!r} has no one-token cue in this word-level vocabulary (a name of several words, or rarer than --min-count), "
-                    f"so it cannot be steered; {self.closest(name)}"
+                    f"{flag}: {name!r} has no one-token cue in this word-level vocabulary (a name of several words, or "
+                    f"rarer than --min-count), so it cannot be steered; {self.closest(name)}"
                 )
             if (
                 self.names or self.level == "word"

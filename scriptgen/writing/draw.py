@@ -70,8 +70,8 @@ def check_sampling(length: int, temperature: float, top_k: int, vocab_size: int,
         or not 0 < temperature <= MAX_TEMPERATURE  # False for NaN too
     ):
         raise ScriptgenError(
-            f"--temperature {temperature!r} is invalid: use a value above 0 and at most {MAX_TEMPERATURE:g}, such as 0.8 "
-            f"(1 = as trained; below {GREEDY_BELOW} always the likeliest token)"
+            f"--temperature {temperature!r} is invalid: use a value above 0 and at most {MAX_TEMPERATURE:g}, such as "
+            f"0.8 (1 = as trained; below {GREEDY_BELOW} always the likeliest token)"
         )
     if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 0:
         raise ScriptgenError(f"--top-k {top_k!r} is invalid: use 0 (whole vocabulary) or a positive number such as 40")

@@ -71,7 +71,8 @@ class Sampler:
     def __init__(self, model: RNN, precision: str = "fp32"):
         if precision not in ("fp32", "int8"):
             raise ScriptgenError(
-                f"--precision {precision!r} is unknown for generation; choose fp32 or int8 (the command line resolves auto)"
+                f"--precision {precision!r} is unknown for generation; choose fp32 or int8 (the command line resolves "
+                "auto)"
             )
         if precision == "int8" and model.device.type != "cpu":
             raise ScriptgenError("int8 generation runs on the CPU only; use --precision fp32 with --device cuda")

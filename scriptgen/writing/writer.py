@@ -306,14 +306,16 @@ def check_options(options: WriteOptions, tokens: ScriptTokens) -> WriteOptions:
     penalty = check_repetition_penalty(o.repetition_penalty)
     if penalty != 1 and level == "char":
         raise ScriptgenError(
-            "--repetition-penalty works on words: a character-level model repeats letters in every word; leave it at 1 for this checkpoint"
+            "--repetition-penalty works on words: a character-level model repeats letters in every word; leave it at 1 "
+            "for this checkpoint"
         )
     cast = tokens.resolve(o.cast, "--cast") if o.cast is not None else None
     turns = tokens.resolve(o.turns, "--turns") if o.turns is not None else None
     if cast and turns and any(name not in cast for name in turns):
         outside = next(name for name in turns if name not in cast)
         raise ScriptgenError(
-            f"--turns names {outside!r}, who is not in --cast; add them to --cast or drop --cast (--turns alone sets who speaks)"
+            f"--turns names {outside!r}, who is not in --cast; add them to --cast or drop --cast (--turns alone sets "
+            "who speaks)"
         )
     return replace(o, top_k=top_k, repetition_penalty=penalty, cast=cast, turns=turns)
 
