@@ -25,8 +25,8 @@ ENDINGS = [".", "!", "?", "..."]
 def tiny_grid_base(hidden_dim: int = 32) -> str:
     """The [base] table of the tests' grid files: a model small enough to train in a second."""
     return "\n".join(
-        ["[base]", "embedding_dim = 16", f"hidden_dim = {hidden_dim}", "n_layers = 1", "dropout = 0.0", "seq_len = 8", "batch_size = 4", "lr = 0.01",
-         'output = "softmax"', ""]
+        ["[base]", "embedding_dim = 16", f"hidden_dim = {hidden_dim}", "n_layers = 1", "dropout = 0.0", "seq_len = 8",
+         "batch_size = 4", "lr = 0.01", 'output = "softmax"', ""]
     )  # fmt: skip
 
 
@@ -56,9 +56,11 @@ def corpus_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def tiny_config() -> Config:
-    # regularizers off: these tests check the machinery, which dropout masks would only blur (test_regularize turns them on)
+    # regularizers off: these tests check the machinery, which dropout masks would only blur
+    # (test_regularize turns them on)
     return Config(
-        embedding_dim=16, hidden_dim=32, n_layers=1, dropout=0.0, seq_len=8, batch_size=4, lr=0.01, epochs=1, output="softmax",
+        embedding_dim=16, hidden_dim=32, n_layers=1, dropout=0.0, seq_len=8, batch_size=4, lr=0.01, epochs=1,
+        output="softmax",
         **REGULARIZERS_OFF,
     )  # fmt: skip
 

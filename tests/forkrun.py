@@ -65,13 +65,15 @@ class Runner:
         self.scratch = scratch
         launch = f"import sys; sys.path.insert(0, {str(HERE)!r}); import forkrun; sys.path.pop(0); forkrun.serve()"
         self.server = subprocess.Popen(
-            [sys.executable, "-c", launch], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=cli_env(), cwd=ROOT, text=True
+            [sys.executable, "-c", launch], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=cli_env(), cwd=ROOT,
+            text=True
         ) if (FORK if fork is None else fork) else None  # fmt: skip
 
     def run(
         self, args: list, cwd: Path, timeout: int = 150, headroom: int | None = None, logs: Path | None = None
     ) -> Run:
-        """Run ``args`` in ``cwd``; stdout and stderr go to ``logs/stdout`` and ``logs/stderr`` (``logs`` defaults to scratch).
+        """Run ``args`` in ``cwd``; stdout and stderr go to ``logs/stdout`` and ``logs/stderr`` (``logs`` defaults to
+        scratch).
 
         ``timeout``: seconds before the alarm.  ``headroom``: bytes of address space the forked child may add
         (None: no limit; a fresh interpreter gets none).

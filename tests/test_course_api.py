@@ -1,4 +1,5 @@
-"""The classic course API, checked by problem_unittests.py and against hand computations; the course notebook's call sequence run against helper.py."""
+"""The classic course API, checked by problem_unittests.py and against hand computations; the course notebook's call
+sequence run against helper.py."""
 
 import json
 import math

@@ -25,9 +25,12 @@ from safetensors.torch import load_file
 pytestmark = pytest.mark.slow
 
 TINY = [
-    "--embedding-dim", "16", "--hidden-dim", "32", "--n-layers", "2", "--dropout", "0", "--seq-len", "8", "--batch-size", "8",
-    "--dropout-input", "0", "--dropout-embed", "0", "--weight-drop", "0",  # masks differ per process; the deterministic rest of the recipe stays on
-    "--lr", "0.01", "--output", "softmax", "--precision", "fp32", "--device", "cpu", "--sample-every", "0", "--no-progress",
+    "--embedding-dim", "16", "--hidden-dim", "32", "--n-layers", "2", "--dropout", "0", "--seq-len", "8",
+    "--batch-size", "8",
+    "--dropout-input", "0", "--dropout-embed", "0", "--weight-drop", "0",
+    # masks differ per process; the deterministic rest of the recipe stays on
+    "--lr", "0.01", "--output", "softmax", "--precision", "fp32", "--device", "cpu", "--sample-every", "0",
+    "--no-progress",
 ]  # fmt: skip
 
 

@@ -64,7 +64,8 @@ def snapshot(folder: Path) -> dict[str, str]:
 
 
 def rehash(folder: Path) -> None:
-    """Rewrite manifest.json so the only damage left is the one a case is about (non-regular files keep their old digest)."""
+    """Rewrite manifest.json so the only damage left is the one a case is about (non-regular files keep their old
+    digest)."""
     manifest = json.loads((folder / "manifest.json").read_text())
     for name in manifest["files"]:
         path = folder / name

@@ -177,14 +177,16 @@ def encoded(encoding: str, raw: bytes) -> Setup:
 
 
 SURROGATE_ADVICE = "which is not text that can be stored; convert the file to UTF-8 or pass another --encoding"
-case("raw-unicode-escape-surrogate", "'a.txt' read as raw_unicode_escape gives a lone surrogate U+D800 (line 2)", SURROGATE_ADVICE,
-     in_process=True, setup=encoded("raw_unicode_escape", b"jerry: hi\ngeorge: \\ud800 there\n"))  # fmt: skip
-case("unicode-escape-surrogate", "'a.txt' read as unicode_escape gives a lone surrogate U+DFFF (line 1)", SURROGATE_ADVICE,
-     in_process=True, setup=encoded("unicode_escape", b"jerry: \\udfff\n"))  # fmt: skip
+case("raw-unicode-escape-surrogate", "'a.txt' read as raw_unicode_escape gives a lone surrogate U+D800 (line 2)",
+     SURROGATE_ADVICE, in_process=True,
+     setup=encoded("raw_unicode_escape", b"jerry: hi\ngeorge: \\ud800 there\n"))  # fmt: skip
+case("unicode-escape-surrogate", "'a.txt' read as unicode_escape gives a lone surrogate U+DFFF (line 1)",
+     SURROGATE_ADVICE, in_process=True, setup=encoded("unicode_escape", b"jerry: \\udfff\n"))  # fmt: skip
 case("utf-7-surrogate", "'a.txt' read as utf-7 gives a lone surrogate U+D800 (line 1)", SURROGATE_ADVICE,
      in_process=True, setup=encoded("utf-7", b"jerry: +2AA- hi\n"))  # fmt: skip
-case("utf-16-without-bom", "'a.txt' cannot be read as utf-16 (UTF-16 stream does not start with BOM)", "--encoding utf-16-le or utf-16-be",
-     in_process=True, setup=encoded("utf-16", "jerry: hi\n".encode("utf-16-le")))  # fmt: skip
+case("utf-16-without-bom", "'a.txt' cannot be read as utf-16 (UTF-16 stream does not start with BOM)",
+     "--encoding utf-16-le or utf-16-be", in_process=True,
+     setup=encoded("utf-16", "jerry: hi\n".encode("utf-16-le")))  # fmt: skip
 
 
 @pytest.fixture(scope="module")

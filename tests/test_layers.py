@@ -2,7 +2,8 @@
 
 The order (also in ``scriptgen/__init__.py``'s docstring)::
 
-    faces (cli, panel, the package face) -> experiment -> training | evaluation -> writing -> model -> data -> files -> root
+    faces (cli, panel, the package face) -> experiment -> training | evaluation -> writing -> model -> data -> files ->
+    root
 
 The imports are read from the source (ast), lazy imports inside functions included.
 """
@@ -17,7 +18,8 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "scriptgen"
 # rank of each stage: a module may import modules of its own stage or of a lower rank
 RANKS = {
-    "root": 0, "files": 1, "data": 2, "model": 3, "writing": 4, "evaluation": 5, "training": 5, "experiment": 6, "faces": 7,
+    "root": 0, "files": 1, "data": 2, "model": 3, "writing": 4, "evaluation": 5, "training": 5, "experiment": 6,
+    "faces": 7,
 }  # fmt: skip
 ROOT_MODULES = {"config", "errors", "device", "_version"}
 FACES = {"cli", "panel", "__init__", "__main__"}

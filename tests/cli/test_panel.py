@@ -34,7 +34,8 @@ def checkpoint(tmp_path_factory, corpus_dir):
     root = tmp_path_factory.mktemp("panel")
     cfg = Config(
         **REGULARIZERS_OFF,
-        min_count=2, embedding_dim=16, hidden_dim=32, n_layers=1, dropout=0.0, seq_len=16, batch_size=8, lr=0.01, epochs=1, output="softmax",
+        min_count=2, embedding_dim=16, hidden_dim=32, n_layers=1, dropout=0.0, seq_len=16, batch_size=8, lr=0.01,
+        epochs=1, output="softmax",
     )  # fmt: skip
     train(
         cfg, data=corpus_dir, name="tiny_show", out_dir=root, data_dir=root / "data", progress=False, log=lambda m: None

@@ -1,5 +1,6 @@
-"""Genre labels (--labels): the corpus layout and its refusals, label tokens in the prepared data, the stream restarts of the
-batches, and a tiny two-label model whose samples under each label are classified to that label by a word-overlap count."""
+"""Genre labels (--labels): the corpus layout and its refusals, label tokens in the prepared data, the stream restarts
+of the batches, and a tiny two-label model whose samples under each label are classified to that label by a
+word-overlap count."""
 
 from __future__ import annotations
 
@@ -384,7 +385,8 @@ def test_evaluate_per_label(trained, genres, capsys):
 
 
 def test_evaluate_label_heldout_is_a_token_by_token_loop(trained):
-    """The per-label held-out loss against a brute-force loop: each row's first input the label, its state carried token by token."""
+    """The per-label held-out loss against a brute-force loop: each row's first input the label, its state carried token
+    by token."""
     folder = trained["labelled"]
     ckpt = load_checkpoint(folder)
     report = evaluate_checkpoint(
@@ -411,7 +413,8 @@ def test_evaluate_label_heldout_is_a_token_by_token_loop(trained):
 
 
 def test_a_checkpoint_from_before_labels_loads(trained, tmp_path):
-    """An older checkpoint has no 'labels' in its config nor in its data record: it loads, and --label says it has none."""
+    """An older checkpoint has no 'labels' in its config nor in its data record: it loads, and --label says it has
+    none."""
     import hashlib
 
     folder = tmp_path / "old"
@@ -429,7 +432,8 @@ def test_a_checkpoint_from_before_labels_loads(trained, tmp_path):
 
 
 def test_a_labelled_run_resumed_after_an_epoch_ends_with_the_same_weights(tmp_path):
-    """The resumed epoch starts its streams with the labels as the uninterrupted run did: bitwise the same weights on a CPU."""
+    """The resumed epoch starts its streams with the labels as the uninterrupted run did: bitwise the same weights on a
+    CPU."""
     corpus = _genres(tmp_path / "scripts", docs=6, lines=20)
     cfg = Config(**TINY, epochs=2, labels=True, eval_interval=7, device="cpu")
     run = dict(data=corpus, out_dir=tmp_path, data_dir=tmp_path / "data", **QUIET)

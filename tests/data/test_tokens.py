@@ -76,7 +76,10 @@ def test_vocab_json_round_trip_and_malformed_json():
 
 
 def test_episode_to_script_drops_timestamps_and_keeps_laughs():
-    raw = "# JERRY\r\n1.640\r\nYes, I'm a very\r\nlazy eater.\r\n3.935\r\n8.000\r\n**LOL**\r\n# UNCLE LEO\r\n9.1\r\nJerry! Hello!\r\n10.2\r\n"
+    raw = (
+        "# JERRY\r\n1.640\r\nYes, I'm a very\r\nlazy eater.\r\n3.935\r\n8.000\r\n**LOL**\r\n"
+        "# UNCLE LEO\r\n9.1\r\nJerry! Hello!\r\n10.2\r\n"
+    )
     assert episode_to_script(raw) == f"jerry: Yes, I'm a very lazy eater.\n{LAUGH_CUE}\nuncleleo: Jerry! Hello!\n"
 
 

@@ -27,7 +27,8 @@ from scriptgen.writing.sampler import Sampler
 
 TINY = dict(
     **REGULARIZERS_OFF,
-    embedding_dim=16, hidden_dim=32, n_layers=1, dropout=0.0, seq_len=16, batch_size=16, lr=0.01, epochs=1, output="softmax", precision="fp32",
+    embedding_dim=16, hidden_dim=32, n_layers=1, dropout=0.0, seq_len=16, batch_size=16, lr=0.01, epochs=1,
+    output="softmax", precision="fp32",
 )  # fmt: skip
 QUIET = dict(progress=False, log=lambda message: None)
 
@@ -267,7 +268,8 @@ def _cli(args: list[str], capsys) -> tuple[int, str, str]:
 
 def test_cli_prints_json(word_ckpt, capsys):
     code, out, err = _cli(["evaluate", "--checkpoint", str(word_ckpt), "--data-dir", str(word_ckpt.parent / "data"),
-                           "--samples", "2", "--length", "30", "--temperature", "0.7,1.0", "--json"], capsys)  # fmt: skip
+                           "--samples", "2", "--length", "30", "--temperature", "0.7,1.0",
+                           "--json"], capsys)  # fmt: skip
     assert code == 0 and err == ""
     figures = json.loads(out)
     assert [row["samples"] for row in figures["temperatures"]] == [2, 2] and figures["sampling"]["length"] == 30

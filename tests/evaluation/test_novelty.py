@@ -25,7 +25,8 @@ def brute_copied(ids, ranges, sample, n) -> list[bool]:
 
 
 def brute_longest(ids, ranges, sample, n) -> int:
-    """The longest span of ``sample`` that occurs inside one range, if at least ``n`` long (else 0): substring search."""
+    """The longest span of ``sample`` that occurs inside one range, if at least ``n`` long (else 0): substring
+    search."""
     as_text = lambda tokens: "".join(chr(0x100 + int(t)) for t in tokens)  # noqa: E731 -- one character per id
     texts = [as_text(ids[s:e]) for s, e in ranges]
     sample_text = as_text(sample)

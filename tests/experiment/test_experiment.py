@@ -44,7 +44,8 @@ def write_grid(tmp_path: Path, text: str = TINY_GRID, name: str = "tiny") -> Pat
 
 
 def cli(*argv: str) -> int:
-    """``scriptgen ARGV`` (an experiment command) in this process: bad input raises ScriptgenError instead of printing it."""
+    """``scriptgen ARGV`` (an experiment command) in this process: bad input raises ScriptgenError instead of printing
+    it."""
     return cmd_experiment(build_parser().parse_args(list(argv)))
 
 
@@ -90,7 +91,8 @@ def test_cli_trains_the_grid_and_writes_the_tables(corpus_dir, tmp_path, capsys)
         assert r["torch"] == torch.__version__ and r["cpu_count"] == os.cpu_count()
         assert r["history"] and r["history"][-1]["val_loss"] == pytest.approx(r["last_val_loss"])
         assert (folder / "rows" / r["row"].replace("=", "-") / "model.safetensors").is_file()
-    # the script columns are scriptgen evaluate's figures for the row's checkpoint (5 samples, 200 tokens, temperature 0.8)
+    # the script columns are scriptgen evaluate's figures for the row's checkpoint (5 samples, 200 tokens, temperature
+    # 0.8)
     from scriptgen.evaluation.evaluate import evaluate_checkpoint
 
     again = evaluate_checkpoint(
@@ -128,9 +130,11 @@ def test_cli_trains_the_grid_and_writes_the_tables(corpus_dir, tmp_path, capsys)
 @pytest.mark.slow
 def test_interrupted_row_restarts_and_finished_rows_are_skipped(corpus_dir, tmp_path, monkeypatch):
     grid = load_grid(write_grid(tmp_path))
-    # validation every 2 steps (64 tokens) and 6 s a row: the Ctrl-C at the first validation lands inside the row's budget on a busy machine too
+    # validation every 2 steps (64 tokens) and 6 s a row: the Ctrl-C at the first validation lands inside the row's
+    # budget on a busy machine too
     options = ExperimentOptions(
-        name="resume", data=corpus_dir, data_dir=tmp_path / "data", out_dir=tmp_path / "results", budget_minutes=0.1, eval_tokens=64,
+        name="resume", data=corpus_dir, data_dir=tmp_path / "data", out_dir=tmp_path / "results", budget_minutes=0.1,
+        eval_tokens=64,
         progress=False, log=lambda m: None,
     )  # fmt: skip
     real_train = TRAIN_MODULE.train
@@ -186,7 +190,8 @@ def test_limit_trains_some_rows_and_product_mode(corpus_dir, tmp_path):
     ]
     assert [r.benchmark for r in grid.rows()] == [True, False, False, False]
     options = ExperimentOptions(
-        data=corpus_dir, data_dir=tmp_path / "data", out_dir=tmp_path / "results", budget_minutes=0.01, eval_tokens=64, progress=False,
+        data=corpus_dir, data_dir=tmp_path / "data", out_dir=tmp_path / "results", budget_minutes=0.01, eval_tokens=64,
+        progress=False,
         log=lambda m: None, limit=1,
     )  # fmt: skip
     result = run_experiment(grid, options)

@@ -1,4 +1,5 @@
-"""scriptgen experiment --search optuna --storage URL --study NAME: workers sharing one study through Optuna's RDB storage.
+"""scriptgen experiment --search optuna --storage URL --study NAME: workers sharing one study through Optuna's RDB
+storage.
 
 Two worker processes share a SQLite study and a results folder; a killed
 worker's trial is failed by the heartbeat and trained again; bad input is one line.
@@ -59,8 +60,9 @@ def common_flags(corpus_dir: Path, tmp_path: Path) -> list[str]:
 
 def search_flags(tmp_path: Path, corpus_dir: Path, db: Path, trials: int, *extra: str) -> list[str]:
     grid = write_grid(tmp_path, GRID, "tiny")
-    return ["experiment", "--grid", str(grid), "--search", "optuna", "--trials", str(trials), "--budget-minutes", BUDGET,
-            "--storage", f"sqlite:///{db}", *extra, *common_flags(corpus_dir, tmp_path)]  # fmt: skip
+    return ["experiment", "--grid", str(grid), "--search", "optuna", "--trials", str(trials),
+            "--budget-minutes", BUDGET, "--storage", f"sqlite:///{db}", *extra,
+            *common_flags(corpus_dir, tmp_path)]  # fmt: skip
 
 
 def trials_by_state(db: Path, study: str) -> dict[str, list]:
@@ -162,7 +164,8 @@ def test_two_workers_share_one_sqlite_study(corpus_dir, tmp_path, capsys):
 
 @pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning", "ignore:Heartbeat of storage")
 def test_a_killed_workers_trial_is_failed_and_trained_again(corpus_dir, tmp_path, monkeypatch):
-    """A trial left running by a dead worker: once its heartbeat is stale, the next worker fails it and trains its configuration."""
+    """A trial left running by a dead worker: once its heartbeat is stale, the next worker fails it and trains its
+    configuration."""
     monkeypatch.setattr(shared_mod, "HEARTBEAT_S", 1)  # stale after 2 s instead of 2 minutes
     db = tmp_path / "study.db"
     storage = optuna.storages.RDBStorage(f"sqlite:///{db}", heartbeat_interval=1)
@@ -185,7 +188,8 @@ def test_a_killed_workers_trial_is_failed_and_trained_again(corpus_dir, tmp_path
 
 
 def test_a_trial_started_in_a_race_for_the_last_place_is_not_trained(corpus_dir, tmp_path, monkeypatch):
-    """Another worker's trial (number 0) was created between this worker's count and its own trial: the study is full."""
+    """Another worker's trial (number 0) was created between this worker's count and its own trial: the study is
+    full."""
     db = tmp_path / "study.db"
     study = optuna.create_study(storage=f"sqlite:///{db}", study_name="s", direction="minimize")
     study.ask(
@@ -201,7 +205,8 @@ def test_a_trial_started_in_a_race_for_the_last_place_is_not_trained(corpus_dir,
 
 
 def test_an_interrupted_trial_is_queued_for_the_next_worker(corpus_dir, tmp_path, monkeypatch):
-    """Ctrl-C inside a trial (the trainer returns no row): the trial fails, its configuration is trained by the next run."""
+    """Ctrl-C inside a trial (the trainer returns no row): the trial fails, its configuration is trained by the next
+    run."""
     db = tmp_path / "study.db"
     monkeypatch.setattr(space_mod, "train_row", lambda *a, **kw: (None, []))
     assert cli(*search_flags(tmp_path, corpus_dir, db, 1, "--study", "s")) == 130

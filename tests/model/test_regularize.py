@@ -233,7 +233,8 @@ def test_ema_average_matches_a_hand_computation():
 
 
 def test_a_short_run_averages_its_last_steps_not_its_first():
-    """With the warm-up, 30 steps of a 0.998 average sit near the last weights (a plain 0.998 EMA would still be 94% the first)."""
+    """With the warm-up, 30 steps of a 0.998 average sit near the last weights (a plain 0.998 EMA would still be 94% the
+    first)."""
     from scriptgen.training.averaging import make_average
 
     model = nn.Linear(1, 1, bias=False)

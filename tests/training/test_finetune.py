@@ -38,7 +38,8 @@ CHILD = Config(
 
 
 def text_b(n_lines: int, seed: int, extra: tuple[str, ...] = ()) -> str:
-    """Text B: A's words in another pattern (each speaker keeps to one opener and one noun), plus ``extra`` new words."""
+    """Text B: A's words in another pattern (each speaker keeps to one opener and one noun), plus ``extra`` new
+    words."""
     rng = random.Random(seed)
     lines = []
     for _ in range(n_lines):
@@ -90,7 +91,8 @@ def test_fine_tuning_beats_training_from_scratch_in_the_same_steps(parent, tmp_p
         == load_checkpoint(tmp_path / "ck" / "scratch").info["data"]["split"]
     )
     print(
-        f"B after {tuned.steps} steps: fine-tuned {tuned.best_val_loss:.3f}, from scratch {scratch.best_val_loss:.3f} nats/token"
+        f"B after {tuned.steps} steps: fine-tuned {tuned.best_val_loss:.3f}, "
+        f"from scratch {scratch.best_val_loss:.3f} nats/token"
     )
     assert tuned.best_val_loss < scratch.best_val_loss - 0.3, (tuned.history, scratch.history)
     # at every validation, not just the best; and the tuned run learns B's pattern as it goes

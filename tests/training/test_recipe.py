@@ -75,8 +75,10 @@ def test_train_at_char_level_records_the_char_recipe_and_a_switch_turned_off(cor
     assert on
     cmd = [
         sys.executable, "-m", "scriptgen", "train", "--data", str(corpus_dir), "--data-dir", str(tmp_path / "data"),
-        "--out-dir", str(tmp_path / "ck"), "--name", "c", "--level", "char", "--embedding-dim", "8", "--hidden-dim", "16",
-        "--seq-len", "8", "--batch-size", "4", "--epochs", "1", "--eval-interval", "1000", "--sample-every", "0", "--no-progress",
+        "--out-dir", str(tmp_path / "ck"), "--name", "c", "--level", "char", "--embedding-dim", "8", "--hidden-dim",
+        "16",
+        "--seq-len", "8", "--batch-size", "4", "--epochs", "1", "--eval-interval", "1000", "--sample-every", "0",
+        "--no-progress",
         *[f"--no-{name.replace('_', '-')}" for name in on],
     ]  # fmt: skip
     subprocess.run(cmd, capture_output=True, text=True, check=True)

@@ -1,4 +1,5 @@
-"""Screenplay output: the Fountain that scriptgen writes, read back by screenplain's own parser, and the HTML, PDF and FDX rendered from it.
+"""Screenplay output: the Fountain that scriptgen writes, read back by screenplain's own parser, and the HTML, PDF and
+FDX rendered from it.
 
 screenplain and pypdf are test requirements (requirements-dev.txt), so they are imported, not skipped.
 The reference for every check is scriptgen.data.script.parse_script's reading of the
@@ -79,7 +80,8 @@ HOSTILE = [
 
 
 def make_script(seed: int = 0, n_lines: int = 120) -> str:
-    """A fixed script of ``n_lines`` non-blank lines: several speakers, actions, parentheticals, blank lines, the hostile lines."""
+    """A fixed script of ``n_lines`` non-blank lines: several speakers, actions, parentheticals, blank lines, the
+    hostile lines."""
     rng = random.Random(seed)
     lines = list(HOSTILE)
     while len(lines) < n_lines:

@@ -1,4 +1,5 @@
-"""Steered script writing (scriptgen/writer.py, scriptgen/cues.py): whole lines, cast, turns, top-p, repetition penalty, the cast of a corpus.
+"""Steered script writing (scriptgen/writer.py, scriptgen/cues.py): whole lines, cast, turns, top-p, repetition penalty,
+the cast of a corpus.
 
 Two tiny checkpoints (word and char level) are trained once on the test
 corpus of conftest.py; the line accounting is also checked with a scripted
@@ -36,7 +37,8 @@ CAST = ["jerry", "george", "elaine", "kramer"]
 def _train(corpus_dir, root, level: str):
     cfg = Config(
         **REGULARIZERS_OFF,
-        level=level, embedding_dim=16, hidden_dim=32, n_layers=1, dropout=0.0, seq_len=16, batch_size=8, lr=0.01, epochs=2 if level == "word" else 1,
+        level=level, embedding_dim=16, hidden_dim=32, n_layers=1, dropout=0.0, seq_len=16, batch_size=8, lr=0.01,
+        epochs=2 if level == "word" else 1,
         output="softmax",
     )  # fmt: skip
     train(cfg, data=corpus_dir, name=level, out_dir=root, data_dir=root / "data", progress=False, log=lambda m: None)
@@ -286,7 +288,8 @@ def test_turns_fix_the_order_of_the_speakers(checkpoints, level):
 
 
 def test_char_level_speakers_follow_the_models_renormalised_probabilities(checkpoints, monkeypatch):
-    """The chooser's look-ahead against each option's probability computed independently from the prime, then its draws' frequencies."""
+    """The chooser's look-ahead against each option's probability computed independently from the prime, then its draws'
+    frequencies."""
     ckpt = checkpoints["char"]
     model, vocab = ckpt.build_model(), ckpt.vocab
     writer = ScriptWriter(Sampler(model, "fp32"), vocab, ckpt.cast)
