@@ -50,7 +50,8 @@ def rnn_macs_per_token(model: RNN) -> int:
 
 
 def output_macs_per_token(model: RNN) -> int:
-    """Multiply-adds of the output layer for one scored position (forward, training: target's clusters only on average ~ head)."""
+    """Multiply-adds of the output layer for one scored position (forward, training: target's clusters only on average
+    ~ head)."""
     if model.output == "adaptive":
         fc = model.fc
         macs = fc.head.in_features * fc.head.out_features

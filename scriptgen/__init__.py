@@ -12,7 +12,8 @@ One subpackage per stage; each ``__init__.py`` is the map of its stage:
 
 Imports flow one way, and ``tests/test_layers.py`` checks it::
 
-    faces (cli/, panel.py, this file) -> experiment -> training | evaluation -> writing -> model -> data -> files -> root
+    faces (cli/, panel.py, this file) -> experiment -> training | evaluation -> writing -> model -> data -> files
+        -> root
 
 training and evaluation never import each other; the root modules
 (``config.py``, ``errors.py``, ``device.py``, ``_version.py``) import nothing

@@ -229,7 +229,8 @@ class Config:
 
     @classmethod
     def for_level(cls, **settings: Any) -> "Config":
-        """The defaults of ``settings``' level with ``settings`` on top: ``--level char`` starts from :data:`CHAR_RECIPE`.
+        """The defaults of ``settings``' level with ``settings`` on top: ``--level char`` starts from
+        :data:`CHAR_RECIPE`.
 
         The dataclass's own defaults are the word-level recipe; ``Config(level="char")``
         keeps them, so build character-level runs with ``Config.for_level(level="char", ...)``
@@ -260,7 +261,8 @@ class Config:
 
 
 def with_absent_fields(recorded: dict[str, Any]) -> dict[str, Any]:
-    """A recorded config with the fields it lacks filled in as it was trained: regularizers off, else today's default."""
+    """A recorded config with the fields it lacks filled in as it was trained: regularizers off, else today's
+    default."""
     defaults = Config().to_dict()
     return {**defaults, **REGULARIZERS_OFF, **recorded}
 

@@ -105,7 +105,8 @@ def _claim(folder: Path, stem: str, ext: str) -> Path:
 
 
 def parse_seed(seed: int | str | None) -> int | None:
-    """The seed a seed box holds: None when blank, else a whole number from 0 to 2**64 - 1 (one error line otherwise)."""
+    """The seed a seed box holds: None when blank, else a whole number from 0 to 2**64 - 1 (one error line
+    otherwise)."""
     if seed is None or (isinstance(seed, str) and not seed.strip()):
         return None
     value = seed.strip() if isinstance(seed, str) else seed
@@ -184,7 +185,8 @@ class PanelState:
         cast: tuple[str, ...] | list[str] = (),
         seed: int | str | None = None,
     ) -> Script:
-        """Write a script of ``lines`` whole lines after ``prime`` (blank: a fresh line), only ``cast`` speaking (empty: anyone)."""
+        """Write a script of ``lines`` whole lines after ``prime`` (blank: a fresh line), only ``cast`` speaking (empty:
+        anyone)."""
         options = WriteOptions(lines=lines, temperature=temperature, top_p=top_p, cast=tuple(cast) or None)
         options = check_options(options, self.tokens)  # every setting before the model is built
         seed = parse_seed(seed)
@@ -218,7 +220,8 @@ class PanelState:
         )
 
     def _prime(self, prime: str) -> tuple[list[int], list[int]]:
-        """The prime's ids and those of it to show: a blank prime is a line break (not shown), so the script starts afresh."""
+        """The prime's ids and those of it to show: a blank prime is a line break (not shown), so the script starts
+        afresh."""
         prime = prime.replace("\\n", "\n")
         if not prime.strip():
             if self.tokens.newline is None:
@@ -340,9 +343,11 @@ def generate_panel(
     device: str | torch.device = "cpu",
     precision: str = "fp32",
 ):
-    """The generate panel for ``checkpoint`` (a folder or a loaded :class:`Checkpoint`), saving under ``outputs``: an ipywidgets widget.
+    """The generate panel for ``checkpoint`` (a folder or a loaded :class:`Checkpoint`), saving under ``outputs``: an
+    ipywidgets widget.
 
-    ``device``: "cpu", "cuda", "auto" or a torch.device; ``precision``: "fp32" (the exact model) or "int8" (faster on a CPU).
+    ``device``: "cpu", "cuda", "auto" or a torch.device; ``precision``: "fp32" (the exact model) or "int8" (faster on
+    a CPU).
     """
     _widgets()  # before the checkpoint is read: a missing library is the first thing to hear about
     return GeneratePanel(PanelState(checkpoint, outputs, device, precision)).widget

@@ -1,4 +1,5 @@
-"""The command line: ``scriptgen prepare | train | generate | cast | evaluate | experiment`` (also ``python -m scriptgen``).
+"""The command line: ``scriptgen prepare | train | generate | cast | evaluate | experiment`` (also
+``python -m scriptgen``).
 
     scriptgen train --name seinfeld --max-minutes 8
     scriptgen generate --checkpoint checkpoints/seinfeld --prime "jerry:" --length 400

@@ -1,4 +1,5 @@
-"""``scriptgen evaluate``: held-out loss and perplexity, and the diversity, novelty and cast of samples, per temperature."""
+"""``scriptgen evaluate``: held-out loss and perplexity, and the diversity, novelty and cast of samples, per
+temperature."""
 
 from __future__ import annotations
 

@@ -89,7 +89,8 @@ def smallest_uint(n: int) -> np.dtype:
 
 
 def split_documents(documents: list[dict], val_fraction: float, seed: int) -> Split:
-    """Hold out ``val_fraction`` of the documents (seeded; of each label's, in a labelled corpus); one document: its last part."""
+    """Hold out ``val_fraction`` of the documents (seeded; of each label's, in a labelled corpus); one document: its
+    last part."""
     spans = [(d["start"], d["end"]) for d in documents if d["end"] > d["start"]]
     names = [d["name"] for d in documents if d["end"] > d["start"]]
     groups = [d.get("label") for d in documents if d["end"] > d["start"]]
@@ -122,7 +123,8 @@ def cache_name(source: str | Path | None, level: str, min_count: int, labels: bo
 
 
 def stored_cast(cast: Cast) -> dict:
-    """``cast`` as cast.json holds it: the most frequent MAX_SPEAKERS speakers and MAX_ACTIONS short action lines, and the totals."""
+    """``cast`` as cast.json holds it: the most frequent MAX_SPEAKERS speakers and MAX_ACTIONS short action lines, and
+    the totals."""
     data = cast.to_json()
     data["speakers"] = dict(list(data["speakers"].items())[:MAX_SPEAKERS])
     data["actions"] = dict([(k, v) for k, v in data["actions"].items() if len(k) <= MAX_ACTION_CHARS][:MAX_ACTIONS])
@@ -221,7 +223,8 @@ def _write_ids(
 
 def load_cache(folder: Path, meta: dict) -> Prepared:
     """The cache in ``folder`` that ``meta`` describes; its files are read only if they are regular files
-    (through :mod:`scriptgen.files.safeload`: a FIFO planted there cannot block), vocab.json within a cap for its size."""
+    (through :mod:`scriptgen.files.safeload`: a FIFO planted there cannot block), vocab.json within a cap for its
+    size."""
     n_tokens, vocab_size = meta.get("n_tokens"), meta.get("vocab_size")
     inconsistent = ScriptgenError(f"prepared data in {folder} is inconsistent; {REBUILD}")
     if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in (n_tokens, vocab_size)):

@@ -191,14 +191,16 @@ def _full_blocks(text: str, size: int) -> Generator[str, None, str]:
 
 
 def text_blocks(text: str, size: int | None = None) -> Iterator[str]:
-    """Pieces of ``text`` of about ``size`` characters, cut as :func:`_cut` says (tokenizing them equals tokenizing all)."""
+    """Pieces of ``text`` of about ``size`` characters, cut as :func:`_cut` says (tokenizing them equals tokenizing
+    all)."""
     rest = yield from _full_blocks(text, size or BLOCK_SIZE)
     if rest:
         yield rest
 
 
 def check_encoding(encoding: str) -> str:
-    """The codec's canonical name; ScriptgenError for an unknown codec or one that does not decode to text (base64, zlib, ...)."""
+    """The codec's canonical name; ScriptgenError for an unknown codec or one that does not decode to text (base64,
+    zlib, ...)."""
     try:
         codec = codecs.lookup(encoding)
         b"\0\0\0\0".decode(codec.name)  # LookupError for the bytes-to-bytes codecs (not for empty input)

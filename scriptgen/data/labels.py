@@ -49,7 +49,8 @@ def label_token(name: str) -> str:
 # The corpus side
 # --------------------------------------------------------------------------
 def labelled_files(source: str | Path | None) -> list[tuple[str, str, Path]]:
-    """``(document name, label, file)`` of each .txt file of a labelled corpus folder; the label is its top-level subfolder.
+    """``(document name, label, file)`` of each .txt file of a labelled corpus folder; the label is its top-level
+    subfolder.
 
     Refused with one line: the default corpus, a single file, and a .txt file
     at the folder's top level (under no label).
@@ -109,7 +110,8 @@ def label_ranges(documents: Sequence[dict], ranges: Sequence[tuple[int, int]], l
 # The checkpoint side
 # --------------------------------------------------------------------------
 def read_labels(info: dict, vocab: Vocab, where: str) -> dict[str, int] | None:
-    """The labels (name -> documents) a checkpoint's config.json records in ``data.labels``, checked; None when it has none."""
+    """The labels (name -> documents) a checkpoint's config.json records in ``data.labels``, checked; None when it has
+    none."""
     labels = info.get("data", {}).get("labels")
     if labels is None:
         return None

@@ -75,7 +75,8 @@ def prepare(
     log=print,
     labels: bool = False,
 ) -> Prepared:
-    """Tokenized corpus, from the cache when it is current, else built and cached; ``labels``: see the module's docstring."""
+    """Tokenized corpus, from the cache when it is current, else built and cached; ``labels``: see the module's
+    docstring."""
     files = (
         [f for _, _, f in labels_mod.labelled_files(source)] if labels else corpus_mod.source_files(source)
     )  # first: they check the source
@@ -116,7 +117,8 @@ def prepare(
 
 
 def _count(sources: list[Source], level: str, keep_empty: bool) -> tuple[Counter[str], list[tuple[Source, int]], Cast]:
-    """Pass 1: the token counts, the documents with text (an empty or whitespace-only file is skipped) with their lengths, and their cast."""
+    """Pass 1: the token counts, the documents with text (an empty or whitespace-only file is skipped) with their
+    lengths, and their cast."""
     counts: Counter[str] = Counter()
     kept: list[tuple[Source, int]] = []
     cast = Cast()
@@ -139,7 +141,8 @@ def _count(sources: list[Source], level: str, keep_empty: bool) -> tuple[Counter
 
 
 def _add_lines(cast: Cast, text: str) -> str:
-    """Count the whole lines of ``text`` into ``cast``; returns the unfinished last line (a line longer than a block is counted in pieces)."""
+    """Count the whole lines of ``text`` into ``cast``; returns the unfinished last line (a line longer than a block is
+    counted in pieces)."""
     cut = text.rfind("\n") + 1
     cast.add(text[:cut])
     rest = text[cut:]
@@ -158,7 +161,8 @@ def _merge(cast: Cast, more: Cast) -> None:
 
 @dataclass
 class FixedVocab:
-    """A vocabulary the corpus must be tokenized with (a fine-tuning run's parent's), and what to do with words it lacks."""
+    """A vocabulary the corpus must be tokenized with (a fine-tuning run's parent's), and what to do with words it
+    lacks."""
 
     vocab: Vocab
     unknown: str = "unk"  # "unk": map them to <unk> and count them; "error": refuse the corpus

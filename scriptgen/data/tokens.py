@@ -217,7 +217,8 @@ class Vocab:
 
     @classmethod
     def from_json(cls, data: object, where: str = "vocab.json") -> "Vocab":
-        """The vocabulary saved by :meth:`to_json`; anything malformed is one ScriptgenError naming ``where`` and the field."""
+        """The vocabulary saved by :meth:`to_json`; anything malformed is one ScriptgenError naming ``where`` and the
+        field."""
 
         def bad(why: str) -> ScriptgenError:
             return ScriptgenError(f"{where} is malformed ({why}); re-create the checkpoint or the prepared data")

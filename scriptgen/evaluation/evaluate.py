@@ -151,7 +151,8 @@ def draw_samples(
 
 
 def default_prime(texts: Iterable[str], profile: CastProfile, vocab: Vocab, first_token: str) -> str:
-    """The corpus's most common speaker cue as the text spells it (``jerry:``); else ``first_token`` (the training text's first)."""
+    """The corpus's most common speaker cue as the text spells it (``jerry:``); else ``first_token`` (the training
+    text's first)."""
     names = profile.cast.names()
     if names:
         pattern = re.compile(r"^[ \t]*(%s[ \t]*:)" % re.escape(names[0]), re.IGNORECASE | re.MULTILINE)
@@ -281,7 +282,8 @@ class Evaluation:
         )
 
     def markdown(self) -> str:
-        """The figures as text: the held-out loss and the training split's cast above a table, one row per temperature."""
+        """The figures as text: the held-out loss and the training split's cast above a table, one row per
+        temperature."""
         h, c = self.heldout, self.corpus
         what = "word" if self.level == "word" else "character"
         unknown = f"; {h.unknown:,} unknown {what}{'s' if h.unknown != 1 else ''} ({h.unknown_as})" if h.unknown else ""
@@ -386,7 +388,8 @@ def evaluate_checkpoint(
     label: str | None = None,
     log: Callable[[str], None] = lambda message: print(message, file=sys.stderr),
 ) -> Evaluation:
-    """Held-out loss (validation split, or ``data``) and the sample figures per temperature; see the module's docstring."""
+    """Held-out loss (validation split, or ``data``) and the sample figures per temperature; see the module's
+    docstring."""
     clock = {"start": time.perf_counter()}
     seconds: dict[str, float] = {}
 
@@ -446,7 +449,8 @@ def evaluate_checkpoint(
 
 
 def _label_heldout(model, ckpt: Checkpoint, train: TrainingText, label: str, required: bool = False) -> HeldOut | None:
-    """The held-out loss of ``label``'s validation documents; with ``required``, one line when the split holds none of them."""
+    """The held-out loss of ``label``'s validation documents; with ``required``, one line when the split holds none of
+    them."""
     p = train.prepared
     heldout = label_heldout(model, ckpt.vocab, ckpt.config, p.ids, p.documents, train.val_batches.ranges, label)
     if heldout is None and required:

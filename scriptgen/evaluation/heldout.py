@@ -79,7 +79,8 @@ class HeldOut:
 def position_nats(
     model: RNN, x: torch.Tensor, y: torch.Tensor, hidden: Hidden | None = None
 ) -> tuple[torch.Tensor, Hidden]:
-    """Cross-entropy (nats) of every target in ``y`` (batch, time) given ``x``, in fp32, and the hidden state after it."""
+    """Cross-entropy (nats) of every target in ``y`` (batch, time) given ``x``, in fp32, and the hidden state after
+    it."""
     out, hidden = model.features(x, hidden)
     target = y.to(model.device).reshape(-1).long()
     flat = out.reshape(-1, model.hidden_dim).float()
@@ -92,7 +93,8 @@ def position_nats(
 
 @torch.inference_mode()
 def heldout_nats(model: RNN, batches: StreamBatches) -> tuple[float, int]:
-    """Summed nats and number of scored positions over ``batches``, the state carried from chunk to chunk (as validation)."""
+    """Summed nats and number of scored positions over ``batches``, the state carried from chunk to chunk (as
+    validation)."""
     was_training = model.training
     model.eval()
     total, count = 0.0, 0
@@ -141,7 +143,8 @@ def label_heldout(
     val: list[tuple[int, int]],
     label: str,
 ) -> HeldOut | None:
-    """:class:`HeldOut` of the validation ranges ``val`` that lie in documents of ``label``, batched as validation; None if none do."""
+    """:class:`HeldOut` of the validation ranges ``val`` that lie in documents of ``label``, batched as validation; None
+    if none do."""
     ranges = label_ranges(documents, val, label)
     if not ranges:
         return None
@@ -154,7 +157,8 @@ def label_heldout(
 def text_ids(
     vocab: Vocab, source: str | Path, encoding: str = "utf-8"
 ) -> tuple[np.ndarray, list[tuple[int, int]], int, int]:
-    """Ids of a text (file, folder of .txt files, or "seinfeld"), one range per document; returns (ids, ranges, known, unknown).
+    """Ids of a text (file, folder of .txt files, or "seinfeld"), one range per document; returns (ids, ranges, known,
+    unknown).
 
     Tokens the vocabulary lacks become ``<unk>`` when it has one, else they are
     left out; either way they are counted (``unknown``).  ``known`` counts the
@@ -186,7 +190,8 @@ def text_ids(
 def heldout_on_text(
     model: RNN, ckpt: Checkpoint, source: str | Path, encoding: str, lead: int | None = None
 ) -> HeldOut:
-    """Held-out loss on the text at ``source``, tokenized with the checkpoint's vocabulary; with ``lead`` (a label's token) opening each document."""
+    """Held-out loss on the text at ``source``, tokenized with the checkpoint's vocabulary; with ``lead`` (a label's
+    token) opening each document."""
     vocab, cfg = ckpt.vocab, ckpt.config
     ids, ranges, known, unknown = text_ids(vocab, source, encoding)
     if lead is not None and ranges:

@@ -128,7 +128,8 @@ class NgramIndex:
 
     # -- lookups ----------------------------------------------------------------
     def candidates(self, tokens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Pairs (sample n-gram index, training position) whose hashes agree: every true occurrence, maybe a few false."""
+        """Pairs (sample n-gram index, training position) whose hashes agree: every true occurrence, maybe a few
+        false."""
         # the hash bits only: every key with these high bits, whatever its position, lies in [lo, hi)
         h = self.hashes(tokens) & ~self.low_mask
         if not len(h):

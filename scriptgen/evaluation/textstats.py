@@ -35,7 +35,8 @@ def distinct_n(samples: Iterable[Sequence[str]], n: int) -> float:
 
 
 def repetition_rate(samples: Iterable[Sequence[str]], n: int = 4) -> float:
-    """Share of n-grams that repeat an earlier n-gram of the same sample, pooled over ``samples`` (nan when there are none)."""
+    """Share of n-grams that repeat an earlier n-gram of the same sample, pooled over ``samples`` (nan when there are
+    none)."""
     repeats = total = 0
     for words in samples:
         grams = ngrams(words, n)
@@ -45,7 +46,8 @@ def repetition_rate(samples: Iterable[Sequence[str]], n: int = 4) -> float:
 
 
 def total_variation(p: Counter[str], q: Counter[str]) -> float:
-    """Half the L1 distance between the distributions the counts ``p`` and ``q`` describe (0 = the same, 1 = disjoint)."""
+    """Half the L1 distance between the distributions the counts ``p`` and ``q`` describe
+    (0 = the same, 1 = disjoint)."""
     p_total, q_total = sum(p.values()), sum(q.values())
     if not p_total or not q_total:
         return float("nan")

@@ -203,7 +203,8 @@ SCRIPT_TEMPERATURE, SCRIPT_LENGTH = 0.8, 200  # the samples behind a row's scrip
 
 
 def script_columns(folder: Path, options: ExperimentOptions) -> dict:
-    """What a row's model writes (``scriptgen evaluate``'s figures at one temperature): novelty, distinct-2, repetition."""
+    """What a row's model writes (``scriptgen evaluate``'s figures at one temperature): novelty, distinct-2,
+    repetition."""
     if not options.eval_samples:
         return {}
     from ..evaluation.evaluate import evaluate_checkpoint

@@ -133,7 +133,8 @@ def open_study(optuna, url: str, name: str, trials: int):
 
 
 def check_space(study, space: SearchSpace, meta: dict, name: str) -> None:
-    """The first worker records the search space in the study; the others must search the same space on the same data."""
+    """The first worker records the search space in the study; the others must search the same space on the same
+    data."""
     row = space.row("reference", {n: vs[0] for n, vs in space.grid.axes.items()})
     mine = json.loads(
         json.dumps(
@@ -207,7 +208,8 @@ def trial_order(recorder: Recorder) -> list[str]:
 
 
 def _record(space: SearchSpace, line: dict | None, history: list[dict]) -> list[dict]:
-    """Add a trial's row (None: none) to the shared folder under its lock: re-read what other workers wrote, add, redraw."""
+    """Add a trial's row (None: none) to the shared folder under its lock: re-read what other workers wrote, add,
+    redraw."""
     with lock_folder(space.folder, LOCK_WAIT_S):
         recorder = Recorder(space.folder, "search")
         if line is not None:

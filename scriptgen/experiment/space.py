@@ -25,7 +25,8 @@ from .runner import ExperimentOptions, check_consistent, data_fingerprints, now,
 
 @dataclass
 class SearchSpace:
-    """What every trial of one search shares: the grid, its base config, the axes as Optuna distributions, the results folder."""
+    """What every trial of one search shares: the grid, its base config, the axes as Optuna distributions, the results
+    folder."""
 
     grid: Grid
     base: Config

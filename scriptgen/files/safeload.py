@@ -100,7 +100,8 @@ def meta_cap(paths: Iterable[str | Path]) -> int:
 
 
 def file_kind(mode: int) -> str:
-    """What a file of ``mode`` is in words ("a FIFO (named pipe)", "a folder", ...), for one that is not a regular file."""
+    """What a file of ``mode`` is in words ("a FIFO (named pipe)", "a folder", ...), for one that is not a regular
+    file."""
     return next((name for test, name in _KINDS if test(mode)), "not a regular file")
 
 

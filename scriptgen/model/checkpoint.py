@@ -297,7 +297,8 @@ def read_config(info: Any, path: Path) -> tuple[Config, int]:
 
 
 class _SkipInit(TorchFunctionMode):
-    """Skip parameter initialisation of meta tensors: it fills nothing, and ``normal_`` on meta imports torch._dynamo (~1 s)."""
+    """Skip parameter initialisation of meta tensors: it fills nothing, and ``normal_`` on meta imports torch._dynamo
+    (~1 s)."""
 
     OPS = frozenset(
         "normal_ uniform_ zero_ fill_ trunc_normal_ constant_ zeros_ ones_ orthogonal_ kaiming_uniform_ kaiming_normal_ xavier_uniform_".split()
@@ -313,13 +314,15 @@ class _SkipInit(TorchFunctionMode):
 
 
 def meta_shapes(build) -> dict[str, tuple[int, ...]]:
-    """Name -> shape of the state dict of the model ``build()`` makes, built on the meta device (nothing is allocated)."""
+    """Name -> shape of the state dict of the model ``build()`` makes, built on the meta device (nothing is
+    allocated)."""
     with torch.device("meta"), _SkipInit():
         return {name: tuple(t.shape) for name, t in build().state_dict().items()}
 
 
 def expected_weights(config: Config, vocab_size: int, source: Path) -> dict[str, tuple[int, ...]]:
-    """Name -> shape of the state dict of the model ``config`` describes, built on the meta device (nothing is allocated)."""
+    """Name -> shape of the state dict of the model ``config`` describes, built on the meta device (nothing is
+    allocated)."""
     try:
         return meta_shapes(lambda: RNN.from_config(config, vocab_size))
     except ScriptgenError as exc:

@@ -28,7 +28,8 @@ PREFIX = "average."
 
 
 def warmed_decay(decay: float, n_averaged: int) -> float:
-    """The decay of the update after ``n_averaged`` steps: short at first, ``decay`` after about ``9 / (1 - decay)`` steps."""
+    """The decay of the update after ``n_averaged`` steps: short at first, ``decay`` after about ``9 / (1 - decay)``
+    steps."""
     return min(decay, (1 + n_averaged) / (10 + n_averaged))
 
 

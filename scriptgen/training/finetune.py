@@ -67,7 +67,8 @@ def load_parent(path: str | Path) -> Parent:
 
 
 def resumed_vocab(saved: Checkpoint) -> tuple[FixedVocab | None, dict | None]:
-    """A resumed fine-tuning run tokenizes its corpus with its own vocabulary (its parent's) again; (None, None) for other runs.
+    """A resumed fine-tuning run tokenizes its corpus with its own vocabulary (its parent's) again; (None, None) for
+    other runs.
 
     Returns the vocabulary to prepare with and the parent record to keep in config.json.
     """

@@ -67,7 +67,8 @@ class CurvesView:
 
 
 class LiveCurves:
-    """An ``on_validation(history, sample)`` callback for :func:`scriptgen.training.train`: redraws the curves through ``show``.
+    """An ``on_validation(history, sample)`` callback for :func:`scriptgen.training.train`: redraws the curves through
+    ``show``.
 
     The latest sample stays under the plot until a newer one comes (samples
     are drawn every ``sample_every`` validations).

@@ -27,7 +27,8 @@ STOP_REASONS = ("", "interrupted", "time budget", "patience", "epochs")
 
 
 def stop_reason(state, cfg, signalled: bool) -> str:
-    """Why a run in ``state`` under ``cfg`` must stop now ("" while it goes on); reaching an end comes before a signal."""
+    """Why a run in ``state`` under ``cfg`` must stop now ("" while it goes on); reaching an end comes before a
+    signal."""
     if state.epoch >= cfg.epochs:
         return "epochs"
     if cfg.patience and state.stale >= cfg.patience:

@@ -253,7 +253,8 @@ class Trainer:
         return value
 
     def validate(self) -> float:
-        """Validation loss on the held-out split; records it, anneals the learning rate, draws a sample if due, saves."""
+        """Validation loss on the held-out split; records it, anneals the learning rate, draws a sample if due,
+        saves."""
         val = evaluate(
             self.eval_model, self.data.val_batches, self.amp_dtype
         )  # every process: the same figure, no communication
@@ -320,7 +321,8 @@ class Trainer:
 
     # -- the loop -----------------------------------------------------------------
     def agreed_stop_reason(self) -> str:
-        """Why the run must stop now ("" while it goes on), the same on every process (the strongest of theirs; a collective call)."""
+        """Why the run must stop now ("" while it goes on), the same on every process (the strongest of theirs; a
+        collective call)."""
         reason = stop_reason(self.state, self.cfg, self.stop is not None and self.stop.is_set())
         if not self.dist.enabled:
             return reason

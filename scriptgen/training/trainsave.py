@@ -1,4 +1,5 @@
-"""A training run's checkpoint folder: what :class:`scriptgen.training.train.Trainer` writes at each validation and reads on ``--resume``.
+"""A training run's checkpoint folder: what :class:`scriptgen.training.train.Trainer` writes at each validation and
+reads on ``--resume``.
 
 The files are described in :mod:`scriptgen.model.checkpoint` (the folder, written
 atomically) and :mod:`scriptgen.training.trainstate` (the training state).  This module

@@ -113,7 +113,8 @@ def training_files(
     device: torch.device,
     extra: dict[str, torch.Tensor] | None = None,
 ) -> dict[str, bytes]:
-    """``trainer.json`` and ``trainer.safetensors`` of the current step (``extra``: more named tensors, e.g. averaged weights)."""
+    """``trainer.json`` and ``trainer.safetensors`` of the current step (``extra``: more named tensors, e.g. averaged
+    weights)."""
     opt_tensors, groups = flatten_optimizer(optimizer.state_dict())
     tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
     tensors.update(opt_tensors)

@@ -89,7 +89,8 @@ class ScriptTokens:
             ]
 
     def resolve(self, names: list[str] | tuple[str, ...], flag: str = "--cast") -> tuple[str, ...]:
-        """The cast names ``names`` stands for (lowercased; for --cast duplicates dropped); one error line for an unknown one."""
+        """The cast names ``names`` stands for (lowercased; for --cast duplicates dropped); one error line for an
+        unknown one."""
         wanted = [n for n in (speaker_name(n) for n in names) if n]
         if flag != "--turns":
             wanted = list(dict.fromkeys(wanted))
@@ -138,7 +139,8 @@ class ScriptTokens:
         return mask
 
     def spellings(self, name: str) -> list[tuple[int, ...]]:
-        """Char level: the ids of ``"name: "`` as written lowercase, capitalised and in capitals, those the vocabulary can write."""
+        """Char level: the ids of ``"name: "`` as written lowercase, capitalised and in capitals, those the vocabulary
+        can write."""
         found = []
         for form in dict.fromkeys((name, name.title(), name.upper())):
             try:
@@ -156,7 +158,8 @@ class CueChooser:
         self._options: dict[tuple, list[Option]] = {}
 
     def options(self, speakers: tuple[str, ...], actions: bool, blank: bool = True) -> list[Option]:
-        """How a line may start: each speaker's cue in each spelling, the action brackets (``actions``), an empty line (``blank``)."""
+        """How a line may start: each speaker's cue in each spelling, the action brackets (``actions``), an empty line
+        (``blank``)."""
         key = (speakers, actions, blank)
         if key not in self._options:
             t = self.tokens
@@ -170,7 +173,8 @@ class CueChooser:
 
     @torch.inference_mode()
     def log_probs(self, logits: torch.Tensor, hidden, options: list[Option], temperature: float) -> torch.Tensor:
-        """Log-probability of each option's characters from the state ``hidden`` whose next scores are ``logits`` (1, V).
+        """Log-probability of each option's characters from the state ``hidden`` whose next scores are ``logits``
+        (1, V).
 
         Each character's distribution is the sampler's at ``temperature``
         (top-k and top-p are not applied to this choice).  All options of
@@ -200,7 +204,8 @@ class CueChooser:
     def choose(
         self, logits: torch.Tensor, hidden, options: list[Option], temperature: float, generator: torch.Generator
     ) -> Option:
-        """One option, drawn with probability proportional to the model's (temperature-scaled) probability of its characters."""
+        """One option, drawn with probability proportional to the model's (temperature-scaled) probability of its
+        characters."""
         probs = torch.softmax(self.log_probs(logits, hidden, options, temperature), dim=0)
         cdf = torch.cumsum(probs, dim=0)
         u = torch.rand(1, generator=generator, device=generator.device, dtype=cdf.dtype).to(cdf.device) * cdf[-1]

@@ -14,8 +14,9 @@ the carried hidden state (no window is re-fed).  This module holds :func:`genera
 and the plain :func:`generate_reference` it is tested against.  One draw
 (the settings' checks, temperature, top-k, top-p, a seeded generator) is
 ``draw.py``; the fast one-step machinery, :class:`Sampler`, is ``sampler.py``;
-steering a script (whole lines, who speaks, repetition penalty) is ``writer.py``.  :func:`generate` returns exactly ``length`` new
-token ids; decoding is the vocabulary's job.
+steering a script (whole lines, who speaks, repetition penalty) is ``writer.py``.
+:func:`generate` returns exactly ``length`` new token ids; decoding is the
+vocabulary's job.
 """
 
 from __future__ import annotations

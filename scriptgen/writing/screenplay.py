@@ -80,7 +80,8 @@ def check_format(fmt: str) -> str:
 
 
 def escape_inline(text: str) -> str:
-    """``text`` with Fountain's inline markup made literal: emphasis (``*``, ``_``), notes (``[[``) and so boneyards (``/*``)."""
+    """``text`` with Fountain's inline markup made literal: emphasis (``*``, ``_``), notes (``[[``) and so boneyards
+    (``/*``)."""
     text = text.replace("*", "\\*").replace("_", "\\_")
     return re.sub(r"\[(?=\[)", "[\\\\", text)
 
@@ -196,7 +197,8 @@ _SCREENPLAIN_ESCAPE = re.compile(r"\\_|(?<=\[)\\\[")
 
 
 def parse_fountain(fountain: str, fmt: str = "fountain"):
-    """screenplain's ``Screenplay`` of Fountain text from :func:`to_fountain`, every escape read as the character it keeps."""
+    """screenplain's ``Screenplay`` of Fountain text from :func:`to_fountain`, every escape read as the character it
+    keeps."""
     parser = _require("screenplain.parsers.fountain", fmt)
     screenplay = parser.parse(io.StringIO(_SCREENPLAIN_ESCAPE.sub(lambda m: _LITERAL[m.group()], fountain)))
     for rich in _rich_strings(screenplay.paragraphs):
@@ -214,7 +216,8 @@ def _restore(rich):
 
 
 def _rich_strings(paragraphs):
-    """Every piece of text of screenplain paragraphs (its types: Dialog, DualDialog, Action, Slug, Transition, Section)."""
+    """Every piece of text of screenplain paragraphs (its types: Dialog, DualDialog, Action, Slug, Transition,
+    Section)."""
     for para in paragraphs:
         if hasattr(para, "left"):  # DualDialog
             yield from _rich_strings([para.left, para.right])

@@ -158,7 +158,8 @@ class ScriptWriter:
         return o.lines is not None or o.cast is not None or bool(o.turns) or not o.actions or o.repetition_penalty != 1
 
     def write(self, context: list[int], options: WriteOptions, generator: torch.Generator) -> Written:
-        """New tokens after ``context``, which the sampler has just been fed (its last line tells where a line stands)."""
+        """New tokens after ``context``, which the sampler has just been fed (its last line tells where a line
+        stands)."""
         o = self.check(options)
         sampler = self.sampler
         if sampler.logits is None:
@@ -244,7 +245,8 @@ class ScriptWriter:
     def _scores(
         self, logits: torch.Tensor, line: _Line, o: WriteOptions, restricted: bool, window: deque[int]
     ) -> torch.Tensor:
-        """The step's scores with what may not be drawn at -inf and the repetition penalty applied; ``logits`` itself if neither."""
+        """The step's scores with what may not be drawn at -inf and the repetition penalty applied; ``logits`` itself if
+        neither."""
         # Steering is by masking, not by rejection: tokens that may not come next get -inf, so the softmax
         # renormalises the model's own probabilities over what is allowed (a cast of everyone masks nothing
         # and draws exactly the plain sampler's tokens).  At a line start the cue tokens outside the cast are
@@ -265,7 +267,8 @@ class ScriptWriter:
         return scores
 
     def _start_mask(self, allowed: tuple[str, ...] | None, actions: bool, blank: bool) -> torch.Tensor | None:
-        """True for what may not open a line: under a cast all but its cues, the action openers and (``blank``) the line break; else nothing or the openers."""
+        """True for what may not open a line: under a cast all but its cues, the action openers and (``blank``) the line
+        break; else nothing or the openers."""
         key = (allowed, actions, blank)
         if key not in self._masks:  # built once per setting: a line start is every few tokens
             t = self.tokens
@@ -280,7 +283,8 @@ class ScriptWriter:
         return self._masks[key]
 
     def _cut_back(self, new: list[int], line: _Line, start: tuple) -> None:
-        """End at the last line end of ``new`` (state restored to it); with none, at the context's line start, or add a line break."""
+        """End at the last line end of ``new`` (state restored to it); with none, at the context's line start, or add a
+        line break."""
         keep, _ = self._last_end
         if keep == 0 and not line.starts_fresh:  # the prime's own line never ended: end it here
             self.sampler.feed([self.tokens.newline])
@@ -294,7 +298,8 @@ class ScriptWriter:
 
 
 def check_options(options: WriteOptions, tokens: ScriptTokens) -> WriteOptions:
-    """``options`` with every setting checked (one error line each) and the names resolved to the cast's (needs no model)."""
+    """``options`` with every setting checked (one error line each) and the names resolved to the cast's (needs no
+    model)."""
     o, level = options, tokens.level
     top_k = check_sampling(o.cap(level), o.temperature, o.top_k, len(tokens.vocab), o.top_p)
     if o.lines is not None:
