@@ -56,7 +56,10 @@ def time_cli(checkpoint: Path, data_dir: str) -> dict:
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     start = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, "-m", "scriptgen", "evaluate", "--checkpoint", str(checkpoint), "--data-dir", data_dir, "--json"],
+        [
+            sys.executable, "-m", "scriptgen", "evaluate",
+            "--checkpoint", str(checkpoint), "--data-dir", data_dir, "--json",
+        ],
         capture_output=True, text=True, env=env, check=True,
     )  # fmt: skip
     wall = time.perf_counter() - start
@@ -98,7 +101,8 @@ def time_index(n_tokens: int) -> dict:
     check = time.perf_counter() - start
     return {
         "index_tokens": n_tokens, "index_build_s": round(build, 2), "index_mb": round(index.keys.nbytes / 2**20, 1),
-        "peak_rss_growth_mb": round(grown, 1), "check_30_samples_s": round(check, 3), "mean_novelty": round(float(np.mean(novelty)), 3),
+        "peak_rss_growth_mb": round(grown, 1), "check_30_samples_s": round(check, 3),
+        "mean_novelty": round(float(np.mean(novelty)), 3),
     }  # fmt: skip
 
 

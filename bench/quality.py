@@ -34,7 +34,8 @@ BEFORE = {
     "word": {**REGULARIZERS_OFF, "hidden_dim": 256, "dropout": 0.2},
     "char": {
         **REGULARIZERS_OFF,
-        "embedding_dim": 64, "hidden_dim": 512, "n_layers": 2, "dropout": 0.2, "seq_len": 128, "batch_size": 32, "lr": 0.002,
+        "embedding_dim": 64, "hidden_dim": 512, "n_layers": 2, "dropout": 0.2,
+        "seq_len": 128, "batch_size": 32, "lr": 0.002,
     },
 }  # fmt: skip
 

@@ -91,8 +91,11 @@ def main() -> None:
                 runs[name].append(time_once(root, args.steps, args.level, Path(tmp) / f"data-{name}"))
                 print(f"{name} run {i + 1}: {runs[name][-1]:,.0f} tokens/s", file=sys.stderr)
     ref, head = statistics.median(runs["ref"]), statistics.median(runs["head"])
-    emit({"ref": args.ref, "ref_tokens_per_s": round(ref), "head_tokens_per_s": round(head), "ratio": round(head / ref, 3),
-          "runs": {k: [round(v) for v in vs] for k, vs in runs.items()}, "steps": args.steps, "level": args.level, **machine()})  # fmt: skip
+    emit({
+        "ref": args.ref, "ref_tokens_per_s": round(ref), "head_tokens_per_s": round(head),
+        "ratio": round(head / ref, 3), "runs": {k: [round(v) for v in vs] for k, vs in runs.items()},
+        "steps": args.steps, "level": args.level, **machine(),
+    })  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -51,7 +51,8 @@ CHAR_RECIPE: dict[str, Any] = {
     "lr": 0.002,
     "dropout": 0.1,
     "dropout_input": 0.1,
-    "dropout_embed": 0.0,  # dropping a character everywhere in a step is too coarse a noise (AWD-LSTM's char runs use none)
+    # dropping a character everywhere in a step is too coarse a noise (AWD-LSTM's char runs use none)
+    "dropout_embed": 0.0,
     "weight_drop": 0.2,
 }
 
@@ -84,7 +85,8 @@ class Config:
     n_layers: int = _field(2, "number of stacked recurrent layers")
     dropout: float = _field(0.3, "dropout between the layers and before the output layer, in [0, 1)")
     tie_weights: bool = _field(False, "share the embedding and output weights (needs --output softmax and equal sizes)")
-    # AWD-LSTM regularizers (Merity et al., 2017): on by default (the measured recipe, bench/RESULTS.md), off in checkpoints that predate them
+    # AWD-LSTM regularizers (Merity et al., 2017): on by default (the measured recipe, bench/RESULTS.md),
+    # off in checkpoints that predate them
     dropout_input: float = _field(0.3, "dropout on the token embeddings fed to the first layer, in [0, 1)")
     dropout_embed: float = _field(
         0.1, "embedding dropout: share of vocabulary words whose whole embedding is zeroed per step, in [0, 1)"

@@ -36,7 +36,8 @@ FLAGS = [
     ("--train-data", {"default": None, "metavar": "PATH", "help": "where the checkpoint's training text is now, if it "
                       "moved; it must be the same text (default: the path recorded in the checkpoint)"}),
     ("--samples", {"type": int, "default": 10, "help": "samples per temperature (default: 10)"}),
-    ("--length", {"type": int, "default": 200, "help": "new tokens per sample; with --lines, their cap (default: 200)"}),
+    ("--length", {"type": int, "default": 200, "help": "new tokens per sample; with --lines, their cap "
+                  "(default: 200)"}),
     ("--lines", {"type": int, "default": None, "help": "samples of this many whole lines, as generate --lines "
                  "(default: off, --length tokens)"}),
     ("--temperature", {"type": temperatures, "default": [0.5, 0.8, 1.0], "help": "one temperature or a list such as "
@@ -60,9 +61,10 @@ def run(args: argparse.Namespace) -> int:
     encoding = args.encoding or "utf-8"
     check_encoding(encoding)
     report = evaluate_checkpoint(
-        args.checkpoint, args.data, samples=args.samples, length=args.length, lines=args.lines, temperatures=args.temperature, seed=args.seed,
-        prime=args.prime, train_data=args.train_data, data_dir=args.data_dir, encoding=encoding, device=args.device, precision=args.precision,
-        label=args.label,
+        args.checkpoint, args.data, samples=args.samples, length=args.length, lines=args.lines,
+        temperatures=args.temperature, seed=args.seed, prime=args.prime,
+        train_data=args.train_data, data_dir=args.data_dir, encoding=encoding,
+        device=args.device, precision=args.precision, label=args.label,
     )  # fmt: skip
     print(json.dumps(report.to_json(), ensure_ascii=False) if args.json else report.markdown())
     return 0

@@ -100,7 +100,8 @@ def run(args: argparse.Namespace) -> int:
     grid = load_grid(args.grid)
     options = ExperimentOptions(
         name=args.name, out_dir=args.out_dir, data=args.data, data_dir=args.data_dir, encoding=args.encoding or "utf-8",
-        epochs=args.epochs, budget_minutes=args.budget_minutes, eval_tokens=args.eval_tokens, eval_samples=args.eval_samples,
+        epochs=args.epochs, budget_minutes=args.budget_minutes,
+        eval_tokens=args.eval_tokens, eval_samples=args.eval_samples,
         progress=False if args.no_progress else None,
         log=lambda msg: print(msg, file=sys.stderr),
     )  # fmt: skip

@@ -167,7 +167,9 @@ def run(args: argparse.Namespace) -> int:
     length = args.length if args.length is not None else (100 if args.interactive else None)
     options = WriteOptions(
         length, args.lines, args.temperature[0], args.top_k, args.top_p, args.repetition_penalty,
-        tuple(args.cast) if args.cast is not None else None, tuple(args.turns) if args.turns is not None else None, not args.no_actions,
+        tuple(args.cast) if args.cast is not None else None,
+        tuple(args.turns) if args.turns is not None else None,
+        not args.no_actions,
     )  # fmt: skip
     tokens = ScriptTokens(vocab, ckpt.cast)
     for temperature in args.temperature:  # every setting and name, before the model is built
@@ -201,7 +203,8 @@ def run(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
         chat(
-            sampler, vocab, sys.stdin, sys.stdout, sys.stderr, seed=args.seed, unknown=unknown, options=options, known_cast=ckpt.cast,
+            sampler, vocab, sys.stdin, sys.stdout, sys.stderr,
+            seed=args.seed, unknown=unknown, options=options, known_cast=ckpt.cast,
             prompt=(lambda: print("> ", end="", file=sys.stderr, flush=True)) if interactive else None, start=lead,
         )  # fmt: skip
         return 0

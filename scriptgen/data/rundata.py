@@ -73,7 +73,8 @@ def load_run_data(
         cfg = cfg.replace(cutoffs=cutoffs) if cutoffs else cfg.replace(output="softmax")
     _check_sizes(cfg, n_train, n_val)
     train_batches = StreamBatches(
-        prepared.ids, cfg.batch_size, cfg.seq_len, "training", split.train, shuffle_seed=cfg.seed, jitter=cfg.bptt_jitter,
+        prepared.ids, cfg.batch_size, cfg.seq_len, "training", split.train,
+        shuffle_seed=cfg.seed, jitter=cfg.bptt_jitter,
         leads=lead_ids(prepared.documents, split.train, prepared.vocab),
     )  # fmt: skip
     val_rows = min(cfg.batch_size, max(1, (n_val - 1) // cfg.seq_len))

@@ -111,7 +111,8 @@ def training_text(
             "scriptgen that trained it"
         )
     prepared = prepare(
-        None if source == corpus.DEFAULT_SOURCE else source, ckpt.config.level, ckpt.config.min_count, data_dir, encoding, log=log, labels=ckpt.config.labels
+        None if source == corpus.DEFAULT_SOURCE else source, ckpt.config.level, ckpt.config.min_count,
+        data_dir, encoding, log=log, labels=ckpt.config.labels
     )  # fmt: skip
     return TrainingText(prepared, run.split.train, run.val_batches, run.split.val_documents)
 
@@ -227,7 +228,8 @@ def score_samples(
         longest_document = train.document_at(copies.train_start)
     cast = CastProfile(Cast.of(chosen_lines(vocab.decode(prime_ids + s)) for s in samples))
     return SampleScores(
-        temperature, len(samples), sum(map(len, samples)), [distinct_n(words, n) for n in (1, 2, 3)], repetition_rate(words, 4),
+        temperature, len(samples), sum(map(len, samples)),
+        [distinct_n(words, n) for n in (1, 2, 3)], repetition_rate(words, 4),
         index.n, 1.0 - copied / spans if spans else math.nan, best[0] if best else 0, longest_text, longest_document,
         cast, cast.speaker_tvd(corpus_profile),
     )  # fmt: skip
@@ -312,8 +314,8 @@ class Evaluation:
         for r in self.rows:
             longest = f"{r.longest} tokens" if r.longest else f"< {r.copy_span} tokens"
             cells = [
-                f"{r.temperature:g}", *(number(d, ",.3f") for d in r.distinct), _pct(r.repetition), _pct(r.novelty), longest,
-                _cell(r.longest_document) or "-", number(r.speaker_tvd, ",.3f"), _pct(r.cast.action_share),
+                f"{r.temperature:g}", *(number(d, ",.3f") for d in r.distinct), _pct(r.repetition), _pct(r.novelty),
+                longest, _cell(r.longest_document) or "-", number(r.speaker_tvd, ",.3f"), _pct(r.cast.action_share),
                 number(r.cast.words_per_line, ",.1f"),
             ]  # fmt: skip
             lines.append("| " + " | ".join(cells) + " |")

@@ -3,7 +3,7 @@
     from scriptgen.evaluation.novelty import NgramIndex
 
     index = NgramIndex(prepared.ids, split.train, n=8, vocab_size=len(vocab))   # every 8-gram of the training split
-    copies = index.match(sample_ids)        # Copies: which 8-grams of the sample occur in training, the longest copied span
+    copies = index.match(sample_ids)  # Copies: which 8-grams of the sample occur in training, the longest copied span
     print(copies.novelty, copies.longest, copies.train_start)
 
 Built for big, memory-mapped corpora, without a Python set of n-grams:

@@ -273,7 +273,8 @@ def write_reports(
                 folder / "combined.toml",
                 config_toml(
                     cfg,
-                    f"{title}: each axis's best value together (scriptgen experiment).\nNot itself trained in the grid.",
+                    f"{title}: each axis's best value together (scriptgen experiment).\n"
+                    "Not itself trained in the grid.",
                 ).encode("utf-8"),
             )
         except ScriptgenError:

@@ -26,13 +26,16 @@ from ..training.history import history_csv, read_csv, read_history
 
 RESULT_FIELDS = (
     "row", "axis", "value", "benchmark",
-    "train_loss", "last_val_loss", "best_val_loss", "steps", "epochs", "stop_reason", "novelty", "distinct_2", "repetition",
-    "train_s", "wall_s", "tokens_per_s", "peak_rss_mb", "cpu_util_pct", "process_cpu_pct", "gpu_util_pct", "gpu_mem_mb", "cuda_peak_mb",
+    "train_loss", "last_val_loss", "best_val_loss", "steps", "epochs", "stop_reason",
+    "novelty", "distinct_2", "repetition",
+    "train_s", "wall_s", "tokens_per_s", "peak_rss_mb", "cpu_util_pct", "process_cpu_pct",
+    "gpu_util_pct", "gpu_mem_mb", "cuda_peak_mb",
     "device", "seed", "changes", "config", "data", "data_fingerprint",
     "git_commit", "scriptgen", "torch", "python", "platform", "cpu_count", "finished_at",
 )  # fmt: skip
 _FLOAT_FIELDS = (
-    "train_loss", "last_val_loss", "best_val_loss", "epochs", "novelty", "distinct_2", "repetition", "train_s", "wall_s", "tokens_per_s",
+    "train_loss", "last_val_loss", "best_val_loss", "epochs", "novelty", "distinct_2", "repetition",
+    "train_s", "wall_s", "tokens_per_s",
     "peak_rss_mb", "cpu_util_pct", "process_cpu_pct", "gpu_util_pct", "gpu_mem_mb", "cuda_peak_mb",
 )  # fmt: skip
 _INT_FIELDS = ("steps", "seed", "cpu_count")

@@ -210,8 +210,8 @@ def script_columns(folder: Path, options: ExperimentOptions) -> dict:
     from ..evaluation.evaluate import evaluate_checkpoint
 
     scores = evaluate_checkpoint(
-        folder, samples=options.eval_samples, length=SCRIPT_LENGTH, temperatures=(SCRIPT_TEMPERATURE,), data_dir=options.data_dir,
-        encoding=options.encoding, log=lambda message: None,
+        folder, samples=options.eval_samples, length=SCRIPT_LENGTH, temperatures=(SCRIPT_TEMPERATURE,),
+        data_dir=options.data_dir, encoding=options.encoding, log=lambda message: None,
     ).rows[0]  # fmt: skip
     return {
         "novelty": rounded(scores.novelty, 4),

@@ -103,7 +103,8 @@ def open_study(optuna, url: str, name: str, trials: int):
             warnings.simplefilter(
                 "ignore", optuna.exceptions.ExperimentalWarning
             )  # heartbeats are "experimental" in optuna
-            # a stale trial is queued again with its configuration (the newer class first; optuna < 4.9 has the older one)
+            # a stale trial is queued again with its configuration
+            # (the newer class first; optuna < 4.9 has the older one)
             retry = getattr(storages, "RetryHeartbeatStaleTrialCallback", None)
             callback = {"heartbeat_stale_trial_callback": retry(max_retry=MAX_RETRY)} if retry else {
                 "failed_trial_callback": storages.RetryFailedTrialCallback(max_retry=MAX_RETRY)

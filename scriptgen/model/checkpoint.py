@@ -301,7 +301,10 @@ class _SkipInit(TorchFunctionMode):
     (~1 s)."""
 
     OPS = frozenset(
-        "normal_ uniform_ zero_ fill_ trunc_normal_ constant_ zeros_ ones_ orthogonal_ kaiming_uniform_ kaiming_normal_ xavier_uniform_".split()
+        (
+            "normal_ uniform_ zero_ fill_ trunc_normal_ constant_ zeros_ ones_ orthogonal_ kaiming_uniform_ "
+            "kaiming_normal_ xavier_uniform_"
+        ).split()
     )
 
     def __torch_function__(self, func, types, args=(), kwargs=None):

@@ -231,7 +231,8 @@ def _restore_scheduler(scheduler, saved: Any, state: TrainState, path: Path) -> 
 # may differ between a run and its resumption; everything else must match
 # (patience and the samples: they decide when to stop and what to show, not what a step does)
 RESUMABLE_CHANGES = (
-    "epochs", "max_minutes", "eval_interval", "device", "precision", "extra", "patience", "sample_every", "sample_prime", "sample_length",
+    "epochs", "max_minutes", "eval_interval", "device", "precision", "extra",
+    "patience", "sample_every", "sample_prime", "sample_length",
 )  # fmt: skip
 
 
