@@ -65,7 +65,7 @@ instead lets Optuna pick ``--trials`` configurations from the same space
 (each axis's values, combined freely) at a fixed per-trial budget; it writes
 ``search.csv``, ``search.md``, ``search.png`` and ``best.toml`` (the best trial as
 a ready-to-use grid file) beside them, and resumes the same way.
-"""
+"""  # noqa: E501 (the example command stays one line, to copy)
 
 from .grid import BENCHMARK, MAX_ROWS, MODES, Grid, Row, config_toml, load_grid, parse_grid
 from .monitor import ResourceMonitor, git_commit, machine_info
