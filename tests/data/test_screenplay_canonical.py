@@ -14,16 +14,36 @@ from scriptgen.data.screenplay.elements import (
 )
 from scriptgen.data.tokens import word_tokenize
 
-_PIECES = ["INT. ", "EXT.", "I/E ", ": ", ":", "(", ")", "[", "]", "!", ".", "..", "> ", "~ ", " TO:", "CUT", "^", " ", "\n", "a", "B"]
+_PIECES = [
+    "INT. ",
+    "EXT.",
+    "I/E ",
+    ": ",
+    ":",
+    "(",
+    ")",
+    "[",
+    "]",
+    "!",
+    ".",
+    "..",
+    "> ",
+    "~ ",
+    " TO:",
+    "CUT",
+    "^",
+    " ",
+    "\n",
+    "a",
+    "B",
+]
 _TEXT = st.one_of(
     st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), max_size=30),
     st.lists(st.sampled_from(_PIECES), max_size=8).map("".join),
 )
 _ELEMENT = st.one_of(
     st.builds(Element, st.sampled_from(KINDS), _TEXT),
-    st.builds(
-        lambda n, x: Element("character", n, n, tuple(x)), _TEXT, st.lists(_TEXT, max_size=2)
-    ),
+    st.builds(lambda n, x: Element("character", n, n, tuple(x)), _TEXT, st.lists(_TEXT, max_size=2)),
 )
 
 

@@ -20,4 +20,14 @@ Imports :mod:`scriptgen.data.script`, :mod:`scriptgen.files` and the root module
 
 from .elements import KINDS, Element, Screenplay, cast_of, cue, from_canonical, normalise, stats_of, to_canonical
 
-__all__ = ["KINDS", "Element", "Screenplay", "cast_of", "cue", "from_canonical", "normalise", "stats_of", "to_canonical"]
+__all__ = [
+    "KINDS",
+    "Element",
+    "Screenplay",
+    "cast_of",
+    "cue",
+    "from_canonical",
+    "normalise",
+    "stats_of",
+    "to_canonical",
+]

@@ -171,7 +171,9 @@ def to_canonical(elements: list[Element]) -> str:
                 lines.append("")
             lines.append(e.text if SLUG.match(e.text) else "." + e.text)
         elif e.kind == "transition":
-            lines.append(e.text if TRANSITION.fullmatch(e.text) and line_kind(e.text) == "transition" else "> " + e.text)
+            lines.append(
+                e.text if TRANSITION.fullmatch(e.text) and line_kind(e.text) == "transition" else "> " + e.text
+            )
         elif e.kind == "shot":
             lines.append("~ " + e.text)
         else:  # action, and a spoken element with no cue before it (not normal)
