@@ -27,7 +27,8 @@ OUTPUTS = ("adaptive", "softmax")
 MAX_SAMPLE_LENGTH = 100_000  # a sample while training is a glance, not a script
 
 # Fields that define the prepared data; changing them means another vocabulary.
-DATA_FIELDS = ("level", "min_count", "val_fraction", "split_seed", "labels")
+DATA_FIELDS = ("level", "min_count", "val_fraction", "split_seed", "labels", "format")
+INPUT_FORMATS = ("auto", "transcript", "screenplay", "fountain", "fdx", "pdf")  # scriptgen.data.screenplay.formats
 
 # The regularizers of issue #17, switched off: a config.json or results row written before
 # these fields existed was trained without them, whatever today's defaults are.
@@ -77,6 +78,12 @@ class Config:
     labels: bool = _field(
         False,
         "each top-level subfolder of --data is a genre label the model learns (generate --label NAME writes in it)",
+    )
+    format: str = _field(
+        "auto",
+        "how --data files are read: auto (by extension, then content), transcript (name: words lines), "
+        "screenplay (plain screenplay text), fountain, fdx or pdf",
+        choices=INPUT_FORMATS,
     )
     # --- model ------------------------------------------------------------
     cell: str = _field("lstm", f"recurrent cell: {', '.join(CELLS)}", choices=CELLS)

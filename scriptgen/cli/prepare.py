@@ -17,7 +17,7 @@ def add_parser(sub) -> None:
     )
     add_data_flags(p)
     p.add_argument("--force", action="store_true", help="rebuild even if the cache is current (default: off)")
-    add_config_flags(p, ["level", "min-count", "labels"])
+    add_config_flags(p, ["level", "min-count", "labels", "format"])
 
 
 def run(args: argparse.Namespace) -> int:
@@ -25,9 +25,18 @@ def run(args: argparse.Namespace) -> int:
 
     encoding = args.encoding or "utf-8"
     check_encoding(encoding)
-    cfg = Config(**{k: getattr(args, k) for k in ("level", "min_count", "labels") if hasattr(args, k)}).validate()
+    cfg = Config(
+        **{k: getattr(args, k) for k in ("level", "min_count", "labels", "format") if hasattr(args, k)}
+    ).validate()
     prepared = prepare(
-        args.data, cfg.level, cfg.min_count, args.data_dir, encoding=encoding, force=args.force, labels=cfg.labels
+        args.data,
+        cfg.level,
+        cfg.min_count,
+        args.data_dir,
+        encoding=encoding,
+        force=args.force,
+        labels=cfg.labels,
+        fmt=cfg.format,
     )
     split = prepared.split(cfg.val_fraction, cfg.split_seed)
     print(

@@ -7,8 +7,11 @@
 ``python -m scriptgen prepare --data PATH`` runs the same from the shell.  The
 modules, in the order the text flows through them:
 
-- ``corpus.py``: a file or folder of ``.txt`` files (or the default corpus,
+- ``corpus.py``: a file or folder of ``.txt`` (and screenplay) files (or the default corpus,
   ``seinfeld.py``) -> documents, read through :mod:`scriptgen.files.safeload`;
+- ``screenplay/``: screenplays (Fountain, Final Draft, PDF, plain screenplay
+  text) read into one element list and written as one canonical training text;
+  ``screenplay/formats.py`` says which reader a file gets;
 - ``script.py``: what a line of a script is (dialogue with its speaker cue,
   action, text) and the corpus's cast;
 - ``tokens.py``: text <-> ids at word or char level (:class:`Vocab`);

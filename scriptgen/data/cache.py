@@ -79,6 +79,9 @@ class Source:
     name: str
     blocks: Callable[[], Iterator[str]]
     label: str | None = None  # its genre label, in a labelled corpus
+    cast: Cast | None = None  # a screenplay's cast, from its elements (a transcript's is read from its lines)
+    format: str = "transcript"  # the reader it went through (scriptgen.data.screenplay.formats)
+    stats: dict | None = None  # a screenplay's scenes, characters and elements per kind
 
 
 def smallest_uint(n: int) -> np.dtype:

@@ -40,11 +40,14 @@ from typing import BinaryIO
 
 from ..errors import ScriptgenError
 from ..files.safeload import NotRegular, file_kind, open_regular
+from .screenplay.elements import Screenplay
+from .screenplay.formats import SUFFIXES, format_of, read_screenplay
 from .seinfeld import LAUGH_CUE as LAUGH_CUE  # re-exported: the default corpus's names, importable from here too
 from .seinfeld import episode_to_script as episode_to_script
 from .seinfeld import read_episodes, seinfeld_files
 
 DEFAULT_SOURCE = "seinfeld"
+CORPUS_SUFFIXES = tuple(SUFFIXES)  # .txt, and the screenplays' .fountain, .spmd, .fdx, .pdf
 
 _SNIFF_BYTES = 8192
 _SURROGATE = re.compile("[\ud800-\udfff]")  # text that cannot be written as UTF-8 (a lone surrogate)
@@ -116,7 +119,8 @@ def _read_block(fh: BinaryIO, path: Path, n: int) -> bytes:
 
 
 def _folder_files(root: Path) -> list[Path]:
-    """The ``.txt`` files under ``root`` (not hidden ones, not under hidden folders or symbolic links to folders)."""
+    """The ``.txt`` (and screenplay) files under ``root`` (not hidden ones, not under hidden folders or symbolic links
+    to folders)."""
 
     def unreadable(exc: OSError) -> None:
         raise _refused(Path(exc.filename or root), exc)
@@ -125,7 +129,7 @@ def _folder_files(root: Path) -> list[Path]:
     for folder, subfolders, names in os.walk(root, onerror=unreadable):
         subfolders[:] = [d for d in subfolders if not d.startswith(".")]
         for name in names:
-            if name.endswith(".txt") and not name.startswith("."):
+            if name.lower().endswith(CORPUS_SUFFIXES) and not name.startswith("."):
                 files.append(Path(folder, name))
                 _check_regular(files[-1])  # a FIFO, device or broken link is named, not skipped
     return sorted(files)
@@ -152,7 +156,10 @@ def text_files(path: Path) -> list[Path]:
         )
     files = _folder_files(path)
     if not files:
-        raise ScriptgenError(f"folder {str(path)!r} has no .txt files; put your scripts there as UTF-8 .txt files")
+        raise ScriptgenError(
+            f"folder {str(path)!r} has no .txt files (nor .fountain, .fdx or .pdf screenplays); "
+            f"put your scripts there as UTF-8 .txt files"
+        )
     return files
 
 
@@ -349,3 +356,33 @@ def fingerprint(source: str | Path | None, files: list[Path] | None = None) -> s
                 digest.update(block)
         digest.update(b"\0")
     return digest.hexdigest()
+
+
+# --------------------------------------------------------------------------
+# Screenplays
+# --------------------------------------------------------------------------
+def file_format(path: Path, fmt: str = "auto") -> str:
+    """The reader a corpus file gets (:func:`scriptgen.data.screenplay.formats.format_of`): its extension, then its
+    first 64 KB."""
+    if fmt != "auto":
+        return fmt
+    with open_text_file(path) as fh:
+        head = _read_block(fh, path, 65536)
+    return format_of(path.suffix, head)
+
+
+def read_screenplay_file(path: Path, fmt: str, encoding: str = "utf-8") -> Screenplay:
+    """One screenplay file read whole (within its size cap) into elements; every refusal one line naming it."""
+    from .screenplay.formats import MAX_BYTES
+
+    size = _stat(path).st_size
+    if size > MAX_BYTES:
+        raise ScriptgenError(f"{shown(path)} is {size:,} bytes, more than {MAX_BYTES:,}; a screenplay is far smaller")
+    with open_text_file(path) as fh:
+        data = _read_block(fh, path, MAX_BYTES + 1)
+    return read_screenplay(data, fmt, shown(path), lambda raw: _decode_all(path, raw, encoding))
+
+
+def _decode_all(path: Path, raw: bytes, encoding: str) -> str:
+    decoder = _TextDecoder(path, check_encoding(encoding), encoding)
+    return decoder.decode(raw) + decoder.decode(b"")

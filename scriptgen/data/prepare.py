@@ -42,6 +42,9 @@ from ..files.safeload import meta_cap, read_json
 from . import corpus as corpus_mod
 from . import labels as labels_mod
 from .cache import CACHE_FORMAT, REBUILD, Prepared, Source, cache_name, load_cache, write_cache
+from .screenplay.elements import cast_of, stats_of, to_canonical
+from .screenplay.formats import check_format as check_input_format
+from .screenplay.report import SCREENPLAY_READER, describe_read, read_report
 from .script import Cast
 from .tokens import Vocab, tokenize
 
@@ -50,19 +53,35 @@ _BLOCK_CHARS = 1 << 20  # tokenize about 1 MB of text at a time
 
 
 def _sources(
-    source: str | Path | None, encoding: str, labels: bool = False
+    source: str | Path | None, encoding: str, labels: bool = False, fmt: str = "auto"
 ) -> tuple[list[Source], list[corpus_mod.Document] | None]:
-    """The documents of ``source`` as block readers (and, for the small default corpus, the documents themselves)."""
+    """The documents of ``source`` as block readers (and, for the small default corpus, the documents themselves).
+
+    A transcript streams from its file; a screenplay is read once, whole, and its canonical text handed out in
+    blocks."""
     if labels:
         files = labels_mod.labelled_files(source)
-        return [
-            Source(name, partial(corpus_mod.iter_text, f, encoding, _BLOCK_CHARS), label) for name, label, f in files
-        ], None
-    if source is None or str(source) == corpus_mod.DEFAULT_SOURCE:
+    elif source is None or str(source) == corpus_mod.DEFAULT_SOURCE:
         docs = corpus_mod.load_seinfeld()  # 1.9 MB of episodes: converted in memory
         return [Source(d.name, partial(corpus_mod.text_blocks, d.text, _BLOCK_CHARS)) for d in docs], docs
-    files = corpus_mod.named_text_files(Path(source))
-    return [Source(name, partial(corpus_mod.iter_text, f, encoding, _BLOCK_CHARS)) for name, f in files], None
+    else:
+        files = [(name, None, f) for name, f in corpus_mod.named_text_files(Path(source))]
+    return [_source(name, label, f, encoding, fmt) for name, label, f in files], None
+
+
+def _source(name: str, label: str | None, path: Path, encoding: str, fmt: str) -> Source:
+    kind = corpus_mod.file_format(path, fmt)
+    if kind == "transcript":
+        return Source(name, partial(corpus_mod.iter_text, path, encoding, _BLOCK_CHARS), label)
+    play = corpus_mod.read_screenplay_file(path, kind, encoding)
+    text = to_canonical(play.elements)
+    stats = stats_of(play.elements) | {"unplaced": play.unplaced}
+    return Source(name, partial(corpus_mod.text_blocks, text, _BLOCK_CHARS), label, cast_of(play.elements), kind, stats)
+
+
+def _formats(files: list[Path], fmt: str) -> dict[str, int]:
+    """Documents per reader, from the files' names and first bytes (cheap: decides the cache's settings)."""
+    return dict(sorted(Counter(corpus_mod.file_format(f, fmt) for f in files).items()))
 
 
 def prepare(
@@ -74,9 +93,14 @@ def prepare(
     force: bool = False,
     log=print,
     labels: bool = False,
+    fmt: str = "auto",
 ) -> Prepared:
     """Tokenized corpus, from the cache when it is current, else built and cached; ``labels``: see the module's
-    docstring."""
+    docstring.
+
+    ``fmt`` (``--format``) says how files are read (:mod:`scriptgen.data.screenplay.formats`); ``auto`` decides per
+    file."""
+    fmt = check_input_format(fmt)
     files = (
         [f for _, _, f in labels_mod.labelled_files(source)] if labels else corpus_mod.source_files(source)
     )  # first: they check the source
@@ -85,6 +109,9 @@ def prepare(
     settings = {"level": level, "min_count": min_count, "encoding": encoding, "format": CACHE_FORMAT} | (
         {"labels": True} if labels else {}
     )
+    formats = _formats(files, fmt) if source not in (None, corpus_mod.DEFAULT_SOURCE) else {"transcript": len(files)}
+    if set(formats) - {"transcript"}:  # a corpus with screenplays: their reader's version is part of the cache key
+        settings |= {"input_format": fmt, "screenplay_reader": SCREENPLAY_READER}
     if not force:
         try:
             meta = read_json(folder / "meta.json", meta_cap(files), REBUILD)
@@ -96,7 +123,7 @@ def prepare(
         f"preparing {'the default corpus' if source in (None, corpus_mod.DEFAULT_SOURCE) else source} "
         f"({level} level) ..."
     )
-    sources, default_docs = _sources(source, encoding, labels)
+    sources, default_docs = _sources(source, encoding, labels, fmt)
     counts, kept, cast = _count(sources, level, keep_empty=default_docs is not None)
     if not kept:
         raise corpus_mod.no_text_error(Path(source))
@@ -111,6 +138,10 @@ def prepare(
     meta |= {"n_tokens": n_tokens, "vocab_size": len(vocab), "documents": []} | (
         {"labels": dict(sorted(label_counts.items()))} if labels else {}
     )
+    if set(formats) - {"transcript"}:
+        meta["read"] = read_report([src for src, _ in kept])
+        for line in describe_read(meta["read"]):
+            log(line)
     write_cache(folder, meta, kept, vocab, default_docs, cast)
     log(f"prepared {len(kept)} documents, {n_tokens:,} tokens, vocabulary {len(vocab):,} -> {folder}")
     return load_cache(folder, meta)
@@ -124,15 +155,17 @@ def _count(sources: list[Source], level: str, keep_empty: bool) -> tuple[Counter
     cast = Cast()
     for src in sources:
         doc_counts: Counter[str] = Counter()
-        doc_cast = Cast()
+        doc_cast = Cast() if src.cast is None else src.cast
         n, has_text, rest = 0, False, ""
         for block in src.blocks():
             tokens = tokenize(block, level)
             doc_counts.update(tokens)
             n += len(tokens)
             has_text = has_text or not block.isspace()
-            rest = _add_lines(doc_cast, rest + block)
-        doc_cast.add(rest)
+            if src.cast is None:  # a screenplay's cast comes from its elements, not from its lines
+                rest = _add_lines(doc_cast, rest + block)
+        if src.cast is None:
+            doc_cast.add(rest)
         if has_text or keep_empty:
             counts.update(doc_counts)  # same first-seen order (vocabulary ties) as counting token by token
             kept.append((src, n))

@@ -51,7 +51,9 @@ def load_run_data(
     instead of one of its own; ``info["unknown"]`` then counts the words it lacks.
     """
     if vocab is None:
-        prepared = prepare(source, cfg.level, cfg.min_count, data_dir, encoding=encoding, log=log, labels=cfg.labels)
+        prepared = prepare(
+            source, cfg.level, cfg.min_count, data_dir, encoding=encoding, log=log, labels=cfg.labels, fmt=cfg.format
+        )
     elif cfg.labels:
         raise ScriptgenError(
             "--init-from does not take a labelled (--labels) corpus or checkpoint yet; train the labelled corpus from "

@@ -150,6 +150,14 @@ def export(
     fountain = to_fountain(text, title, meta, prime)
     if fmt == "fountain":
         return fountain.encode("utf-8")
+    return render_fountain(fountain, fmt, title)
+
+
+def render_fountain(fountain: str, fmt: str, title: str = "Untitled") -> bytes:
+    """Fountain text rendered as ``html``, ``pdf`` or ``fdx`` by screenplain (the tests render their screenplays so)."""
+    fmt = check_format(fmt)
+    if fmt in ("text", "fountain"):
+        return fountain.encode("utf-8")
     screenplay = parse_fountain(fountain, fmt)
     if fmt == "pdf":
         return _pdf(screenplay)

@@ -1,0 +1,79 @@
+"""A corpus folder mixing transcripts and screenplays: prepare reads each by its format and says what it read."""
+
+import pytest
+from screenplays import fdx, fountain, plain, screenplay
+
+from scriptgen.data.corpus import load_documents
+from scriptgen.data.prepare import prepare
+from scriptgen.data.screenplay.elements import from_canonical, to_canonical
+from scriptgen.data.tokens import Vocab, word_tokenize
+from scriptgen.errors import ScriptgenError
+
+
+@pytest.fixture
+def mixed(tmp_path):
+    root = tmp_path / "mixed"
+    root.mkdir()
+    plays = {}
+    for seed in range(2):
+        plays[f"a{seed}.fountain"] = screenplay(seed, 3)
+        (root / f"a{seed}.fountain").write_text(fountain(plays[f"a{seed}.fountain"]))
+        plays[f"b{seed}.fdx"] = screenplay(10 + seed, 3)
+        (root / f"b{seed}.fdx").write_text(fdx(plays[f"b{seed}.fdx"]))
+        plays[f"c{seed}.txt"] = screenplay(20 + seed, 3)
+        (root / f"c{seed}.txt").write_text(plain(plays[f"c{seed}.txt"], seed))
+    (root / "talk.txt").write_text("jerry: hello.\nelaine: hi.\n[laughter]\n")
+    return root, plays
+
+
+def test_a_mixed_folder_is_read_by_format_and_reported(mixed, tmp_path):
+    root, plays = mixed
+    lines = []
+    prepared = prepare(root, data_dir=tmp_path / "data", log=lines.append)
+    read = prepared.meta["read"]
+    assert read["formats"] == {"fdx": 2, "fountain": 2, "screenplay": 2, "transcript": 1}
+    assert read["scenes"] == sum(1 for e in sum(plays.values(), []) if e.kind == "scene_heading")
+    assert read["poorly_recognised"] == [] and set(read["kinds"]) >= {"scene_heading", "character", "dialogue"}
+    assert any(line.startswith("read 2 fdx, 2 fountain, 2 screenplay, 1 transcript;") for line in lines)
+    vocab: Vocab = prepared.vocab
+    for doc in prepared.documents:
+        text = vocab.decode(prepared.ids[doc["start"] : doc["end"]].tolist())
+        if doc["name"] in plays:  # each screenplay's ids are its canonical text, element for element
+            want = plays[doc["name"]]
+            assert [e.kind for e in from_canonical(text)] == [e.kind for e in want]
+            assert word_tokenize(text) == word_tokenize(to_canonical(want))
+    assert {"jerry", "elaine", "kramer"} <= set(prepared.cast.speakers)  # cues of screenplays and transcripts
+    assert "cut to" not in prepared.cast.speakers  # a transition is no speaker
+    again = prepare(root, data_dir=tmp_path / "data", log=lines.append)  # cached: nothing read again
+    assert again.meta == prepared.meta
+
+
+def test_format_override_and_poorly_recognised_warning(mixed, tmp_path):
+    root, _ = mixed
+    (root / "prose.fountain").write_text("Just some prose.\n\nAnd more prose, no scenes, no one speaks.\n")
+    lines = []
+    prepare(root, data_dir=tmp_path / "data", log=lines.append)
+    assert any(line.startswith("warning: little screenplay structure") and "'prose.fountain'" in line for line in lines)
+    flat = prepare(root, data_dir=tmp_path / "data2", log=lines.append, fmt="transcript")
+    assert "read" not in flat.meta and flat.meta["settings"].get("input_format") is None
+
+
+def test_a_transcript_folder_reads_as_before(tmp_path):
+    (tmp_path / "s").mkdir()
+    (tmp_path / "s" / "one.txt").write_text("INT. KITCHEN\njerry: hi.\nelaine: no.\n")
+    prepared = prepare(tmp_path / "s", data_dir=tmp_path / "data", log=lambda *_: None)
+    assert "read" not in prepared.meta and "input_format" not in prepared.meta["settings"]
+    assert [d.text for d in load_documents(tmp_path / "s")] == ["INT. KITCHEN\njerry: hi.\nelaine: no.\n"]
+
+
+def test_bad_format_is_one_line(tmp_path):
+    with pytest.raises(ScriptgenError, match="--format 'word' is unknown"):
+        prepare(tmp_path, data_dir=tmp_path / "data", fmt="word")
+
+
+def test_the_default_corpus_is_read_as_transcripts():
+    """The default corpus keeps its readers and so its ids and cache key: no screenplay settings join it."""
+    from scriptgen.data.prepare import _sources
+
+    sources, docs = _sources(None, "utf-8")
+    assert docs and {src.format for src in sources} == {"transcript"} and all(src.cast is None for src in sources)
