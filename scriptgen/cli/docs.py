@@ -160,9 +160,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         args.path.parent.mkdir(parents=True, exist_ok=True)
-        write_bytes(args.path, cli_markdown().encode("utf-8"), advice="choose another --path", label=f"--path {str(args.path)!r}")
+        page = cli_markdown().encode("utf-8")
+        write_bytes(args.path, page, advice="choose another --path", label=f"--path {str(args.path)!r}")
     except OSError as exc:
-        print(f"scriptgen: error: cannot create the folder of {str(args.path)!r}: {exc.strerror}; choose another --path", file=sys.stderr)
+        why = f"cannot create the folder of {str(args.path)!r}: {exc.strerror}; choose another --path"
+        print(f"scriptgen: error: {why}", file=sys.stderr)
         return 2
     except ScriptgenError as exc:
         print(f"scriptgen: error: {exc}", file=sys.stderr)
