@@ -89,28 +89,48 @@ def smallest_uint(n: int) -> np.dtype:
 
 
 def split_documents(documents: list[dict], val_fraction: float, seed: int) -> Split:
-    """Hold out ``val_fraction`` of the documents (seeded; of each label's, in a labelled corpus); one document: its last part."""
-    spans = [(d["start"], d["end"]) for d in documents if d["end"] > d["start"]]
-    names = [d["name"] for d in documents if d["end"] > d["start"]]
-    groups = [d.get("label") for d in documents if d["end"] > d["start"]]
+    """Hold out ``val_fraction`` of the documents (seeded; of each label's, in a labelled corpus).
+
+    A corpus of one document, and in a labelled corpus a label of one document, holds out that
+    document's last ``val_fraction`` and trains on the rest, so every label has text to train on
+    (a whole document held out would leave its label validation only).  A label whose text is too
+    short to cut so is refused with one line.
+    """
+    kept = [d for d in documents if d["end"] > d["start"]]
+    spans = [(d["start"], d["end"]) for d in kept]
+    names = [d["name"] for d in kept]
+    groups = [d.get("label") for d in kept]
     if not spans:
         raise ScriptgenError("the corpus has no tokens; pass a corpus with some text in it")
     if len(spans) == 1:
-        start, end = spans[0]
-        cut = end - max(1, int(round((end - start) * val_fraction)))
-        return Split([(start, cut)], [(cut, end)], [f"{names[0]} (last {val_fraction:.0%})"])
-    rng, val_idx = random.Random(seed), set()
-    for group in sorted(
-        set(groups), key=str
-    ):  # one group (None) unless labelled: each label then has its held-out documents
+        groups = [None]
+    rng, val_idx, cut_idx = random.Random(seed), set(), set()
+    # one group (None) unless labelled: each label then has its held-out documents
+    for group in sorted(set(groups), key=str):
         members = [i for i, g in enumerate(groups) if g == group]
+        if len(members) == 1:  # its last share; no draw from rng, so the other labels' splits stay as they were
+            cut_idx.add(members[0])
+            continue
         n_val = min(len(members) - 1, max(1, int(round(len(members) * val_fraction))))
         val_idx.update(members[k] for k in rng.sample(range(len(members)), n_val))
-    if not val_idx:  # every label has a single document
-        val_idx = {rng.randrange(len(spans))}
-    train = [s for i, s in enumerate(spans) if i not in val_idx]
-    val = [s for i, s in enumerate(spans) if i in val_idx]
-    return Split(train, val, [names[i] for i in sorted(val_idx)])
+    train, val, held = [], [], []
+    for i, (start, end) in enumerate(spans):
+        if i in cut_idx:
+            cut = end - max(1, int(round((end - start) * val_fraction)))
+            if cut <= start and groups[i] is not None:  # (an unlabelled corpus this short: the batch check says so)
+                raise ScriptgenError(
+                    f"the label {groups[i]!r} has one document, {names[i]!r}, of {end - start} token(s): too short to "
+                    f"train on and hold out its last {val_fraction:.0%}; add text to it, or more documents"
+                )
+            train.append((start, cut))
+            val.append((cut, end))
+            held.append(f"{names[i]} (last {val_fraction:.0%})")
+        elif i in val_idx:
+            val.append((start, end))
+            held.append(names[i])
+        else:
+            train.append((start, end))
+    return Split(train, val, held)
 
 
 def cache_name(source: str | Path | None, level: str, min_count: int, labels: bool = False) -> str:
