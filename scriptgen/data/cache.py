@@ -17,6 +17,7 @@ document, seeded; a corpus of a single document holds out its last part.
 from __future__ import annotations
 
 import json
+import os
 import random
 import re
 from collections.abc import Callable, Iterator
@@ -28,7 +29,7 @@ import numpy as np
 
 from ..errors import ScriptgenError
 from ..files.fsutil import disk_error, remove_stale_temporaries, write_bytes
-from ..files.safeload import JSON_CAP, read_json, regular_kind, vocab_cap
+from ..files.safeload import JSON_CAP, open_regular, read_json, vocab_cap
 from . import corpus as corpus_mod
 from . import labels as labels_mod
 from .script import Cast
@@ -238,6 +239,34 @@ def _write_ids(
     return doc_ranges
 
 
+def _map_ids(path: Path) -> np.ndarray:
+    """ids.npy memory-mapped from one descriptor that the safe opener checked is a regular file.
+
+    Opened once: the file checked is the file mapped (a name checked and then opened again by np.load
+    could meanwhile be a FIFO, which blocks, or a link).
+    """
+    try:
+        fd = open_regular(path, REBUILD)
+    except FileNotFoundError:
+        raise ScriptgenError(f"{str(path)!r} is not read: it is missing; {REBUILD}") from None
+    with os.fdopen(fd, "rb") as fh:
+        try:
+            version = np.lib.format.read_magic(fh)
+            fmt = np.lib.format
+            read_header = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+            shape, fortran, dtype = read_header(fh)
+        except (ValueError, OSError, SyntaxError) as exc:
+            raise ScriptgenError(f"{str(path)!r} is not a token file ({exc}); {REBUILD}") from None
+        if dtype.hasobject or len(shape) != 1:
+            raise ScriptgenError(f"{str(path)!r} is not a token file (dtype {dtype}, shape {shape}); {REBUILD}")
+        if shape[0] == 0:
+            return np.empty(shape, dtype)
+        try:  # the map holds its own reference to the file: closing fh afterwards leaves it valid
+            return np.memmap(fh, dtype=dtype, mode="r", shape=shape, order="F" if fortran else "C", offset=fh.tell())
+        except (ValueError, OSError) as exc:
+            raise ScriptgenError(f"{str(path)!r} cannot be mapped ({exc}); {REBUILD}") from None
+
+
 def load_cache(folder: Path, meta: dict) -> Prepared:
     """The cache in ``folder`` that ``meta`` describes; its files are read only if they are regular files
     (through :mod:`scriptgen.files.safeload`: a FIFO planted there cannot block), vocab.json within a cap for its size."""
@@ -248,10 +277,7 @@ def load_cache(folder: Path, meta: dict) -> Prepared:
     vocab = Vocab.from_json(
         read_json(folder / "vocab.json", vocab_cap(vocab_size), REBUILD), where=repr(str(folder / "vocab.json"))
     )
-    kind = regular_kind(folder / "ids.npy")
-    if kind is not None:  # np.load would open a FIFO (and block) or follow a link
-        raise ScriptgenError(f"{str(folder / 'ids.npy')!r} is not read: it is {kind}; {REBUILD}")
-    ids = np.load(folder / "ids.npy", mmap_mode="r", allow_pickle=False)
+    ids = _map_ids(folder / "ids.npy")
     if len(ids) != n_tokens or len(vocab) != vocab_size:
         raise inconsistent
     cast = Cast.from_json(read_json(folder / "cast.json", JSON_CAP, REBUILD))
