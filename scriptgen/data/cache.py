@@ -60,6 +60,12 @@ class Prepared:
     folder: Path
     cast: Cast = field(default_factory=Cast)  # speakers and action lines of all documents
     labels: dict[str, int] = field(default_factory=dict)  # label -> documents, in a labelled corpus
+    requested: str | None = None  # the path this prepare was asked for (the cache may have been built from another)
+
+    @property
+    def source(self) -> str:
+        """Where the text is now: the path asked for, else the one the cache was built from (meta.json's)."""
+        return self.requested if self.requested is not None else self.meta["source"]
 
     def split(self, val_fraction: float, seed: int) -> Split:
         return split_documents(self.documents, val_fraction, seed)

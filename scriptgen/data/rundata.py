@@ -86,7 +86,7 @@ def load_run_data(
         leads=lead_ids(prepared.documents, split.val, prepared.vocab),
     )
     info = {
-        "source": prepared.meta["source"],
+        "source": prepared.source,
         "fingerprint": prepared.meta["fingerprint"],
         "encoding": prepared.meta["settings"]["encoding"],
         "level": cfg.level,
