@@ -25,7 +25,6 @@ panel, never a traceback.  ipywidgets is imported only when a panel is built
 from __future__ import annotations
 
 import html
-import os
 import secrets
 from dataclasses import dataclass, field
 from itertools import count
@@ -35,7 +34,7 @@ import torch
 
 from .device import resolve_device
 from .errors import ScriptgenError
-from .files.fsutil import disk_error, write_bytes
+from .files.fsutil import Exists, disk_error, write_bytes
 from .model.checkpoint import Checkpoint, load_checkpoint
 from .writing.cues import ScriptTokens
 from .writing.draw import MAX_SEED, make_generator
@@ -64,8 +63,9 @@ def save_script(
     """Write ``text`` in format ``fmt`` to ``outputs/script[-SEED]-N.EXT`` (the first free N) and return the path.
 
     The format's libraries are checked and the bytes made before any file is
-    touched; an existing file is never replaced (the name is claimed with an
-    exclusive create, then the content is swapped in atomically).
+    touched; an existing file is never replaced (the complete file takes its
+    name only where none exists, :func:`scriptgen.files.fsutil.write_bytes`
+    with ``overwrite=False``), and a FIFO, device or link under the name is refused.
     """
     fmt = check_format(fmt)
     require(fmt)
@@ -78,28 +78,13 @@ def save_script(
             f"cannot create the outputs folder {str(folder)!r}: {disk_error(exc)}; choose another folder"
         ) from None
     stem = "script" if seed is None else f"script-{seed}"
-    path = _claim(folder, stem, suffix(fmt))
-    try:
-        write_bytes(path, data, advice="choose another outputs folder")
-    except BaseException:
-        path.unlink(missing_ok=True)  # the empty file this call claimed, nobody else's
-        raise
-    return path
-
-
-def _claim(folder: Path, stem: str, ext: str) -> Path:
-    """The first ``folder/STEM-N.EXT`` that does not exist, created empty so that no other writer takes it meanwhile."""
     for n in count(1):
-        path = folder / f"{stem}-{n}{ext}"
+        path = folder / f"{stem}-{n}{suffix(fmt)}"
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        except FileExistsError:
+            # never replaces: the kernel refuses the final rename onto an existing name, so a taken N is skipped
+            write_bytes(path, data, advice="choose another outputs folder", overwrite=False)
+        except Exists:
             continue
-        except OSError as exc:
-            raise ScriptgenError(
-                f"cannot write in {str(folder)!r}: {disk_error(exc)}; choose another outputs folder"
-            ) from None
-        os.close(fd)
         return path
     raise AssertionError("unreachable")  # count() never ends
 

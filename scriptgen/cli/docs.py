@@ -15,6 +15,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..errors import ScriptgenError
+from ..files.fsutil import write_bytes
 from . import build_parser
 
 PAGE = Path(__file__).resolve().parents[2] / "docs" / "cli.md"  # the repository's docs/cli.md
@@ -156,8 +158,17 @@ def main(argv: list[str] | None = None) -> int:
             print(problem, file=sys.stderr)
             return 1
         return 0
-    args.path.parent.mkdir(parents=True, exist_ok=True)
-    args.path.write_text(cli_markdown(), encoding="utf-8", newline="\n")
+    try:
+        args.path.parent.mkdir(parents=True, exist_ok=True)
+        page = cli_markdown().encode("utf-8")
+        write_bytes(args.path, page, advice="choose another --path", label=f"--path {str(args.path)!r}")
+    except OSError as exc:
+        why = f"cannot create the folder of {str(args.path)!r}: {exc.strerror}; choose another --path"
+        print(f"scriptgen: error: {why}", file=sys.stderr)
+        return 2
+    except ScriptgenError as exc:
+        print(f"scriptgen: error: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

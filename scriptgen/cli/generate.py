@@ -264,13 +264,19 @@ def _prime(args: argparse.Namespace, vocab, writer, unknown: str) -> tuple[list[
     return prime_ids, prime_ids
 
 
+def out_words(out: str) -> tuple[str, str]:
+    """How --out's refusals name the file, and what they advise when it exists."""
+    return f"--out {out!r}", "pass --overwrite to replace it, or choose another file name"
+
+
 def check_out(out: str, overwrite: bool) -> Path:
     """Refuse an --out that is a folder, exists (without --overwrite) or lies in no folder, before any work."""
+    from ..files.fsutil import check_target
+
     path = Path(out)
     if path.is_dir():
         raise ScriptgenError(f"--out {out!r} is a folder; give a file name such as {os.path.join(out, 'scene.txt')!r}")
-    if os.path.lexists(path) and not overwrite:
-        raise ScriptgenError(f"--out {out!r} exists; pass --overwrite to replace it, or choose another file name")
+    check_target(path, overwrite, *out_words(out))  # a FIFO, device or link is refused even with --overwrite
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
         raise ScriptgenError(
@@ -345,6 +351,7 @@ def output(args: argparse.Namespace, samples: list[Sample]) -> None:
         sys.stdout.write(data.decode("utf-8"))
         return
     path = check_out(args.out, args.overwrite)  # again: the file may have appeared meanwhile
-    write_bytes(path, data, advice="choose another --out")
+    label, exists_advice = out_words(args.out)
+    write_bytes(path, data, "choose another --out", overwrite=args.overwrite, label=label, exists_advice=exists_advice)
     n = len({s.index for s in samples})
     print(f"scriptgen: wrote {n} script{'s' if n > 1 else ''} to {args.out}", file=sys.stderr)

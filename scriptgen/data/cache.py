@@ -17,6 +17,7 @@ document, seeded; a corpus of a single document holds out its last part.
 from __future__ import annotations
 
 import json
+import os
 import random
 import re
 from collections.abc import Callable, Iterator
@@ -28,7 +29,7 @@ import numpy as np
 
 from ..errors import ScriptgenError
 from ..files.fsutil import disk_error, remove_stale_temporaries, write_bytes
-from ..files.safeload import JSON_CAP, read_json, regular_kind, vocab_cap
+from ..files.safeload import JSON_CAP, open_regular, read_json, vocab_cap
 from . import corpus as corpus_mod
 from . import labels as labels_mod
 from .script import Cast
@@ -59,6 +60,12 @@ class Prepared:
     folder: Path
     cast: Cast = field(default_factory=Cast)  # speakers and action lines of all documents
     labels: dict[str, int] = field(default_factory=dict)  # label -> documents, in a labelled corpus
+    requested: str | None = None  # the path this prepare was asked for (the cache may have been built from another)
+
+    @property
+    def source(self) -> str:
+        """Where the text is now: the path asked for, else the one the cache was built from (meta.json's)."""
+        return self.requested if self.requested is not None else self.meta["source"]
 
     def split(self, val_fraction: float, seed: int) -> Split:
         return split_documents(self.documents, val_fraction, seed)
@@ -92,29 +99,48 @@ def smallest_uint(n: int) -> np.dtype:
 
 
 def split_documents(documents: list[dict], val_fraction: float, seed: int) -> Split:
-    """Hold out ``val_fraction`` of the documents (seeded; of each label's, in a labelled corpus); one document: its
-    last part."""
-    spans = [(d["start"], d["end"]) for d in documents if d["end"] > d["start"]]
-    names = [d["name"] for d in documents if d["end"] > d["start"]]
-    groups = [d.get("label") for d in documents if d["end"] > d["start"]]
+    """Hold out ``val_fraction`` of the documents (seeded; of each label's, in a labelled corpus).
+
+    A corpus of one document, and in a labelled corpus a label of one document, holds out that
+    document's last ``val_fraction`` and trains on the rest, so every label has text to train on
+    (a whole document held out would leave its label validation only).  A label whose text is too
+    short to cut so is refused with one line.
+    """
+    kept = [d for d in documents if d["end"] > d["start"]]
+    spans = [(d["start"], d["end"]) for d in kept]
+    names = [d["name"] for d in kept]
+    groups = [d.get("label") for d in kept]
     if not spans:
         raise ScriptgenError("the corpus has no tokens; pass a corpus with some text in it")
     if len(spans) == 1:
-        start, end = spans[0]
-        cut = end - max(1, int(round((end - start) * val_fraction)))
-        return Split([(start, cut)], [(cut, end)], [f"{names[0]} (last {val_fraction:.0%})"])
-    rng, val_idx = random.Random(seed), set()
-    for group in sorted(
-        set(groups), key=str
-    ):  # one group (None) unless labelled: each label then has its held-out documents
+        groups = [None]
+    rng, val_idx, cut_idx = random.Random(seed), set(), set()
+    # one group (None) unless labelled: each label then has its held-out documents
+    for group in sorted(set(groups), key=str):
         members = [i for i, g in enumerate(groups) if g == group]
+        if len(members) == 1:  # its last share; no draw from rng, so the other labels' splits stay as they were
+            cut_idx.add(members[0])
+            continue
         n_val = min(len(members) - 1, max(1, int(round(len(members) * val_fraction))))
         val_idx.update(members[k] for k in rng.sample(range(len(members)), n_val))
-    if not val_idx:  # every label has a single document
-        val_idx = {rng.randrange(len(spans))}
-    train = [s for i, s in enumerate(spans) if i not in val_idx]
-    val = [s for i, s in enumerate(spans) if i in val_idx]
-    return Split(train, val, [names[i] for i in sorted(val_idx)])
+    train, val, held = [], [], []
+    for i, (start, end) in enumerate(spans):
+        if i in cut_idx:
+            cut = end - max(1, int(round((end - start) * val_fraction)))
+            if cut <= start and groups[i] is not None:  # (an unlabelled corpus this short: the batch check says so)
+                raise ScriptgenError(
+                    f"the label {groups[i]!r} has one document, {names[i]!r}, of {end - start} token(s): too short to "
+                    f"train on and hold out its last {val_fraction:.0%}; add text to it, or more documents"
+                )
+            train.append((start, cut))
+            val.append((cut, end))
+            held.append(f"{names[i]} (last {val_fraction:.0%})")
+        elif i in val_idx:
+            val.append((start, end))
+            held.append(names[i])
+        else:
+            train.append((start, end))
+    return Split(train, val, held)
 
 
 def cache_name(source: str | Path | None, level: str, min_count: int, labels: bool = False) -> str:
@@ -224,6 +250,34 @@ def _write_ids(
     return doc_ranges
 
 
+def _map_ids(path: Path) -> np.ndarray:
+    """ids.npy memory-mapped from one descriptor that the safe opener checked is a regular file.
+
+    Opened once: the file checked is the file mapped (a name checked and then opened again by np.load
+    could meanwhile be a FIFO, which blocks, or a link).
+    """
+    try:
+        fd = open_regular(path, REBUILD)
+    except FileNotFoundError:
+        raise ScriptgenError(f"{str(path)!r} is not read: it is missing; {REBUILD}") from None
+    with os.fdopen(fd, "rb") as fh:
+        try:
+            version = np.lib.format.read_magic(fh)
+            fmt = np.lib.format
+            read_header = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+            shape, fortran, dtype = read_header(fh)
+        except (ValueError, OSError, SyntaxError) as exc:
+            raise ScriptgenError(f"{str(path)!r} is not a token file ({exc}); {REBUILD}") from None
+        if dtype.hasobject or len(shape) != 1:
+            raise ScriptgenError(f"{str(path)!r} is not a token file (dtype {dtype}, shape {shape}); {REBUILD}")
+        if shape[0] == 0:
+            return np.empty(shape, dtype)
+        try:  # the map holds its own reference to the file: closing fh afterwards leaves it valid
+            return np.memmap(fh, dtype=dtype, mode="r", shape=shape, order="F" if fortran else "C", offset=fh.tell())
+        except (ValueError, OSError) as exc:
+            raise ScriptgenError(f"{str(path)!r} cannot be mapped ({exc}); {REBUILD}") from None
+
+
 def load_cache(folder: Path, meta: dict) -> Prepared:
     """The cache in ``folder`` that ``meta`` describes; its files are read only if they are regular files
     (through :mod:`scriptgen.files.safeload`: a FIFO planted there cannot block), vocab.json within a cap for its
@@ -235,10 +289,7 @@ def load_cache(folder: Path, meta: dict) -> Prepared:
     vocab = Vocab.from_json(
         read_json(folder / "vocab.json", vocab_cap(vocab_size), REBUILD), where=repr(str(folder / "vocab.json"))
     )
-    kind = regular_kind(folder / "ids.npy")
-    if kind is not None:  # np.load would open a FIFO (and block) or follow a link
-        raise ScriptgenError(f"{str(folder / 'ids.npy')!r} is not read: it is {kind}; {REBUILD}")
-    ids = np.load(folder / "ids.npy", mmap_mode="r", allow_pickle=False)
+    ids = _map_ids(folder / "ids.npy")
     if len(ids) != n_tokens or len(vocab) != vocab_size:
         raise inconsistent
     cast = Cast.from_json(read_json(folder / "cast.json", JSON_CAP, REBUILD))

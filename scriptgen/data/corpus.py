@@ -197,6 +197,37 @@ def _full_blocks(text: str, size: int) -> Generator[str, None, str]:
     return text
 
 
+class _Pieces:
+    """:func:`_full_blocks` of text that arrives in parts, in time linear in its length.
+
+    Text held back because no cut was found in it holds no blank at all, so it is never scanned
+    again: the next cut is the first blank of the text that follows (what :func:`_cut` would find
+    in the whole), and a 50 MB line without a blank is read in one pass, not rescanned at each read.
+    """
+
+    def __init__(self, size: int):
+        self.size = size
+        self.pending = ""  # at most ``size`` characters not yet handed out (blanks possible)
+        self.unbroken: list[str] = []  # or: a longer stretch without any blank, in the parts it came in
+
+    def feed(self, text: str) -> Iterator[str]:
+        if self.unbroken:
+            found = _SPACE_BREAK.search(text)
+            if found is None:
+                self.unbroken.append(text)
+                return
+            yield "".join(self.unbroken) + text[: found.end()]
+            self.unbroken, text = [], text[found.end() :]
+        rest = yield from _full_blocks(self.pending + text, self.size)
+        if len(rest) > self.size:  # no cut: not one blank in it
+            self.pending, self.unbroken = "", [rest]
+        else:
+            self.pending = rest
+
+    def rest(self) -> str:
+        return "".join(self.unbroken) or self.pending
+
+
 def text_blocks(text: str, size: int | None = None) -> Iterator[str]:
     """Pieces of ``text`` of about ``size`` characters, cut as :func:`_cut` says (tokenizing them equals tokenizing
     all)."""
@@ -289,11 +320,12 @@ def iter_text(path: Path, encoding: str = "utf-8", size: int | None = None) -> I
         if not head:
             return  # an empty file: no text (whatever the encoding)
         decoder = _TextDecoder(path, codec, encoding)
-        pending = ""  # decoded text not yet handed out
+        pieces = _Pieces(size)
         for raw in _reads(fh, path, head, size):
-            pending = yield from _full_blocks(pending + decoder.decode(raw), size)
-        if pending:
-            yield pending
+            yield from pieces.feed(decoder.decode(raw))
+        rest = pieces.rest()
+        if rest:
+            yield rest
 
 
 def _reads(fh: BinaryIO, path: Path, head: bytes, size: int) -> Iterator[bytes]:

@@ -116,7 +116,7 @@ def prepare(
         try:
             meta = read_json(folder / "meta.json", meta_cap(files), REBUILD)
             if meta.get("fingerprint") == fingerprint and meta.get("settings") == settings:
-                return load_cache(folder, meta)
+                return _requested(load_cache(folder, meta), source)
         except (OSError, ValueError, KeyError, AttributeError, ScriptgenError):
             pass  # no cache, or a damaged one: it is rebuilt
     log(
@@ -144,7 +144,17 @@ def prepare(
             log(line)
     write_cache(folder, meta, kept, vocab, default_docs, cast)
     log(f"prepared {len(kept)} documents, {n_tokens:,} tokens, vocabulary {len(vocab):,} -> {folder}")
-    return load_cache(folder, meta)
+    return _requested(load_cache(folder, meta), source)
+
+
+def _requested(prepared: Prepared, source: str | Path | None) -> Prepared:
+    """``prepared`` with the path asked for now as its source (meta.json stays as the cache holds it).
+
+    A cache is found by name and fingerprint, so the same text may have been prepared from another path
+    (a copy in another folder): the run records where this user put it, so --resume and evaluate look there.
+    """
+    prepared.requested = str(source or corpus_mod.DEFAULT_SOURCE)
+    return prepared
 
 
 def _count(sources: list[Source], level: str, keep_empty: bool) -> tuple[Counter[str], list[tuple[Source, int]], Cast]:
@@ -271,7 +281,7 @@ def prepare_with_vocab(
         meta |= {"n_tokens": sum(n for _, n in kept), "vocab_size": len(vocab), "unknown": report, "documents": []}
         write_cache(folder, meta, kept, vocab, default_docs, cast)
     _check_unknown(meta["unknown"], vocab, unknown, vocab_name)
-    prepared = load_cache(folder, meta)
+    prepared = _requested(load_cache(folder, meta), source)
     if prepared.vocab.to_json() != vocab.to_json():
         raise ScriptgenError(f"prepared data in {folder} has another vocabulary; {REBUILD}")
     return prepared

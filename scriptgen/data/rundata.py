@@ -11,6 +11,8 @@ enough for the asked batch and sequence length (one clear line if not).
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -89,14 +91,14 @@ def load_run_data(
         leads=lead_ids(prepared.documents, split.val, prepared.vocab),
     )
     info = {
-        "source": prepared.meta["source"],
+        "source": prepared.source,
         "fingerprint": prepared.meta["fingerprint"],
         "encoding": prepared.meta["settings"]["encoding"],
         "level": cfg.level,
         "min_count": cfg.min_count,
         "n_train_tokens": n_train,
         "n_val_tokens": n_val,
-        "split": {"val_fraction": cfg.val_fraction, "split_seed": cfg.split_seed, "val_documents": split.val_documents},
+        "split": split_record(split, cfg.val_fraction, cfg.split_seed),
     }
     if vocab is not None:
         info["unknown"] = {"mode": vocab.unknown, **prepared.meta["unknown"]}
@@ -105,6 +107,45 @@ def load_run_data(
             prepared.labels
         )  # label -> documents; the checkpoint's config.json keeps it (scriptgen.data.labels.read_labels)
     return RunData(cfg, prepared.vocab, split, train_batches, val_batches, info, prepared.cast)
+
+
+# The bytes of config.json the held-out documents' names may take (the loader reads at most 1 MiB of it):
+# beyond that it records their count and digest.  The split itself is reproducible from split_seed and
+# val_fraction, which is all --resume needs; evaluate checks the split it re-creates against either form.
+VAL_NAMES_BUDGET = 256 * 1024
+
+
+def val_documents_digest(names: list[str]) -> str:
+    """The sha256 a config.json records of held-out document names that do not fit in it."""
+    return hashlib.sha256(json.dumps(names, ensure_ascii=True).encode("ascii")).hexdigest()
+
+
+def listed_size(names: list[str]) -> int:
+    """An upper bound of the bytes ``names`` take in config.json (indented JSON, one name a line)."""
+    return sum(len(json.dumps(n, ensure_ascii=False).encode("utf-8", "surrogatepass")) + 16 for n in names)
+
+
+def split_record(split: Split, val_fraction: float, split_seed: int) -> dict:
+    """What config.json records of the split: its settings and the held-out names, or their count and digest
+    when the names would take more than :data:`VAL_NAMES_BUDGET` bytes."""
+    names = split.val_documents
+    record = {"val_fraction": val_fraction, "split_seed": split_seed, "n_val_documents": len(names)}
+    if listed_size(names) <= VAL_NAMES_BUDGET:
+        record["val_documents"] = names
+    else:
+        record["val_documents_sha256"] = val_documents_digest(names)
+    return record
+
+
+def same_split(record: dict, split: Split) -> bool:
+    """Whether ``split`` holds out the documents config.json's ``data.split`` records (True when it records none)."""
+    if not isinstance(record, dict):
+        return True
+    if "val_documents" in record:
+        return split.val_documents == record["val_documents"]
+    if "val_documents_sha256" in record:
+        return val_documents_digest(split.val_documents) == record["val_documents_sha256"]
+    return True
 
 
 def _check_sizes(cfg: Config, n_train: int, n_val: int) -> None:

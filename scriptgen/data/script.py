@@ -3,16 +3,25 @@
 A script line is one of
 
 - **dialogue**: ``name: words`` -- a speaker cue (the text before the first
-  ``": "`` of the line, at most ``MAX_CUE_CHARS`` characters, no bracket at its
+  colon of the line, at most ``MAX_CUE_CHARS`` characters, no bracket at its
   start) and what is said; a leading ``(to jerry)`` is a parenthetical;
 - **action**: a line that is one bracketed note, ``[laughter]`` or
   ``(he leaves)``;
 - **text**: any other non-empty line (narration, a heading);
 - **blank**: an empty line (corpora that put one between utterances).
 
-The same rule serves both token levels, because it reads decoded text.  At word
-level a cue is also one token (``jerry:``: the word tokenizer keeps the colon),
-which is what generation masks.  ``python -c "from scriptgen.data.script import
+Where a cue ends is one rule, :func:`split_cue`: its colons, then a blank,
+the end of the line or a character a spoken line may open with (punctuation,
+an ellipsis, a dash, a bracket, a quote: ``george:... and maybe``,
+``elaine:-have``, ``kramer:(laughs) hey``); a letter or digit after the colon
+(``10:30``, ``http://``) makes no cue.  The same rule serves both token levels,
+because it reads decoded text, and every stage asks it: the word decoder
+(:func:`scriptgen.data.tokens.word_detokenize` writes a blank after a cue
+token), the writer's line and turn counting, Fountain/PDF export and
+evaluate's speaker statistics (both through :func:`parse_script`).  At word
+level a cue is also one token (``jerry:``: the word tokenizer keeps the colon;
+:func:`is_cue_token` is the rule applied to one token), which is what
+generation masks.  ``python -c "from scriptgen.data.script import
 parse_script; print(parse_script('jerry: hi.\\n[laughter]\\n'))"``.
 
 :class:`Cast` counts speakers and action lines of a text; ``scriptgen
@@ -27,7 +36,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 MAX_CUE_CHARS = 40
-_CUE = re.compile(r"^(?P<name>[^\s:\[(][^:\n]{0,%d}?):+(?:[ \t]+|$)" % (MAX_CUE_CHARS - 1))
+# What may follow a cue's colons: a blank, the end, or what a spoken line opens with.  Not a letter or digit
+# ("10:30" is a time, "re:think" a word), nor "/" ("http://"), so text with a colon in it stays text.
+SPEECH_OPENERS = ".,;!?-()[]\"'*_~\u2013\u2014\u2026\u201c\u2018\u00bf\u00a1"
+_CUE = re.compile(r"^(?P<name>[^\s:\[(][^:\n]{0,%d}?):+(?=\s|$|[%s])" % (MAX_CUE_CHARS - 1, re.escape(SPEECH_OPENERS)))
 _ACTION = re.compile(r"^\s*(?:\[[^\]\n]*\]|\([^)\n]*\))\s*$")
 _PARENTHETICAL = re.compile(r"^\s*(\([^)\n]*\))\s*")
 
@@ -42,6 +54,15 @@ class ScriptLine:
     parenthetical: str | None = None  # "(to jerry)" at the start of dialogue, without the words after it
 
 
+def split_cue(line: str) -> tuple[str, str] | None:
+    """``(cue, rest)`` when ``line`` opens with a speaker cue (``"george:"``, ``"... and maybe"``), else None.
+
+    The one rule of where a cue ends (see the module docstring); ``line`` is one line, leading blanks stripped.
+    """
+    match = _CUE.match(line)
+    return None if match is None else (line[: match.end()], line[match.end() :])
+
+
 def parse_line(line: str) -> ScriptLine:
     """Classify one line of decoded script text (no newline in it)."""
     stripped = line.strip()
@@ -49,15 +70,15 @@ def parse_line(line: str) -> ScriptLine:
         return ScriptLine("blank", "")
     if _ACTION.match(stripped):
         return ScriptLine("action", stripped)
-    match = _CUE.match(stripped)
-    if match is None:
+    cue = split_cue(stripped)
+    if cue is None:
         return ScriptLine("text", stripped)
-    speech = stripped[match.end() :].strip()
+    speech = cue[1].strip()
     paren = _PARENTHETICAL.match(speech)
     parenthetical = None
     if paren and paren.end() < len(speech):  # a parenthetical leads the words; a line of only "(...)" is just words
         parenthetical, speech = paren.group(1), speech[paren.end() :].strip()
-    return ScriptLine("dialogue", speech, speaker_name(match.group("name")), parenthetical)
+    return ScriptLine("dialogue", speech, speaker_name(cue[0]), parenthetical)
 
 
 def parse_script(text: str) -> list[ScriptLine]:
@@ -74,8 +95,13 @@ def speaker_name(cue: str) -> str:
 
 
 def is_cue_token(token: str) -> bool:
-    """A word-level token that can open a line of dialogue (``jerry:``): ends in a colon, has a name before it."""
-    return len(token) > 1 and token.endswith(":") and speaker_name(token) != "" and token[0] not in "[(|"
+    """A word-level token that is a whole speaker cue (``jerry:``, ``jerry::``): :func:`split_cue` leaves nothing after
+    it.
+
+    ``||...||`` tokens stand for punctuation, never for a name.
+    """
+    cue = split_cue(token)
+    return cue is not None and cue[1] == "" and not token.startswith("|")
 
 
 @dataclass

@@ -22,6 +22,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from ..errors import ScriptgenError
+from .script import is_cue_token
 
 UNK = "<unk>"
 
@@ -74,7 +75,7 @@ def word_detokenize(tokens: Iterable[str]) -> str:
     """Readable text from word tokens: symbols back in place, spaces where a reader expects them."""
     out: list[str] = []
     prev = "\n"  # start of text behaves like start of a line
-    quote_open = False
+    quote_open = after_cue = False
     for token in tokens:
         symbol = _SYMBOL_OF.get(token, token)
         if symbol == '"':
@@ -84,8 +85,13 @@ def word_detokenize(tokens: Iterable[str]) -> str:
             space = False
         else:
             space = prev not in _NO_SPACE_AFTER and not (prev == '"' and quote_open)
+        if after_cue and symbol != "\n":
+            # a blank after the cue that opens a line, whatever follows ("george: ... and maybe", not "george:..."):
+            # the script parser then reads the cue, as it does any cue split_cue accepts
+            space = True
         if space and out:
             out.append(" ")
+        after_cue = prev == "\n" and is_cue_token(token)
         out.append(symbol)
         prev = symbol
         if symbol == "\n":

@@ -51,7 +51,7 @@ from ..data.batches import StreamBatches
 from ..data.cache import Prepared
 from ..data.labels import label_id
 from ..data.prepare import prepare
-from ..data.rundata import load_run_data
+from ..data.rundata import load_run_data, same_split
 from ..data.script import Cast, is_cue_token
 from ..data.tokens import Vocab, word_tokenize
 from ..device import resolve_device
@@ -104,8 +104,7 @@ def training_text(
         )
     encoding = data.get("encoding", "utf-8")
     run = load_run_data(ckpt.config, None if source == corpus.DEFAULT_SOURCE else source, data_dir, encoding, log)
-    recorded_val = data.get("split", {}).get("val_documents")
-    if run.vocab.itos != ckpt.vocab.itos or (recorded_val is not None and run.split.val_documents != recorded_val):
+    if run.vocab.itos != ckpt.vocab.itos or not same_split(data.get("split", {}), run.split):
         raise ScriptgenError(
             f"{where} no longer prepares into the vocabulary and split the model was trained on; evaluate with the "
             "scriptgen that trained it"

@@ -59,6 +59,7 @@ class Grid:
     description: str = ""
     path: Path | None = None
     text: str = ""
+    settings: dict[str, Any] | None = None  # the [base] table as written (None: a grid built in Python)
 
     @property
     def name(self) -> str:
@@ -138,10 +139,23 @@ def fmt(value: Any) -> str:
     return str(value)
 
 
+def _level_row(base: Config, changes: dict[str, Any], grid: Grid) -> Config:
+    """A row that sets ``level``: built as the command line builds it, ``Config.for_level``, so a char row starts
+    from the char recipe (and a word row of a char base from the word defaults); what [base] and [run] set stays."""
+    if grid.settings is not None:
+        explicit = dict(grid.settings)
+    else:  # a grid built in Python: what differs from its level's defaults is what was set
+        defaults = Config.for_level(level=grid.base.level)
+        explicit = {k: v for k, v in grid.base.to_dict().items() if v != getattr(defaults, k)}
+    limits = {k: v for k, v in base.to_dict().items() if v != getattr(grid.base, k)}  # epochs, budget of the run
+    return Config.for_level(**{**explicit, **limits, **changes})
+
+
 def row_config(base: Config, changes: dict[str, Any], grid: Grid, eval_tokens: int | None = None) -> Config:
     """``base`` with ``changes`` (and the eval interval of ``eval_tokens``), validated; errors name the row."""
     try:
-        cfg = base.replace(**changes).validate()
+        cfg = _level_row(base, changes, grid) if "level" in changes else base.replace(**changes)
+        cfg = cfg.validate()
         if eval_tokens and "eval_interval" not in changes:
             cfg = cfg.replace(eval_interval=max(1, round(eval_tokens / (cfg.batch_size * cfg.seq_len))))
         return cfg
@@ -284,7 +298,7 @@ def parse_grid(data: dict, path: Path | None = None, text: str = "") -> Grid:
     axes = _parse_axes(where, data.get("axes", {}), base)
     epochs, budget, eval_tokens = _parse_run(where, data.get("run", {}))
 
-    grid = Grid(base, axes, mode, epochs, budget, eval_tokens, description, path, text)
+    grid = Grid(base, axes, mode, epochs, budget, eval_tokens, description, path, text, base_values)
     n_rows = math.prod(len(v) for v in axes.values()) if mode == "product" else 1 + sum(len(v) for v in axes.values())
     if n_rows > MAX_ROWS:
         raise ScriptgenError(

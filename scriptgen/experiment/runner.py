@@ -122,15 +122,15 @@ def data_fingerprints(rows: list[Row], data: str | None, options: ExperimentOpti
     for row in rows:
         key = (row.config.level, row.config.min_count)
         if key not in out:
-            meta = prepare(
+            prepared = prepare(
                 data,
                 row.config.level,
                 row.config.min_count,
                 options.data_dir,
                 encoding=options.encoding,
                 log=options.log,
-            ).meta
-            out[key] = {"data": meta["source"], "data_fingerprint": meta["fingerprint"]}
+            )
+            out[key] = {"data": prepared.source, "data_fingerprint": prepared.meta["fingerprint"]}
     return out
 
 

@@ -4,7 +4,10 @@ Every file scriptgen writes goes through :func:`write_bytes` (a single file)
 or :func:`replace_folder` (a whole folder such as a checkpoint): the new
 content is written beside the old under a temporary name ``.NAME.tmp-PID``,
 flushed to disk, then renamed over it, so a reader sees the old or the new
-version and never a half-written one.  :func:`hold_lock` keeps two processes
+version and never a half-written one.  It replaces only a regular file: a
+FIFO, device, socket, folder or symbolic link under the name is refused, even
+when overwriting was asked for, and without it an existing file is kept (the
+kernel refuses the final name if it is taken).  :func:`hold_lock` keeps two processes
 from writing the same thing at once and names the one that holds it.
 
     write_bytes(Path("results.csv"), data, advice="choose another --out-dir")
@@ -18,6 +21,7 @@ import errno
 import fcntl
 import os
 import shutil
+import stat
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -25,6 +29,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from ..errors import ScriptgenError
+from .safeload import file_kind
 
 Writer = Callable[[BinaryIO], object]
 
@@ -82,17 +87,71 @@ def _write_file(path: Path, data: bytes | Writer) -> None:
         os.fsync(fh.fileno())
 
 
-def write_bytes(path: Path, data: bytes | Writer, advice: str | None = None) -> None:
+class Refused(ScriptgenError):
+    """A write :func:`write_bytes` will not do: the path is not a regular file, or exists without overwrite."""
+
+
+class Exists(Refused):
+    """The path exists and overwriting was not asked for (a caller may choose another name)."""
+
+
+def special_kind(path: Path) -> str | None:
+    """What ``path`` is when it exists and is not a regular file ("a FIFO (named pipe)", "a symbolic link"), else None.
+
+    From ``lstat``: a symbolic link is named as one, never followed (``/dev/stdout`` is a link).
+    """
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return None
+    except OSError:
+        return None  # unreadable parent and the like: the write itself reports it
+    return None if stat.S_ISREG(mode) else file_kind(mode)
+
+
+def check_target(path: Path, overwrite: bool, label: str | None = None, exists_advice: str | None = None) -> None:
+    """Refuse, as :func:`write_bytes` would, to write ``path``: one line naming it (as ``label``) and what to do.
+
+    A FIFO, device, socket, folder or symbolic link is refused even with ``overwrite`` (renaming a file
+    over ``/dev/stdout`` would replace the node, not write to it), and its message does not offer
+    overwriting; an existing regular file is refused without ``overwrite``, with ``exists_advice``.
+    """
+    label = label or repr(str(path))
+    kind = special_kind(path)
+    if kind is not None:
+        raise Refused(f"{label} is {kind}; scriptgen writes only regular files, so choose another file name")
+    if not overwrite and os.path.lexists(path):
+        raise Exists(f"{label} exists; {exists_advice or 'choose another file name'}")
+
+
+def write_bytes(
+    path: Path,
+    data: bytes | Writer,
+    advice: str | None = None,
+    overwrite: bool = True,
+    label: str | None = None,
+    exists_advice: str | None = None,
+) -> None:
     """Replace ``path`` by ``data`` (bytes, or a function writing to a binary file) atomically.
 
-    On failure the old file is untouched and the temporary one removed; the
-    OSError propagates, or with ``advice`` becomes one ScriptgenError line.
+    The one writer of every file scriptgen writes.  It only ever creates or replaces a regular file:
+    anything else under the name (:func:`check_target`) is refused, even with ``overwrite``; without
+    ``overwrite`` an existing file is refused (:class:`Exists`), checked by the kernel at the moment of
+    the rename (a hard link, which fails on an existing name), so a file appearing meanwhile is kept.
+    The content is complete under a temporary name before it takes the final one.  On failure the old
+    file is untouched and the temporary one removed; the OSError propagates, or with ``advice``
+    becomes one ScriptgenError line.
     """
     path = Path(path)
+    check_target(path, overwrite, label, exists_advice)
     tmp = temp_name(path)
     try:
         _write_file(tmp, data)
-        os.replace(tmp, path)
+        if overwrite:
+            check_target(path, overwrite, label, exists_advice)  # again, just before the rename
+            os.replace(tmp, path)
+        else:
+            _rename_no_replace(tmp, path, label, exists_advice)
     except OSError as exc:
         if advice is None:
             raise
@@ -100,6 +159,25 @@ def write_bytes(path: Path, data: bytes | Writer, advice: str | None = None) -> 
     finally:
         if os.path.lexists(tmp):
             tmp.unlink()
+
+
+def _rename_no_replace(tmp: Path, path: Path, label: str | None, exists_advice: str | None) -> None:
+    """Give ``tmp`` the name ``path`` only if nothing has it (a hard link is refused by the kernel on an existing
+    name)."""
+    try:
+        os.link(tmp, path, follow_symlinks=False)
+    except FileExistsError:
+        check_target(path, False, label, exists_advice)  # names what is there now
+        raise Exists(f"{label or repr(str(path))} exists; {exists_advice or 'choose another file name'}") from None
+    except OSError as exc:
+        if exc.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK):
+            raise
+        # a file system without hard links: check, then rename (a file appearing in between would be replaced)
+        check_target(path, False, label, exists_advice)
+        os.replace(tmp, path)
+        return
+    tmp.unlink()
+    fsync_dir(path.parent if str(path.parent) else Path("."))
 
 
 def replace_folder(folder: Path, files: dict[str, bytes], links: dict[str, Path] | None = None) -> None:

@@ -109,6 +109,12 @@ def _fail(path: Path, problem: str, advice: str) -> ScriptgenError:
     return ScriptgenError(f"{str(path)!r} {problem}; {advice}")
 
 
+def _too_big(path: Path, size: str, cap: int, advice: str) -> ScriptgenError:
+    """An over-cap refusal: it says the file is too big, not that it is damaged (its content is never looked at)."""
+    advice = advice.removeprefix("the checkpoint is damaged, ")
+    return _fail(path, f"{size} more than the {cap:,} bytes such a file may hold: too big to be read", advice)
+
+
 def regular_kind(path: Path) -> str | None:
     """None when ``path`` is a regular file (not a symlink), else what it is ("missing", "a FIFO (named pipe)", ...)."""
     try:
@@ -221,7 +227,7 @@ def read_bytes(path: Path, cap: int | None = None, advice: str = DAMAGED) -> byt
     with _opened(path, advice) as fd:
         size = os.fstat(fd).st_size
         if cap is not None and size > cap:
-            raise _fail(path, f"is {size:,} bytes, more than the {cap:,} bytes such a file may hold", advice)
+            raise _too_big(path, f"is {size:,} bytes,", cap, advice)
         chunks, total = [], 0
         while True:  # usually one read of the whole file (so its bytes are held once); on to the end if it grew
             block = os.read(fd, min(max(size + 1 - total, 1 << 16), 1 << 30))
@@ -230,7 +236,7 @@ def read_bytes(path: Path, cap: int | None = None, advice: str = DAMAGED) -> byt
             chunks.append(block)
             total += len(block)
             if cap is not None and total > cap:
-                raise _fail(path, f"holds more than the {cap:,} bytes such a file may hold", advice)
+                raise _too_big(path, "holds", cap, advice)
     return b"".join(chunks)
 
 

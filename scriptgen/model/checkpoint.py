@@ -84,6 +84,36 @@ def json_bytes(obj: Any) -> bytes:
     return (json.dumps(obj, indent=1, ensure_ascii=False) + "\n").encode("utf-8")
 
 
+def loader_caps(vocab_size: int) -> dict[str, int]:
+    """The most bytes the loader reads of each JSON file of a checkpoint: a save must stay within them."""
+    return {MANIFEST: JSON_CAP, "config.json": JSON_CAP, "trainer.json": JSON_CAP, "cast.json": JSON_CAP,
+            "vocab.json": vocab_cap(vocab_size)}  # fmt: skip
+
+
+def check_loadable(files: dict[str, bytes], vocab_size: int, records: dict[str, Any] | None = None) -> None:
+    """Refuse, before anything is written, a save the loader would refuse as too big (one line naming what is).
+
+    ``records``: the objects behind the JSON files, so the line can name the field that takes the room.
+    """
+    for name, cap in loader_caps(vocab_size).items():
+        if name in files and len(files[name]) > cap:
+            part = _largest_part((records or {}).get(name))
+            where = f" ({part[0]} takes {part[1]:,} bytes)" if part else ""
+            raise ScriptgenError(
+                f"the checkpoint's {name} would be {len(files[name]):,} bytes, more than the {cap:,} bytes scriptgen "
+                f"loads of it{where}, so the run could never be loaded; shorten that (fewer or shorter names or paths)"
+            )
+
+
+def _largest_part(record: Any, prefix: str = "", depth: int = 3) -> tuple[str, int] | None:
+    """The dotted name and JSON size of the biggest field of ``record``, looking ``depth`` levels down."""
+    if not isinstance(record, dict) or not record or depth == 0:
+        return None
+    name, value = max(record.items(), key=lambda kv: len(json_bytes(kv[1])))
+    path = f"{prefix}{name}"
+    return _largest_part(value, path + ".", depth - 1) or (path, len(json_bytes(value)))
+
+
 def write_folder(folder: Path, files: dict[str, bytes], keep: tuple[str, ...] = ()) -> None:
     """Replace ``folder`` by one holding ``files`` (+ ``keep`` from the old folder) and a manifest, atomically."""
     folder = Path(folder)

@@ -17,9 +17,11 @@ from __future__ import annotations
 import csv
 import io
 import math
+import os
 from pathlib import Path
 
 from ..errors import ScriptgenError
+from ..files.safeload import open_regular
 
 FIELDS = ("step", "epoch", "elapsed_s", "train_loss", "val_loss", "tokens_per_s", "lr", "stop_reason")
 _INTS = ("step", "tokens_per_s")
@@ -59,10 +61,12 @@ def parse_row(raw: dict, path: Path, leading: tuple[str, ...] = ()) -> dict:
 def read_csv(path: Path, advice: str = "delete it or restore it") -> list[dict]:
     """The raw rows (dicts of strings) of a CSV file with a header; [] when there is none."""
     try:
-        with open(path, newline="", encoding="utf-8") as fh:
-            return list(csv.DictReader(fh))
+        fd = open_regular(path, advice)  # a FIFO or device under the name is refused unopened, never waited on
     except FileNotFoundError:
         return []
+    try:
+        with os.fdopen(fd, newline="", encoding="utf-8") as fh:
+            return list(csv.DictReader(fh))
     except (OSError, UnicodeDecodeError, csv.Error):
         raise ScriptgenError(f"{str(path)!r} cannot be read; {advice}") from None
 

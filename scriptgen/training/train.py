@@ -183,6 +183,7 @@ class Trainer:
         self.optimizer = make_adam(self.model.parameters(), cfg.lr)
         self.scheduler = make_scheduler(self.optimizer, cfg)
         self.state = TrainState()
+        RunFolder.check(self.record(), self.state)  # a run whose config.json could never load is refused now
         self.hidden: Hidden | None = None
         self.history: list[dict] = []
         self.best_state: dict[str, torch.Tensor] | None = None  # CPU copy of the best weights

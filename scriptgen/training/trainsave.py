@@ -27,7 +27,7 @@ from ..data.script import Cast
 from ..data.tokens import Vocab
 from ..errors import ScriptgenError
 from ..files.fsutil import recover_folder
-from ..model.checkpoint import Checkpoint, json_bytes, load_checkpoint, tensors_to_bytes, write_folder
+from ..model.checkpoint import Checkpoint, check_loadable, json_bytes, load_checkpoint, tensors_to_bytes, write_folder
 from ..model.rnn import Hidden
 from .history import history_csv, read_history
 from .plots import figure_png, plot_history
@@ -70,6 +70,13 @@ class RunFolder:
         self.folder, self.writer = Path(folder), writer
         self.model_written = False
 
+    @staticmethod
+    def check(record: RunRecord, state: TrainState) -> None:
+        """Refuse, before any training time is spent, a run whose records the loader could never read back."""
+        config = config_json(record, state)
+        files = {"config.json": json_bytes(config), "vocab.json": json_bytes(record.vocab.to_json())}
+        check_loadable(files, len(record.vocab), {"config.json": config})
+
     def load(self) -> Checkpoint:
         """The saved checkpoint to resume, its folder first recovered from a save that was killed half done."""
         if self.writer:
@@ -102,13 +109,15 @@ class RunFolder:
     ) -> None:
         """Write the folder atomically: the records, ``files`` (training state, samples), the ``best`` weights
         when given (None: ``model.safetensors`` is kept as it is) and ``loss.png`` if ``plot``."""
+        config = config_json(record, state)
         files = {
-            "config.json": json_bytes(config_json(record, state)),
+            "config.json": json_bytes(config),
             "vocab.json": json_bytes(record.vocab.to_json()),
             "cast.json": json_bytes(record.cast.to_json()),
             "history.csv": history_csv(history),
             **files,
         }
+        check_loadable(files, len(record.vocab), {"config.json": config})  # what the loader would refuse is never saved
         if plot:
             files["loss.png"] = figure_png(plot_history(history, title=self.folder.name))
         if best is not None:

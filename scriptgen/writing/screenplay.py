@@ -16,7 +16,11 @@ line that Fountain would take for a scene heading (``.``, ``INT.``), section
 (``#``), synopsis (``=``), page break (``===``), lyric (``~``), centred text
 (``>``), transition (``CUT TO:``) or cue (all capitals) is forced to action with
 ``!``; a cue that is not plain capitals (``JERRY&GEORGE``, ``#1 FAN``) is forced
-with ``@``.  Limits: a dialogue line that is only ``(...)`` reads as a
+with ``@``.  For HTML, PDF and FDX every character XML 1.0 forbids (C0 controls
+but tab, newline and return; surrogates; U+FFFE, U+FFFF) becomes U+FFFD, so each
+file parses; the private-use characters screenplain keeps as its own markers
+(U+E700-U+E706) and scriptgen's stand-ins are quoted before it parses and come
+out as written.  Limits: a dialogue line that is only ``(...)`` reads as a
 parenthetical, and a backslash the model wrote right before a markup character
 may read as an escape.
 
@@ -147,6 +151,9 @@ def export(
     fmt = check_format(fmt)
     if fmt == "text":
         return text.encode("utf-8")
+    if fmt in ("html", "pdf", "fdx"):  # what no XML parser accepts never reaches a rendered file
+        text, title, prime = xml_safe(text), xml_safe(title), None if prime is None else xml_safe(prime)
+        meta = None if meta is None else {xml_safe(k): xml_safe(v) for k, v in meta.items()}
     fountain = to_fountain(text, title, meta, prime)
     if fmt == "fountain":
         return fountain.encode("utf-8")
@@ -202,12 +209,28 @@ def _require(module: str, fmt: str):
 _LITERAL = {"\\_": "\ue7f0", "\\[": "\ue7f1"}
 _RESTORE = str.maketrans({"\ue7f0": "_", "\ue7f1": "["})
 _SCREENPLAIN_ESCAPE = re.compile(r"\\_|(?<=\[)\\\[")
+# The private-use characters screenplain keeps for itself (U+E700-U+E706: its emphasis markers and literal star,
+# screenplain/richstring.py) and scriptgen's stand-ins above: one the text holds itself is written as _QUOTE and its
+# code point in five digits before parsing (no markup rule reads digits), and put back after, so it reaches the
+# file as written and never confuses the renderer.
+_QUOTE = "\ue7f2"
+_RESERVED = re.compile("[\ue700-\ue706\ue7f0-\ue7f2]")
+_QUOTED = re.compile(_QUOTE + "([0-9]{5})")
+# XML 1.0 allows tab, newline and carriage return of the C0 controls, and no surrogate, U+FFFE or U+FFFF
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def xml_safe(text: str) -> str:
+    """``text`` with every character XML 1.0 forbids (C0 controls but tab, newline and return; surrogates;
+    U+FFFE, U+FFFF) replaced by U+FFFD, so the HTML, PDF and FDX of any script parse."""
+    return _NOT_XML.sub("\ufffd", str(text))
 
 
 def parse_fountain(fountain: str, fmt: str = "fountain"):
     """screenplain's ``Screenplay`` of Fountain text from :func:`to_fountain`, every escape read as the character it
     keeps."""
     parser = _require("screenplain.parsers.fountain", fmt)
+    fountain = _RESERVED.sub(lambda m: f"{_QUOTE}{ord(m.group()):05d}", fountain)
     screenplay = parser.parse(io.StringIO(_SCREENPLAIN_ESCAPE.sub(lambda m: _LITERAL[m.group()], fountain)))
     for rich in _rich_strings(screenplay.paragraphs):
         _restore(rich)
@@ -219,7 +242,7 @@ def parse_fountain(fountain: str, fmt: str = "fountain"):
 
 def _restore(rich):
     for segment in rich.segments:
-        segment.text = segment.text.translate(_RESTORE)
+        segment.text = _QUOTED.sub(lambda m: chr(int(m.group(1))), segment.text.translate(_RESTORE))
     return rich
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import tiny_grid_base
+from conftest import make_script, tiny_grid_base
 
 from scriptgen import ScriptgenError
 from scriptgen.cli import build_parser, cmd_experiment
@@ -128,24 +128,31 @@ def test_cli_trains_the_grid_and_writes_the_tables(corpus_dir, tmp_path, capsys)
 
 
 @pytest.mark.slow
-def test_interrupted_row_restarts_and_finished_rows_are_skipped(corpus_dir, tmp_path, monkeypatch):
+def test_interrupted_row_restarts_and_finished_rows_are_skipped(tmp_path, monkeypatch):
     grid = load_grid(write_grid(tmp_path))
-    # validation every 2 steps (64 tokens) and 6 s a row: the Ctrl-C at the first validation lands inside the row's
-    # budget on a busy machine too
+    # Deterministic, whatever the machine's load: rows end by epochs (no time budget that a busy machine could spend
+    # before the row's first validation), and the Ctrl-C comes from the second row's first validation, at step 2
+    # (validation every 64 tokens = 2 steps of 4 x 8); a small corpus keeps the epochs short.
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for i in range(3):
+        (corpus / f"ep{i}.txt").write_text(make_script(30, seed=i), encoding="utf-8")
     options = ExperimentOptions(
-        name="resume", data=corpus_dir, data_dir=tmp_path / "data", out_dir=tmp_path / "results", budget_minutes=0.1,
-        eval_tokens=64,
+        name="resume", data=corpus, data_dir=tmp_path / "data", out_dir=tmp_path / "results", eval_tokens=64,
+        eval_samples=0,
         progress=False, log=lambda m: None,
     )  # fmt: skip
     real_train = TRAIN_MODULE.train
     calls: list[str] = []
+    stopped_at: list[int] = []
 
     def ctrl_c_in_second_row(cfg, *args, name, log, **kw):
         calls.append(name)
         if len(calls) == 2:
 
-            def log(msg):  # noqa: F811 - Ctrl-C at the row's first validation line
-                if msg.startswith("step"):
+            def log(msg):  # noqa: F811 - Ctrl-C at the row's first validation line, after a known number of steps
+                if msg.startswith("step") and not stopped_at:
+                    stopped_at.append(int(msg.split()[1]))
                     os.kill(os.getpid(), signal.SIGINT)
 
         return real_train(cfg, *args, name=name, log=log, **kw)
@@ -153,6 +160,7 @@ def test_interrupted_row_restarts_and_finished_rows_are_skipped(corpus_dir, tmp_
     monkeypatch.setattr(TRAIN_MODULE, "train", ctrl_c_in_second_row)
     first = run_experiment(grid, options)
     assert first.interrupted and first.trained == ["benchmark"] and first.pending == ROWS[1:]
+    assert stopped_at == [2]
     folder = tmp_path / "results" / "resume"
     assert [r["row"] for r in load_results(folder)] == ["benchmark"]
     assert (folder / "rows" / "hidden_dim-48" / "trainer.json").is_file(), "Ctrl-C saved the partial row"
