@@ -11,7 +11,9 @@ with a loss on every position, the hidden state carried across chunks and
 detached between them, gradient clipping, ``model.train()``/``model.eval()``,
 validation under ``torch.no_grad()`` on the held-out episodes twice an epoch
 (or every ``eval_interval`` steps), the learning rate annealed by
-``ReduceLROnPlateau`` when validation stops improving, the best weights kept.
+``ReduceLROnPlateau`` when validation stops improving (or, with ``--schedule cosine|linear``,
+set before every step from the share of the budget spent: :mod:`scriptgen.training.schedule`),
+the best weights kept.
 Every validation saves the checkpoint folder (best weights, last training
 state, ``history.csv``, ``samples.txt``), so a killed run resumes from there
 with ``--resume``; a resumed CPU run ends with the same weights as an
@@ -54,6 +56,7 @@ from .averaging import average_tensors, make_average
 from .distributed import Dist, check_batch, setup, teardown
 from .finetune import finetune_config, load_parent, resumed_vocab
 from .progress import OnValidation, RunClock, SampleLog, progress_bar, sample_header, validation_line
+from .schedule import TimedSchedule
 from .steps import evaluate, forward_back_prop, make_adam, make_scheduler
 from .stopping import STOP_REASONS, stop_on_signals, stop_reason
 from .trainsave import RunFolder, RunRecord
@@ -181,7 +184,8 @@ class Trainer:
             self.objective = DistributedDataParallel(self.objective, find_unused_parameters=cfg.output == "adaptive")
         self.rows = dist.rows(cfg.batch_size)
         self.optimizer = make_adam(self.model.parameters(), cfg.lr)
-        self.scheduler = make_scheduler(self.optimizer, cfg)
+        self.scheduler = make_scheduler(self.optimizer, cfg, planned_steps(self.data.train_batches, cfg.epochs))
+        self.timed = self.scheduler if isinstance(self.scheduler, TimedSchedule) else None
         self.state = TrainState()
         self.hidden: Hidden | None = None
         self.history: list[dict] = []
@@ -231,6 +235,8 @@ class Trainer:
             y[self.rows].to(self.device, non_blocking=True),
         )  # this process's streams
         hidden = detach_hidden(self.hidden) if self.hidden is not None else None  # no backprop into earlier chunks
+        if self.timed is not None:  # the rate of this step, from the share of the run done (the same on every process)
+            self.timed.before_step(self.state.step, self.state.elapsed, self.dist.max if self.dist.enabled else None)
         with torch.autocast(
             self.device.type, dtype=self.amp_dtype or torch.bfloat16, enabled=self.amp_dtype is not None
         ):
@@ -399,6 +405,13 @@ class Trainer:
             history=list(self.history),
             stop_reason=s.stop_reason,
         )
+
+
+def planned_steps(batches, epochs: int) -> int:
+    """Optimizer steps in ``epochs`` passes over ``batches`` (exact; estimated from the first 1,000 epochs beyond)."""
+    counted = min(epochs, 1000)
+    steps = sum(batches.chunks_in(e) for e in range(counted))
+    return steps if counted == epochs else round(steps * epochs / counted)
 
 
 def train(

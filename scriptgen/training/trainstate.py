@@ -5,7 +5,8 @@ weights the state of the last step:
 
 * ``trainer.json`` - one JSON object: the run's counters (:class:`TrainState`),
   the optimizer's parameter groups (with the annealed learning rate) and the
-  learning-rate scheduler's state;
+  learning-rate scheduler's state (``ReduceLROnPlateau``'s counters, or a cosine or
+  linear schedule's kind and progress);
 * ``trainer.safetensors`` - the last weights (``model.*``), the Adam moments
   (``optim.*``), the carried hidden state (``hidden.*``), the averaged weights
   (``average.*``, with ``--ema-decay``) and the RNG states.
@@ -34,6 +35,7 @@ from ..errors import ScriptgenError
 from ..model.checkpoint import Checkpoint, json_bytes, load_weights, read_json, read_tensors, tensors_to_bytes
 from ..model.rnn import Hidden
 from .averaging import load_average
+from .schedule import TimedSchedule
 from .stopping import STOP_REASONS
 
 # why a run stopped, as trainer.json, config.json, history.csv and the experiment results record it
@@ -208,6 +210,15 @@ def _check_hidden(hidden: list[torch.Tensor], model, batch_size: int, path: Path
 
 
 def _restore_scheduler(scheduler, saved: Any, state: TrainState, path: Path) -> None:
+    if isinstance(scheduler, TimedSchedule):  # its rate is a function of the counters; the progress is a record
+        if (
+            not isinstance(saved, dict)
+            or saved.get("schedule") != scheduler.kind
+            or not _finite_share(saved.get("progress"))
+        ):
+            raise _bad(path, f"the 'scheduler' state is not that of a {scheduler.kind} schedule")
+        scheduler.load_state_dict(saved)
+        return
     if saved is None:  # written before the scheduler was saved: its two counters are the run's
         scheduler.best, scheduler.num_bad_epochs = state.best_val, state.stale
         return
@@ -221,6 +232,10 @@ def _restore_scheduler(scheduler, saved: Any, state: TrainState, path: Path) -> 
     for key in ("best", "num_bad_epochs", "cooldown_counter", "last_epoch"):
         if key in saved:
             setattr(scheduler, key, saved[key])
+
+
+def _finite_share(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and 0.0 <= value <= 1.0
 
 
 # --------------------------------------------------------------------------
