@@ -153,6 +153,16 @@ class Config:
     seed: int = _field(1, "random seed of initialisation, dropout and data order")
     device: str = _field("auto", "auto (CUDA when present), cpu or cuda", choices=DEVICES)
     precision: str = _field("auto", "auto (bf16 autocast where the hardware has it), fp32 or bf16", choices=PRECISIONS)
+    # --- the neural cache (Grave et al., 2017), fitted after training; it never changes the trained weights ---
+    cache_size: int = _field(
+        0,
+        "neural cache: remember the last N positions' top-layer outputs and the tokens that followed them, fit its "
+        "theta and lambda on the validation split when training ends, and mix it into generation (0 = no cache)",
+    )
+    cache_theta: float = _field(0.0, "the cache's sharpness (theta), from 0 to 100; 0 = fitted by a grid search")
+    cache_lambda: float = _field(
+        0.0, "the cache's weight in the mixture (lambda), in [0, 1); 0 = fitted by a grid search (which may pick 0)"
+    )
     # --- samples while training (they never change the trained weights) ----
     sample_every: int = _field(1, "every N validations, print a sample and append it to samples.txt (0 = never)")
     sample_prime: str = _field("", "prime of those samples; empty = the first token of the training text")
@@ -237,6 +247,16 @@ class Config:
             raise bad("warmup", "it must be a share of the run from 0 (none) to 0.5, e.g. 0.05")
         if not _finite(self.lr_floor) or not 0.0 <= self.lr_floor <= 1.0:
             raise bad("lr_floor", "it must be a share of --lr from 0 to 1, e.g. 0.01")
+        if (
+            isinstance(self.cache_size, bool)
+            or not isinstance(self.cache_size, int)
+            or not 0 <= self.cache_size <= 100_000
+        ):
+            raise bad("cache_size", "it must be 0 (no cache) or a number of positions up to 100,000, e.g. 500")
+        if not _finite(self.cache_theta) or not 0.0 <= self.cache_theta <= 100.0:
+            raise bad("cache_theta", "it must be from 0 (fitted) to 100, e.g. 0.3")
+        if not _finite(self.cache_lambda) or not 0.0 <= self.cache_lambda < 1.0:
+            raise bad("cache_lambda", "it must be in [0, 1), e.g. 0.1 (0 = fitted)")
         if not _finite(self.clip) or self.clip <= 0:
             raise bad("clip", "it must be a positive gradient norm such as 1.0")
         if not _finite(self.val_fraction) or not 0.0 < self.val_fraction < 0.5:

@@ -50,6 +50,7 @@ from ..data.rundata import FixedVocab, load_run_data
 from ..device import autocast_dtype, resolve_device
 from ..errors import ScriptgenError
 from ..files.fsutil import check_name, disk_error, hold_lock
+from ..model.cache import fit_cache
 from ..model.checkpoint import load_weights
 from ..model.rnn import RNN, Hidden, count_parameters, detach_hidden
 from .averaging import average_tensors, make_average
@@ -193,6 +194,7 @@ class Trainer:
         self.best_dirty = False  # best_state changed since the last save
         self.stop = None  # the stop-signal event while run() runs
         self.sample: str | None = None  # the sample of the last validation, if one was due
+        self.cache: dict | None = None  # the neural cache fitted when the run ended (--cache-size)
         if saved is not None:
             self._restore(saved)
         if dist.rank:  # other dropout masks than rank 0's (which keeps the one-process run's stream)
@@ -294,7 +296,25 @@ class Trainer:
     # -- the run folder -------------------------------------------------------------
     def record(self) -> RunRecord:
         return RunRecord(self.cfg, self.vocab, self.data.info, self.data.cast, self.parent_record,
-                         self.dist.world_size if self.dist.enabled else None)  # fmt: skip
+                         self.dist.world_size if self.dist.enabled else None, self.cache)  # fmt: skip
+
+    def fit_cache(self) -> None:
+        """With ``--cache-size``: fit the neural cache of the best weights on the validation split (after the run,
+        outside its budget; the RNG is left as it was)."""
+        cfg = self.cfg
+        started = time.perf_counter()
+        with torch.random.fork_rng(devices=[]):
+            model = RNN.from_config(cfg, len(self.vocab)).to(self.device)
+        if self.best_state is not None:
+            model.load_state_dict(self.best_state)
+        else:
+            model.load_state_dict(self.eval_model.state_dict())
+        fit = fit_cache(model, self.data.val_batches, cfg.cache_size, cfg.cache_theta, cfg.cache_lambda)
+        self.cache = fit.to_json()
+        self.log(
+            f"cache of {fit.size} positions fitted on the validation split: theta {fit.theta:g}, lambda {fit.lam:g}, "
+            f"{fit.nats_per_token_without:.4f} -> {fit.nats_per_token:.4f} nats/token ({time.perf_counter() - started:.0f}s)"
+        )
 
     def save(self, plot: bool = False) -> None:
         """Save the run (best weights only when they changed; ``loss.png`` if ``plot``); a collective call."""
@@ -319,6 +339,8 @@ class Trainer:
         if reason == "interrupted":
             self.save(plot=True)  # the state of the last finished step; --resume continues from it
         elif self.dist.is_main:  # the last save was at this very step: the records only
+            if self.cfg.cache_size:
+                self.fit_cache()
             self.run_folder.finish(
                 self.record(), self.state, self.history, self.optimizer.state_dict()["param_groups"], self.scheduler
             )

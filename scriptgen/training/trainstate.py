@@ -242,9 +242,11 @@ def _finite_share(value: Any) -> bool:
 # What a resumed run may change
 # --------------------------------------------------------------------------
 # may differ between a run and its resumption; everything else must match
-# (patience and the samples: they decide when to stop and what to show, not what a step does)
+# (patience, the samples and the cache: they decide when to stop, what to show and what is fitted after the run,
+# not what a step does)
 RESUMABLE_CHANGES = (
     "epochs", "max_minutes", "eval_interval", "device", "precision", "extra", "patience", "sample_every", "sample_prime", "sample_length",
+    "cache_size", "cache_theta", "cache_lambda",
 )  # fmt: skip
 
 
