@@ -30,7 +30,9 @@ def test_train_fits_the_cache_evaluate_reports_and_refits_it_generate_uses_it(co
     cache = load_checkpoint(folder).cache
     assert info["cache"]["size"] == 30 and cache is not None and cache.fitted_on == "validation split"
     assert cache.nats_per_token <= cache.nats_per_token_without
-    assert cache.nats_per_token_without == pytest.approx(result.best_val_loss, abs=5e-3)  # validation may run under bf16
+    assert cache.nats_per_token_without == pytest.approx(
+        result.best_val_loss, abs=5e-3
+    )  # validation may run under bf16
 
     report = evaluate_checkpoint(folder, samples=1, length=10, temperatures=(0.8,), data_dir=tmp_path / "data",
                                  log=lambda m: None)  # fmt: skip

@@ -19,7 +19,9 @@ V = 40
 
 def tiny(output: str = "softmax", cell: str = "lstm") -> RNN:
     torch.manual_seed(0)
-    model = RNN(V, V, 8, 16, 2, dropout=0.0, cell=cell, output=output, cutoffs=[10, 25] if output == "adaptive" else None)
+    model = RNN(
+        V, V, 8, 16, 2, dropout=0.0, cell=cell, output=output, cutoffs=[10, 25] if output == "adaptive" else None
+    )
     with torch.no_grad():
         for p in model.parameters():
             p.mul_(3.0)  # sharper outputs: the cache's dot products then matter
