@@ -1,6 +1,6 @@
 """Generation speed: the course's generate against scriptgen's, 400 words from a prime, same run.
 
-    python bench/generate_speed.py [--words 400] [--repeats 3] [--device cpu]
+    python bench/generate_speed.py [--words 400] [--repeats 3] [--device cpu] [--cache-size 500]
 
 Both use a model of the course's final size (embedding 400, hidden 512, 2
 layers, the default corpus's vocabulary); speed does not depend on the
@@ -8,8 +8,9 @@ weights, so they are left untrained.  The course re-feeds a 10-word window
 from a zero state for every word (bench/course_baseline.py); scriptgen feeds
 the prime once and then steps its carried state one token at a time, from
 weights prepared once (int8 on the CPU by default, fp32 too).  Reported for
-scriptgen's adaptive output (the default) and for a full softmax.  Last line:
-JSON.
+scriptgen's adaptive output (the default) and for a full softmax, and for the
+default precision with a neural cache of ``--cache-size`` positions (theta 0.3,
+lambda 0.1; the generated text fills it).  Last line: JSON.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from course_baseline import COURSE, course_generate, course_model
 
 from scriptgen import RNN, Config, prepare
 from scriptgen.data.cutoffs import choose_cutoffs
+from scriptgen.model.cache import CacheSettings
 from scriptgen.training.train import resolve_device
 from scriptgen.writing.draw import make_generator
 from scriptgen.writing.sampler import Sampler
@@ -44,6 +46,7 @@ def main() -> None:
     parser.add_argument("--words", type=int, default=400, help="words to generate (default: 400)")
     parser.add_argument("--repeats", type=int, default=3, help="best of this many runs (default: 3)")
     parser.add_argument("--device", default="cpu", help="auto, cpu or cuda (default: cpu)")
+    parser.add_argument("--cache-size", type=int, default=500, help="positions of the cached runs (default: 500)")
     args = parser.parse_args()
     device = resolve_device(args.device)
     prepared = prepare(None, log=lambda m: print(m, file=sys.stderr))
@@ -70,18 +73,19 @@ def main() -> None:
             cutoffs=cutoffs if output == "adaptive" else [],
         )
         model = RNN.from_config(cfg, V).to(device).eval()
-        for precision in precisions:
-            sampler = Sampler(model, precision)  # weights prepared once, as `scriptgen generate` does
+        cache = CacheSettings(args.cache_size, 0.3, 0.1)
+        for precision, name, settings in [(p, p, None) for p in precisions] + [
+            (precisions[0], f"{precisions[0]}_cache", cache)
+        ]:
+            sampler = Sampler(model, precision, settings)  # weights prepared once, as `scriptgen generate` does
 
             def run(n, sampler=sampler):
                 sampler.reset()
                 sampler.feed([prime])
                 return sampler.sample(n, 0.8, 0, make_generator(1, device))
 
-            rates[output, precision] = best_rate(run, args.words, args.repeats)
-            print(
-                f"scriptgen generate ({output}, {precision}): {rates[output, precision]:,.0f} words/s", file=sys.stderr
-            )
+            rates[output, name] = best_rate(run, args.words, args.repeats)
+            print(f"scriptgen generate ({output}, {name}): {rates[output, name]:,.0f} words/s", file=sys.stderr)
     default = rates["adaptive", precisions[0]]
     emit(
         {

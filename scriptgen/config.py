@@ -23,6 +23,7 @@ CELLS = ("lstm", "gru", "rnn")
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("auto", "fp32", "bf16")
 OUTPUTS = ("adaptive", "softmax")
+SCHEDULES = ("plateau", "cosine", "linear")
 
 MAX_SAMPLE_LENGTH = 100_000  # a sample while training is a glance, not a script
 
@@ -42,6 +43,10 @@ REGULARIZERS_OFF: dict[str, Any] = {
     "ema_decay": 0.0,
     "bptt_jitter": False,
 }
+
+# The learning-rate schedule before --schedule existed: a config.json or results row without these
+# fields was annealed on plateaus down to a thousandth of its rate, whatever today's defaults are.
+SCHEDULE_BEFORE: dict[str, Any] = {"schedule": "plateau", "warmup": 0.0, "lr_floor": 0.001}
 
 # The character-level recipe: where ``--level char`` differs from the defaults below, which
 # are the word-level recipe (both measured in bench/RESULTS.md, issue #17).
@@ -132,7 +137,22 @@ class Config:
     lr: float = _field(0.003, "Adam learning rate")
     clip: float = _field(1.0, "maximum gradient norm")
     lr_decay: float = _field(
-        0.5, "multiply the learning rate by this when validation loss stops improving twice (1 = never)"
+        0.5,
+        "--schedule plateau: multiply the learning rate by this when validation loss stops improving twice (1 = never)",
+    )
+    schedule: str = _field(
+        "plateau",
+        "learning-rate schedule: plateau (cut by --lr-decay when validation stalls), or cosine or linear decay to "
+        "--lr-floor over the run (its --max-minutes budget, else its --epochs)",
+        choices=SCHEDULES,
+    )
+    warmup: float = _field(
+        0.0,
+        "--schedule cosine/linear: share of the run spent raising the rate from the floor to --lr, in [0, 0.5] "
+        "(plateau has none)",
+    )
+    lr_floor: float = _field(
+        0.001, "lowest learning rate as a share of --lr: where cosine/linear end, and plateau's minimum, in [0, 1]"
     )
     epochs: int = _field(10, "passes over the training split")
     max_minutes: float = _field(0.0, "stop after this many minutes of training (0 = no limit)")
@@ -143,6 +163,16 @@ class Config:
     seed: int = _field(1, "random seed of initialisation, dropout and data order")
     device: str = _field("auto", "auto (CUDA when present), cpu or cuda", choices=DEVICES)
     precision: str = _field("auto", "auto (bf16 autocast where the hardware has it), fp32 or bf16", choices=PRECISIONS)
+    # --- the neural cache (Grave et al., 2017), fitted after training; it never changes the trained weights ---
+    cache_size: int = _field(
+        0,
+        "neural cache: remember the last N positions' top-layer outputs and the tokens that followed them, fit its "
+        "theta and lambda on the validation split when training ends, and mix it into generation (0 = no cache)",
+    )
+    cache_theta: float = _field(0.0, "the cache's sharpness (theta), from 0 to 100; 0 = fitted by a grid search")
+    cache_lambda: float = _field(
+        0.0, "the cache's weight in the mixture (lambda), in [0, 1); 0 = fitted by a grid search (which may pick 0)"
+    )
     # --- samples while training (they never change the trained weights) ----
     sample_every: int = _field(1, "every N validations, print a sample and append it to samples.txt (0 = never)")
     sample_prime: str = _field("", "prime of those samples; empty = the first token of the training text")
@@ -221,6 +251,22 @@ class Config:
             raise bad("lr", "it must be a positive learning rate such as 0.001")
         if not _finite(self.lr_decay) or not 0.0 < self.lr_decay <= 1.0:
             raise bad("lr_decay", "it must be in (0, 1], e.g. 0.5 (1 = keep the learning rate)")
+        if self.schedule not in SCHEDULES:
+            raise bad("schedule", f"choose one of {', '.join(SCHEDULES)}")
+        if not _finite(self.warmup) or not 0.0 <= self.warmup <= 0.5:
+            raise bad("warmup", "it must be a share of the run from 0 (none) to 0.5, e.g. 0.05")
+        if not _finite(self.lr_floor) or not 0.0 <= self.lr_floor <= 1.0:
+            raise bad("lr_floor", "it must be a share of --lr from 0 to 1, e.g. 0.01")
+        if (
+            isinstance(self.cache_size, bool)
+            or not isinstance(self.cache_size, int)
+            or not 0 <= self.cache_size <= 100_000
+        ):
+            raise bad("cache_size", "it must be 0 (no cache) or a number of positions up to 100,000, e.g. 500")
+        if not _finite(self.cache_theta) or not 0.0 <= self.cache_theta <= 100.0:
+            raise bad("cache_theta", "it must be from 0 (fitted) to 100, e.g. 0.3")
+        if not _finite(self.cache_lambda) or not 0.0 <= self.cache_lambda < 1.0:
+            raise bad("cache_lambda", "it must be in [0, 1), e.g. 0.1 (0 = fitted)")
         if not _finite(self.clip) or self.clip <= 0:
             raise bad("clip", "it must be a positive gradient norm such as 1.0")
         if not _finite(self.val_fraction) or not 0.0 < self.val_fraction < 0.5:
@@ -270,10 +316,10 @@ class Config:
 
 
 def with_absent_fields(recorded: dict[str, Any]) -> dict[str, Any]:
-    """A recorded config with the fields it lacks filled in as it was trained: regularizers off, else today's
-    default."""
+    """A recorded config with the fields it lacks filled in as it was trained: regularizers off, the plateau
+    schedule, else today's default."""
     defaults = Config().to_dict()
-    return {**defaults, **REGULARIZERS_OFF, **recorded}
+    return {**defaults, **REGULARIZERS_OFF, **SCHEDULE_BEFORE, **recorded}
 
 
 def _finite(x: Any) -> bool:

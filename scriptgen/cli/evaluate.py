@@ -52,6 +52,17 @@ FLAGS = [
     ("--precision", {"default": "auto", "choices": ("auto", "fp32", "int8"), "help": "weights for sampling: auto = "
                      "int8 on CPU, fp32 on CUDA; the held-out loss is always fp32 (default: auto)"}),
     ("--json", {"action": "store_true", "help": "print one JSON object instead of the table (default: off)"}),
+    ("--fit-cache", {"action": "store_true", "help": "fit the neural cache's theta and lambda on the validation split "
+                     "(a grid search) and record it in the checkpoint's config.json, replacing any recorded one "
+                     "(default: off)"}),
+    ("--cache-size", {"type": int, "default": 0, "metavar": "N", "help": "--fit-cache: positions the cache remembers "
+                      "(default: the checkpoint's --cache-size, else 500)"}),
+    ("--cache-theta", {"type": float, "default": 0.0, "help": "--fit-cache: keep this theta, search lambda only "
+                       "(default: 0, both searched)"}),
+    ("--cache-lambda", {"type": float, "default": 0.0, "help": "--fit-cache: keep this lambda, search theta only "
+                        "(default: 0, both searched)"}),
+    ("--no-cache", {"action": "store_true", "help": "draw the samples without the checkpoint's neural cache; the "
+                    "held-out loss is shown with and without it either way (default: off)"}),
 ]  # fmt: skip
 
 
@@ -65,6 +76,8 @@ def run(args: argparse.Namespace) -> int:
         temperatures=args.temperature, seed=args.seed, prime=args.prime,
         train_data=args.train_data, data_dir=args.data_dir, encoding=encoding,
         device=args.device, precision=args.precision, label=args.label,
+        cache=not args.no_cache, fit_cache=args.fit_cache, cache_size=args.cache_size,
+        cache_theta=args.cache_theta, cache_lambda=args.cache_lambda,
     )  # fmt: skip
     print(json.dumps(report.to_json(), ensure_ascii=False) if args.json else report.markdown())
     return 0

@@ -122,6 +122,11 @@ def add_parser(sub) -> None:
     g.add_argument(
         "--seed", type=int, default=None, help="random seed for reproducible output, 0 to 2**64-1 (default: random)"
     )
+    g.add_argument(
+        "--no-cache", action="store_true",
+        help="sample from the model alone, without the checkpoint's fitted neural cache "
+        "(default: the cache, when the checkpoint has one)",
+    )  # fmt: skip
     g.add_argument("--device", default="cpu", help="auto, cpu or cuda (default: cpu)")
     g.add_argument(
         "--precision",
@@ -192,7 +197,7 @@ def run(args: argparse.Namespace) -> int:
         unknown = "unk"
     device = resolve_device(args.device)
     precision = args.precision if args.precision != "auto" else ("int8" if device.type == "cpu" else "fp32")
-    sampler = Sampler(ckpt.build_model(device), precision)
+    sampler = Sampler(ckpt.build_model(device), precision, None if args.no_cache else ckpt.cache)
     writer = ScriptWriter(sampler, vocab, ckpt.cast)
     if args.interactive:
         interactive = sys.stdin.isatty()

@@ -23,6 +23,11 @@ distinct-1/2/3 and 4-gram repetition (on words), their novelty (share of
 training split; :mod:`scriptgen.evaluation.novelty`), the longest copied span and its
 episode, and their cast against the training split's (:mod:`scriptgen.evaluation.textstats`).
 
+**The neural cache** (:mod:`scriptgen.model.cache`): when the checkpoint has
+one, the held-out loss is reported without and with it, and the samples are
+drawn with it (``cache=False``: without); ``fit_cache=True`` first fits one on
+the validation split and records it in the checkpoint.
+
 **Labels** (a model trained with ``--labels``): ``label=`` draws every sample
 after that label's token and scores the held-out loss on that label's
 validation documents only (or on ``data``, each document opened by the
@@ -56,7 +61,11 @@ from ..data.script import Cast, is_cue_token
 from ..data.tokens import Vocab, word_tokenize
 from ..device import resolve_device
 from ..errors import ScriptgenError
-from ..model.checkpoint import Checkpoint, load_checkpoint
+from ..files.fsutil import hold_lock
+from ..model.cache import DEFAULT_SIZE, CacheSettings
+from ..model.cache import check_settings as check_cache
+from ..model.cache import fit_cache as fit
+from ..model.checkpoint import Checkpoint, load_checkpoint, record_cache
 from ..writing.draw import check_lines, check_sampling, make_generator
 from ..writing.sampler import Sampler
 from .heldout import HeldOut, heldout_on_text, label_heldout, score_text
@@ -256,6 +265,9 @@ class Evaluation:
         default_factory=dict
     )  # a labelled model without label=: each label's validation documents
     lines: int | None = None  # samples of this many whole lines (length their cap), or None: length tokens each
+    cache: CacheSettings | None = None  # the neural cache scored beside the model (and used by the samples, unless off)
+    cache_fitted: bool = False  # fitted by this evaluation (fit_cache=True) and recorded in the checkpoint
+    samples_cached: bool = False  # the samples were drawn with the cache
 
     def to_json(self) -> dict:
         return _finite(
@@ -277,6 +289,9 @@ class Evaluation:
                     "lines": self.lines,
                     "seed": self.seed,
                 },
+                "cache": None
+                if self.cache is None
+                else {**self.cache.to_json(), "fitted_now": self.cache_fitted, "samples": self.samples_cached},
                 "temperatures": [row.to_json() for row in self.rows],
                 "seconds": self.seconds,
             }
@@ -293,6 +308,7 @@ class Evaluation:
             + (f", label {self.label}" if self.label is not None else ""),
             f"held-out, {_heldout(h)}{unknown}",
             *(f"held-out, {_heldout(b)}" for b in self.heldout_by_label.values()),
+            *self._cache_lines(),
             f"training split: {self.train_documents} documents, {self.train_tokens:,} tokens, {c.lines:,} lines: "
             f"{_pct(c.action_share)} action lines, {number(c.words_per_line, ',.1f')} words/line, "
             f"{len(c.cast.speakers):,} speakers",
@@ -302,7 +318,7 @@ class Evaluation:
                 if self.lines
                 else f"{self.length} tokens each"
             )
-            + f" after the prime {self.prime!r}, "
+            + f" after the prime {self.prime!r}{', with the cache' if self.samples_cached else ''}, "
             f"seeds {self.seed}..{self.seed + self.samples - 1}; novelty = share of {self.rows[0].copy_span}-token "
             "spans not in the training split",
             "",
@@ -324,6 +340,21 @@ class Evaluation:
         if copies:
             lines += ["", "longest copied spans:", *copies]
         return "\n".join(lines)
+
+    def _cache_lines(self) -> list[str]:
+        """The held-out loss without and with the neural cache, as a table (none without a cache)."""
+        cached, c = self.heldout.with_cache(), self.cache
+        if cached is None:
+            return []
+        fitted = "fitted now" if self.cache_fitted else "as recorded in the checkpoint"
+        rows = [("without the cache", self.heldout), (f"with the cache ({c.size} positions, theta {c.theta:g}, "
+                                                      f"lambda {c.lam:g}; {fitted})", cached)]  # fmt: skip
+        lines = ["", "| held-out | nats/token | perplexity | nats/word | bits/char |", "|---|---|---|---|---|"]
+        for name, h in rows:
+            cells = [name, number(h.nats_per_token, ",.4f"), number(math.exp(min(h.nats_per_token, 700)), ",.1f"),
+                     number(h.nats_per_word, ",.4f"), number(h.bits_per_char, ",.4f")]  # fmt: skip
+            lines.append("| " + " | ".join(cells) + " |")
+        return lines + [""]
 
 
 def _heldout(h: HeldOut) -> str:
@@ -388,9 +419,18 @@ def evaluate_checkpoint(
     precision: str = "auto",
     label: str | None = None,
     log: Callable[[str], None] = lambda message: print(message, file=sys.stderr),
+    cache: bool = True,
+    fit_cache: bool = False,
+    cache_size: int = 0,
+    cache_theta: float = 0.0,
+    cache_lambda: float = 0.0,
 ) -> Evaluation:
-    """Held-out loss (validation split, or ``data``) and the sample figures per temperature; see the module's
-    docstring."""
+    """Held-out loss (validation split, or ``data``) and the sample figures per temperature; see the module's docstring.
+
+    The checkpoint's neural cache, if it has one, is scored beside the model and used by the samples (``cache=False``:
+    the samples without it); ``fit_cache`` first fits one on the validation split (``cache_size`` positions, else
+    the config's, else 500; a nonzero ``cache_theta``/``cache_lambda`` is kept, the other searched) and records it
+    in the checkpoint's config.json."""
     clock = {"start": time.perf_counter()}
     seconds: dict[str, float] = {}
 
@@ -413,18 +453,34 @@ def evaluate_checkpoint(
     model = ckpt.build_model(torch_device)
     train = training_text(ckpt, data_dir, train_data, log)
     lap("load")
+    settings = ckpt.cache
+    if fit_cache:
+        size = cache_size or ckpt.config.cache_size or DEFAULT_SIZE
+        check_cache(
+            size, cache_theta, cache_lambda,
+            lambda why: ScriptgenError(f"{why}; check --cache-size, --cache-theta and --cache-lambda"),
+        )  # fmt: skip
+        settings = fit(model, train.val_batches, size, cache_theta, cache_lambda, "validation split")
+        folder = Path(ckpt.folder)
+        with hold_lock(folder.parent.resolve() / f".{folder.name}.lock", f"fitting the cache of {folder}"):
+            record_cache(folder, settings)
+        lap("fit cache")
     by_label = {}
     if data is None and label is not None:
         heldout = _label_heldout(model, ckpt, train, label, required=True)
     elif data is None:
         n_val = len(train.val_documents)
         heldout = score_text(
-            model, vocab, train.val_batches, f"validation split ({n_val} document{'s' if n_val != 1 else ''})"
+            model,
+            vocab,
+            train.val_batches,
+            f"validation split ({n_val} document{'s' if n_val != 1 else ''})",
+            cache=settings,
         )
         by_label = {name: _label_heldout(model, ckpt, train, name) for name in ckpt.labels or ()}
         by_label = {name: h for name, h in by_label.items() if h is not None}
     else:
-        heldout = heldout_on_text(model, ckpt, data, encoding, lead)
+        heldout = heldout_on_text(model, ckpt, data, encoding, lead, settings)
     lap("heldout")
     corpus_profile = CastProfile(Cast.of(train.texts()))
     if prime is None:
@@ -435,7 +491,10 @@ def evaluate_checkpoint(
         prime_ids = vocab.encode(prime)
     index = NgramIndex(train.prepared.ids, train.train, COPY_SPAN[vocab.level], len(vocab))
     lap("corpus")
-    sampler = Sampler(model, precision if precision != "auto" else ("int8" if torch_device.type == "cpu" else "fp32"))
+    sampled_cache = settings if cache and settings is not None and settings.lam > 0 else None
+    sampler = Sampler(
+        model, precision if precision != "auto" else ("int8" if torch_device.type == "cpu" else "fp32"), sampled_cache
+    )
     rows = []
     for temperature in temperatures:
         drawn = draw_samples(
@@ -445,7 +504,8 @@ def evaluate_checkpoint(
     lap("samples")
     return Evaluation(
         str(checkpoint), vocab.level, heldout, corpus_profile, sum(e - s for s, e in train.train), len(train.train),
-        prime, samples, length, seed, rows, seconds, label, by_label, lines,
+        prime, samples, length, seed, rows, seconds, label, by_label, lines, settings if heldout.cache else None,
+        fit_cache, sampled_cache is not None,
     )  # fmt: skip
 
 

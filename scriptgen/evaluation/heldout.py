@@ -11,6 +11,8 @@ contiguous stretch of the stream with the hidden state carried from chunk to
 chunk, as training's validation scores it (``scriptgen.training.train.evaluate``); here
 the positions are summed one by one in float64, so the characters and words of
 exactly the scored targets give the per-word and per-character figures.
+With a neural cache (:mod:`scriptgen.model.cache`) the same positions are
+also scored with it, each row of the batch its own stream with its own memory.
 :func:`heldout_on_text` scores any text with a checkpoint's vocabulary (words
 it lacks become ``<unk>`` where it has one, else are left out; counted either way).
 """
@@ -30,6 +32,7 @@ from ..data.batches import StreamBatches
 from ..data.labels import label_ranges, lead_ids
 from ..data.tokens import Vocab
 from ..errors import ScriptgenError
+from ..model.cache import CacheSettings, cached_nats
 from ..model.checkpoint import Checkpoint
 from ..model.rnn import RNN, Hidden
 
@@ -46,6 +49,14 @@ class HeldOut:
     words: int  # its whitespace-separated words
     unknown: int = 0  # tokens the vocabulary lacks
     unknown_as: str = ""  # what became of them: "<unk>" or "left out"
+    cache: CacheSettings | None = None  # the neural cache also scored, if any
+    cache_nats: float = math.nan  # the summed nats with it
+
+    def with_cache(self) -> "HeldOut | None":
+        """The same text scored with the cache (its ``nats`` the mixture's), or None when no cache was scored."""
+        if self.cache is None:
+            return None
+        return HeldOut(self.text, self.tokens, self.cache_nats, self.chars, self.words, self.unknown, self.unknown_as)
 
     @property
     def nats_per_token(self) -> float:
@@ -73,7 +84,14 @@ class HeldOut:
             "bits_per_char": self.bits_per_char,
             "unknown": self.unknown,
             "unknown_as": self.unknown_as,
+            "cache": None if self.cache is None else self._cache_json(),
         }
+
+    def _cache_json(self) -> dict:
+        cached = self.with_cache().to_json()
+        figures = ("nats_per_token", "perplexity", "nats_per_word", "word_perplexity", "bits_per_char")
+        settings = {"size": self.cache.size, "theta": self.cache.theta, "lambda": self.cache.lam}
+        return {**settings, **{k: cached[k] for k in figures}}
 
 
 def position_nats(
@@ -108,13 +126,24 @@ def heldout_nats(model: RNN, batches: StreamBatches) -> tuple[float, int]:
 
 
 def score_text(
-    model: RNN, vocab: Vocab, batches: StreamBatches, text: str, unknown: int = 0, unknown_as: str = ""
+    model: RNN,
+    vocab: Vocab,
+    batches: StreamBatches,
+    text: str,
+    unknown: int = 0,
+    unknown_as: str = "",
+    cache: CacheSettings | None = None,
 ) -> HeldOut:
-    """:class:`HeldOut` of ``batches``; its characters and words are those of the decoded targets actually scored."""
+    """:class:`HeldOut` of ``batches``; its characters and words are those of the decoded targets actually scored.
+    With ``cache``, the same positions are also scored with that neural cache (:mod:`scriptgen.model.cache`)."""
     nats, count = heldout_nats(model, batches)
     scored = batches.stream(0)[1 : 1 + batches.batch_size * batches.row_len]  # validation batches start at offset 0
     decoded = vocab.decode(np.asarray(scored).tolist())
-    return HeldOut(text, count, nats, len(decoded), len(decoded.split()), unknown, unknown_as)
+    cache_nats = math.nan
+    if cache is not None:
+        totals, _, _ = cached_nats(model, batches, cache.size, (cache.theta,), (cache.lam,))
+        cache_nats = float(totals[0, 0])
+    return HeldOut(text, count, nats, len(decoded), len(decoded.split()), unknown, unknown_as, cache, cache_nats)
 
 
 def eval_batches(
@@ -188,7 +217,12 @@ def text_ids(
 
 
 def heldout_on_text(
-    model: RNN, ckpt: Checkpoint, source: str | Path, encoding: str, lead: int | None = None
+    model: RNN,
+    ckpt: Checkpoint,
+    source: str | Path,
+    encoding: str,
+    lead: int | None = None,
+    cache: CacheSettings | None = None,
 ) -> HeldOut:
     """Held-out loss on the text at ``source``, tokenized with the checkpoint's vocabulary; with ``lead`` (a label's
     token) opening each document."""
@@ -210,7 +244,7 @@ def heldout_on_text(
         ids, ranges, cfg.batch_size, cfg.seq_len, "--data", None if lead is None else [lead] * len(ranges)
     )
     unknown_as = ("<unk>" if vocab.unk is not None else "left out") if unknown else ""
-    return score_text(model, vocab, batches, str(source), unknown, unknown_as)
+    return score_text(model, vocab, batches, str(source), unknown, unknown_as, cache)
 
 
 def _with_lead(ids: np.ndarray, ranges: list[tuple[int, int]], lead: int) -> tuple[np.ndarray, list[tuple[int, int]]]:

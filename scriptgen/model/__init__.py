@@ -7,6 +7,8 @@
   adaptive softmax), built from a :class:`~scriptgen.config.Config`;
 - ``regularize.py``: the AWD-LSTM regularizers applied inside it (locked
   dropout, embedding dropout, DropConnect on the recurrent weights, AR/TAR);
+- ``cache.py``: the neural cache (recent outputs point at the tokens that
+  followed them), fitted on held-out text and mixed into the output;
 - ``checkpoint.py``: the checkpoint folder (weights in safetensors, config and
   vocabulary in JSON, every file's sha256 checked on load; never a pickle) and
   :func:`load_model` / :func:`load_checkpoint`.
@@ -15,7 +17,18 @@ Imports :mod:`scriptgen.data` (the vocabulary and cast a checkpoint carries),
 :mod:`scriptgen.files` and the root modules.
 """
 
+from .cache import CacheSettings, StreamCache, fit_cache
 from .checkpoint import Checkpoint, load_checkpoint, load_model
 from .rnn import RNN, count_parameters, detach_hidden
 
-__all__ = ["RNN", "Checkpoint", "count_parameters", "detach_hidden", "load_checkpoint", "load_model"]
+__all__ = [
+    "RNN",
+    "CacheSettings",
+    "Checkpoint",
+    "StreamCache",
+    "count_parameters",
+    "detach_hidden",
+    "fit_cache",
+    "load_checkpoint",
+    "load_model",
+]

@@ -3,7 +3,8 @@
 A checkpoint is a folder ``checkpoints/NAME/`` with
 
 * ``model.safetensors`` - weights of the best model (lowest validation loss);
-* ``config.json`` - hyperparameters, vocabulary size, data source, its hash and the split;
+* ``config.json`` - hyperparameters, vocabulary size, data source, its hash and the split,
+  and the neural cache fitted for the best weights (``"cache"``, :mod:`scriptgen.model.cache`), if any;
 * ``vocab.json`` - the tokens, most frequent first;
 * ``cast.json`` - the corpus's speakers with their line counts and its action
   lines (:class:`scriptgen.data.script.Cast`); optional: older checkpoints lack it;
@@ -64,6 +65,7 @@ from ..files.safeload import (
     sha256,
     vocab_cap,
 )
+from .cache import CacheSettings
 from .rnn import RNN
 
 FORMAT_VERSION = 1
@@ -409,6 +411,13 @@ class Checkpoint:
         None  # genre label -> documents (config.json's data.labels); None: trained without labels
     )
 
+    @property
+    def cache(self) -> CacheSettings | None:
+        """The neural cache fitted for the best weights (config.json's ``"cache"``), or None when it has none."""
+        if self.info.get("cache") is None:
+            return None
+        return CacheSettings.from_json(self.info["cache"], repr(str(self.folder / "config.json")))
+
     def build_model(self, device: torch.device | str = "cpu", which: str = "best") -> RNN:
         """The model with the best (default) or last weights, on ``device``.
 
@@ -486,6 +495,14 @@ def _read_cast(folder: Path) -> Cast | None:
     if "cast.json" not in _read_manifest(folder)["files"]:
         return None
     return Cast.from_json(read_json(folder / "cast.json"))
+
+
+def record_cache(folder: str | Path, settings: CacheSettings) -> None:
+    """Write ``settings`` into the checkpoint's config.json (``"cache"``), every other file kept as it is."""
+    folder = verify(Path(folder))
+    info = read_json(folder / "config.json")
+    info["cache"] = settings.to_json()
+    write_folder(folder, {"config.json": json_bytes(info)}, keep=tuple(_read_manifest(folder)["files"]))
 
 
 def load_model(folder: str | Path, device: torch.device | str = "cpu") -> tuple[RNN, Vocab, Config]:

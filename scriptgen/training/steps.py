@@ -1,4 +1,4 @@
-"""The pieces of a training step: the course's single step, the validation loss, Adam, the learning-rate annealing.
+"""The pieces of a training step: the course's single step, the validation loss, Adam, the learning-rate schedule.
 
 :class:`scriptgen.training.train.Trainer` runs its loop with them; the course API
 (:func:`forward_back_prop`) and :func:`evaluate` are importable from
@@ -17,6 +17,7 @@ from torch import nn
 
 from ..config import Config
 from ..model.rnn import RNN, Hidden, detach_hidden
+from .schedule import TIMED, TimedSchedule
 
 
 # --------------------------------------------------------------------------
@@ -78,10 +79,18 @@ def make_adam(params, lr: float) -> torch.optim.Adam:
         return torch.optim.Adam(params, lr=lr)
 
 
-def make_scheduler(optimizer: torch.optim.Optimizer, cfg: Config):
-    """Anneal the learning rate by ``lr_decay`` after two validations without a new best (None if ``lr_decay`` is 1)."""
+def make_scheduler(optimizer: torch.optim.Optimizer, cfg: Config, planned_steps: int = 0):
+    """The run's learning-rate schedule (``--schedule``).
+
+    plateau: anneal the rate by ``lr_decay`` after two validations without a new best, down to ``lr_floor`` x ``lr``
+    (None if ``lr_decay`` is 1); cosine or linear: a :class:`~scriptgen.training.schedule.TimedSchedule` over the
+    time budget or the ``planned_steps``.
+    """
+    if cfg.schedule in TIMED:
+        return TimedSchedule(optimizer, cfg, planned_steps)
     if cfg.lr_decay >= 1.0:
         return None
     return torch.optim.lr_scheduler.ReduceLROnPlateau(
-        optimizer, mode="min", factor=cfg.lr_decay, patience=1, threshold=0.0, cooldown=0, min_lr=cfg.lr * 1e-3, eps=0.0
-    )
+        optimizer, mode="min", factor=cfg.lr_decay, patience=1, threshold=0.0, cooldown=0, min_lr=cfg.lr * cfg.lr_floor,
+        eps=0.0,
+    )  # fmt: skip

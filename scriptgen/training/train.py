@@ -11,7 +11,9 @@ with a loss on every position, the hidden state carried across chunks and
 detached between them, gradient clipping, ``model.train()``/``model.eval()``,
 validation under ``torch.no_grad()`` on the held-out episodes twice an epoch
 (or every ``eval_interval`` steps), the learning rate annealed by
-``ReduceLROnPlateau`` when validation stops improving, the best weights kept.
+``ReduceLROnPlateau`` when validation stops improving (or, with ``--schedule cosine|linear``,
+set before every step from the share of the budget spent: :mod:`scriptgen.training.schedule`),
+the best weights kept.
 Every validation saves the checkpoint folder (best weights, last training
 state, ``history.csv``, ``samples.txt``), so a killed run resumes from there
 with ``--resume``; a resumed CPU run ends with the same weights as an
@@ -48,12 +50,14 @@ from ..data.rundata import FixedVocab, load_run_data
 from ..device import autocast_dtype, resolve_device
 from ..errors import ScriptgenError
 from ..files.fsutil import check_name, disk_error, hold_lock
+from ..model.cache import fit_cache
 from ..model.checkpoint import load_weights
 from ..model.rnn import RNN, Hidden, count_parameters, detach_hidden
 from .averaging import average_tensors, make_average
 from .distributed import Dist, check_batch, setup, teardown
 from .finetune import finetune_config, load_parent, resumed_vocab
 from .progress import OnValidation, RunClock, SampleLog, progress_bar, sample_header, validation_line
+from .schedule import TimedSchedule
 from .steps import evaluate, forward_back_prop, make_adam, make_scheduler
 from .stopping import STOP_REASONS, stop_on_signals, stop_reason
 from .trainsave import RunFolder, RunRecord
@@ -181,7 +185,8 @@ class Trainer:
             self.objective = DistributedDataParallel(self.objective, find_unused_parameters=cfg.output == "adaptive")
         self.rows = dist.rows(cfg.batch_size)
         self.optimizer = make_adam(self.model.parameters(), cfg.lr)
-        self.scheduler = make_scheduler(self.optimizer, cfg)
+        self.scheduler = make_scheduler(self.optimizer, cfg, planned_steps(self.data.train_batches, cfg.epochs))
+        self.timed = self.scheduler if isinstance(self.scheduler, TimedSchedule) else None
         self.state = TrainState()
         RunFolder.check(self.record(), self.state)  # a run whose config.json could never load is refused now
         self.hidden: Hidden | None = None
@@ -190,6 +195,7 @@ class Trainer:
         self.best_dirty = False  # best_state changed since the last save
         self.stop = None  # the stop-signal event while run() runs
         self.sample: str | None = None  # the sample of the last validation, if one was due
+        self.cache: dict | None = None  # the neural cache fitted when the run ended (--cache-size)
         if saved is not None:
             self._restore(saved)
         if dist.rank:  # other dropout masks than rank 0's (which keeps the one-process run's stream)
@@ -233,6 +239,8 @@ class Trainer:
             y[self.rows].to(self.device, non_blocking=True),
         )  # this process's streams
         hidden = detach_hidden(self.hidden) if self.hidden is not None else None  # no backprop into earlier chunks
+        if self.timed is not None:  # the rate of this step, from the share of the run done (the same on every process)
+            self.timed.before_step(self.state.step, self.state.elapsed, self.dist.max if self.dist.enabled else None)
         with torch.autocast(
             self.device.type, dtype=self.amp_dtype or torch.bfloat16, enabled=self.amp_dtype is not None
         ):
@@ -291,7 +299,26 @@ class Trainer:
     # -- the run folder -------------------------------------------------------------
     def record(self) -> RunRecord:
         return RunRecord(self.cfg, self.vocab, self.data.info, self.data.cast, self.parent_record,
-                         self.dist.world_size if self.dist.enabled else None)  # fmt: skip
+                         self.dist.world_size if self.dist.enabled else None, self.cache)  # fmt: skip
+
+    def fit_cache(self) -> None:
+        """With ``--cache-size``: fit the neural cache of the best weights on the validation split (after the run,
+        outside its budget; the RNG is left as it was)."""
+        cfg = self.cfg
+        started = time.perf_counter()
+        with torch.random.fork_rng(devices=[]):
+            model = RNN.from_config(cfg, len(self.vocab)).to(self.device)
+        if self.best_state is not None:
+            model.load_state_dict(self.best_state)
+        else:
+            model.load_state_dict(self.eval_model.state_dict())
+        fit = fit_cache(model, self.data.val_batches, cfg.cache_size, cfg.cache_theta, cfg.cache_lambda)
+        self.cache = fit.to_json()
+        self.log(
+            f"cache of {fit.size} positions fitted on the validation split: theta {fit.theta:g}, lambda {fit.lam:g}, "
+            f"{fit.nats_per_token_without:.4f} -> {fit.nats_per_token:.4f} nats/token "
+            f"({time.perf_counter() - started:.0f}s)"
+        )
 
     def save(self, plot: bool = False) -> None:
         """Save the run (best weights only when they changed; ``loss.png`` if ``plot``); a collective call."""
@@ -316,6 +343,8 @@ class Trainer:
         if reason == "interrupted":
             self.save(plot=True)  # the state of the last finished step; --resume continues from it
         elif self.dist.is_main:  # the last save was at this very step: the records only
+            if self.cfg.cache_size:
+                self.fit_cache()
             self.run_folder.finish(
                 self.record(), self.state, self.history, self.optimizer.state_dict()["param_groups"], self.scheduler
             )
@@ -404,6 +433,13 @@ class Trainer:
             history=list(self.history),
             stop_reason=s.stop_reason,
         )
+
+
+def planned_steps(batches, epochs: int) -> int:
+    """Optimizer steps in ``epochs`` passes over ``batches`` (exact; estimated from the first 1,000 epochs beyond)."""
+    counted = min(epochs, 1000)
+    steps = sum(batches.chunks_in(e) for e in range(counted))
+    return steps if counted == epochs else round(steps * epochs / counted)
 
 
 def train(

@@ -45,6 +45,7 @@ class RunRecord:
     cast: Cast
     parent: dict | None = None  # the checkpoint a fine-tuning run started from, and its weights' sha256
     processes: int | None = None  # the process count of a distributed run (a resume may use another)
+    cache: dict | None = None  # the neural cache fitted for the best weights when the run ended (CacheSettings.to_json)
 
 
 @dataclass
@@ -159,4 +160,6 @@ def config_json(record: RunRecord, state: TrainState) -> dict:
         info["processes"] = record.processes
     if record.parent is not None:
         info["init_from"] = record.parent
+    if record.cache is not None:
+        info["cache"] = record.cache
     return info

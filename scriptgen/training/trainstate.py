@@ -5,7 +5,8 @@ weights the state of the last step:
 
 * ``trainer.json`` - one JSON object: the run's counters (:class:`TrainState`),
   the optimizer's parameter groups (with the annealed learning rate) and the
-  learning-rate scheduler's state;
+  learning-rate scheduler's state (``ReduceLROnPlateau``'s counters, or a cosine or
+  linear schedule's kind and progress);
 * ``trainer.safetensors`` - the last weights (``model.*``), the Adam moments
   (``optim.*``), the carried hidden state (``hidden.*``), the averaged weights
   (``average.*``, with ``--ema-decay``) and the RNG states.
@@ -34,6 +35,7 @@ from ..errors import ScriptgenError
 from ..model.checkpoint import Checkpoint, json_bytes, load_weights, read_json, read_tensors, tensors_to_bytes
 from ..model.rnn import Hidden
 from .averaging import load_average
+from .schedule import TimedSchedule
 from .stopping import STOP_REASONS
 
 # why a run stopped, as trainer.json, config.json, history.csv and the experiment results record it
@@ -210,6 +212,15 @@ def _check_hidden(hidden: list[torch.Tensor], model, batch_size: int, path: Path
 
 
 def _restore_scheduler(scheduler, saved: Any, state: TrainState, path: Path) -> None:
+    if isinstance(scheduler, TimedSchedule):  # its rate is a function of the counters; the progress is a record
+        if (
+            not isinstance(saved, dict)
+            or saved.get("schedule") != scheduler.kind
+            or not _finite_share(saved.get("progress"))
+        ):
+            raise _bad(path, f"the 'scheduler' state is not that of a {scheduler.kind} schedule")
+        scheduler.load_state_dict(saved)
+        return
     if saved is None:  # written before the scheduler was saved: its two counters are the run's
         scheduler.best, scheduler.num_bad_epochs = state.best_val, state.stale
         return
@@ -225,14 +236,20 @@ def _restore_scheduler(scheduler, saved: Any, state: TrainState, path: Path) -> 
             setattr(scheduler, key, saved[key])
 
 
+def _finite_share(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and 0.0 <= value <= 1.0
+
+
 # --------------------------------------------------------------------------
 # What a resumed run may change
 # --------------------------------------------------------------------------
 # may differ between a run and its resumption; everything else must match
-# (patience and the samples: they decide when to stop and what to show, not what a step does)
+# (patience, the samples and the cache: they decide when to stop, what to show and what is fitted after the run,
+# not what a step does)
 RESUMABLE_CHANGES = (
-    "epochs", "max_minutes", "eval_interval", "device", "precision", "extra",
-    "patience", "sample_every", "sample_prime", "sample_length",
+    "epochs", "max_minutes", "eval_interval", "device", "precision", "extra", "patience", "sample_every",
+    "sample_prime", "sample_length",
+    "cache_size", "cache_theta", "cache_lambda",
 )  # fmt: skip
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import torch
 
 from ..errors import ScriptgenError
+from ..model.cache import CacheSettings
 from ..model.rnn import RNN
 from .draw import check_sampling, make_generator, sample_next
 from .sampler import Sampler
@@ -38,18 +39,21 @@ def generate(
     seed: int | None = None,
     precision: str = "fp32",
     top_p: float = 1.0,
+    cache: CacheSettings | None = None,
 ) -> list[int]:
     """``length`` new token ids after ``prime_ids``: the prime is fed once, then one step per token.
 
     ``precision="int8"`` samples from int8-quantized weights (CPU only, much faster
     on word-level models); fp32 gives exactly the model's distribution.
     ``top_p`` < 1 samples from the nucleus only.  For whole lines, a cast and
-    a repetition penalty see :func:`scriptgen.write_script`.
+    a repetition penalty see :func:`scriptgen.write_script`.  ``cache``: a fitted neural cache
+    (``Checkpoint.cache``, :mod:`scriptgen.model.cache`) mixed into every step; the prime and the new
+    tokens fill it.
     """
     if not prime_ids:
         raise ScriptgenError("the prime is empty; pass one or more words with --prime, e.g. --prime 'jerry:'")
     check_sampling(length, temperature, top_k, model.output_size, top_p)
-    sampler = Sampler(model, precision)
+    sampler = Sampler(model, precision, cache)
     sampler.feed(list(prime_ids))
     return sampler.sample(length, temperature, top_k, make_generator(seed, model.device), top_p)
 

@@ -28,6 +28,7 @@ import torch
 from torch import nn
 
 from ..errors import ScriptgenError
+from ..model.cache import CacheSettings, StreamCache
 from ..model.rnn import RNN
 from .draw import check_sampling, sample_next
 
@@ -66,9 +67,14 @@ class Sampler:
 
     The state is kept between calls: :meth:`feed` user text, :meth:`sample`
     new tokens, and everything sampled becomes context for the next turn.
+
+    With ``cache`` (a fitted :class:`~scriptgen.model.cache.CacheSettings`, lambda > 0) every step also mixes
+    in the neural cache of :mod:`scriptgen.model.cache`: the prime and the generated text fill its memory, and the
+    step's scores are the mixture's log-probabilities over the whole vocabulary.  That adds one (size, H)
+    matrix-vector product and two passes over the vocabulary per token; without a cache the step is untouched.
     """
 
-    def __init__(self, model: RNN, precision: str = "fp32"):
+    def __init__(self, model: RNN, precision: str = "fp32", cache: CacheSettings | None = None):
         if precision not in ("fp32", "int8"):
             raise ScriptgenError(
                 f"--precision {precision!r} is unknown for generation; choose fp32 or int8 (the command line resolves "
@@ -97,6 +103,11 @@ class Sampler:
         if self._unsampled is not None:  # genre label tokens: scored -inf after every step, so never drawn
             output, never = self._output, self._unsampled
             self._output = lambda h: output(h).index_fill_(1, never, float("-inf"))
+        self._has_output = False  # the top layer holds an output (whose next token the cache can remember)
+        self.cache = None
+        if cache is not None and cache.lam > 0:  # lambda 0 is the model itself: the plain step, untouched
+            self.cache = StreamCache(cache, self.hidden_dim, model.device, self._row.dtype)
+            self._step = self._cached_step  # the instance's step: the plain one, then the mixture
 
     # -- state buffers ----------------------------------------------------------
     def _allocate(self, embedding_dim: int) -> None:
@@ -129,6 +140,9 @@ class Sampler:
         for c in self._c:
             c.zero_()
         self.logits = None
+        self._has_output = False
+        if self.cache is not None:
+            self.cache.reset()
 
     @property
     def state(self) -> list[tuple[torch.Tensor, ...]]:
@@ -171,9 +185,21 @@ class Sampler:
             layer(token)
         return self._output(self._h[-1])
 
+    def _cached_step(self, token: torch.Tensor) -> torch.Tensor:
+        """:meth:`_step` with the neural cache: the last output and ``token`` join the memory, then the mixture."""
+        cache, top = self.cache, self._h[-1]
+        if self._has_output:
+            cache.push(top, token)  # top still holds the output this token was drawn from
+        scores = Sampler._step(self, token)
+        self._has_output = True
+        mixed = cache.mix(scores, top)
+        if self._unsampled is not None:
+            mixed.index_fill_(1, self._unsampled, float("-inf"))
+        return mixed
+
     @torch.inference_mode()
     def feed(self, ids: list[int]) -> None:
-        """Run ``ids`` through the network, continuing the current state."""
+        """Run ``ids`` through the network, continuing the current state (and filling the cache, if any)."""
         if not ids:
             return
         x = torch.tensor([ids], dtype=torch.long, device=self.model.device)
@@ -181,13 +207,22 @@ class Sampler:
             for token in x[0].split(1):  # the prime through the same int8 maps as the sampled tokens
                 logits = self._step(token)
             self.logits = logits[0].clone()
+            self._has_output = True
             return
         started = self.logits is not None
+        if self.cache is not None and self._has_output:
+            self.cache.push(self._h[-1], x[0, :1])
         out, hidden = self.model.features(x, self._to_hidden() if started else None)  # one batched pass
         self._from_hidden(hidden)
+        self._has_output = True
         self.logits = self.model.logits(out[0, -1:])[0]
         if self._unsampled is not None:
             self.logits.index_fill_(0, self._unsampled, float("-inf"))
+        if self.cache is not None:
+            self.cache.extend(out[0, :-1], x[0, 1:])
+            self.logits = self.cache.mix(self.logits.unsqueeze(0), self._h[-1])[0]
+            if self._unsampled is not None:
+                self.logits.index_fill_(0, self._unsampled, float("-inf"))
 
     @contextlib.contextmanager
     def stepping(self) -> Iterator[Callable[[torch.Tensor], torch.Tensor]]:
@@ -236,13 +271,16 @@ class Sampler:
         return self._to_hidden()
 
     def snapshot(self) -> tuple:
-        """A copy of the state and the next scores, for :meth:`restore`."""
-        return self._to_hidden(), None if self.logits is None else self.logits.clone()
+        """A copy of the state, the next scores and the cache's memory, for :meth:`restore`."""
+        logits = None if self.logits is None else self.logits.clone()
+        return self._to_hidden(), logits, self._has_output, None if self.cache is None else self.cache.snapshot()
 
     def restore(self, snapshot: tuple) -> None:
-        hidden, logits = snapshot
+        hidden, logits, self._has_output, memory = snapshot
         self._from_hidden(hidden)
         self.logits = None if logits is None else logits.clone()
+        if memory is not None:
+            self.cache.restore(memory)
 
 
 # -- one layer's update per cell, chosen once per layer in Sampler.__init__ --------------

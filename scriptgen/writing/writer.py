@@ -56,6 +56,7 @@ import torch
 from ..data.script import MAX_CUE_CHARS, Cast, parse_line, speaker_name
 from ..data.tokens import Vocab
 from ..errors import ScriptgenError
+from ..model.cache import CacheSettings
 from ..model.rnn import RNN
 from .cues import CueChooser, ScriptTokens
 from .draw import MAX_LENGTH, check_lines, check_repetition_penalty, check_sampling, make_generator, sample_next
@@ -350,12 +351,14 @@ def write_script(
     seed: int | None = None,
     precision: str = "fp32",
     known_cast: Cast | None = None,
+    cache: CacheSettings | None = None,
 ) -> list[int]:
     """New token ids after ``prime_ids`` that end at a line end, steered as the module docstring says.
 
     ``known_cast`` is the checkpoint's :attr:`Checkpoint.cast` (names for
     ``cast``/``turns``; at word level the vocabulary's cue tokens serve
-    without it).  Decoding stays separate: ``vocab.decode(prime_ids + ids)``.
+    without it).  ``cache``: the checkpoint's fitted neural cache (:attr:`Checkpoint.cache`), mixed into every
+    draw.  Decoding stays separate: ``vocab.decode(prime_ids + ids)``.
     """
     if not prime_ids:
         raise ScriptgenError("the prime is empty; pass one or more words with --prime, e.g. --prime 'jerry:'")
@@ -363,7 +366,7 @@ def write_script(
         length, lines, temperature, top_k, top_p, repetition_penalty,
         tuple(cast) if cast is not None else None, tuple(turns) if turns is not None else None, actions,
     )  # fmt: skip
-    sampler = Sampler(model, precision)
+    sampler = Sampler(model, precision, cache)
     writer = ScriptWriter(sampler, vocab, known_cast)
     options = writer.check(options)
     generator = make_generator(seed, model.device)
