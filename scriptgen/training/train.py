@@ -188,6 +188,7 @@ class Trainer:
         self.scheduler = make_scheduler(self.optimizer, cfg, planned_steps(self.data.train_batches, cfg.epochs))
         self.timed = self.scheduler if isinstance(self.scheduler, TimedSchedule) else None
         self.state = TrainState()
+        self.cache: dict | None = None  # the neural cache fitted when the run ended (--cache-size)
         RunFolder.check(self.record(), self.state)  # a run whose config.json could never load is refused now
         self.hidden: Hidden | None = None
         self.history: list[dict] = []
@@ -195,7 +196,6 @@ class Trainer:
         self.best_dirty = False  # best_state changed since the last save
         self.stop = None  # the stop-signal event while run() runs
         self.sample: str | None = None  # the sample of the last validation, if one was due
-        self.cache: dict | None = None  # the neural cache fitted when the run ended (--cache-size)
         if saved is not None:
             self._restore(saved)
         if dist.rank:  # other dropout masks than rank 0's (which keeps the one-process run's stream)
