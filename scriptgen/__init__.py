@@ -35,7 +35,8 @@ from .data.labels import label_id
 from .data.prepare import prepare
 from .data.tokens import Vocab, create_lookup_tables, token_lookup
 from .errors import ScriptgenError
-from .evaluation.evaluate import Evaluation, evaluate_checkpoint
+from .evaluation.evaluate import evaluate_checkpoint
+from .evaluation.report import Evaluation
 from .model.checkpoint import load_checkpoint, load_model
 from .model.rnn import RNN
 from .training.plots import plot_history

@@ -32,6 +32,7 @@ from forkrun import cli_env
 
 from scriptgen.cli import main
 from scriptgen.data import corpus as corpus_mod
+from scriptgen.data import text as text_mod
 from scriptgen.errors import ScriptgenError
 
 cache_mod = importlib.import_module("scriptgen.data.cache")  # where the cache's files are written
@@ -275,7 +276,7 @@ def test_read_error_midway_names_the_file(tmp_path, monkeypatch):
 
     monkeypatch.setattr(os, "fdopen", lambda fd, mode: Failing(real_fdopen(fd, mode)))
     with pytest.raises(ScriptgenError, match=r"cannot read '.*a\.txt': Input/output error; check the path"):
-        list(corpus_mod.iter_text(path, size=64))
+        list(text_mod.iter_text(path, size=64))
 
 
 def test_folder_named_like_a_text_file(tmp_path):
@@ -289,7 +290,7 @@ def test_folder_named_like_a_text_file(tmp_path):
         "more.txt/ep9.txt",
     ]
     with pytest.raises(ScriptgenError, match="'.*more.txt' is a folder, not a text file"):
-        corpus_mod.read_text(folder / "more.txt")
+        text_mod.read_text(folder / "more.txt")
 
 
 def test_socket_in_folder_is_named(tmp_path):
@@ -304,7 +305,7 @@ def test_a_fifo_is_never_opened(tmp_path, monkeypatch):
     os.mkfifo(tmp_path / "a.txt")
     opened: list = []
     monkeypatch.setattr(os, "open", lambda *args, **kwargs: opened.append(args))
-    for read in (corpus_mod.open_text_file, corpus_mod.read_text, corpus_mod.text_files):
+    for read in (text_mod.open_text_file, text_mod.read_text, corpus_mod.text_files):
         with pytest.raises(ScriptgenError, match="FIFO"):
             read(tmp_path / "a.txt")
     assert not opened
@@ -313,7 +314,7 @@ def test_a_fifo_is_never_opened(tmp_path, monkeypatch):
 def test_surrogate_split_between_reads_is_found(tmp_path):
     (tmp_path / "a.txt").write_bytes(b"x" * 70 + b" \\udc80\n")
     with pytest.raises(ScriptgenError, match=r"U\+DC80 \(line 1\)"):
-        list(corpus_mod.iter_text(tmp_path / "a.txt", "raw_unicode_escape", size=64))
+        list(text_mod.iter_text(tmp_path / "a.txt", "raw_unicode_escape", size=64))
 
 
 # --------------------------------------------------------------------------

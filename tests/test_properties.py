@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from scriptgen import RNN, StreamBatches, batch_data, generate
-from scriptgen.data import corpus as corpus_mod
+from scriptgen.data import text as text_mod
 from scriptgen.data.tokens import Vocab, detokenize, tokenize
 from scriptgen.errors import ScriptgenError
 
@@ -212,9 +212,9 @@ def test_streamed_reading_equals_reading_whole_file(texts, block):
                 whole = _normalized(raw.decode("utf-8"))
             except UnicodeDecodeError as exc:  # lone surrogates: the same error, same byte offset
                 with pytest.raises(ScriptgenError, match=rf"not valid utf-8 \(byte {exc.start}\)"):
-                    list(corpus_mod.iter_text(path, "utf-8", block))
+                    list(text_mod.iter_text(path, "utf-8", block))
                 continue
-            pieces = list(corpus_mod.iter_text(path, "utf-8", block))
+            pieces = list(text_mod.iter_text(path, "utf-8", block))
             assert "".join(pieces) == whole
             assert all(p for p in pieces)
             assert all(p[-1] in "\n \t" for p in pieces[:-1])
@@ -241,7 +241,7 @@ def test_undecodable_bytes_are_named_by_offset_across_block_edges(text, where, b
         with pytest.raises(
             ScriptgenError, match=rf"is not valid utf-8 \(byte {whole.value.start}\); convert it to UTF-8"
         ):
-            list(corpus_mod.iter_text(path, "utf-8", block))
+            list(text_mod.iter_text(path, "utf-8", block))
 
 
 # --------------------------------------------------------------------------

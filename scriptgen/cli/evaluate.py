@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from ..data.corpus import check_encoding
+from ..data.text import check_encoding
 from .common import temperatures
 
 

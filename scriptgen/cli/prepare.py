@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..config import Config
-from ..data.corpus import check_encoding
+from ..data.text import check_encoding
 from .common import add_config_flags, add_data_flags
 
 

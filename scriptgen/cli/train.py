@@ -10,7 +10,8 @@ import sys
 from pathlib import Path
 
 from ..config import Config
-from ..data.corpus import DEFAULT_SOURCE, check_encoding
+from ..data.corpus import DEFAULT_SOURCE
+from ..data.text import check_encoding
 from ..errors import ScriptgenError
 from .common import CONFIG_FLAGS, add_config_flags, add_data_flags, check_out_dir
 

@@ -8,7 +8,9 @@
 modules, in the order the text flows through them:
 
 - ``corpus.py``: a file or folder of ``.txt`` (and screenplay) files (or the default corpus,
-  ``seinfeld.py``) -> documents, read through :mod:`scriptgen.files.safeload`;
+  ``seinfeld.py``) -> documents;
+- ``text.py``: one file's text, opened through :mod:`scriptgen.files.safeload`,
+  decoded and streamed in blocks cut at a blank;
 - ``screenplay/``: screenplays (Fountain, Final Draft, PDF, plain screenplay
   text) read into one element list and written as one canonical training text;
   ``screenplay/formats.py`` says which reader a file gets;

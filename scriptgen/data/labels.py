@@ -34,6 +34,7 @@ from pathlib import Path
 
 from ..errors import ScriptgenError
 from . import corpus as corpus_mod
+from .text import shown
 from .tokens import Vocab
 
 MAX_LABELS = 1000  # keeps config.json's list of labels far below its 1 MiB cap
@@ -61,17 +62,16 @@ def labelled_files(source: str | Path | None) -> list[tuple[str, str, Path]]:
     files = corpus_mod.text_files(path)  # the same checks as an unlabelled corpus: exists, readable, has .txt files
     if not path.is_dir():
         raise ScriptgenError(
-            f"--labels needs a folder with {_LAYOUT}, not the single file {corpus_mod.shown(path)}; drop --labels or "
-            "pass a folder"
+            f"--labels needs a folder with {_LAYOUT}, not the single file {shown(path)}; drop --labels or pass a folder"
         )
     out = []
     for f in files:
         relative = f.relative_to(path)
         if len(relative.parts) == 1:
             raise ScriptgenError(
-                f"{corpus_mod.shown(f)} lies at the top of {corpus_mod.shown(path)}, under no label; "
+                f"{shown(f)} lies at the top of {shown(path)}, under no label; "
                 "with --labels every script goes in a label's subfolder: move it to "
-                f"{corpus_mod.shown(path / 'LABEL' / relative)}"
+                f"{shown(path / 'LABEL' / relative)}"
             )
         out.append((corpus_mod.document_name(str(relative)), corpus_mod.document_name(relative.parts[0]), f))
     return out
@@ -82,13 +82,12 @@ def check_label_counts(counts: dict[str, int], source: str | Path) -> None:
     if len(counts) < 2:
         found = f"only {next(iter(counts))!r}" if counts else "none"
         raise ScriptgenError(
-            f"--labels needs at least two labels (subfolders with scripts) in {corpus_mod.shown(source)}, found "
+            f"--labels needs at least two labels (subfolders with scripts) in {shown(source)}, found "
             f"{found}; add another label's folder, or drop --labels"
         )
     if len(counts) > MAX_LABELS:
         raise ScriptgenError(
-            f"{corpus_mod.shown(source)} has {len(counts):,} label folders, more than {MAX_LABELS:,}; group them into "
-            "fewer labels"
+            f"{shown(source)} has {len(counts):,} label folders, more than {MAX_LABELS:,}; group them into fewer labels"
         )
 
 

@@ -46,6 +46,7 @@ from .screenplay.elements import cast_of, stats_of, to_canonical
 from .screenplay.formats import check_format as check_input_format
 from .screenplay.report import SCREENPLAY_READER, describe_read, read_report
 from .script import Cast
+from .text import iter_text, text_blocks
 from .tokens import Vocab, tokenize
 
 UNKNOWN_MODES = ("unk", "error")  # what --init-from does with words its vocabulary lacks
@@ -63,7 +64,7 @@ def _sources(
         files = labels_mod.labelled_files(source)
     elif source is None or str(source) == corpus_mod.DEFAULT_SOURCE:
         docs = corpus_mod.load_seinfeld()  # 1.9 MB of episodes: converted in memory
-        return [Source(d.name, partial(corpus_mod.text_blocks, d.text, _BLOCK_CHARS)) for d in docs], docs
+        return [Source(d.name, partial(text_blocks, d.text, _BLOCK_CHARS)) for d in docs], docs
     else:
         files = [(name, None, f) for name, f in corpus_mod.named_text_files(Path(source))]
     return [_source(name, label, f, encoding, fmt) for name, label, f in files], None
@@ -72,11 +73,11 @@ def _sources(
 def _source(name: str, label: str | None, path: Path, encoding: str, fmt: str) -> Source:
     kind = corpus_mod.file_format(path, fmt)
     if kind == "transcript":
-        return Source(name, partial(corpus_mod.iter_text, path, encoding, _BLOCK_CHARS), label)
+        return Source(name, partial(iter_text, path, encoding, _BLOCK_CHARS), label)
     play = corpus_mod.read_screenplay_file(path, kind, encoding)
     text = to_canonical(play.elements)
     stats = stats_of(play.elements) | {"unplaced": play.unplaced}
-    return Source(name, partial(corpus_mod.text_blocks, text, _BLOCK_CHARS), label, cast_of(play.elements), kind, stats)
+    return Source(name, partial(text_blocks, text, _BLOCK_CHARS), label, cast_of(play.elements), kind, stats)
 
 
 def _formats(files: list[Path], fmt: str) -> dict[str, int]:

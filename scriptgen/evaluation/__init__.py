@@ -6,7 +6,10 @@
 
 ``scriptgen evaluate --checkpoint checkpoints/NAME [--json]`` is the command line.  The modules:
 
-- ``evaluate.py``: :func:`evaluate_checkpoint`, the whole report;
+- ``evaluate.py``: :func:`evaluate_checkpoint`, the whole evaluation (the training
+  text as training saw it, the samples drawn and scored);
+- ``report.py``: what it found, :class:`Evaluation` and one :class:`SampleScores`
+  row per temperature, as markdown or JSON;
 - ``heldout.py``: loss on the validation documents or on any text, per
   token, per word and in bits per character;
 - ``novelty.py``: how much of a sample is copied from the training text
@@ -18,9 +21,10 @@ Imports :mod:`scriptgen.writing` (to draw samples) and below; never
 :mod:`scriptgen.training`.
 """
 
-from .evaluate import Evaluation, evaluate_checkpoint
+from .evaluate import evaluate_checkpoint
 from .heldout import heldout_nats, score_text
 from .novelty import NgramIndex
+from .report import Evaluation
 from .textstats import distinct_n, repetition_rate
 
 __all__ = [

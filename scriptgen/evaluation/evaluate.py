@@ -7,6 +7,9 @@
     report = evaluate_checkpoint("checkpoints/seinfeld", samples=10, length=200, temperatures=(0.5, 0.8, 1.0), seed=1)
     print(report.markdown())          # report.to_json(): the same figures as a dict
 
+The report it returns (:class:`~scriptgen.evaluation.report.Evaluation`) and its markdown and JSON are
+:mod:`scriptgen.evaluation.report`'s; this module measures.
+
 **Held-out loss** is scored on the checkpoint's validation split, re-created
 as training made it (the same prepared text, split and batches of
 :func:`scriptgen.data.rundata.load_run_data`; refused if the text changed since), or
@@ -38,14 +41,13 @@ the whole training split, all labels together.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import re
 import sys
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -62,7 +64,7 @@ from ..data.tokens import Vocab, word_tokenize
 from ..device import resolve_device
 from ..errors import ScriptgenError
 from ..files.fsutil import hold_lock
-from ..model.cache import DEFAULT_SIZE, CacheSettings
+from ..model.cache import DEFAULT_SIZE
 from ..model.cache import check_settings as check_cache
 from ..model.cache import fit_cache as fit
 from ..model.checkpoint import Checkpoint, load_checkpoint, record_cache
@@ -70,6 +72,7 @@ from ..writing.draw import check_lines, check_sampling, make_generator
 from ..writing.sampler import Sampler
 from .heldout import HeldOut, heldout_on_text, label_heldout, score_text
 from .novelty import NgramIndex
+from .report import Evaluation, SampleScores
 from .textstats import CastProfile, chosen_lines, distinct_n, repetition_rate
 
 DEFAULT_TEMPERATURES = (0.5, 0.8, 1.0)
@@ -176,40 +179,6 @@ def default_prime(texts: Iterable[str], profile: CastProfile, vocab: Vocab, firs
     return first_token
 
 
-@dataclass
-class SampleScores:
-    """The figures of the samples of one temperature."""
-
-    temperature: float
-    samples: int
-    tokens: int  # new tokens, all samples
-    distinct: list[float]  # distinct-1, -2, -3 on words
-    repetition: float  # share of 4-grams (words) repeating an earlier one of their sample
-    copy_span: int  # tokens of the spans the copy check looks for
-    novelty: float  # share of those spans not in the training split
-    longest: int  # tokens of the longest copied span (0: none of copy_span tokens or more)
-    longest_text: str
-    longest_document: str
-    cast: CastProfile = field(repr=False)
-    speaker_tvd: float = math.nan
-
-    def to_json(self) -> dict:
-        return {
-            "temperature": self.temperature,
-            "samples": self.samples,
-            "tokens": self.tokens,
-            "distinct_1": self.distinct[0],
-            "distinct_2": self.distinct[1],
-            "distinct_3": self.distinct[2],
-            "repetition": self.repetition,
-            "copy_span": self.copy_span,
-            "novelty": self.novelty,
-            "longest_copy": {"tokens": self.longest, "text": self.longest_text, "document": self.longest_document},
-            "speaker_tvd": self.speaker_tvd,
-            "cast": self.cast.to_json(),
-        }
-
-
 def score_samples(
     samples: list[list[int]],
     prime_ids: list[int],
@@ -246,150 +215,6 @@ def score_samples(
 # --------------------------------------------------------------------------
 # The whole evaluation
 # --------------------------------------------------------------------------
-@dataclass
-class Evaluation:
-    checkpoint: str
-    level: str
-    heldout: HeldOut
-    corpus: CastProfile  # the training split's cast
-    train_tokens: int
-    train_documents: int
-    prime: str
-    samples: int
-    length: int
-    seed: int
-    rows: list[SampleScores]
-    seconds: dict[str, float]
-    label: str | None = None  # the genre label the samples and the held-out loss are of
-    heldout_by_label: dict[str, HeldOut] = field(
-        default_factory=dict
-    )  # a labelled model without label=: each label's validation documents
-    lines: int | None = None  # samples of this many whole lines (length their cap), or None: length tokens each
-    cache: CacheSettings | None = None  # the neural cache scored beside the model (and used by the samples, unless off)
-    cache_fitted: bool = False  # fitted by this evaluation (fit_cache=True) and recorded in the checkpoint
-    samples_cached: bool = False  # the samples were drawn with the cache
-
-    def to_json(self) -> dict:
-        return _finite(
-            {
-                "checkpoint": self.checkpoint,
-                "level": self.level,
-                "heldout": self.heldout.to_json(),
-                "label": self.label,
-                "heldout_by_label": {name: h.to_json() for name, h in self.heldout_by_label.items()},
-                "training_split": {
-                    "tokens": self.train_tokens,
-                    "documents": self.train_documents,
-                    "cast": self.corpus.to_json(),
-                },
-                "sampling": {
-                    "prime": self.prime,
-                    "samples": self.samples,
-                    "length": self.length,
-                    "lines": self.lines,
-                    "seed": self.seed,
-                },
-                "cache": None
-                if self.cache is None
-                else {**self.cache.to_json(), "fitted_now": self.cache_fitted, "samples": self.samples_cached},
-                "temperatures": [row.to_json() for row in self.rows],
-                "seconds": self.seconds,
-            }
-        )
-
-    def markdown(self) -> str:
-        """The figures as text: the held-out loss and the training split's cast above a table, one row per
-        temperature."""
-        h, c = self.heldout, self.corpus
-        what = "word" if self.level == "word" else "character"
-        unknown = f"; {h.unknown:,} unknown {what}{'s' if h.unknown != 1 else ''} ({h.unknown_as})" if h.unknown else ""
-        lines = [
-            f"checkpoint {self.checkpoint} ({self.level} level)"
-            + (f", label {self.label}" if self.label is not None else ""),
-            f"held-out, {_heldout(h)}{unknown}",
-            *(f"held-out, {_heldout(b)}" for b in self.heldout_by_label.values()),
-            *self._cache_lines(),
-            f"training split: {self.train_documents} documents, {self.train_tokens:,} tokens, {c.lines:,} lines: "
-            f"{_pct(c.action_share)} action lines, {number(c.words_per_line, ',.1f')} words/line, "
-            f"{len(c.cast.speakers):,} speakers",
-            f"samples: {self.samples} per temperature, "
-            + (
-                f"{self.lines} lines each (at most {self.length} tokens)"
-                if self.lines
-                else f"{self.length} tokens each"
-            )
-            + f" after the prime {self.prime!r}{', with the cache' if self.samples_cached else ''}, "
-            f"seeds {self.seed}..{self.seed + self.samples - 1}; novelty = share of {self.rows[0].copy_span}-token "
-            "spans not in the training split",
-            "",
-            "| temperature | distinct-1 | distinct-2 | distinct-3 | repetition | novelty | longest copy | copied from "
-            "| speaker TVD | action lines | words/line |",
-            "|---|---|---|---|---|---|---|---|---|---|---|",
-        ]
-        for r in self.rows:
-            longest = f"{r.longest} tokens" if r.longest else f"< {r.copy_span} tokens"
-            cells = [
-                f"{r.temperature:g}", *(number(d, ",.3f") for d in r.distinct), _pct(r.repetition), _pct(r.novelty),
-                longest, _cell(r.longest_document) or "-", number(r.speaker_tvd, ",.3f"), _pct(r.cast.action_share),
-                number(r.cast.words_per_line, ",.1f"),
-            ]  # fmt: skip
-            lines.append("| " + " | ".join(cells) + " |")
-        copies = [
-            f"- {r.temperature:g}: {json.dumps(r.longest_text, ensure_ascii=False)}" for r in self.rows if r.longest
-        ]
-        if copies:
-            lines += ["", "longest copied spans:", *copies]
-        return "\n".join(lines)
-
-    def _cache_lines(self) -> list[str]:
-        """The held-out loss without and with the neural cache, as a table (none without a cache)."""
-        cached, c = self.heldout.with_cache(), self.cache
-        if cached is None:
-            return []
-        fitted = "fitted now" if self.cache_fitted else "as recorded in the checkpoint"
-        rows = [("without the cache", self.heldout), (f"with the cache ({c.size} positions, theta {c.theta:g}, "
-                                                      f"lambda {c.lam:g}; {fitted})", cached)]  # fmt: skip
-        lines = ["", "| held-out | nats/token | perplexity | nats/word | bits/char |", "|---|---|---|---|---|"]
-        for name, h in rows:
-            cells = [name, number(h.nats_per_token, ",.4f"), number(math.exp(min(h.nats_per_token, 700)), ",.1f"),
-                     number(h.nats_per_word, ",.4f"), number(h.bits_per_char, ",.4f")]  # fmt: skip
-            lines.append("| " + " | ".join(cells) + " |")
-        return lines + [""]
-
-
-def _heldout(h: HeldOut) -> str:
-    return (
-        f"{h.text}: {h.tokens:,} tokens, {h.nats_per_token:.3f} nats/token (perplexity "
-        f"{number(math.exp(min(h.nats_per_token, 700)), ',.1f')}), {number(h.nats_per_word, ',.3f')} nats/word, "
-        f"{number(h.bits_per_char, ',.3f')} bits/char"
-    )
-
-
-def number(value: float | None, spec: str, missing: str = "-") -> str:
-    """``value`` formatted with ``spec`` (e.g. ",.3f") for a report's table; ``missing`` for None, NaN or infinity."""
-    return missing if value is None or (isinstance(value, float) and not math.isfinite(value)) else format(value, spec)
-
-
-def _pct(value: float) -> str:
-    return f"{100 * value:.1f}%" if math.isfinite(value) else "-"
-
-
-def _cell(text: str) -> str:
-    """``text`` safe inside a markdown table cell."""
-    return text.replace("|", "\\|").replace("\n", " ")
-
-
-def _finite(value):
-    """``value`` with every NaN or infinity replaced by None (JSON has neither)."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
-    return value
-
-
 def check_settings(samples: int, length: int, temperatures, seed: int, vocab_size: int) -> None:
     if isinstance(samples, bool) or not isinstance(samples, int) or not 1 <= samples <= 100_000:
         raise ScriptgenError(

@@ -30,6 +30,7 @@ from ..config import Config
 from ..data import corpus
 from ..data.batches import StreamBatches
 from ..data.labels import label_ranges, lead_ids
+from ..data.text import iter_text, text_blocks
 from ..data.tokens import Vocab
 from ..errors import ScriptgenError
 from ..model.cache import CacheSettings, cached_nats
@@ -194,9 +195,9 @@ def text_ids(
     words the vocabulary has, punctuation tokens and ``<unk>`` aside.
     """
     if str(source) == corpus.DEFAULT_SOURCE:
-        documents = [corpus.text_blocks(d.text) for d in corpus.load_seinfeld()]
+        documents = [text_blocks(d.text) for d in corpus.load_seinfeld()]
     else:
-        documents = [corpus.iter_text(f, encoding) for _, f in corpus.named_text_files(Path(source))]
+        documents = [iter_text(f, encoding) for _, f in corpus.named_text_files(Path(source))]
     unk = vocab.stoi[vocab.unk] if vocab.unk is not None else -1
     is_word = np.array([t != vocab.unk and not (vocab.level == "word" and t.startswith("||")) for t in vocab.itos])
     pieces, ranges, known, unknown, end = [], [], 0, 0, 0

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..config import DATA_FIELDS, Config
 from ..errors import ScriptgenError
-from ..evaluation.evaluate import number
+from ..evaluation.report import number
 from .grid import Grid, config_toml, fmt
 from .results import Recorder, winning_config, write_file
 

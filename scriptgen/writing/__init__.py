@@ -9,7 +9,9 @@
 - ``draw.py``: one draw (the settings' bounds and checks, temperature, top-k,
   top-p, a seeded generator), shared by every path below;
 - ``sampler.py``: :class:`Sampler`, the fast one-step machinery (the hidden
-  state carried, fused per-layer steps, optional int8 weights);
+  state carried, fused per-layer steps);
+- ``products.py``: the weights of one step as maps built once, and their fp32
+  or int8 products;
 - ``generate.py``: :func:`generate` (exactly ``length`` new ids) and the plain
   reference it is tested against;
 - ``cues.py`` and ``writer.py``: a script, not a token stream (whole lines, who

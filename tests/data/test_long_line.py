@@ -1,12 +1,12 @@
-"""The corpus reader cuts text in linear time: a 50 MB line without a blank is read in one pass
-(scriptgen.data.corpus)."""
+"""The text reader cuts text in linear time: a 50 MB line without a blank is read in one pass
+(scriptgen.data.text)."""
 
 from __future__ import annotations
 
 import random
 import time
 
-from scriptgen.data import corpus
+from scriptgen.data import text as text_mod
 
 
 def test_a_50_mb_line_without_whitespace_is_read_within_a_time_bound(tmp_path):
@@ -14,7 +14,7 @@ def test_a_50_mb_line_without_whitespace_is_read_within_a_time_bound(tmp_path):
     path = tmp_path / "long.txt"
     path.write_text("jerry: hello.\n" + line + "\nelaine: hi there.\n", encoding="utf-8")
     start = time.monotonic()
-    pieces = list(corpus.iter_text(path))
+    pieces = list(text_mod.iter_text(path))
     seconds = time.monotonic() - start
     assert "".join(pieces) == "jerry: hello.\n" + line + "\nelaine: hi there.\n"
     assert any(len(p) > len(line) for p in pieces)  # the line is one piece: a token is never cut
@@ -30,7 +30,7 @@ def test_streamed_pieces_are_the_pieces_of_the_whole_text(tmp_path):
         path = tmp_path / f"t{trial}.txt"
         path.write_bytes(text.encode("utf-8"))
         size = rng.choice([16, 64, 256])
-        streamed = list(corpus.iter_text(path, size=size))
+        streamed = list(text_mod.iter_text(path, size=size))
         assert "".join(streamed) == text
-        whole = list(corpus.text_blocks(text, size))
+        whole = list(text_mod.text_blocks(text, size))
         assert streamed == whole, (trial, size)

@@ -16,7 +16,7 @@ from scriptgen.config import REGULARIZERS_OFF
 from scriptgen.writing.generate import generate, generate_reference
 from scriptgen.writing.sampler import Sampler
 
-sampler_module = importlib.import_module("scriptgen.writing.sampler")
+products_module = importlib.import_module("scriptgen.writing.products")
 
 CELLS = ["lstm", "gru", "rnn"]
 
@@ -25,7 +25,7 @@ CELLS = ["lstm", "gru", "rnn"]
 def input_table(request, monkeypatch):
     """The Sampler's first layer reads a precomputed table of input products, or (too big a table) multiplies."""
     if request.param == "no input table":
-        monkeypatch.setattr(sampler_module, "INPUT_TABLE_MAX_BYTES", 0)
+        monkeypatch.setattr(products_module, "INPUT_TABLE_MAX_BYTES", 0)
     return request.param == "input table"
 
 
@@ -56,7 +56,7 @@ def test_one_step_cells_match_torch_nn(cell, input_table):
 def test_int8_sampler_stays_close_to_the_model(cell, output, monkeypatch):
     """int8 weights change the distribution only slightly: same state path, small log-prob error."""
     torch.manual_seed(2)
-    monkeypatch.setattr(sampler_module, "THIN", 1)  # quantize every map of this small model
+    monkeypatch.setattr(products_module, "THIN", 1)  # quantize every map of this small model
     model = RNN(600, 600, 32, 64, 2, dropout=0.0, cell=cell, output=output, cutoffs=[100, 300]).eval()
     ids = [3, 1, 4, 1, 5, 9, 2, 6]
     exact, fast = Sampler(model, "fp32"), Sampler(model, "int8")

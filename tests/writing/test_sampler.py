@@ -13,7 +13,7 @@ from scriptgen import RNN
 from scriptgen.writing.draw import make_generator
 from scriptgen.writing.sampler import Sampler
 
-sampler_module = importlib.import_module("scriptgen.writing.sampler")
+products_module = importlib.import_module("scriptgen.writing.products")
 
 PRIME = [3, 1, 4, 1, 5, 9, 2, 6]
 
@@ -36,7 +36,7 @@ def _is_int8(module) -> bool:
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
 @pytest.mark.parametrize("output", ["softmax", "adaptive"])
 def test_a_failing_private_op_falls_back_to_the_module_with_the_same_tokens(cell, output, monkeypatch):
-    monkeypatch.setattr(sampler_module, "THIN", 1)  # quantize every map of this small model
+    monkeypatch.setattr(products_module, "THIN", 1)  # quantize every map of this small model
     model = _model(cell, output)
     fast = Sampler(model, "int8")
     assert all(product != fast.maps[name].forward for name, product in fast._maps.items())  # the direct op
@@ -68,7 +68,7 @@ def _op_missing(*args, **kwargs):
 @pytest.mark.parametrize("failure", ["quantize_dynamic fails", "the op is missing"])
 def test_int8_unavailable_keeps_the_fp32_maps(cell, failure, monkeypatch):
     """Where this torch cannot quantize or run an int8 map at all, int8 samples from the exact fp32 maps."""
-    monkeypatch.setattr(sampler_module, "THIN", 1)
+    monkeypatch.setattr(products_module, "THIN", 1)
     if failure == "quantize_dynamic fails":
         monkeypatch.setattr(torch.ao.quantization, "quantize_dynamic", _quantize_fails)
     else:
