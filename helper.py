@@ -25,7 +25,8 @@ from scriptgen.data.corpus import load_documents
 from scriptgen.errors import ScriptgenError
 from scriptgen.files.fsutil import write_bytes
 from scriptgen.files.safeload import read_bytes, read_json
-from scriptgen.model.checkpoint import meta_shapes, read_tensors, tensors_to_bytes
+from scriptgen.model.checkpoint import meta_shapes, read_tensors
+from scriptgen.model.manifest import tensors_to_bytes
 from scriptgen.model.rnn import RNN
 
 PREPROCESS_DIR = Path("data") / "preprocess"

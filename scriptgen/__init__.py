@@ -40,7 +40,8 @@ from .evaluation.report import Evaluation
 from .model.checkpoint import load_checkpoint, load_model
 from .model.rnn import RNN
 from .training.plots import plot_history
-from .training.train import TrainResult, evaluate, forward_back_prop, resolve_device, train
+from .training.runend import TrainResult
+from .training.train import evaluate, forward_back_prop, resolve_device, train
 from .writing.generate import generate
 from .writing.writer import write_script
 

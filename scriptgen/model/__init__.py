@@ -9,8 +9,10 @@
   dropout, embedding dropout, DropConnect on the recurrent weights, AR/TAR);
 - ``cache.py``: the neural cache (recent outputs point at the tokens that
   followed them), fitted on held-out text and mixed into the output;
-- ``checkpoint.py``: the checkpoint folder (weights in safetensors, config and
-  vocabulary in JSON, every file's sha256 checked on load; never a pickle) and
+- ``manifest.py``: the checkpoint folder as bytes on disk: written atomically
+  with a manifest of every file's sha256, verified against it on load;
+- ``checkpoint.py``: what the folder holds (weights in safetensors, config and
+  vocabulary in JSON, every field and shape checked on load; never a pickle) and
   :func:`load_model` / :func:`load_checkpoint`.
 
 Imports :mod:`scriptgen.data` (the vocabulary and cast a checkpoint carries),

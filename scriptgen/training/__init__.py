@@ -9,6 +9,8 @@
 data-parallel.  The modules:
 
 - ``train.py``: :class:`Trainer` and :func:`train`; its ``run`` is the loop;
+- ``runend.py``: the end of a run: the neural cache fitted for the best
+  weights (``--cache-size``) and the :class:`TrainResult` returned;
 - ``steps.py``: one optimizer step (the loss with AR/TAR, clipping, Adam);
 - ``averaging.py``: the averaged weights that are validated and kept;
 - ``progress.py``: what a run prints (lines, a progress bar, samples);
@@ -25,6 +27,7 @@ Imports :mod:`scriptgen.writing` (samples while training) and below; never
 """
 
 from .plots import LiveCurves, plot_history
-from .train import Trainer, TrainResult, evaluate, forward_back_prop, train
+from .runend import TrainResult
+from .train import Trainer, evaluate, forward_back_prop, train
 
 __all__ = ["LiveCurves", "TrainResult", "Trainer", "evaluate", "forward_back_prop", "plot_history", "train"]

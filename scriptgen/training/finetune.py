@@ -26,7 +26,8 @@ from ..config import Config
 from ..data.prepare import UNKNOWN_MODES, FixedVocab
 from ..errors import ScriptgenError
 from ..files.safeload import sha256
-from ..model.checkpoint import RESTORE, Checkpoint, load_checkpoint
+from ..model.checkpoint import Checkpoint, load_checkpoint
+from ..model.manifest import RESTORE
 
 # taken from the parent: they shape the weights (level and min_count: the vocabulary)
 ARCHITECTURE_FIELDS = (

@@ -37,6 +37,22 @@ def history_csv(rows: list[dict], leading: tuple[str, ...] = ()) -> bytes:
     return buf.getvalue().encode("utf-8")
 
 
+def history_row(state, epoch: float, val: float, lr: float) -> dict:
+    """The row a validation loss ``val`` adds at the counters ``state`` (``epoch``: the position in epochs, ``lr``: the
+    rate of the last step); the training loss is the mean since the last row, ``stop_reason`` is blank."""
+    s = state
+    return {
+        "step": s.step,
+        "epoch": round(epoch, 4),
+        "elapsed_s": round(s.elapsed, 2),
+        "train_loss": round(s.loss_sum / s.loss_count, 5) if s.loss_count else "",
+        "val_loss": round(val, 5),
+        "tokens_per_s": round(s.tokens / s.train_time) if s.train_time else "",
+        "lr": lr,
+        "stop_reason": "",
+    }
+
+
 def parse_row(raw: dict, path: Path, leading: tuple[str, ...] = ()) -> dict:
     """One CSV row with its numbers parsed; a cell that is not a number names the file and the column."""
     row: dict = {key: raw.get(key) or "" for key in leading}

@@ -85,6 +85,19 @@ def sample_header(row: dict) -> str:
     return f"=== step {row['step']}  epoch {row['epoch']:.2f}  val {row['val_loss']:.4f}"
 
 
+def report_validation(
+    bar, log: Callable[[str], None], history: list[dict], best: float, sample: str | None, on_validation
+) -> None:
+    """Print the validation line of ``history[-1]`` (and the ``sample``, if one was drawn) under the ``bar`` (through
+    ``log`` when it is disabled); call ``on_validation``."""
+    say = bar.write if not bar.disable else log
+    say(validation_line(history[-1], best))
+    if sample is not None:
+        say(f"{sample_header(history[-1])}\n{sample.rstrip()}")
+    if on_validation is not None:
+        on_validation(list(history), sample)
+
+
 class SampleLog:
     """The samples of one run: when one is due, drawing it, and the text of ``samples.txt``."""
 

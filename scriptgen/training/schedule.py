@@ -84,3 +84,10 @@ class TimedSchedule:
 
     def load_state_dict(self, state: dict) -> None:
         self.progress = float(state["progress"])
+
+
+def planned_steps(batches, epochs: int) -> int:
+    """Optimizer steps in ``epochs`` passes over ``batches`` (exact; estimated from the first 1,000 epochs beyond)."""
+    counted = min(epochs, 1000)
+    steps = sum(batches.chunks_in(e) for e in range(counted))
+    return steps if counted == epochs else round(steps * epochs / counted)

@@ -1,4 +1,5 @@
-"""The pieces of a training step: the course's single step, the validation loss, Adam, the learning-rate schedule.
+"""The pieces of a training step: the course's single step, the loss as a module (:class:`Objective`), the
+validation loss, Adam, the learning-rate schedule.
 
 :class:`scriptgen.training.train.Trainer` runs its loop with them; the course API
 (:func:`forward_back_prop`) and :func:`evaluate` are importable from
@@ -94,3 +95,14 @@ def make_scheduler(optimizer: torch.optim.Optimizer, cfg: Config, planned_steps:
         optimizer, mode="min", factor=cfg.lr_decay, patience=1, threshold=0.0, cooldown=0, min_lr=cfg.lr * cfg.lr_floor,
         eps=0.0,
     )  # fmt: skip
+
+
+class Objective(nn.Module):
+    """The training loss as a module's forward, so DistributedDataParallel can wrap it."""
+
+    def __init__(self, model: RNN):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x, y, hidden):
+        return self.model.train_loss(x, y, hidden)

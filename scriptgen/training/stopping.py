@@ -38,6 +38,14 @@ def stop_reason(state, cfg, signalled: bool) -> str:
     return "interrupted" if signalled else ""
 
 
+def agreed_reason(state, cfg, signalled: bool, dist) -> str:
+    """:func:`stop_reason`, the same on every process of ``dist`` (the strongest of theirs; a collective call)."""
+    reason = stop_reason(state, cfg, signalled)
+    if not dist.enabled:
+        return reason
+    return STOP_REASONS[int(dist.max(STOP_REASONS.index(reason)))]
+
+
 @contextmanager
 def stop_on_signals(folder: Path) -> Iterator[threading.Event]:
     """An event set by the first stop signal; the previous handlers come back afterwards.

@@ -28,15 +28,15 @@ a stop signal; the reason is recorded in ``trainer.json``, ``config.json``
 checkpoint's weights and vocabulary (:mod:`scriptgen.training.finetune`).
 
 The course's single training step :func:`forward_back_prop`, :func:`evaluate`
-and the optimizer's construction are in :mod:`scriptgen.training.steps`.
+and the optimizer's construction are in :mod:`scriptgen.training.steps`; the
+neural cache fitted when a run ends and the :class:`TrainResult` it returns in
+:mod:`scriptgen.training.runend`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import math
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -50,21 +50,21 @@ from ..data.rundata import FixedVocab, load_run_data
 from ..device import autocast_dtype, resolve_device
 from ..errors import ScriptgenError
 from ..files.fsutil import check_name, disk_error, hold_lock
-from ..model.cache import fit_cache
 from ..model.checkpoint import load_weights
 from ..model.rnn import RNN, Hidden, count_parameters, detach_hidden
 from .averaging import average_tensors, make_average
 from .distributed import Dist, check_batch, setup, teardown
 from .finetune import finetune_config, load_parent, resumed_vocab
-from .progress import OnValidation, RunClock, SampleLog, progress_bar, sample_header, validation_line
-from .schedule import TimedSchedule
-from .steps import evaluate, forward_back_prop, make_adam, make_scheduler
-from .stopping import STOP_REASONS, stop_on_signals, stop_reason
+from .history import history_row
+from .progress import OnValidation, RunClock, SampleLog, progress_bar, report_validation
+from .runend import TrainResult, fit_best_cache, run_result
+from .schedule import TimedSchedule, planned_steps
+from .steps import Objective, evaluate, forward_back_prop, make_adam, make_scheduler
+from .stopping import agreed_reason, stop_on_signals
 from .trainsave import RunFolder, RunRecord
 from .trainstate import TrainState, resume_config, resume_data, training_files
 
 __all__ = [
-    "TrainResult",
     "Trainer",
     "autocast_dtype",
     "evaluate",
@@ -73,33 +73,6 @@ __all__ = [
     "resolve_device",
     "train",
 ]
-
-
-@dataclass
-class TrainResult:
-    folder: Path
-    best_val_loss: float
-    last_val_loss: float
-    train_loss: float
-    steps: int
-    epochs: float
-    elapsed_s: float
-    tokens_per_s: float
-    interrupted: bool = False
-    signal: int = 0  # the signal that stopped the run (SIGINT, SIGTERM, SIGHUP), 0 if it ran to its end
-    history: list[dict] = field(default_factory=list)
-    stop_reason: str = ""  # "epochs", "time budget", "patience" or "interrupted"
-
-
-class _Objective(nn.Module):
-    """The training loss as a module's forward, so DistributedDataParallel can wrap it."""
-
-    def __init__(self, model: RNN):
-        super().__init__()
-        self.model = model
-
-    def forward(self, x, y, hidden):
-        return self.model.train_loss(x, y, hidden)
 
 
 class Trainer:
@@ -180,7 +153,7 @@ class Trainer:
         self.average = make_average(
             self.model, cfg.ema_decay
         )  # validated, saved and sampled instead of the last weights
-        self.objective = _Objective(self.model)
+        self.objective = Objective(self.model)
         if dist.enabled:  # gradients averaged over the processes; an adaptive softmax may leave a tail unused in a step
             self.objective = DistributedDataParallel(self.objective, find_unused_parameters=cfg.output == "adaptive")
         self.rows = dist.rows(cfg.batch_size)
@@ -270,18 +243,8 @@ class Trainer:
         s = self.state
         if self.dist.enabled:  # the training loss of all streams: the mean of the processes' means (equal shares)
             s.loss_sum = self.dist.sum(s.loss_sum)[0] / self.dist.world_size
-        self.history.append(
-            {
-                "step": s.step,
-                "epoch": round(s.epoch + s.chunk / self.data.train_batches.chunks_in(s.epoch), 4),
-                "elapsed_s": round(s.elapsed, 2),
-                "train_loss": round(s.loss_sum / s.loss_count, 5) if s.loss_count else "",
-                "val_loss": round(val, 5),
-                "tokens_per_s": round(s.tokens / s.train_time) if s.train_time else "",
-                "lr": self.optimizer.param_groups[0]["lr"],
-                "stop_reason": "",
-            }
-        )
+        epoch = s.epoch + s.chunk / self.data.train_batches.chunks_in(s.epoch)
+        self.history.append(history_row(s, epoch, val, self.optimizer.param_groups[0]["lr"]))
         s.loss_sum, s.loss_count = 0.0, 0
         if val < s.best_val:
             s.best_val, s.stale = val, 0
@@ -300,25 +263,6 @@ class Trainer:
     def record(self) -> RunRecord:
         return RunRecord(self.cfg, self.vocab, self.data.info, self.data.cast, self.parent_record,
                          self.dist.world_size if self.dist.enabled else None, self.cache)  # fmt: skip
-
-    def fit_cache(self) -> None:
-        """With ``--cache-size``: fit the neural cache of the best weights on the validation split (after the run,
-        outside its budget; the RNG is left as it was)."""
-        cfg = self.cfg
-        started = time.perf_counter()
-        with torch.random.fork_rng(devices=[]):
-            model = RNN.from_config(cfg, len(self.vocab)).to(self.device)
-        if self.best_state is not None:
-            model.load_state_dict(self.best_state)
-        else:
-            model.load_state_dict(self.eval_model.state_dict())
-        fit = fit_cache(model, self.data.val_batches, cfg.cache_size, cfg.cache_theta, cfg.cache_lambda)
-        self.cache = fit.to_json()
-        self.log(
-            f"cache of {fit.size} positions fitted on the validation split: theta {fit.theta:g}, lambda {fit.lam:g}, "
-            f"{fit.nats_per_token_without:.4f} -> {fit.nats_per_token:.4f} nats/token "
-            f"({time.perf_counter() - started:.0f}s)"
-        )
 
     def save(self, plot: bool = False) -> None:
         """Save the run (best weights only when they changed; ``loss.png`` if ``plot``); a collective call."""
@@ -343,8 +287,9 @@ class Trainer:
         if reason == "interrupted":
             self.save(plot=True)  # the state of the last finished step; --resume continues from it
         elif self.dist.is_main:  # the last save was at this very step: the records only
-            if self.cfg.cache_size:
-                self.fit_cache()
+            if self.cfg.cache_size:  # the neural cache of the best weights, fitted outside the run's budget
+                best = self.best_state if self.best_state is not None else self.eval_model.state_dict()
+                self.cache = fit_best_cache(self.data, best, self.device, self.log)
             self.run_folder.finish(
                 self.record(), self.state, self.history, self.optimizer.state_dict()["param_groups"], self.scheduler
             )
@@ -353,10 +298,7 @@ class Trainer:
     def agreed_stop_reason(self) -> str:
         """Why the run must stop now ("" while it goes on), the same on every process (the strongest of theirs; a
         collective call)."""
-        reason = stop_reason(self.state, self.cfg, self.stop is not None and self.stop.is_set())
-        if not self.dist.enabled:
-            return reason
-        return STOP_REASONS[int(self.dist.max(STOP_REASONS.index(reason)))]
+        return agreed_reason(self.state, self.cfg, self.stop is not None and self.stop.is_set(), self.dist)
 
     def should_stop(self) -> bool:
         return self.agreed_stop_reason() != ""
@@ -402,44 +344,12 @@ class Trainer:
                 self.finish(reason)
         finally:
             bar.close()
-        return self._result()
+        return run_result(self.folder, self.state, self.history, self.data.train_batches, self.stop)
 
     def _report(self, bar) -> int:
         """Print the validation line (and the sample, if one was drawn) under the bar; call ``on_validation``."""
-        say = bar.write if not bar.disable else self.log
-        say(validation_line(self.history[-1], self.state.best_val))
-        if self.sample is not None:
-            say(f"{sample_header(self.history[-1])}\n{self.sample.rstrip()}")
-        if self.on_validation is not None:
-            self.on_validation(list(self.history), self.sample)
+        report_validation(bar, self.log, self.history, self.state.best_val, self.sample, self.on_validation)
         return self.state.step
-
-    def _result(self) -> TrainResult:
-        s = self.state
-        interrupted = s.stop_reason == "interrupted"
-        last = self.history[-1] if self.history else {}
-        train_loss = next((float(r["train_loss"]) for r in reversed(self.history) if r["train_loss"] != ""), math.nan)
-        return TrainResult(
-            folder=self.folder,
-            best_val_loss=s.best_val,
-            last_val_loss=float(last.get("val_loss", "nan")),
-            train_loss=train_loss,
-            steps=s.step,
-            epochs=s.epoch + s.chunk / self.data.train_batches.chunks_in(s.epoch),
-            elapsed_s=s.elapsed,
-            tokens_per_s=s.tokens / s.train_time if s.train_time else 0.0,
-            interrupted=interrupted,
-            signal=getattr(self.stop, "signum", 0) if interrupted else 0,
-            history=list(self.history),
-            stop_reason=s.stop_reason,
-        )
-
-
-def planned_steps(batches, epochs: int) -> int:
-    """Optimizer steps in ``epochs`` passes over ``batches`` (exact; estimated from the first 1,000 epochs beyond)."""
-    counted = min(epochs, 1000)
-    steps = sum(batches.chunks_in(e) for e in range(counted))
-    return steps if counted == epochs else round(steps * epochs / counted)
 
 
 def train(

@@ -1,8 +1,9 @@
 """A training run's checkpoint folder: what :class:`scriptgen.training.train.Trainer` writes at each validation and
 reads on ``--resume``.
 
-The files are described in :mod:`scriptgen.model.checkpoint` (the folder, written
-atomically) and :mod:`scriptgen.training.trainstate` (the training state).  This module
+The files are described in :mod:`scriptgen.model.checkpoint` (what they hold),
+:mod:`scriptgen.model.manifest` (the folder, written atomically) and
+:mod:`scriptgen.training.trainstate` (the training state).  This module
 is the run's side of them, :class:`RunFolder`, an object the Trainer owns:
 which files a save holds (the best weights -- the averaged ones with
 ``--ema-decay`` -- only when they changed), how a resumed run takes its state
@@ -27,7 +28,8 @@ from ..data.script import Cast
 from ..data.tokens import Vocab
 from ..errors import ScriptgenError
 from ..files.fsutil import recover_folder
-from ..model.checkpoint import Checkpoint, check_loadable, json_bytes, load_checkpoint, tensors_to_bytes, write_folder
+from ..model.checkpoint import Checkpoint, load_checkpoint
+from ..model.manifest import check_loadable, json_bytes, tensors_to_bytes, write_folder
 from ..model.rnn import Hidden
 from .history import history_csv, read_history
 from .plots import figure_png, plot_history

@@ -32,7 +32,8 @@ import torch
 from ..config import Config
 from ..data.corpus import DEFAULT_SOURCE
 from ..errors import ScriptgenError
-from ..model.checkpoint import Checkpoint, json_bytes, load_weights, read_json, read_tensors, tensors_to_bytes
+from ..model.checkpoint import Checkpoint, load_weights, read_json, read_tensors
+from ..model.manifest import json_bytes, tensors_to_bytes
 from ..model.rnn import Hidden
 from .averaging import load_average
 from .schedule import TimedSchedule

@@ -13,7 +13,8 @@ import torch
 import helper
 from scriptgen import RNN, Config, ScriptgenError, load_checkpoint, load_model, train
 from scriptgen.files.fsutil import recover_folder as recover
-from scriptgen.model.checkpoint import read_tensors, write_folder
+from scriptgen.model.checkpoint import read_tensors
+from scriptgen.model.manifest import write_folder
 
 
 @pytest.fixture(scope="module")
