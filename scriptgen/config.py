@@ -82,7 +82,8 @@ class Config:
     split_seed: int = _field(0, "seed of the train/validation split")
     labels: bool = _field(
         False,
-        "each top-level subfolder of --data is a genre label the model learns (generate --label NAME writes in it)",
+        "each top-level subfolder of --data, or each file's genres in a genres.csv at its root, is a genre label the "
+        "model learns (generate --label NAME writes in it)",
     )
     format: str = _field(
         "auto",

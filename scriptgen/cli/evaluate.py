@@ -44,9 +44,10 @@ FLAGS = [
                        "0.5,0.8,1.0 (default: 0.5,0.8,1.0)"}),
     ("--prime", {"default": None, "help": "text every sample starts from (default: the corpus's most common speaker "
                  "cue, e.g. 'jerry:')"}),
-    ("--label", {"default": None, "metavar": "NAME", "help": "a model trained with --labels: samples under this label, "
-                 "held-out loss on its validation documents (or on --data as that label) (default: none; the held-out "
-                 "loss of each label is then shown too)"}),
+    ("--label", {"default": None, "metavar": "NAME[,NAME...]", "help": "a model trained with --labels: samples under "
+                 "this label (or several: crime,thriller), held-out loss on its validation documents (those of all "
+                 "the labels named) or on --data as that label (default: none; the held-out loss of each label is "
+                 "then shown too)"}),
     ("--seed", {"type": int, "default": 1, "help": "seed of the first sample; sample k uses seed + k (default: 1)"}),
     ("--device", {"default": "cpu", "help": "auto, cpu or cuda (default: cpu)"}),
     ("--precision", {"default": "auto", "choices": ("auto", "fp32", "int8"), "help": "weights for sampling: auto = "

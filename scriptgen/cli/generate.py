@@ -105,9 +105,9 @@ def add_parser(sub) -> None:
     )  # fmt: skip
     g.add_argument("--title", default=None, help="the screenplay's title (default: the checkpoint folder's name)")
     g.add_argument(
-        "--label", default=None, metavar="NAME",
-        help="write in this genre label of a model trained with --labels (see 'scriptgen cast'): its token is fed "
-        "before the prime (default: none)",
+        "--label", default=None, metavar="NAME[,NAME...]",
+        help="write in this genre label of a model trained with --labels (see 'scriptgen cast'), or in several "
+        "(crime,thriller): their tokens are fed before the prime, sorted (default: none)",
     )  # fmt: skip
     g.add_argument(
         "--unk",
@@ -148,7 +148,7 @@ class Sample:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..data.labels import label_id
+    from ..data.labels import label_ids
     from ..model.checkpoint import load_checkpoint
     from ..training.train import resolve_device
     from ..writing.cues import ScriptTokens
@@ -168,7 +168,7 @@ def run(args: argparse.Namespace) -> int:
     args.format = check_screenplay(args)
     ckpt = load_checkpoint(args.checkpoint)
     vocab = ckpt.vocab
-    lead = [label_id(ckpt, args.label)] if args.label is not None else []  # fed first, never printed
+    lead = label_ids(ckpt, args.label) if args.label is not None else []  # fed first, never printed
     length = args.length if args.length is not None else (100 if args.interactive else None)
     options = WriteOptions(
         length, args.lines, args.temperature[0], args.top_k, args.top_p, args.repetition_penalty,

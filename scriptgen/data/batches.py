@@ -62,7 +62,9 @@ class StreamBatches:
     replaced by the lead of the document at that position; the targets, the
     x/y shift and every other chunk are unchanged, and since it depends on the
     epoch alone a resumed run sees the same chunks.  (A row that starts at a
-    document's first token already reads its label there.)
+    document's first token already reads its label there.)  A lead of -1 (a
+    document without a label in a corpus labelled by genres.csv) keeps the
+    token there.
     """
 
     def __init__(
@@ -170,7 +172,8 @@ class StreamBatches:
             if (
                 chunk == 0 and self.leads is not None
             ):  # the streams restart here: each row reads its document's label first
-                window[:, 0] = torch.from_numpy(self.leads[order][doc[:, 0]])
+                lead = torch.from_numpy(self.leads[order][doc[:, 0]])
+                window[:, 0] = torch.where(lead >= 0, lead, window[:, 0])  # -1: a document without a label
             yield window[:, :-1], window[:, 1:]
 
 

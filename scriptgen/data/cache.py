@@ -55,7 +55,7 @@ class Split:
 class Prepared:
     vocab: Vocab
     ids: np.ndarray  # all token ids, documents one after another (memory-mapped)
-    documents: list[dict]  # {"name", "start", "end"} (and "label" in a labelled corpus)
+    documents: list[dict]  # {"name", "start", "end"} (and "label", the first, and "labels" if several)
     meta: dict
     folder: Path
     cast: Cast = field(default_factory=Cast)  # speakers and action lines of all documents
@@ -85,10 +85,15 @@ class Source:
 
     name: str
     blocks: Callable[[], Iterator[str]]
-    label: str | None = None  # its genre label, in a labelled corpus
+    labels: tuple[str, ...] = ()  # its genre labels, sorted, in a labelled corpus
     cast: Cast | None = None  # a screenplay's cast, from its elements (a transcript's is read from its lines)
     format: str = "transcript"  # the reader it went through (scriptgen.data.screenplay.formats)
     stats: dict | None = None  # a screenplay's scenes, characters and elements per kind
+
+    @property
+    def label(self) -> str | None:
+        """Its first label (the split's and the stream restarts'), None without labels."""
+        return self.labels[0] if self.labels else None
 
 
 def smallest_uint(n: int) -> np.dtype:
@@ -104,7 +109,9 @@ def split_documents(documents: list[dict], val_fraction: float, seed: int) -> Sp
     A corpus of one document, and in a labelled corpus a label of one document, holds out that
     document's last ``val_fraction`` and trains on the rest, so every label has text to train on
     (a whole document held out would leave its label validation only).  A label whose text is too
-    short to cut so is refused with one line.
+    short to cut so is refused with one line.  A document of several labels is drawn with its first label's
+    documents (it is in exactly one group); documents without a label (files a genres.csv does not list) are one
+    group of their own.
     """
     kept = [d for d in documents if d["end"] > d["start"]]
     spans = [(d["start"], d["end"]) for d in kept]
@@ -227,9 +234,10 @@ def _write_ids(
         position = 0
         for src, n in docs:
             start, end = position, position + n
-            if src.label is not None:  # its label token first (counted in n)
-                fh.write(np.asarray([vocab.stoi[labels_mod.label_token(src.label)]], dtype=dtype).tobytes())
-                position += 1
+            if src.labels:  # its label tokens first, sorted (counted in n)
+                heads = [vocab.stoi[labels_mod.label_token(name)] for name in src.labels]
+                fh.write(np.asarray(heads, dtype=dtype).tobytes())
+                position += len(heads)
             for block in src.blocks():
                 try:
                     ids = np.asarray(vocab.encode_tokens(tokenize(block, level), unknown="unk"), dtype=dtype)
@@ -242,9 +250,8 @@ def _write_ids(
                 position += len(ids)
             if position != end:
                 raise ScriptgenError(f"{src.name!r} changed while it was being prepared; run the command again")
-            doc_ranges.append(
-                {"name": src.name, "start": start, "end": end} | ({"label": src.label} if src.label is not None else {})
-            )
+            doc = {"name": src.name, "start": start, "end": end} | ({"label": src.label} if src.labels else {})
+            doc_ranges.append(doc | ({"labels": list(src.labels)} if len(src.labels) > 1 else {}))
 
     write_bytes(path, write)
     return doc_ranges
@@ -294,10 +301,6 @@ def load_cache(folder: Path, meta: dict) -> Prepared:
         raise inconsistent
     cast = Cast.from_json(read_json(folder / "cast.json", JSON_CAP, REBUILD))
     labels = meta.get("labels", {})
-    if any(
-        labels_mod.label_token(d.get("label")) not in vocab.specials
-        for d in meta["documents"]
-        if "label" in d or labels
-    ):
-        raise inconsistent  # a label without its token, or an unlabelled document in a labelled corpus
+    if not labels_mod.documents_consistent(meta, vocab):
+        raise inconsistent  # a label without its token, or an unlabelled document in a corpus labelled by folders
     return Prepared(vocab, ids, meta["documents"], meta, folder, cast, labels)

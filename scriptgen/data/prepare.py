@@ -22,9 +22,11 @@ The train/validation split is by document (episode or file), seeded; a corpus
 of a single document holds out its last part.
 
 With ``labels=True`` (``--labels``) each top-level subfolder of the source is
-a genre label: its token (``<label:comedy>``) opens every document's ids, and
-``meta.json`` records each document's label and the document count of each
-label (:mod:`scriptgen.data.labels`).
+a genre label, or a ``genres.csv`` at its root gives each file's labels (it
+wins over the subfolders, and prepare says so): the label tokens
+(``<label:comedy>``) open every document's ids, and ``meta.json`` records each
+document's labels and the document count of each label
+(:mod:`scriptgen.data.labels`).
 """
 
 from __future__ import annotations
@@ -51,33 +53,36 @@ from .tokens import Vocab, tokenize
 
 UNKNOWN_MODES = ("unk", "error")  # what --init-from does with words its vocabulary lacks
 _BLOCK_CHARS = 1 << 20  # tokenize about 1 MB of text at a time
+_KEPT_MISSING = 20  # the paths genres.csv names that the corpus lacks, kept in meta.json
 
 
 def _sources(
-    source: str | Path | None, encoding: str, labels: bool = False, fmt: str = "auto"
+    source: str | Path | None, encoding: str, plan: labels_mod.LabelPlan | None = None, fmt: str = "auto"
 ) -> tuple[list[Source], list[corpus_mod.Document] | None]:
-    """The documents of ``source`` as block readers (and, for the small default corpus, the documents themselves).
+    """The documents of ``source`` as block readers (and, for the small default corpus, the documents themselves);
+    ``plan``: each file's labels, in a labelled corpus.
 
     A transcript streams from its file; a screenplay is read once, whole, and its canonical text handed out in
     blocks."""
-    if labels:
-        files = labels_mod.labelled_files(source)
+    if plan is not None:
+        files = plan.files
     elif source is None or str(source) == corpus_mod.DEFAULT_SOURCE:
         docs = corpus_mod.load_seinfeld()  # 1.9 MB of episodes: converted in memory
         return [Source(d.name, partial(text_blocks, d.text, _BLOCK_CHARS)) for d in docs], docs
     else:
-        files = [(name, None, f) for name, f in corpus_mod.named_text_files(Path(source))]
-    return [_source(name, label, f, encoding, fmt) for name, label, f in files], None
+        files = [(name, (), f) for name, f in corpus_mod.named_text_files(Path(source))]
+    return [_source(name, labels, f, encoding, fmt) for name, labels, f in files], None
 
 
-def _source(name: str, label: str | None, path: Path, encoding: str, fmt: str) -> Source:
+def _source(name: str, labels: tuple[str, ...], path: Path, encoding: str, fmt: str) -> Source:
     kind = corpus_mod.file_format(path, fmt)
     if kind == "transcript":
-        return Source(name, partial(iter_text, path, encoding, _BLOCK_CHARS), label)
+        return Source(name, partial(iter_text, path, encoding, _BLOCK_CHARS), labels)
     play = corpus_mod.read_screenplay_file(path, kind, encoding)
     text = to_canonical(play.elements)
     stats = stats_of(play.elements) | {"unplaced": play.unplaced}
-    return Source(name, partial(text_blocks, text, _BLOCK_CHARS), label, cast_of(play.elements), kind, stats)
+    blocks = partial(text_blocks, text, _BLOCK_CHARS)
+    return Source(name, blocks, labels, cast_of(play.elements), kind, stats)
 
 
 def _formats(files: list[Path], fmt: str) -> dict[str, int]:
@@ -102,13 +107,12 @@ def prepare(
     ``fmt`` (``--format``) says how files are read (:mod:`scriptgen.data.screenplay.formats`); ``auto`` decides per
     file."""
     fmt = check_input_format(fmt)
-    files = (
-        [f for _, _, f in labels_mod.labelled_files(source)] if labels else corpus_mod.source_files(source)
-    )  # first: they check the source
+    plan = labels_mod.label_plan(source) if labels else None  # first: it checks the source (and genres.csv)
+    files = [f for _, _, f in plan.files] if plan is not None else corpus_mod.source_files(source)
     fingerprint = corpus_mod.fingerprint(source, files)
     folder = Path(data_dir) / cache_name(source, level, min_count, labels)
     settings = {"level": level, "min_count": min_count, "encoding": encoding, "format": CACHE_FORMAT} | (
-        {"labels": True} if labels else {}
+        plan.settings() if plan is not None else {}
     )
     formats = _formats(files, fmt) if source not in (None, corpus_mod.DEFAULT_SOURCE) else {"transcript": len(files)}
     if set(formats) - {"transcript"}:  # a corpus with screenplays: their reader's version is part of the cache key
@@ -124,21 +128,27 @@ def prepare(
         f"preparing {'the default corpus' if source in (None, corpus_mod.DEFAULT_SOURCE) else source} "
         f"({level} level) ..."
     )
-    sources, default_docs = _sources(source, encoding, labels, fmt)
+    for line in plan.describe() if plan is not None else ():
+        log(line)
+    sources, default_docs = _sources(source, encoding, plan, fmt)
     counts, kept, cast = _count(sources, level, keep_empty=default_docs is not None)
     if not kept:
         raise corpus_mod.no_text_error(Path(source))
-    label_counts = Counter(src.label for src, _ in kept if src.label is not None)
-    if labels:
-        labels_mod.check_label_counts(label_counts, source)
-        kept = [(src, n + 1) for src, n in kept]  # the label token opens each document
-    specials = {labels_mod.label_token(name): n for name, n in label_counts.items()}
+    label_counts = Counter(name for src, _ in kept for name in src.labels)  # a document counts for each of its labels
+    if plan is not None:
+        labels_mod.check_label_counts(label_counts, source, plan.origin)
+        kept = [(src, n + len(src.labels)) for src, n in kept]  # the label tokens open each document
+    specials = {labels_mod.label_token(name): n for name, n in sorted(label_counts.items())}
     vocab = Vocab.from_counts(counts, level, min_count, specials)
     n_tokens = sum(n for _, n in kept)
     meta = {"source": str(source or corpus_mod.DEFAULT_SOURCE), "fingerprint": fingerprint, "settings": settings}
     meta |= {"n_tokens": n_tokens, "vocab_size": len(vocab), "documents": []} | (
         {"labels": dict(sorted(label_counts.items()))} if labels else {}
     )
+    if plan is not None and plan.origin == labels_mod.GENRES_CSV:
+        meta["genres_csv"] = {"unlisted": plan.unlisted, "missing": plan.missing[:_KEPT_MISSING]} | (
+            {"missing_count": len(plan.missing)} if len(plan.missing) > _KEPT_MISSING else {}
+        )
     if set(formats) - {"transcript"}:
         meta["read"] = read_report([src for src, _ in kept])
         for line in describe_read(meta["read"]):

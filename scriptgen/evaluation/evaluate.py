@@ -56,7 +56,7 @@ import numpy as np
 from ..data import corpus
 from ..data.batches import StreamBatches
 from ..data.cache import Prepared
-from ..data.labels import label_id
+from ..data.labels import checkpoint_labels, label_ids
 from ..data.prepare import prepare
 from ..data.rundata import load_run_data, same_split
 from ..data.script import Cast, is_cue_token
@@ -270,7 +270,8 @@ def evaluate_checkpoint(
     check_settings(samples, length, temperatures, seed, len(vocab))
     if lines is not None:
         check_lines(lines)
-    lead = label_id(ckpt, label) if label is not None else None
+    names = checkpoint_labels(ckpt, label) if label is not None else None  # one label, or several: "crime,thriller"
+    lead, label = (label_ids(ckpt, names), ",".join(names)) if names else (None, None)
     prime_ids = vocab.encode(prime.replace("\\n", "\n")) if prime is not None else None
     if prime is not None and not prime_ids:
         raise ScriptgenError("the prime has no tokens; pass one or more words with --prime, e.g. --prime 'jerry:'")
@@ -292,7 +293,7 @@ def evaluate_checkpoint(
         lap("fit cache")
     by_label = {}
     if data is None and label is not None:
-        heldout = _label_heldout(model, ckpt, train, label, required=True)
+        heldout = _label_heldout(model, ckpt, train, names, required=True)
     elif data is None:
         n_val = len(train.val_documents)
         heldout = score_text(
@@ -322,9 +323,7 @@ def evaluate_checkpoint(
     )
     rows = []
     for temperature in temperatures:
-        drawn = draw_samples(
-            sampler, ([lead] if lead is not None else []) + prime_ids, samples, length, temperature, seed, lines, vocab
-        )
+        drawn = draw_samples(sampler, (lead or []) + prime_ids, samples, length, temperature, seed, lines, vocab)
         rows.append(score_samples(drawn, prime_ids, temperature, vocab, index, train, corpus_profile))
     lap("samples")
     return Evaluation(
@@ -334,14 +333,18 @@ def evaluate_checkpoint(
     )  # fmt: skip
 
 
-def _label_heldout(model, ckpt: Checkpoint, train: TrainingText, label: str, required: bool = False) -> HeldOut | None:
-    """The held-out loss of ``label``'s validation documents; with ``required``, one line when the split holds none of
-    them."""
+def _label_heldout(
+    model, ckpt: Checkpoint, train: TrainingText, label: str | list[str], required: bool = False
+) -> HeldOut | None:
+    """The held-out loss of ``label``'s validation documents (those of all of several labels); with ``required``, one
+    line when the split holds none of them."""
     p = train.prepared
     heldout = label_heldout(model, ckpt.vocab, ckpt.config, p.ids, p.documents, train.val_batches.ranges, label)
     if heldout is None and required:
+        name = label if isinstance(label, str) else ",".join(label)
+        what = f"{ckpt.labels[name]} documents of label" if name in ckpt.labels else "documents of all the labels"
         raise ScriptgenError(
-            f"the validation split of {str(ckpt.folder)!r} holds none of the {ckpt.labels[label]} documents of label "
-            f"{label!r}; score that label's text with --data PATH --label {label}, or evaluate without --label"
+            f"the validation split of {str(ckpt.folder)!r} holds none of the {what} {name!r}; score that label's text "
+            f"with --data PATH --label {name}, or evaluate without --label"
         )
     return heldout

@@ -20,6 +20,7 @@ it lacks become ``<unk>`` where it has one, else are left out; counted either wa
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -171,17 +172,18 @@ def label_heldout(
     ids: np.ndarray,
     documents: list[dict],
     val: list[tuple[int, int]],
-    label: str,
+    label: str | Sequence[str],
 ) -> HeldOut | None:
-    """:class:`HeldOut` of the validation ranges ``val`` that lie in documents of ``label``, batched as validation; None
-    if none do."""
+    """:class:`HeldOut` of the validation ranges ``val`` that lie in documents of ``label`` (of every one of several),
+    batched as validation; None if none do."""
     ranges = label_ranges(documents, val, label)
     if not ranges:
         return None
+    name = label if isinstance(label, str) else ",".join(label)
     batches = eval_batches(
-        ids, ranges, cfg.batch_size, cfg.seq_len, f"label {label!r} validation", lead_ids(documents, ranges, vocab)
+        ids, ranges, cfg.batch_size, cfg.seq_len, f"label {name!r} validation", lead_ids(documents, ranges, vocab)
     )
-    return score_text(model, vocab, batches, f"validation documents of label {label} ({len(ranges)})")
+    return score_text(model, vocab, batches, f"validation documents of label {name} ({len(ranges)})")
 
 
 def text_ids(
@@ -222,11 +224,12 @@ def heldout_on_text(
     ckpt: Checkpoint,
     source: str | Path,
     encoding: str,
-    lead: int | None = None,
+    lead: int | Sequence[int] | None = None,
     cache: CacheSettings | None = None,
 ) -> HeldOut:
     """Held-out loss on the text at ``source``, tokenized with the checkpoint's vocabulary; with ``lead`` (a label's
-    token) opening each document."""
+    token, or several labels' tokens) opening each document."""
+    lead = [lead] if isinstance(lead, int) else (list(lead) if lead else None)
     vocab, cfg = ckpt.vocab, ckpt.config
     ids, ranges, known, unknown = text_ids(vocab, source, encoding)
     if lead is not None and ranges:
@@ -242,14 +245,16 @@ def heldout_on_text(
             f"--data {str(source)!r} has {len(ids)} token the model knows, too few to score; pass a longer text"
         )
     batches = eval_batches(
-        ids, ranges, cfg.batch_size, cfg.seq_len, "--data", None if lead is None else [lead] * len(ranges)
+        ids, ranges, cfg.batch_size, cfg.seq_len, "--data", None if lead is None else [lead[0]] * len(ranges)
     )
     unknown_as = ("<unk>" if vocab.unk is not None else "left out") if unknown else ""
     return score_text(model, vocab, batches, str(source), unknown, unknown_as, cache)
 
 
-def _with_lead(ids: np.ndarray, ranges: list[tuple[int, int]], lead: int) -> tuple[np.ndarray, list[tuple[int, int]]]:
-    """``ids`` with ``lead`` before each range, and the ranges that then hold each document."""
-    pieces = [np.concatenate([[lead], ids[s:e]]) for s, e in ranges]
+def _with_lead(
+    ids: np.ndarray, ranges: list[tuple[int, int]], lead: list[int]
+) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    """``ids`` with the ``lead`` tokens before each range, and the ranges that then hold each document."""
+    pieces = [np.concatenate([lead, ids[s:e]]) for s, e in ranges]
     ends = np.cumsum([len(p) for p in pieces])
     return np.concatenate(pieces), [(int(e - len(p)), int(e)) for p, e in zip(pieces, ends)]
