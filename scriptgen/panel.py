@@ -33,7 +33,7 @@ from pathlib import Path
 import torch
 
 from .device import resolve_device
-from .errors import ScriptgenError
+from .errors import ScriptgenError, optional_library
 from .files.fsutil import Exists, disk_error, write_bytes
 from .model.checkpoint import Checkpoint, load_checkpoint
 from .writing.cues import ScriptTokens
@@ -236,13 +236,7 @@ class PanelState:
 # the widgets
 # --------------------------------------------------------------------------
 def _widgets():
-    try:
-        import ipywidgets
-    except ImportError:
-        raise ScriptgenError(
-            f"the generate panel needs the ipywidgets library, which is not installed here: {WIDGETS_INSTALL}"
-        ) from None
-    return ipywidgets
+    return optional_library("ipywidgets", "the generate panel", WIDGETS_INSTALL)
 
 
 def error_line(exc: ScriptgenError) -> str:

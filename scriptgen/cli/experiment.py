@@ -7,12 +7,12 @@ import math
 import sys
 
 from ..errors import ScriptgenError
+from ..experiment.search import DEFAULT_TRIALS
 from .common import add_data_flags
 
 
 def add_parser(sub) -> None:
     from ..experiment.runner import DEFAULT_OUT_DIR
-    from ..experiment.search import DEFAULT_TRIALS
 
     p = sub.add_parser(
         "experiment",
@@ -33,51 +33,8 @@ def add_parser(sub) -> None:
         "--out-dir", default=DEFAULT_OUT_DIR, help=f"folder of experiment results (default: {DEFAULT_OUT_DIR})"
     )
     add_data_flags(p)
-    p.add_argument(
-        "--epochs",
-        type=int,
-        default=None,
-        metavar="N",
-        help="epochs per row (default: the grid's [run] epochs, else its [base] epochs, else 10)",
-    )
-    p.add_argument(
-        "--budget-minutes", type=float, default=None, metavar="M",
-        help="minutes of training per row; a row stops at its epochs or this, whichever comes first (default: the "
-        "grid's [run] budget_minutes, else no limit)",
-    )  # fmt: skip
-    p.add_argument(
-        "--eval-tokens", type=int, default=None, metavar="N",
-        help="validate every row after about N training tokens (sets each row's eval_interval from its batch size and "
-        "sequence length) (default: the grid's [run] eval_tokens, else each row's eval_interval: twice per epoch)",
-    )  # fmt: skip
-    p.add_argument("--no-progress", action="store_true", help="no progress bars (default: shown on a terminal)")
-    p.add_argument(
-        "--search", choices=["optuna"], default=None,
-        help="instead of the grid, let Optuna choose --trials configurations from the axes' values at a fixed "
-        "--budget-minutes each (default: off, train the grid)",
-    )  # fmt: skip
-    p.add_argument(
-        "--eval-samples", type=int, default=5, metavar="N",
-        help="samples per row for the script columns (novelty, distinct-2, repetition, as scriptgen evaluate); "
-        "0 = none (default: 5)",
-    )  # fmt: skip
-    p.add_argument(
-        "--trials", type=int, default=None, metavar="N",
-        help="number of --search trials; with --storage, the shared study's total over all its workers (default: "
-        f"{DEFAULT_TRIALS})",
-    )  # fmt: skip
-    p.add_argument(
-        "--storage", default=None, metavar="URL",
-        help="share the --search study with other workers through this database: sqlite:///FILE.db on one machine, "
-        "postgresql://USER:PASSWORD@HOST/DB or mysql+pymysql://... across machines (default: none, the study lives in "
-        "this process)",
-    )  # fmt: skip
-    p.add_argument(
-        "--study",
-        default=None,
-        metavar="NAME",
-        help="the shared study's name in --storage (default: the results folder's NAME)",
-    )
+    for flag, settings in RUN_FLAGS:
+        p.add_argument(flag, **settings)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -148,3 +105,43 @@ def _worker_report(result, trials: int) -> int:
         f"{mine}; {plural(len(result.rows), 'trial')} in {result.folder} (search.csv, search.md, search.png, best.toml)"
     )
     return 0
+
+
+# flag -> its argparse settings, in --help's order (docs/cli.md is generated from them)
+RUN_FLAGS = [
+    ("--epochs", {"type": int, "default": None, "metavar": "N", "help": (
+        "epochs per row (default: the grid's [run] epochs, else its [base] epochs, else 10)"
+    )}),
+    ("--budget-minutes", {"type": float, "default": None, "metavar": "M", "help": (
+        "minutes of training per row; a row stops at its epochs or this, whichever comes first (default: the "
+        "grid's [run] budget_minutes, else no limit)"
+    )}),
+    ("--eval-tokens", {"type": int, "default": None, "metavar": "N", "help": (
+        "validate every row after about N training tokens (sets each row's eval_interval from its batch size "
+        "and sequence length) (default: the grid's [run] eval_tokens, else each row's eval_interval: twice "
+        "per epoch)"
+    )}),
+    ("--no-progress", {"action": "store_true", "help": (
+        "no progress bars (default: shown on a terminal)"
+    )}),
+    ("--search", {"choices": ["optuna"], "default": None, "help": (
+        "instead of the grid, let Optuna choose --trials configurations from the axes' values at a fixed "
+        "--budget-minutes each (default: off, train the grid)"
+    )}),
+    ("--eval-samples", {"type": int, "default": 5, "metavar": "N", "help": (
+        "samples per row for the script columns (novelty, distinct-2, repetition, as scriptgen evaluate); 0 ="
+        " none (default: 5)"
+    )}),
+    ("--trials", {"type": int, "default": None, "metavar": "N", "help": (
+        "number of --search trials; with --storage, the shared study's total over all its workers (default: "
+        f"{DEFAULT_TRIALS})"
+    )}),
+    ("--storage", {"default": None, "metavar": "URL", "help": (
+        "share the --search study with other workers through this database: sqlite:///FILE.db on one machine,"
+        " postgresql://USER:PASSWORD@HOST/DB or mysql+pymysql://... across machines (default: none, the study"
+        " lives in this process)"
+    )}),
+    ("--study", {"default": None, "metavar": "NAME", "help": (
+        "the shared study's name in --storage (default: the results folder's NAME)"
+    )}),
+]  # fmt: skip

@@ -23,32 +23,8 @@ def add_parser(sub) -> None:
         description="Train on a corpus; validation on held-out episodes; the best checkpoint is kept.",
     )
     add_data_flags(t, resume=True)
-    t.add_argument(
-        "--name",
-        default=DEFAULT_SOURCE,
-        help=f"run name: the checkpoint goes to OUT_DIR/NAME (default: {DEFAULT_SOURCE})",
-    )
-    t.add_argument("--out-dir", default="checkpoints", help="folder of checkpoints (default: checkpoints)")
-    t.add_argument(
-        "--resume",
-        default=None,
-        metavar="CHECKPOINT",
-        help="continue the run saved in this checkpoint folder (default: start a new run)",
-    )
-    t.add_argument(
-        "--overwrite", action="store_true", help="replace an existing checkpoint of the same name (default: refuse)"
-    )
-    t.add_argument(
-        "--init-from", default=None, metavar="CHECKPOINT",
-        help="fine-tune: start a new run from this checkpoint's weights, model and vocabulary, on --data (default: "
-        "random weights)",
-    )  # fmt: skip
-    t.add_argument(
-        "--unknown", default="unk", choices=("unk", "error"),
-        help="with --init-from, words of --data the checkpoint's vocabulary lacks: map them to <unk> and count them, "
-        "or refuse the text (default: unk)",
-    )  # fmt: skip
-    t.add_argument("--no-progress", action="store_true", help="no progress bar (default: shown on a terminal)")
+    for flag, settings in RUN_FLAGS:
+        t.add_argument(flag, **settings)
     add_config_flags(t, list(CONFIG_FLAGS))
 
 
@@ -112,3 +88,31 @@ def run(args: argparse.Namespace) -> int:
         f"generate with: scriptgen generate --checkpoint {folder} --prime 'jerry:'"
     )
     return 0
+
+
+# flag -> its argparse settings, in --help's order (docs/cli.md is generated from them)
+RUN_FLAGS = [
+    ("--name", {"default": DEFAULT_SOURCE, "help": (
+        f"run name: the checkpoint goes to OUT_DIR/NAME (default: {DEFAULT_SOURCE})"
+    )}),
+    ("--out-dir", {"default": "checkpoints", "help": (
+        "folder of checkpoints (default: checkpoints)"
+    )}),
+    ("--resume", {"default": None, "metavar": "CHECKPOINT", "help": (
+        "continue the run saved in this checkpoint folder (default: start a new run)"
+    )}),
+    ("--overwrite", {"action": "store_true", "help": (
+        "replace an existing checkpoint of the same name (default: refuse)"
+    )}),
+    ("--init-from", {"default": None, "metavar": "CHECKPOINT", "help": (
+        "fine-tune: start a new run from this checkpoint's weights, model and vocabulary, on --data (default:"
+        " random weights)"
+    )}),
+    ("--unknown", {"default": "unk", "choices": ("unk", "error"), "help": (
+        "with --init-from, words of --data the checkpoint's vocabulary lacks: map them to <unk> and count "
+        "them, or refuse the text (default: unk)"
+    )}),
+    ("--no-progress", {"action": "store_true", "help": (
+        "no progress bar (default: shown on a terminal)"
+    )}),
+]  # fmt: skip

@@ -187,8 +187,7 @@ def _labelled_folder(source: str | Path | None) -> Path:
     corpus_mod.text_files(path)  # the same checks as an unlabelled corpus: exists, readable, has .txt files
     if not path.is_dir():
         raise ScriptgenError(
-            f"--labels needs a folder with {_LAYOUT}, not the single file {shown(path)}; drop --labels or "
-            "pass a folder"
+            f"--labels needs a folder with {_LAYOUT}, not the single file {shown(path)}; drop --labels or pass a folder"
         )
     return path
 
@@ -295,14 +294,12 @@ def check_label_counts(counts: dict[str, int], source: str | Path, origin: str =
         where = "subfolders with scripts" if origin == "folders" else f"genres of files with text in {GENRES_CSV}"
         fix = "add another label's folder" if origin == "folders" else f"give more files a genre in {GENRES_CSV}"
         raise ScriptgenError(
-            f"--labels needs at least two labels ({where}) in {shown(source)}, found {found}; {fix}, or "
-            "drop --labels"
+            f"--labels needs at least two labels ({where}) in {shown(source)}, found {found}; {fix}, or drop --labels"
         )
     if len(counts) > MAX_LABELS:
         what = "label folders" if origin == "folders" else f"genres in {GENRES_CSV}"
         raise ScriptgenError(
-            f"{shown(source)} has {len(counts):,} {what}, more than {MAX_LABELS:,}; group them into "
-            "fewer labels"
+            f"{shown(source)} has {len(counts):,} {what}, more than {MAX_LABELS:,}; group them into fewer labels"
         )
 
 

@@ -128,14 +128,9 @@ def heldout_nats(model: RNN, batches: StreamBatches) -> tuple[float, int]:
 
 
 def score_text(
-    model: RNN,
-    vocab: Vocab,
-    batches: StreamBatches,
-    text: str,
-    unknown: int = 0,
-    unknown_as: str = "",
-    cache: CacheSettings | None = None,
-) -> HeldOut:
+    model: RNN, vocab: Vocab, batches: StreamBatches, text: str,
+    unknown: int = 0, unknown_as: str = "", cache: CacheSettings | None = None,
+) -> HeldOut:  # fmt: skip
     """:class:`HeldOut` of ``batches``; its characters and words are those of the decoded targets actually scored.
     With ``cache``, the same positions are also scored with that neural cache (:mod:`scriptgen.model.cache`)."""
     nats, count = heldout_nats(model, batches)

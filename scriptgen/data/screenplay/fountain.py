@@ -15,20 +15,14 @@ from __future__ import annotations
 
 import io
 
-from ...errors import ScriptgenError
+from ...errors import optional_library
 from .elements import Element, Screenplay, normalise, split_cue
 
 INSTALL = "pip install 'scriptgen[screenplay]'"
 
 
 def _parser():
-    try:
-        from screenplain.parsers import fountain
-    except ImportError:
-        raise ScriptgenError(
-            f"reading Fountain needs the screenplain library, which is not installed here: {INSTALL}"
-        ) from None
-    return fountain
+    return optional_library("screenplain.parsers.fountain", "reading Fountain", INSTALL)
 
 
 def read_fountain(text: str) -> Screenplay:
