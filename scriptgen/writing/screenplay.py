@@ -150,13 +150,13 @@ def export(
     """The script in format ``fmt`` (one of :data:`FORMATS`), as bytes to write to a file."""
     fmt = check_format(fmt)
     if fmt == "text":
-        return text.encode("utf-8")
+        return utf8(text)
     if fmt in ("html", "pdf", "fdx"):  # what no XML parser accepts never reaches a rendered file
         text, title, prime = xml_safe(text), xml_safe(title), None if prime is None else xml_safe(prime)
         meta = None if meta is None else {xml_safe(k): xml_safe(v) for k, v in meta.items()}
     fountain = to_fountain(text, title, meta, prime)
     if fmt == "fountain":
-        return fountain.encode("utf-8")
+        return utf8(fountain)
     return render_fountain(fountain, fmt, title)
 
 
@@ -224,6 +224,14 @@ def xml_safe(text: str) -> str:
     """``text`` with every character XML 1.0 forbids (C0 controls but tab, newline and return; surrogates;
     U+FFFE, U+FFFF) replaced by U+FFFD, so the HTML, PDF and FDX of any script parse."""
     return _NOT_XML.sub("\ufffd", str(text))
+
+
+def utf8(text: str) -> bytes:
+    """``text`` as UTF-8, a lone surrogate (which UTF-8 cannot encode) written as U+FFFD."""
+    return _SURROGATE.sub("\ufffd", text).encode("utf-8")
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def parse_fountain(fountain: str, fmt: str = "fountain"):
