@@ -158,15 +158,9 @@ def test_out_dir_with_empty_name_through_the_python_api_is_refused(full_out_dir,
 
     before = tree(full_out_dir)
     cfg = Config(
-        **REGULARIZERS_OFF,
-        embedding_dim=16,
-        hidden_dim=32,
-        n_layers=1,
-        seq_len=8,
-        batch_size=4,
-        epochs=1,
+        **REGULARIZERS_OFF, embedding_dim=16, hidden_dim=32, n_layers=1, seq_len=8, batch_size=4, epochs=1,
         output="softmax",
-    )
+    )  # fmt: skip
     for name in ("", "."):
         with pytest.raises(ScriptgenError, match="not a plain folder name"):
             train(

@@ -97,17 +97,9 @@ def trained(tmp_path_factory) -> Path:
     for i in range(3):
         (corpus / f"episode{i}.txt").write_text(make_script(40, seed=i), encoding="utf-8")
     cfg = Config(
-        embedding_dim=16,
-        hidden_dim=32,
-        n_layers=2,
-        dropout=0.1,
-        seq_len=8,
-        batch_size=4,
-        lr=0.01,
-        epochs=1,
-        output="softmax",
-        val_fraction=0.34,
-    )
+        embedding_dim=16, hidden_dim=32, n_layers=2, dropout=0.1, seq_len=8, batch_size=4, lr=0.01, epochs=1,
+        output="softmax", val_fraction=0.34,
+    )  # fmt: skip
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:

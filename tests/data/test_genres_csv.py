@@ -29,17 +29,9 @@ COMEDY = "banana giggle tickle clown prank pie silly joke".split()
 SPEAKERS = ["alice", "bob"]
 QUIET = dict(progress=False, log=lambda message: None)
 TINY = dict(
-    **REGULARIZERS_OFF,
-    embedding_dim=16,
-    hidden_dim=32,
-    n_layers=1,
-    dropout=0.0,
-    seq_len=16,
-    batch_size=8,
-    lr=0.01,
-    output="softmax",
-    precision="fp32",
-)
+    **REGULARIZERS_OFF, embedding_dim=16, hidden_dim=32, n_layers=1, dropout=0.0, seq_len=16, batch_size=8, lr=0.01,
+    output="softmax", precision="fp32",
+)  # fmt: skip
 GENRES = """file,genres
 pilot.fountain, Crime; Thriller
 heist.fdx,crime

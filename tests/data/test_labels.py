@@ -41,17 +41,9 @@ DRAMA = "tears grief betrayal storm funeral regret sorrow shadow widow doom".spl
 SPEAKERS = ["alice", "bob"]
 QUIET = dict(progress=False, log=lambda message: None)
 TINY = dict(
-    **REGULARIZERS_OFF,
-    embedding_dim=16,
-    hidden_dim=32,
-    n_layers=2,
-    dropout=0.0,
-    seq_len=16,
-    batch_size=8,
-    lr=0.01,
-    output="softmax",
-    precision="fp32",
-)
+    **REGULARIZERS_OFF, embedding_dim=16, hidden_dim=32, n_layers=2, dropout=0.0, seq_len=16, batch_size=8, lr=0.01,
+    output="softmax", precision="fp32",
+)  # fmt: skip
 
 
 def _script(words: list[str], n_lines: int, rng: random.Random) -> str:

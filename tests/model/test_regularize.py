@@ -169,15 +169,9 @@ def test_randomized_bptt_covers_the_same_tokens_and_is_reproducible():
 
 
 AWD = dict(
-    dropout=0.3,
-    dropout_input=0.2,
-    dropout_embed=0.1,
-    weight_drop=0.3,
-    locked_dropout=True,
-    ar_alpha=2.0,
-    tar_beta=1.0,
+    dropout=0.3, dropout_input=0.2, dropout_embed=0.1, weight_drop=0.3, locked_dropout=True, ar_alpha=2.0, tar_beta=1.0,
     bptt_jitter=True,
-)
+)  # fmt: skip
 
 
 @pytest.mark.parametrize(

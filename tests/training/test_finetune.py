@@ -24,17 +24,9 @@ ARCH = dict(**REGULARIZERS_OFF, embedding_dim=24, hidden_dim=48, n_layers=1, out
 PARENT = Config(**ARCH, min_count=2, dropout=0.0, seq_len=16, batch_size=16, lr=0.01, epochs=3, sample_every=0, seed=1)
 # the child runs on text B: a few steps, a validation every 4
 CHILD = Config(
-    **ARCH,
-    min_count=2,
-    dropout=0.0,
-    seq_len=16,
-    batch_size=8,
-    lr=0.005,
-    epochs=1,
-    eval_interval=4,
-    sample_every=0,
+    **ARCH, min_count=2, dropout=0.0, seq_len=16, batch_size=8, lr=0.005, epochs=1, eval_interval=4, sample_every=0,
     seed=2,
-)
+)  # fmt: skip
 
 
 def text_b(n_lines: int, seed: int, extra: tuple[str, ...] = ()) -> str:

@@ -95,18 +95,9 @@ def test_fast_sampler_picks_the_reference_tokens(cell, output, input_table):
 @pytest.mark.parametrize("cell", CELLS)
 def test_char_level_end_to_end_beats_unigram_entropy(cell, corpus_dir, tmp_path):
     cfg = Config(
-        **REGULARIZERS_OFF,
-        level="char",
-        cell=cell,
-        embedding_dim=16,
-        hidden_dim=64,
-        n_layers=1,
-        dropout=0.0,
-        seq_len=32,
-        batch_size=8,
-        lr=0.01,
-        epochs=3,
-    )
+        **REGULARIZERS_OFF, level="char", cell=cell, embedding_dim=16, hidden_dim=64, n_layers=1, dropout=0.0,
+        seq_len=32, batch_size=8, lr=0.01, epochs=3,
+    )  # fmt: skip
     result = train(
         cfg,
         data=corpus_dir,
@@ -153,16 +144,9 @@ def _cli(*args, stdin=None):
 def word_checkpoint(tmp_path_factory, corpus_dir):
     root = tmp_path_factory.mktemp("words")
     cfg = Config(
-        **REGULARIZERS_OFF,
-        embedding_dim=16,
-        hidden_dim=32,
-        n_layers=1,
-        seq_len=8,
-        batch_size=4,
-        lr=0.01,
-        epochs=1,
+        **REGULARIZERS_OFF, embedding_dim=16, hidden_dim=32, n_layers=1, seq_len=8, batch_size=4, lr=0.01, epochs=1,
         min_count=2,
-    )
+    )  # fmt: skip
     train(cfg, data=corpus_dir, name="w", out_dir=root, data_dir=root / "data", progress=False, log=lambda m: None)
     return root / "w"
 

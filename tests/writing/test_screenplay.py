@@ -308,17 +308,9 @@ def tiny_checkpoint(tmp_path_factory, corpus_dir):
 
     root = tmp_path_factory.mktemp("screenplay-ck")
     cfg = Config(
-        **REGULARIZERS_OFF,
-        embedding_dim=16,
-        hidden_dim=48,
-        n_layers=1,
-        dropout=0.0,
-        seq_len=16,
-        batch_size=8,
-        lr=0.01,
-        epochs=3,
-        output="softmax",
-    )
+        **REGULARIZERS_OFF, embedding_dim=16, hidden_dim=48, n_layers=1, dropout=0.0, seq_len=16, batch_size=8, lr=0.01,
+        epochs=3, output="softmax",
+    )  # fmt: skip
     train(cfg, data=corpus_dir, name="tiny", out_dir=root, data_dir=root / "data", progress=False, log=lambda m: None)
     return root / "tiny"
 
