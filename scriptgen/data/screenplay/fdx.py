@@ -10,7 +10,7 @@ dropped).  The title page (``<TitlePage>``) is kept as metadata, not text.
 
 from __future__ import annotations
 
-from ...errors import ScriptgenError
+from ...errors import ScriptgenError, optional_library
 from .elements import Element, Screenplay, normalise, split_cue
 
 INSTALL = "pip install 'scriptgen[screenplay]'"
@@ -26,13 +26,8 @@ TYPES = {
 
 
 def read_fdx(data: bytes, where: str) -> Screenplay:
-    try:
-        import defusedxml
-        from defusedxml import ElementTree
-    except ImportError:
-        raise ScriptgenError(
-            f"reading Final Draft needs the defusedxml library, which is not installed here: {INSTALL}"
-        ) from None
+    ElementTree = optional_library("defusedxml.ElementTree", "reading Final Draft", INSTALL)
+    defusedxml = optional_library("defusedxml", "reading Final Draft", INSTALL)  # imported with it: its exceptions
     try:
         root = ElementTree.fromstring(data, forbid_dtd=True)
     except defusedxml.DefusedXmlException as exc:

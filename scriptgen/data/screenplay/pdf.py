@@ -16,7 +16,7 @@ import logging
 import statistics
 from collections import Counter
 
-from ...errors import ScriptgenError
+from ...errors import ScriptgenError, optional_library
 from .elements import Screenplay
 from .plaintext import _cue_like, _measure, read_plain
 
@@ -26,11 +26,8 @@ INSTALL = "pip install 'scriptgen[screenplay]'"
 
 
 def read_pdf(data: bytes, where: str) -> Screenplay:
-    try:
-        import pypdf
-        from pypdf.errors import PyPdfError
-    except ImportError:
-        raise ScriptgenError(f"reading PDF needs the pypdf library, which is not installed here: {INSTALL}") from None
+    pypdf = optional_library("pypdf", "reading PDF", INSTALL)
+    PyPdfError = pypdf.errors.PyPdfError
     logging.getLogger("pypdf").setLevel(logging.ERROR)  # its warnings about damaged files are not ours to print
     try:
         reader = pypdf.PdfReader(io.BytesIO(data))
