@@ -9,6 +9,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # problem_unittests.py and helper.py live at the top level
@@ -28,6 +29,23 @@ def tiny_grid_base(hidden_dim: int = 32) -> str:
         ["[base]", "embedding_dim = 16", f"hidden_dim = {hidden_dim}", "n_layers = 1", "dropout = 0.0", "seq_len = 8",
          "batch_size = 4", "lr = 0.01", 'output = "softmax"', ""]
     )  # fmt: skip
+
+
+def spoken_lines(speakers: list[str], words: list[str], n_lines: int, rng: random.Random) -> str:
+    """``n_lines`` lines ``speaker: w w w.`` of 3 to 7 words drawn from ``words`` (the genre tests' scripts)."""
+    return "".join(
+        f"{rng.choice(speakers)}: {' '.join(rng.choice(words) for _ in range(rng.randint(3, 7)))}.\n"
+        for _ in range(n_lines)
+    )
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """One torch thread for a module of tiny models: threads only contend on a shared CPU."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 def make_script(n_lines: int, seed: int) -> str:

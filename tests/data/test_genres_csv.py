@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import spoken_lines
 from screenplays import fdx, fountain, screenplay
 
 import scriptgen.data.labels as labels_mod
@@ -23,6 +24,8 @@ from scriptgen.data.batches import StreamBatches
 from scriptgen.data.cache import split_documents
 from scriptgen.data.labels import label_ids, label_ranges, label_token, lead_ids, normalise_label
 from scriptgen.data.tokens import tokenize
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 CRIME = "gun heist vault alibi detective ransom getaway stakeout".split()
 COMEDY = "banana giggle tickle clown prank pie silly joke".split()
@@ -43,21 +46,6 @@ gone.txt,drama
 """
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny models: threads only contend on a shared CPU
-    yield
-    torch.set_num_threads(threads)
-
-
-def _script(words: list[str], n_lines: int, rng: random.Random) -> str:
-    return "".join(
-        f"{rng.choice(SPEAKERS)}: {' '.join(rng.choice(words) for _ in range(rng.randint(3, 7)))}.\n"
-        for _ in range(n_lines)
-    )
-
-
 def _corpus(root: Path, csv_text: str = GENRES) -> Path:
     """Two screenplays at the top (Fountain, FDX), four transcripts in a subfolder, one transcript the csv does not
     list (notes.txt), and a genres.csv that also names a file the corpus lacks (gone.txt)."""
@@ -66,8 +54,8 @@ def _corpus(root: Path, csv_text: str = GENRES) -> Path:
     (root / "pilot.fountain").write_text(fountain(screenplay(0, 3)), encoding="utf-8")
     (root / "heist.fdx").write_text(fdx(screenplay(1, 3)), encoding="utf-8")
     for i, words in enumerate((COMEDY, CRIME, COMEDY, COMEDY)):
-        (root / "shows" / f"ep{i}.txt").write_text(_script(words, 12, rng), encoding="utf-8")
-    (root / "notes.txt").write_text(_script(COMEDY + CRIME, 6, rng), encoding="utf-8")
+        (root / "shows" / f"ep{i}.txt").write_text(spoken_lines(SPEAKERS, words, 12, rng), encoding="utf-8")
+    (root / "notes.txt").write_text(spoken_lines(SPEAKERS, COMEDY + CRIME, 6, rng), encoding="utf-8")
     (root / "genres.csv").write_text(csv_text, encoding="utf-8")
     return root
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import spoken_lines
 
 from scriptgen import (
     Config,
@@ -36,6 +37,8 @@ from scriptgen.evaluation.heldout import heldout_on_text
 from scriptgen.writing.interactive import chat
 from scriptgen.writing.sampler import Sampler
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 COMEDY = "banana giggle tickle clown prank pie silly joke wacky goofy".split()
 DRAMA = "tears grief betrayal storm funeral regret sorrow shadow widow doom".split()
 SPEAKERS = ["alice", "bob"]
@@ -46,20 +49,13 @@ TINY = dict(
 )  # fmt: skip
 
 
-def _script(words: list[str], n_lines: int, rng: random.Random) -> str:
-    return "".join(
-        f"{rng.choice(SPEAKERS)}: {' '.join(rng.choice(words) for _ in range(rng.randint(3, 7)))}.\n"
-        for _ in range(n_lines)
-    )
-
-
 def _genres(root: Path, docs: int = 20, lines: int = 20) -> Path:
     """scripts/comedy/*.txt with the words of COMEDY, scripts/drama/*.txt with those of DRAMA; the same two speakers."""
     rng = random.Random(0)
     for label, words in (("comedy", COMEDY), ("drama", DRAMA)):
         (root / label).mkdir(parents=True, exist_ok=True)
         for d in range(docs):
-            (root / label / f"ep{d}.txt").write_text(_script(words, lines, rng), encoding="utf-8")
+            (root / label / f"ep{d}.txt").write_text(spoken_lines(SPEAKERS, words, lines, rng), encoding="utf-8")
     return root
 
 
@@ -68,14 +64,6 @@ def classify(text: str) -> str | None:
     words = Counter(tokenize(text, "word"))
     a, b = sum(words[w] for w in COMEDY), sum(words[w] for w in DRAMA)
     return "comedy" if a > b else "drama" if b > a else None
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny models: threads only contend on a shared CPU
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
