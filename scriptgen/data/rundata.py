@@ -103,9 +103,8 @@ def load_run_data(
     if vocab is not None:
         info["unknown"] = {"mode": vocab.unknown, **prepared.meta["unknown"]}
     if prepared.labels:
-        info["labels"] = (
-            prepared.labels
-        )  # label -> documents; the checkpoint's config.json keeps it (scriptgen.data.labels.read_labels)
+        # label -> documents; the checkpoint's config.json keeps it (scriptgen.data.labels.read_labels)
+        info["labels"] = prepared.labels
     return RunData(cfg, prepared.vocab, split, train_batches, val_batches, info, prepared.cast)
 
 

@@ -217,9 +217,8 @@ class Vocab:
     # -- persistence ---------------------------------------------------------
     def to_json(self) -> dict:
         data = {"level": self.level, "unk": self.unk, "itos": self.itos}
-        return (
-            data | {"specials": self.specials} if self.specials else data
-        )  # absent without: older files stay byte for byte
+        # absent without: older files stay byte for byte
+        return data | {"specials": self.specials} if self.specials else data
 
     @classmethod
     def from_json(cls, data: object, where: str = "vocab.json") -> "Vocab":

@@ -67,9 +67,8 @@ class Evaluation:
     rows: list[SampleScores]
     seconds: dict[str, float]
     label: str | None = None  # the genre label the samples and the held-out loss are of
-    heldout_by_label: dict[str, HeldOut] = field(
-        default_factory=dict
-    )  # a labelled model without label=: each label's validation documents
+    # a labelled model without label=: each label's validation documents
+    heldout_by_label: dict[str, HeldOut] = field(default_factory=dict)
     lines: int | None = None  # samples of this many whole lines (length their cap), or None: length tokens each
     cache: CacheSettings | None = None  # the neural cache scored beside the model (and used by the samples, unless off)
     cache_fitted: bool = False  # fitted by this evaluation (fit_cache=True) and recorded in the checkpoint

@@ -94,15 +94,13 @@ def open_study(optuna, url: str, name: str, trials: int):
     """The study ``name`` in the database ``url``, created if new; one ScriptgenError line when it cannot be opened."""
     shown = shown_url(url)
     storages = optuna.storages
-    engine = (
-        {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else None
-    )  # SQLite's busy wait: its workers take turns
+    # SQLite's busy wait: its workers take turns
+    engine = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else None
     sampler = optuna.samplers.TPESampler(n_startup_trials=startup_trials(trials), constant_liar=True)
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter(
-                "ignore", optuna.exceptions.ExperimentalWarning
-            )  # heartbeats are "experimental" in optuna
+            # heartbeats are "experimental" in optuna
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             # a stale trial is queued again with its configuration
             # (the newer class first; optuna < 4.9 has the older one)
             retry = getattr(storages, "RetryHeartbeatStaleTrialCallback", None)
@@ -230,9 +228,8 @@ def run_shared_search(optuna, space: SearchSpace, trials: int, url: str, name: s
     name = folder.name if name is None else name
     if not isinstance(name, str) or not name.strip():
         raise ScriptgenError("--study must not be empty; give the study a name such as seed_study")
-    optuna.logging.set_verbosity(
-        optuna.logging.ERROR
-    )  # a failed trial is told here in one line, not as optuna's traceback
+    # a failed trial is told here in one line, not as optuna's traceback
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
     with lock_folder(
         space.folder, LOCK_WAIT_S
     ):  # workers on one machine start one at a time: database tables, data prepared once

@@ -75,9 +75,8 @@ def run_layers(
     for k in range(rnn.num_layers):
         w_ih, w_hh = getattr(rnn, f"weight_ih_l{k}"), getattr(rnn, f"weight_hh_l{k}")
         if training and weight_drop > 0.0:
-            w_hh = F.dropout(
-                w_hh, weight_drop, training=True
-            )  # one mask per call: the same dropped weights at every step
+            # one mask per call: the same dropped weights at every step
+            w_hh = F.dropout(w_hh, weight_drop, training=True)
         params = [w_ih, w_hh, getattr(rnn, f"bias_ih_l{k}"), getattr(rnn, f"bias_hh_l{k}")]
         if lstm:
             x, h, c = fused(x, (h0[k : k + 1], c0[k : k + 1]), params, True, 1, 0.0, training, False, True)

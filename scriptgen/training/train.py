@@ -142,17 +142,15 @@ class Trainer:
         self.cfg = cfg = self.data.cfg
         self.vocab = self.data.vocab
         batches = self.data.train_batches
-        self.samples = SampleLog(
-            cfg, self.vocab, int(batches.ids[batches.ranges[0][0]])
-        )  # before any training time is spent
+        # before any training time is spent
+        self.samples = SampleLog(cfg, self.vocab, int(batches.ids[batches.ranges[0][0]]))
         torch.manual_seed(cfg.seed)
         self.model = RNN.from_config(cfg, len(self.vocab)).to(self.device)
         if parent is not None:
             load_weights(self.model, parent.weights(), parent.checkpoint.folder / "model.safetensors")
         self.model.unsampled = tuple(sorted(self.vocab.special_ids))  # samples never write a genre label
-        self.average = make_average(
-            self.model, cfg.ema_decay
-        )  # validated, saved and sampled instead of the last weights
+        # validated, saved and sampled instead of the last weights
+        self.average = make_average(self.model, cfg.ema_decay)
         self.objective = Objective(self.model)
         if dist.enabled:  # gradients averaged over the processes; an adaptive softmax may leave a tail unused in a step
             self.objective = DistributedDataParallel(self.objective, find_unused_parameters=cfg.output == "adaptive")
@@ -190,9 +188,8 @@ class Trainer:
             back.state,
             back.samples_text,
         )
-        self.hidden = self.dist.my_rows(
-            back.hidden, self.data.train_batches.batch_size
-        )  # this process carries its share
+        # this process carries its share
+        self.hidden = self.dist.my_rows(back.hidden, self.data.train_batches.batch_size)
         self.log(
             f"resuming {self.folder} at step {self.state.step} (epoch {self.state.epoch + 1}, best val "
             f"{self.state.best_val:.4f})"
@@ -237,9 +234,8 @@ class Trainer:
     def validate(self) -> float:
         """Validation loss on the held-out split; records it, anneals the learning rate, draws a sample if due,
         saves."""
-        val = evaluate(
-            self.eval_model, self.data.val_batches, self.amp_dtype
-        )  # every process: the same figure, no communication
+        # every process: the same figure, no communication
+        val = evaluate(self.eval_model, self.data.val_batches, self.amp_dtype)
         s = self.state
         if self.dist.enabled:  # the training loss of all streams: the mean of the processes' means (equal shares)
             s.loss_sum = self.dist.sum(s.loss_sum)[0] / self.dist.world_size

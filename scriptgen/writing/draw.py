@@ -89,9 +89,8 @@ def nucleus(logits: torch.Tensor, top_p: float) -> torch.Tensor:
     probs = torch.softmax(logits, dim=-1)
     sorted_probs, order = probs.sort(dim=-1, descending=True)
     cumulative = torch.cumsum(sorted_probs, dim=-1)
-    before = torch.cat(
-        [torch.zeros_like(cumulative[..., :1]), cumulative[..., :-1]], dim=-1
-    )  # mass of the likelier tokens
+    # mass of the likelier tokens
+    before = torch.cat([torch.zeros_like(cumulative[..., :1]), cumulative[..., :-1]], dim=-1)
     drop = torch.zeros_like(before, dtype=torch.bool).scatter_(-1, order, before >= top_p)
     return logits.masked_fill(drop, float("-inf"))
 

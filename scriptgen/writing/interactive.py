@@ -80,9 +80,8 @@ def chat(
             else:
                 sampler.feed(ids)
                 new = writer.write(ids, options, generator).ids
-                print(
-                    vocab.decode(ids + new).rstrip("\n"), file=out, flush=True
-                )  # the turn: the user's line, continued
+                # the turn: the user's line, continued
+                print(vocab.decode(ids + new).rstrip("\n"), file=out, flush=True)
                 turns += 1
         if prompt:
             prompt()

@@ -166,9 +166,8 @@ class ScriptWriter:
         if sampler.logits is None:
             raise ScriptgenError("nothing to continue from: feed a prime first")
         start = sampler.snapshot()
-        line = _Line(
-            self.tokens, self.vocab, [i for i in context if i not in self.vocab.special_ids], o.turns or ()
-        )  # a label is no text
+        # a label is no text
+        line = _Line(self.tokens, self.vocab, [i for i in context if i not in self.vocab.special_ids], o.turns or ())
         new: list[int] = []
         self._last_end = (0, 0)  # (tokens, lines) at the last line end of the new tokens
         cap = o.cap(self.level)
