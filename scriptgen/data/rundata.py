@@ -99,6 +99,8 @@ def load_run_data(
         "n_train_tokens": n_train,
         "n_val_tokens": n_val,
         "split": split_record(split, cfg.val_fraction, cfg.split_seed),
+        # "screenplay" when the corpus holds screenplays: their canonical text, exported as screenplay elements
+        "form": "screenplay" if "read" in prepared.meta else "transcript",
     }
     if vocab is not None:
         info["unknown"] = {"mode": vocab.unknown, **prepared.meta["unknown"]}

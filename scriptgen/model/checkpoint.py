@@ -243,6 +243,12 @@ class Checkpoint:
     )
 
     @property
+    def form(self) -> str:
+        """``"screenplay"`` when the model learned screenplays (their canonical text), else ``"transcript"``."""
+        data = self.info.get("data")
+        return "screenplay" if isinstance(data, dict) and data.get("form") == "screenplay" else "transcript"
+
+    @property
     def cache(self) -> CacheSettings | None:
         """The neural cache fitted for the best weights (config.json's ``"cache"``), or None when it has none."""
         if self.info.get("cache") is None:
