@@ -22,6 +22,7 @@ LEVELS = ("word", "char")
 CELLS = ("lstm", "gru", "rnn")
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("auto", "fp32", "bf16")
+CONDITIONS = ("token", "step")
 OUTPUTS = ("adaptive", "softmax")
 SCHEDULES = ("plateau", "cosine", "linear")
 
@@ -124,6 +125,13 @@ class Config:
     )
     cutoffs: list[int] = _field(
         [], "adaptive softmax cluster boundaries (token ranks); empty = chosen from the data", cli=False
+    )
+    condition: str = _field(
+        "step",
+        "how a model trained with --labels reads its labels: token (label tokens at a document's start and where a "
+        "stream restarts) or step (those, and a learned label embedding added to every input, so a label holds over "
+        "a feature-length script)",
+        choices=CONDITIONS,
     )
     # --- training ---------------------------------------------------------
     seq_len: int = _field(32, "tokens per backpropagation-through-time chunk")

@@ -59,8 +59,10 @@ def save_script(
     title: str = "Untitled",
     meta: dict[str, str] | None = None,
     prime: str | None = None,
+    form: str = "transcript",
 ) -> Path:
-    """Write ``text`` in format ``fmt`` to ``outputs/script[-SEED]-N.EXT`` (the first free N) and return the path.
+    """Write ``text`` in format ``fmt`` to ``outputs/script[-SEED]-N.EXT`` (the first free N) and return the path;
+    ``form`` is what the model learned (a transcript, or screenplays: ``Checkpoint.form``).
 
     The format's libraries are checked and the bytes made before any file is
     touched; an existing file is never replaced (the complete file takes its
@@ -69,7 +71,7 @@ def save_script(
     """
     fmt = check_format(fmt)
     require(fmt)
-    data = export(text, fmt, title=title, meta=meta, prime=prime)
+    data = export(text, fmt, title=title, meta=meta, prime=prime, form=form)
     folder = Path(outputs)
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -201,8 +203,9 @@ class PanelState:
             raise ScriptgenError("there is no script to save yet; press Generate first")
         s = self.last
         return save_script(
-            s.text, fmt, self.outputs, seed=s.seed, title=self.title, meta=s.settings, prime=s.prime or None
-        )
+            s.text, fmt, self.outputs, seed=s.seed, title=self.title, meta=s.settings, prime=s.prime or None,
+            form=self.ckpt.form,
+        )  # fmt: skip
 
     def _prime(self, prime: str) -> tuple[list[int], list[int]]:
         """The prime's ids and those of it to show: a blank prime is a line break (not shown), so the script starts

@@ -38,7 +38,7 @@ def add_parser(sub) -> None:
     g.add_argument(
         "--prime", default=None,
         help="text to start from, tokenized like the corpus (default: 'jerry:'; with --cast or --turns, a fresh line "
-        "whose speaker the cast gives)",
+        "whose speaker the cast gives; for a model that learned screenplays, a blank line, so it opens a scene)",
     )  # fmt: skip
     g.add_argument(
         "--length", type=int, default=None,
@@ -168,6 +168,7 @@ def run(args: argparse.Namespace) -> int:
     args.format = check_screenplay(args)
     ckpt = load_checkpoint(args.checkpoint)
     vocab = ckpt.vocab
+    args.form = ckpt.form  # a model that learned screenplays writes screenplay elements (render)
     lead = label_ids(ckpt, args.label) if args.label is not None else []  # fed first, never printed
     length = args.length if args.length is not None else (100 if args.interactive else None)
     options = WriteOptions(
@@ -258,8 +259,11 @@ def _check_samples(args: argparse.Namespace, max_seed: int) -> None:
 
 def _prime(args: argparse.Namespace, vocab, writer, unknown: str) -> tuple[list[int], list[int]]:
     """The prime's ids, and those of it to print: with --cast or --turns and no --prime, a line break (not printed)."""
-    if args.prime is None and (args.cast is not None or args.turns is not None) and writer.tokens.newline is not None:
-        return [writer.tokens.newline], []
+    newline = writer.tokens.newline
+    if args.prime is None and args.form == "screenplay" and newline is not None:
+        return [newline, newline], []  # a blank line: what comes next in a screenplay's canonical text is a scene
+    if args.prime is None and (args.cast is not None or args.turns is not None) and newline is not None:
+        return [newline], []
     prime = (args.prime if args.prime is not None else "jerry:").replace("\\n", "\n")
     if not prime.strip():
         raise ScriptgenError("the prime is empty; pass one or more words with --prime, e.g. --prime 'jerry:'")
@@ -322,9 +326,8 @@ def render(args: argparse.Namespace, samples: list[Sample]) -> bytes:
         if value not in (None, 0, 1.0, False):
             settings[flag.replace("_", "-")] = ",".join(value) if isinstance(value, list) else value
     title = args.title or Path(args.checkpoint).resolve().name.replace("_", " ").title()
-    return export(
-        sample.text, args.format, title=title, meta={k: str(v) for k, v in settings.items()}, prime=args.prime
-    )
+    meta = {k: str(v) for k, v in settings.items()}
+    return export(sample.text, args.format, title=title, meta=meta, prime=args.prime, form=args.form)
 
 
 def render_text(samples: list[Sample]) -> str:

@@ -18,6 +18,7 @@ modules, in the order the text flows through them:
   action, text) and the corpus's cast;
 - ``tokens.py``: text <-> ids at word or char level (:class:`Vocab`);
 - ``labels.py``: genre labels, one special token per label;
+- ``conditions.py``: what a labelled stream feeds the model: lead tokens at restarts, label weights per step;
 - ``prepare.py``: tokenize once, streaming (also with a fixed vocabulary, for
   fine-tuning); ``cache.py``: the cache's files and how they are read back;
 - ``cutoffs.py``: the adaptive softmax's cluster edges from token counts;

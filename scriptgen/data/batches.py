@@ -65,6 +65,11 @@ class StreamBatches:
     document's first token already reads its label there.)  A lead of -1 (a
     document without a label in a corpus labelled by genres.csv) keeps the
     token there.
+
+    ``labels`` (``--condition step``: one row of label weights per range,
+    :func:`scriptgen.data.conditions.label_weights`) makes ``epoch(...,
+    with_labels=True)`` yield each chunk's inputs' label weights too,
+    (batch, t, n_labels) float32, read from the document of every position.
     """
 
     def __init__(
@@ -77,6 +82,7 @@ class StreamBatches:
         shuffle_seed: int | None = None,
         jitter: bool = False,
         leads: Sequence[int] | None = None,
+        labels: np.ndarray | None = None,
     ):
         self.ids = ids if isinstance(ids, np.ndarray) else np.asarray(ids)  # a memmap stays one
         self.ranges = [tuple(r) for r in ranges] if ranges is not None else [(0, len(ids))]
@@ -103,6 +109,9 @@ class StreamBatches:
         self.leads = None if leads is None else np.asarray(leads, dtype=np.int64)
         if self.leads is not None and len(self.leads) != len(self.ranges):
             raise ValueError("leads needs one token id per range")
+        self.labels = None if labels is None else np.asarray(labels, dtype=np.float32)
+        if self.labels is not None and len(self.labels) != len(self.ranges):
+            raise ValueError("labels needs one row of weights per range")
         self._bounds: dict[int, np.ndarray] = {}
 
     def __len__(self) -> int:
@@ -147,8 +156,9 @@ class StreamBatches:
         spare = self.n_tokens - 1 - usable
         return (epoch * 7919) % (min(spare, self.seq_len) + 1) if self.shuffle_seed is not None else 0
 
-    def epoch(self, epoch: int = 0, start_chunk: int = 0) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def epoch(self, epoch: int = 0, start_chunk: int = 0, with_labels: bool = False) -> Iterator[tuple]:
         """Chunks ``(x, y)`` of one epoch, from ``start_chunk`` (to resume mid-epoch); y is x shifted by one.
+        With ``with_labels``, ``(x, y, labels)``: the inputs' label weights, or None without ``labels``.
 
         Everything is derived from ``epoch`` alone, so a resumed run sees the
         same chunks as an uninterrupted one.  Row ``r`` of the batch holds
@@ -163,6 +173,7 @@ class StreamBatches:
         begins = np.concatenate([[0], np.cumsum(lengths)[:-1]])  # where each document is in the epoch's stream
         row_starts = self._offset(epoch) + np.arange(self.batch_size, dtype=np.int64)[:, None] * self.row_len
         bounds = self.bounds(epoch)
+        weights = None if self.labels is None else self.labels[order]  # (n_ranges, n_labels) in stream order
         for chunk in range(start_chunk, len(bounds) - 1):
             i = int(bounds[chunk])
             t = int(bounds[chunk + 1]) - i
@@ -174,7 +185,12 @@ class StreamBatches:
             ):  # the streams restart here: each row reads its document's label first
                 lead = torch.from_numpy(self.leads[order][doc[:, 0]])
                 window[:, 0] = torch.where(lead >= 0, lead, window[:, 0])  # -1: a document without a label
-            yield window[:, :-1], window[:, 1:]
+            if not with_labels:
+                yield window[:, :-1], window[:, 1:]
+            elif weights is None:
+                yield window[:, :-1], window[:, 1:], None
+            else:  # each input's document's weights: (batch, t, n_labels)
+                yield window[:, :-1], window[:, 1:], torch.from_numpy(weights[doc[:, :-1]])
 
 
 def jittered_lengths(seq_len: int, total: int, rng: np.random.Generator) -> np.ndarray:

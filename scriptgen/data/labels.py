@@ -42,7 +42,6 @@ Without ``--labels`` a folder's subfolders are just folders (seasons, say), and 
 
 from __future__ import annotations
 
-import bisect
 import csv
 import hashlib
 import io
@@ -303,29 +302,6 @@ def check_label_counts(counts: dict[str, int], source: str | Path, origin: str =
         )
 
 
-def lead_ids(documents: Sequence[dict], ranges: Sequence[tuple[int, int]], vocab: Vocab) -> list[int] | None:
-    """For each token range, the token id of the first label of the document it lies in (-1 for a document without
-    labels: its stream restarts on its own token); None for an unlabelled corpus."""
-    if not any(document_labels(d) for d in documents):
-        return None
-    starts = [d["start"] for d in documents]
-    leads = []
-    for s, _ in ranges:
-        labels = document_labels(documents[bisect.bisect_right(starts, s) - 1])
-        leads.append(vocab.stoi[label_token(labels[0])] if labels else -1)
-    return leads
-
-
-def label_ranges(
-    documents: Sequence[dict], ranges: Sequence[tuple[int, int]], label: str | Sequence[str]
-) -> list[tuple[int, int]]:
-    """The ranges (of a split) that lie in documents of ``label`` (of every one of several labels): a document of
-    several labels counts for each."""
-    wanted = {label} if isinstance(label, str) else set(label)
-    starts = [d["start"] for d in documents]
-    return [(s, e) for s, e in ranges if wanted <= set(document_labels(documents[bisect.bisect_right(starts, s) - 1]))]
-
-
 def documents_consistent(meta: dict, vocab: Vocab) -> bool:
     """Every label of every prepared document has its token; in a corpus labelled by folders every document has a
     label (genres.csv may leave files without one)."""
@@ -360,6 +336,8 @@ def read_labels(info: dict, vocab: Vocab, where: str) -> dict[str, int] | None:
             raise bad(f"gives {name[:40]!r} {str(count)[:20]!r} documents, not a positive whole number")
         if label_token(name) not in vocab.specials:
             raise bad(f"names {name[:40]!r}, whose token the vocabulary lacks")
+    if len(vocab.specials) != len(labels):  # the label embedding has a row per special token
+        raise bad(f"names {len(labels)} labels, but the vocabulary has {len(vocab.specials)} label tokens")
     return dict(labels)
 
 

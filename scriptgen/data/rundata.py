@@ -21,8 +21,8 @@ from ..config import Config
 from ..errors import ScriptgenError
 from .batches import StreamBatches
 from .cache import Split
+from .conditions import label_weights, lead_ids
 from .cutoffs import choose_cutoffs, token_counts
-from .labels import lead_ids
 from .prepare import FixedVocab, describe_unknown_words, prepare, prepare_with_vocab
 from .script import Cast
 from .tokens import Vocab
@@ -79,7 +79,7 @@ def load_run_data(
     train_batches = StreamBatches(
         prepared.ids, cfg.batch_size, cfg.seq_len, "training", split.train,
         shuffle_seed=cfg.seed, jitter=cfg.bptt_jitter,
-        leads=lead_ids(prepared.documents, split.train, prepared.vocab),
+        leads=lead_ids(prepared.documents, split.train, prepared.vocab), labels=_weights(cfg, prepared, split.train),
     )  # fmt: skip
     val_rows = min(cfg.batch_size, max(1, (n_val - 1) // cfg.seq_len))
     val_batches = StreamBatches(
@@ -89,6 +89,7 @@ def load_run_data(
         "validation",
         split.val,
         leads=lead_ids(prepared.documents, split.val, prepared.vocab),
+        labels=_weights(cfg, prepared, split.val),
     )
     info = {
         "source": prepared.source,
@@ -108,6 +109,11 @@ def load_run_data(
         # label -> documents; the checkpoint's config.json keeps it (scriptgen.data.labels.read_labels)
         info["labels"] = prepared.labels
     return RunData(cfg, prepared.vocab, split, train_batches, val_batches, info, prepared.cast)
+
+
+def _weights(cfg: Config, prepared, ranges):
+    """The ranges' label weights when the model conditions every step on its labels (``--condition step``)."""
+    return label_weights(prepared.documents, ranges, prepared.vocab) if cfg.condition == "step" else None
 
 
 # The bytes of config.json the held-out documents' names may take (the loader reads at most 1 MiB of it):

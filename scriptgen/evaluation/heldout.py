@@ -30,7 +30,7 @@ import torch
 from ..config import Config
 from ..data import corpus
 from ..data.batches import StreamBatches
-from ..data.labels import label_ranges, lead_ids
+from ..data.conditions import label_ranges, label_weights, lead_ids, weights_of
 from ..data.text import iter_text, text_blocks
 from ..data.tokens import Vocab
 from ..errors import ScriptgenError
@@ -97,11 +97,11 @@ class HeldOut:
 
 
 def position_nats(
-    model: RNN, x: torch.Tensor, y: torch.Tensor, hidden: Hidden | None = None
+    model: RNN, x: torch.Tensor, y: torch.Tensor, hidden: Hidden | None = None, labels: torch.Tensor | None = None
 ) -> tuple[torch.Tensor, Hidden]:
-    """Cross-entropy (nats) of every target in ``y`` (batch, time) given ``x``, in fp32, and the hidden state after
-    it."""
-    out, hidden = model.features(x, hidden)
+    """Cross-entropy (nats) of every target in ``y`` (batch, time) given ``x`` (and its label weights), in fp32, and
+    the hidden state after it."""
+    out, hidden = model.features(x, hidden, labels)
     target = y.to(model.device).reshape(-1).long()
     flat = out.reshape(-1, model.hidden_dim).float()
     if model.output == "adaptive":
@@ -119,8 +119,8 @@ def heldout_nats(model: RNN, batches: StreamBatches) -> tuple[float, int]:
     model.eval()
     total, count = 0.0, 0
     hidden: Hidden | None = None
-    for x, y in batches.epoch():
-        nats, hidden = position_nats(model, x, y, hidden)
+    for x, y, labels in batches.epoch(with_labels=True):
+        nats, hidden = position_nats(model, x, y, hidden, labels)
         total += float(nats.sum(dtype=torch.float64))
         count += y.numel()
     model.train(was_training)
@@ -150,14 +150,16 @@ def eval_batches(
     seq_len: int,
     what: str,
     leads: list[int] | None = None,
+    labels: np.ndarray | None = None,
 ) -> StreamBatches:
     """Batches as validation cuts them (rundata.load_run_data): up to ``batch_size`` rows, each at least a chunk long.
 
-    ``leads``: the label token id of each range, which a row that starts in it reads first (see StreamBatches).
+    ``leads``: the label token id of each range, which a row that starts in it reads first; ``labels``: each range's
+    label weights, which every input reads (see StreamBatches).
     """
     n = sum(e - s for s, e in ranges)
     rows = min(batch_size, max(1, (n - 1) // seq_len))
-    return StreamBatches(ids, rows, min(seq_len, (n - 1) // rows), what, ranges, leads=leads)
+    return StreamBatches(ids, rows, min(seq_len, (n - 1) // rows), what, ranges, leads=leads, labels=labels)
 
 
 def label_heldout(
@@ -176,8 +178,9 @@ def label_heldout(
         return None
     name = label if isinstance(label, str) else ",".join(label)
     batches = eval_batches(
-        ids, ranges, cfg.batch_size, cfg.seq_len, f"label {name!r} validation", lead_ids(documents, ranges, vocab)
-    )
+        ids, ranges, cfg.batch_size, cfg.seq_len, f"label {name!r} validation", lead_ids(documents, ranges, vocab),
+        label_weights(documents, ranges, vocab),
+    )  # fmt: skip
     return score_text(model, vocab, batches, f"validation documents of label {name} ({len(ranges)})")
 
 
@@ -239,8 +242,9 @@ def heldout_on_text(
         raise ScriptgenError(
             f"--data {str(source)!r} has {len(ids)} token the model knows, too few to score; pass a longer text"
         )
+    weights = None if lead is None else np.tile(weights_of(lead, vocab), (len(ranges), 1))
     batches = eval_batches(
-        ids, ranges, cfg.batch_size, cfg.seq_len, "--data", None if lead is None else [lead[0]] * len(ranges)
+        ids, ranges, cfg.batch_size, cfg.seq_len, "--data", None if lead is None else [lead[0]] * len(ranges), weights
     )
     unknown_as = ("<unk>" if vocab.unk is not None else "left out") if unknown else ""
     return score_text(model, vocab, batches, str(source), unknown, unknown_as, cache)

@@ -159,8 +159,8 @@ def cached_nats(model: RNN, batches, size: int, thetas=THETAS, lambdas=LAMBDAS) 
     plain, count = 0.0, 0
     hidden: Hidden | None = None
     memory = None
-    for x, y in batches.epoch():
-        out, hidden = model.features(x, hidden)
+    for x, y, labels in batches.epoch(with_labels=True):
+        out, hidden = model.features(x, hidden, labels)
         y = y.to(model.device).long()
         if memory is None:
             memory = (out.new_zeros(out.shape[0], 0, out.shape[2]).float(), y.new_zeros(y.shape[0], 0))

@@ -46,7 +46,8 @@ from safetensors.torch import load as st_load
 from torch.overrides import TorchFunctionMode
 
 from ..config import Config, config_fields
-from ..data.labels import read_labels
+from ..data.conditions import label_tokens
+from ..data.labels import MAX_LABELS, read_labels
 from ..data.script import Cast
 from ..data.tokens import Vocab
 from ..errors import ScriptgenError
@@ -139,6 +140,8 @@ def read_config(info: Any, path: Path) -> tuple[Config, int]:
         raise bad(f"'config' holds unknown keys {unknown[:5]}; a newer scriptgen may have written it")
     for name, value in raw.items():
         field_is(f"'config.{name}'", value, fields[name])
+    if "condition" not in raw:  # written before labels could condition every step: label tokens only
+        raw = {**raw, "condition": "token"}
     config = Config.from_dict(raw)
     try:
         config.validate()
@@ -186,11 +189,11 @@ def meta_shapes(build) -> dict[str, tuple[int, ...]]:
         return {name: tuple(t.shape) for name, t in build().state_dict().items()}
 
 
-def expected_weights(config: Config, vocab_size: int, source: Path) -> dict[str, tuple[int, ...]]:
-    """Name -> shape of the state dict of the model ``config`` describes, built on the meta device (nothing is
-    allocated)."""
+def expected_weights(config: Config, vocab_size: int, source: Path, n_labels: int = 0) -> dict[str, tuple[int, ...]]:
+    """Name -> shape of the state dict of the model ``config`` describes (with ``n_labels`` genre labels), built on
+    the meta device (nothing is allocated)."""
     try:
-        return meta_shapes(lambda: RNN.from_config(config, vocab_size))
+        return meta_shapes(lambda: RNN.from_config(config, vocab_size, n_labels))
     except ScriptgenError as exc:
         raise ScriptgenError(f"{str(source)!r} describes no buildable model ({exc}); {RESTORE}") from None
     except (ValueError, RuntimeError, TypeError, OverflowError) as exc:
@@ -198,7 +201,13 @@ def expected_weights(config: Config, vocab_size: int, source: Path) -> dict[str,
 
 
 def check_weights(
-    path: Path, header: dict[str, TensorInfo], config: Config, vocab_size: int, source: Path, prefix: str = ""
+    path: Path,
+    header: dict[str, TensorInfo],
+    config: Config,
+    vocab_size: int,
+    source: Path,
+    prefix: str = "",
+    n_labels: int = 0,
 ) -> None:
     """Refuse weights (from their safetensors header) whose names, shapes or dtypes differ from what ``config`` builds.
 
@@ -206,7 +215,7 @@ def check_weights(
     runs before any tensor or model is allocated, so a config describing a huge
     model is refused in milliseconds.
     """
-    want = expected_weights(config, vocab_size, source)
+    want = expected_weights(config, vocab_size, source, n_labels)
     got = {name[len(prefix) :]: info for name, info in header.items() if name.startswith(prefix)}
     n_want, n_got = sum(math.prod(s) for s in want.values()), sum(info.numel for info in got.values())
     counts = f"{source.name} describes {n_want:,} parameters, the file holds {n_got:,}"
@@ -266,15 +275,17 @@ class Checkpoint:
         prefix = "" if best else "model."
 
         def check(header: dict[str, TensorInfo]) -> None:
-            check_weights(path, header, self.config, len(self.vocab), self.folder / "config.json", prefix)
+            check_weights(
+                path, header, self.config, len(self.vocab), self.folder / "config.json", prefix, len(self.labels or ())
+            )
 
         check(read_header(path, RESTORE))  # the header alone: cheap, before the whole file is read
         tensors = read_tensors(path, check)  # and again on the very bytes that are loaded
         if not best:
             tensors = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
-        model = RNN.from_config(self.config, len(self.vocab))
+        model = RNN.from_config(self.config, len(self.vocab), len(self.labels or ()))
         load_weights(model, tensors, path)
-        model.unsampled = tuple(sorted(self.vocab.special_ids))  # label tokens are read, never written
+        model.unsampled = model.label_tokens = label_tokens(self.vocab)  # label tokens are read, never written
         return model.to(device).eval()
 
 
@@ -316,7 +327,9 @@ def load_checkpoint(folder: str | Path) -> Checkpoint:
     info = read_json(path)
     config, vocab_size = read_config(info, path)
     weights = folder / "model.safetensors"
-    check_weights(weights, read_header(weights, RESTORE), config, vocab_size, path)
+    labels = info["data"].get("labels")  # checked against the vocabulary below (read_labels)
+    n_labels = len(labels) if isinstance(labels, dict) and len(labels) <= MAX_LABELS else 0
+    check_weights(weights, read_header(weights, RESTORE), config, vocab_size, path, n_labels=n_labels)
     vocab_path = folder / "vocab.json"
     vocab = Vocab.from_json(read_json(vocab_path, vocab_cap(vocab_size)), where=repr(str(vocab_path)))
     if len(vocab) != vocab_size:

@@ -53,11 +53,13 @@ class RNN(nn.Module):
         locked_dropout: bool = False,
         ar_alpha: float = 0.0,
         tar_beta: float = 0.0,
+        n_labels: int = 0,
     ):
         super().__init__()
         self.unsampled: tuple[
             int, ...
         ] = ()  # token ids generation never draws (genre labels; set by Checkpoint.build_model)
+        self.label_tokens: tuple[int, ...] = ()  # label token ids in the order of label_embedding's rows (likewise)
         if cell not in CELLS:
             raise ScriptgenError(f"cell {cell!r} is unknown; choose one of {', '.join(CELLS)}")
         if tie_weights and (embedding_dim != hidden_dim or vocab_size != output_size):
@@ -86,6 +88,7 @@ class RNN(nn.Module):
             "locked_dropout": locked_dropout,
             "ar_alpha": ar_alpha,
             "tar_beta": tar_beta,
+            "n_labels": n_labels,
         }
         # the AWD-LSTM regularizers (regularize.py); with all of them off training runs nn.LSTM as is
         self.dropout_p, self.dropout_input, self.dropout_embed = dropout, dropout_input, dropout_embed
@@ -97,6 +100,11 @@ class RNN(nn.Module):
         self.hidden_dim = hidden_dim
         self.output_size = output_size
         self.embedding = nn.Embedding(vocab_size, embedding_dim)
+        # --condition step: one learned vector per genre label, added to every input (CTRL's control codes, read at
+        # every step instead of once): a label read only at a document's start fades over a feature-length script
+        self.label_embedding = nn.Embedding(n_labels, embedding_dim) if n_labels else None
+        if self.label_embedding is not None:
+            nn.init.normal_(self.label_embedding.weight, std=0.1)
         # dropout between stacked layers only exists for n_layers > 1
         self.rnn = _CELL_CLASSES[cell](
             embedding_dim, hidden_dim, n_layers, dropout=dropout if n_layers > 1 else 0.0, batch_first=True
@@ -113,7 +121,9 @@ class RNN(nn.Module):
             self.fc.weight = self.embedding.weight  # "Using the Output Embedding" (Press & Wolf, 2017)
 
     @classmethod
-    def from_config(cls, cfg: Config, vocab_size: int) -> "RNN":
+    def from_config(cls, cfg: Config, vocab_size: int, n_labels: int = 0) -> "RNN":
+        """The model ``cfg`` describes; ``n_labels`` rows of label embedding when ``cfg`` conditions every step on
+        labels (:func:`label_rows`), else none."""
         return cls(
             vocab_size,
             vocab_size,
@@ -131,6 +141,7 @@ class RNN(nn.Module):
             locked_dropout=cfg.locked_dropout,
             ar_alpha=cfg.ar_alpha,
             tar_beta=cfg.tar_beta,
+            n_labels=n_labels if cfg.labels and cfg.condition == "step" else 0,
         )
 
     @property
@@ -157,21 +168,55 @@ class RNN(nn.Module):
         return hidden.to(device=device, dtype=dtype)
 
     # -- forward passes ---------------------------------------------------------
-    def features(self, nn_input: torch.Tensor, hidden: Hidden | None = None) -> tuple[torch.Tensor, Hidden]:
+    def features(
+        self, nn_input: torch.Tensor, hidden: Hidden | None = None, labels: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, Hidden]:
         """Top-layer outputs after dropout, (batch, seq_len, hidden_dim), and the new hidden state."""
-        _, dropped, hidden = self._features(nn_input, hidden)
+        _, dropped, hidden = self._features(nn_input, hidden, labels)
         return dropped, hidden
 
-    def _features(self, nn_input: torch.Tensor, hidden: Hidden | None) -> tuple[torch.Tensor, torch.Tensor, Hidden]:
+    def label_vector(self, labels: torch.Tensor | None) -> torch.Tensor | None:
+        """What ``labels`` add to each input: label weights (..., n_labels) -> (..., embedding_dim); None when the
+        model has no label embedding or no labels are given (a model trained with --condition token ignores them)."""
+        if self.label_embedding is None or labels is None:
+            return None
+        return labels.to(self.device, self.label_embedding.weight.dtype) @ self.label_embedding.weight
+
+    def labels_of(self, token_ids) -> torch.Tensor | None:
+        """The label weights (n_labels,) of the label tokens among ``token_ids`` (1/k each of k), as
+        :func:`scriptgen.data.conditions.weights_of` gives them in training; None without a label embedding or
+        without any label token among them."""
+        chosen = sorted({self.label_tokens.index(t) for t in token_ids if t in self.label_tokens})
+        if self.label_embedding is None or not chosen:
+            return None
+        weights = self.label_embedding.weight.new_zeros(len(self.label_tokens))
+        weights[chosen] = 1.0 / len(chosen)
+        return weights
+
+    def _embed(self, nn_input: torch.Tensor, labels: torch.Tensor | None, regularized: bool) -> torch.Tensor:
+        """The inputs' embeddings (B, T, E), plus their labels' vector; under training's regularizers, embedding
+        dropout first."""
+        if regularized:
+            embeds = regularize.embedding_dropout(self.embedding, nn_input, self.dropout_embed, True)
+        else:
+            embeds = self.embedding(nn_input)
+        condition = self.label_vector(labels)  # (B, T, E) per position, or (B, E) for the whole chunk
+        if condition is None:
+            return embeds
+        return embeds + (condition.unsqueeze(1) if condition.dim() == 2 else condition)
+
+    def _features(
+        self, nn_input: torch.Tensor, hidden: Hidden | None, labels: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, Hidden]:
         """The top layer's raw outputs, the same after dropout (both (B, T, H)), and the new hidden state."""
         hidden = self._hidden_on_device(hidden, nn_input.shape[0])
         nn_input = nn_input.to(self.device)
         if nn_input.dtype != torch.long:
             nn_input = nn_input.long()  # the course feeds whatever its DataLoader yields
         if not (self.training and self.regularized):
-            out, hidden = self.rnn(self.embedding(nn_input), hidden)  # (B, T, H)
+            out, hidden = self.rnn(self._embed(nn_input, labels, False), hidden)  # (B, T, H)
             return out, self.dropout(out), hidden
-        embeds = regularize.embedding_dropout(self.embedding, nn_input, self.dropout_embed, True)  # (B, T, E)
+        embeds = self._embed(nn_input, labels, True)  # (B, T, E)
         drop = regularize.locked_dropout if self.locked_dropout else F.dropout  # both (x, p, training)
         embeds = drop(embeds, self.dropout_input, True)
         out, hidden = regularize.run_layers(
@@ -179,9 +224,11 @@ class RNN(nn.Module):
         )
         return out, drop(out, self.dropout_p, True), hidden
 
-    def forward(self, nn_input: torch.Tensor, hidden: Hidden | None = None) -> tuple[torch.Tensor, Hidden]:
+    def forward(
+        self, nn_input: torch.Tensor, hidden: Hidden | None = None, labels: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, Hidden]:
         """The course contract: logits of the last time step, (batch, output_size), and the hidden state."""
-        out, hidden = self.features(nn_input, hidden)
+        out, hidden = self.features(nn_input, hidden, labels)
         return self.logits(out[:, -1]), hidden
 
     def logits(self, features: torch.Tensor) -> torch.Tensor:
@@ -192,24 +239,34 @@ class RNN(nn.Module):
                 return self.fc.log_prob(features.reshape(-1, self.hidden_dim).float()).reshape(*shape, self.output_size)
         return self.fc(features)
 
-    def forward_all(self, nn_input: torch.Tensor, hidden: Hidden | None = None) -> tuple[torch.Tensor, Hidden]:
+    def forward_all(
+        self, nn_input: torch.Tensor, hidden: Hidden | None = None, labels: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, Hidden]:
         """Scores for every position, (batch, seq_len, output_size), and the hidden state."""
-        out, hidden = self.features(nn_input, hidden)
+        out, hidden = self.features(nn_input, hidden, labels)
         return self.logits(out), hidden
 
     def loss(
-        self, nn_input: torch.Tensor, target: torch.Tensor, hidden: Hidden | None = None
+        self,
+        nn_input: torch.Tensor,
+        target: torch.Tensor,
+        hidden: Hidden | None = None,
+        labels: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, Hidden]:
         """Mean cross-entropy (nats/token) over every position, and the hidden state."""
-        _, out, hidden = self._features(nn_input, hidden)
+        _, out, hidden = self._features(nn_input, hidden, labels)
         return self._cross_entropy(out, target), hidden
 
     def train_loss(
-        self, nn_input: torch.Tensor, target: torch.Tensor, hidden: Hidden | None = None
+        self,
+        nn_input: torch.Tensor,
+        target: torch.Tensor,
+        hidden: Hidden | None = None,
+        labels: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, Hidden]:
         """What training minimises (the cross-entropy plus the AR/TAR penalties in training mode), the
         cross-entropy alone (what is reported), and the hidden state."""
-        raw, out, hidden = self._features(nn_input, hidden)
+        raw, out, hidden = self._features(nn_input, hidden, labels)
         loss = self._cross_entropy(out, target)
         if self.training and (self.ar_alpha or self.tar_beta):
             return loss + regularize.activation_penalty(raw, out, self.ar_alpha, self.tar_beta), loss, hidden

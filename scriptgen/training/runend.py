@@ -46,7 +46,7 @@ def fit_best_cache(
     cfg = data.cfg
     started = time.perf_counter()
     with torch.random.fork_rng(devices=[]):
-        model = RNN.from_config(cfg, len(data.vocab)).to(device)
+        model = RNN.from_config(cfg, len(data.vocab), len(data.vocab.special_ids)).to(device)
     model.load_state_dict(weights)
     fit = fit_cache(model, data.val_batches, cfg.cache_size, cfg.cache_theta, cfg.cache_lambda)
     log(

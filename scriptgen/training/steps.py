@@ -57,9 +57,9 @@ def evaluate(model: RNN, batches, amp_dtype: torch.dtype | None = None) -> float
     model.eval()
     total, count = 0.0, 0
     hidden: Hidden | None = None
-    for x, y in batches.epoch():
+    for x, y, labels in batches.epoch(with_labels=True):
         with torch.autocast(model.device.type, dtype=amp_dtype or torch.bfloat16, enabled=amp_dtype is not None):
-            loss, hidden = model.loss(x, y, hidden)
+            loss, hidden = model.loss(x, y, hidden, labels)
         total += loss.item() * y.numel()
         count += y.numel()
     model.train(was_training)
@@ -104,5 +104,5 @@ class Objective(nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, x, y, hidden):
-        return self.model.train_loss(x, y, hidden)
+    def forward(self, x, y, hidden, labels=None):
+        return self.model.train_loss(x, y, hidden, labels)

@@ -45,6 +45,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from ..config import Config
+from ..data.conditions import label_tokens
 from ..data.corpus import DEFAULT_SOURCE
 from ..data.rundata import FixedVocab, load_run_data
 from ..device import autocast_dtype, resolve_device
@@ -145,10 +146,10 @@ class Trainer:
         # before any training time is spent
         self.samples = SampleLog(cfg, self.vocab, int(batches.ids[batches.ranges[0][0]]))
         torch.manual_seed(cfg.seed)
-        self.model = RNN.from_config(cfg, len(self.vocab)).to(self.device)
+        self.model = RNN.from_config(cfg, len(self.vocab), len(self.vocab.special_ids)).to(self.device)
         if parent is not None:
             load_weights(self.model, parent.weights(), parent.checkpoint.folder / "model.safetensors")
-        self.model.unsampled = tuple(sorted(self.vocab.special_ids))  # samples never write a genre label
+        self.model.unsampled = self.model.label_tokens = label_tokens(self.vocab)  # samples never write a label
         # validated, saved and sampled instead of the last weights
         self.average = make_average(self.model, cfg.ema_decay)
         self.objective = Objective(self.model)
@@ -201,20 +202,22 @@ class Trainer:
         return self.average.module if self.average is not None else self.model
 
     # -- steps ------------------------------------------------------------------
-    def train_step(self, x: torch.Tensor, y: torch.Tensor) -> float:
-        """One optimizer step on a (batch_size, seq_len) chunk; carries the hidden state and the counters."""
+    def train_step(self, x: torch.Tensor, y: torch.Tensor, labels: torch.Tensor | None = None) -> float:
+        """One optimizer step on a (batch_size, seq_len) chunk (and its label weights, --condition step); carries the
+        hidden state and the counters."""
         t0 = time.perf_counter()
         x, y = (
             x[self.rows].to(self.device, non_blocking=True),
             y[self.rows].to(self.device, non_blocking=True),
         )  # this process's streams
+        labels = None if labels is None or self.model.label_embedding is None else labels[self.rows]
         hidden = detach_hidden(self.hidden) if self.hidden is not None else None  # no backprop into earlier chunks
         if self.timed is not None:  # the rate of this step, from the share of the run done (the same on every process)
             self.timed.before_step(self.state.step, self.state.elapsed, self.dist.max if self.dist.enabled else None)
         with torch.autocast(
             self.device.type, dtype=self.amp_dtype or torch.bfloat16, enabled=self.amp_dtype is not None
         ):
-            objective, loss, hidden = self.objective(x, y, hidden)  # objective: + AR/TAR penalties when set
+            objective, loss, hidden = self.objective(x, y, hidden, labels)  # objective: + AR/TAR penalties when set
         self.optimizer.zero_grad(set_to_none=True)
         objective.backward()
         nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.clip)
@@ -319,8 +322,8 @@ class Trainer:
                 while not self.should_stop():
                     if s.chunk == 0:
                         self.hidden = None  # a new epoch starts its streams afresh
-                    for x, y in self.data.train_batches.epoch(s.epoch, s.chunk):
-                        loss = self.train_step(x, y)
+                    for x, y, labels in self.data.train_batches.epoch(s.epoch, s.chunk, with_labels=True):
+                        loss = self.train_step(x, y, labels)
                         clock.tick()
                         bar.update(1)
                         if s.step % 10 == 0:

@@ -17,15 +17,17 @@
 - ``cues.py`` and ``writer.py``: a script, not a token stream (whole lines, who
   may speak, turns, repetition penalty): :func:`write_script`;
 - ``interactive.py``: the read-eval loop of ``generate --interactive``;
-- ``screenplay.py``: Fountain written here, HTML/PDF/FDX rendered by screenplain.
+- ``fountain.py``: a transcript's lines or a screenplay's elements written as Fountain;
+- ``screenplay.py``: the export formats: that Fountain, and HTML/PDF/FDX rendered by screenplain.
 
 Imports :mod:`scriptgen.model`, :mod:`scriptgen.data` and below.
 """
 
 from .draw import make_generator, sample_next
+from .fountain import to_fountain
 from .generate import generate, generate_reference
 from .sampler import Sampler
-from .screenplay import FORMATS, export, to_fountain
+from .screenplay import FORMATS, export
 from .writer import ScriptWriter, WriteOptions, write_script
 
 __all__ = [

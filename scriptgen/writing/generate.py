@@ -73,13 +73,15 @@ def generate_reference(
     model.eval()
     generator = make_generator(seed, model.device)
     never = list(model.unsampled)  # genre label tokens, as the Sampler
-    out, hidden = model.features(torch.tensor([prime_ids], device=model.device), None)
+    labels = model.labels_of(prime_ids)  # the prime's labels condition every step (--condition step)
+    labels = None if labels is None else labels.unsqueeze(0)
+    out, hidden = model.features(torch.tensor([prime_ids], device=model.device), None, labels)
     logits = model.logits(out[:, -1])
     new = []
     for _ in range(length):
         logits[:, never] = float("-inf")
         token = sample_next(logits, temperature, top_k, generator, top_p)
         new.append(int(token))
-        out, hidden = model.features(token, hidden)
+        out, hidden = model.features(token, hidden, labels)
         logits = model.logits(out[:, -1])
     return new

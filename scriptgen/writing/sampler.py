@@ -87,6 +87,7 @@ class Sampler:
             self.embedding = model.embedding.weight.detach()
             maps = nn.ModuleDict()  # the linear maps of one step
             self._input_table = _recurrent_maps(model, self.embedding, maps)
+            self._w_ih0 = model.rnn.weight_ih_l0.detach() if model.label_embedding is not None else None
             self.adaptive = _output_maps(model, maps)
         self.maps = maps.to(model.device).requires_grad_(False)
         self._maps = _prepare(self.maps, precision)
@@ -99,6 +100,10 @@ class Sampler:
             output, never = self._output, self._unsampled
             self._output = lambda h: output(h).index_fill_(1, never, float("-inf"))
         self._has_output = False  # the top layer holds an output (whose next token the cache can remember)
+        # --condition step: the labels fed (their weights) and their part of layer 0's gates, W_ih c, the same at
+        # every step until other labels are fed, so added once a step instead of multiplied
+        self._labels: torch.Tensor | None = None
+        self._condition_gates: torch.Tensor | None = None
         self.cache = None
         if cache is not None and cache.lam > 0:  # lambda 0 is the model itself: the plain step, untouched
             self.cache = StreamCache(cache, self.hidden_dim, model.device, self._row.dtype)
@@ -136,6 +141,7 @@ class Sampler:
             c.zero_()
         self.logits = None
         self._has_output = False
+        self._labels = self._condition_gates = None
         if self.cache is not None:
             self.cache.reset()
 
@@ -198,6 +204,7 @@ class Sampler:
         if not ids:
             return
         x = torch.tensor([ids], dtype=torch.long, device=self.model.device)
+        self._read_labels(ids)
         if self.precision == "int8":
             for token in x[0].split(1):  # the prime through the same int8 maps as the sampled tokens
                 logits = self._step(token)
@@ -207,7 +214,8 @@ class Sampler:
         started = self.logits is not None
         if self.cache is not None and self._has_output:
             self.cache.push(self._h[-1], x[0, :1])
-        out, hidden = self.model.features(x, self._to_hidden() if started else None)  # one batched pass
+        labels = None if self._labels is None else self._labels.unsqueeze(0)  # (1, n_labels)
+        out, hidden = self.model.features(x, self._to_hidden() if started else None, labels)  # one batched pass
         self._from_hidden(hidden)
         self._has_output = True
         self.logits = self.model.logits(out[0, -1:])[0]
@@ -218,6 +226,16 @@ class Sampler:
             self.logits = self.cache.mix(self.logits.unsqueeze(0), self._h[-1])[0]
             if self._unsampled is not None:
                 self.logits.index_fill_(0, self._unsampled, float("-inf"))
+
+    def _read_labels(self, ids: list[int]) -> None:
+        """Label tokens among ``ids`` (a document's opening, as training reads it) condition every later step of a
+        model trained with --condition step; ids without any keep the labels there are."""
+        if self._w_ih0 is None:
+            return
+        weights = self.model.labels_of(ids)
+        if weights is not None:
+            self._labels = weights
+            self._condition_gates = (self._w_ih0 @ self.model.label_vector(weights)).unsqueeze(0)  # (1, gates)
 
     @contextlib.contextmanager
     def stepping(self) -> Iterator[Callable[[torch.Tensor], torch.Tensor]]:
@@ -266,12 +284,13 @@ class Sampler:
         return self._to_hidden()
 
     def snapshot(self) -> tuple:
-        """A copy of the state, the next scores and the cache's memory, for :meth:`restore`."""
+        """A copy of the state, the next scores, the labels and the cache's memory, for :meth:`restore`."""
         logits = None if self.logits is None else self.logits.clone()
-        return self._to_hidden(), logits, self._has_output, None if self.cache is None else self.cache.snapshot()
+        memory = None if self.cache is None else self.cache.snapshot()
+        return self._to_hidden(), logits, self._has_output, (self._labels, self._condition_gates), memory
 
     def restore(self, snapshot: tuple) -> None:
-        hidden, logits, self._has_output, memory = snapshot
+        hidden, logits, self._has_output, (self._labels, self._condition_gates), memory = snapshot
         self._from_hidden(hidden)
         self.logits = None if logits is None else logits.clone()
         if memory is not None:
@@ -291,6 +310,8 @@ def _lstm_layer(s: Sampler, k: int) -> Callable[[torch.Tensor], None]:
         gates = product(xh)  # (1, 4H) in PyTorch's i, f, g, o order
         if table is not None:
             gates.add_(torch.index_select(table, 0, token))
+        if k == 0 and s._condition_gates is not None:
+            gates.add_(s._condition_gates)
         torch.sigmoid(gates, out=act)
         c.mul_(f).addcmul_(i, torch.tanh(gates[:, 2 * H : 3 * H]))
         torch.mul(o, torch.tanh(c), out=h)
@@ -306,6 +327,8 @@ def _gru_layer(s: Sampler, k: int) -> Callable[[torch.Tensor], None]:
 
     def step(token: torch.Tensor) -> None:
         gi = torch.index_select(table, 0, token) if table is not None else input_product(x)
+        if k == 0 and s._condition_gates is not None:
+            gi = gi + s._condition_gates
         gh = hidden_product(h)
         r, z = torch.sigmoid(gi[:, : 2 * H] + gh[:, : 2 * H]).chunk(2, dim=1)
         n = torch.tanh(gi[:, 2 * H :] + r * gh[:, 2 * H :])
@@ -322,6 +345,8 @@ def _rnn_layer(s: Sampler, k: int) -> Callable[[torch.Tensor], None]:
         pre = product(xh)
         if table is not None:
             pre.add_(torch.index_select(table, 0, token))
+        if k == 0 and s._condition_gates is not None:
+            pre.add_(s._condition_gates)
         torch.tanh(pre, out=h)
 
     return step

@@ -1,13 +1,7 @@
 """Generated scripts as screenplays: Fountain written here; HTML, PDF and Final Draft rendered by screenplain.
 
-:func:`to_fountain` turns a script such as ``generate`` writes (``jerry: words``,
-``[laughter]``, blank lines) into `Fountain <https://fountain.io/syntax>`_, the
-plain-text screenplay format: a title page (title, "written by scriptgen", the
-checkpoint and sampling settings, the prime), then every spoken line as a
-character cue in capitals with its parenthetical and dialogue under it, every
-other line as an action paragraph.  Each line of the script is one block of the
-screenplay: two lines of one speaker in a row stay two dialogue blocks, so a
-script of N lines is a screenplay of N blocks, and nothing is joined or lost.
+:func:`~scriptgen.writing.fountain.to_fountain` (:mod:`scriptgen.writing.fountain`) turns a script such as
+``generate`` writes, a transcript's lines or a screenplay's elements, into Fountain.
 
 The model can write anything, so its text is escaped until Fountain reads it
 as written: ``*`` and ``_`` (emphasis) become ``\\*`` and ``\\_``, a ``[[`` (a
@@ -32,6 +26,7 @@ does)::
 
     from scriptgen.writing.screenplay import export, format_from_path
     data = export(script, format_from_path("scene.pdf"), title="The Soup", meta={"checkpoint": "checkpoints/seinfeld"})
+    data = export(sample, "fountain", form="screenplay")  # a model that learned screenplays: headings, cues, action
 """
 
 from __future__ import annotations
@@ -40,12 +35,11 @@ import functools
 import html
 import importlib
 import io
-import json
 import re
 from pathlib import Path
 
-from ..data.script import ScriptLine, parse_script
 from ..errors import ScriptgenError
+from .fountain import to_fountain
 
 FORMATS = ("text", "fountain", "html", "pdf", "fdx")
 _SUFFIX = {"text": ".txt", "fountain": ".fountain", "html": ".html", "pdf": ".pdf", "fdx": ".fdx"}
@@ -55,14 +49,6 @@ _FORMAT_OF_SUFFIX = {suffix: fmt for fmt, suffix in _SUFFIX.items()} | {
     ".htm": "html",
 }
 INSTALL = "pip install 'scriptgen[screenplay]'"
-
-# Lines Fountain reads as scene headings whatever their case (screenplain upper-cases before it checks).
-_SLUG = re.compile(r"(?:int|ext|est|int\.?/ext\.?|i/e)[ .]", re.IGNORECASE)
-# A cue Fountain reads as a character without help: capitals, digits and a few name characters, a letter somewhere.
-_PLAIN_CUE = re.compile(r"(?=.*[A-Z])[A-Z0-9][A-Z0-9 .'\-]*")
-# First characters of an action line that cannot start any other Fountain element.
-_ACTION_START = "[(\"'"
-TITLE_INDENT = "    "  # title-page values on lines of their own are indented (three spaces or more)
 
 
 def suffix(fmt: str) -> str:
@@ -83,78 +69,23 @@ def check_format(fmt: str) -> str:
     return name
 
 
-def escape_inline(text: str) -> str:
-    """``text`` with Fountain's inline markup made literal: emphasis (``*``, ``_``), notes (``[[``) and so boneyards
-    (``/*``)."""
-    text = text.replace("*", "\\*").replace("_", "\\_")
-    return re.sub(r"\[(?=\[)", "[\\\\", text)
-
-
-def fountain_cue(speaker: str) -> str:
-    """The character cue of a speaker: capitals, forced with ``@`` when Fountain would not read it as a cue."""
-    cue = speaker.upper()
-    if _PLAIN_CUE.fullmatch(cue) and not _SLUG.match(cue):
-        return cue
-    forced = "@" + escape_inline(cue)
-    # a cue ending in "^" is the second half of a dual dialogue; one trailing space keeps it a plain cue
-    return forced + " " if cue.endswith("^") else forced
-
-
-def fountain_action(line: str) -> str:
-    """An action paragraph showing ``line`` as written: forced with ``!`` when it could read as another element."""
-    first = line[0]
-    forced = (not first.isalnum() and first not in _ACTION_START) or line.isupper() or _SLUG.match(line)
-    return ("!" if forced else "") + escape_inline(line)
-
-
-def fountain_dialogue(line: ScriptLine) -> str:
-    """A dialogue block: cue, parenthetical (if any) and the words, each on a line of its own."""
-    lines = [fountain_cue(line.speaker or "")]
-    if line.parenthetical:
-        lines.append(escape_inline(line.parenthetical))
-    # nothing said: Fountain's deliberate empty line (two spaces) keeps the cue a cue
-    lines.append(escape_inline(line.text) if line.text else "  ")
-    return "\n".join(lines)
-
-
-def _title_value(value: object) -> str:
-    return escape_inline(" ".join(str(value).split()))
-
-
-def title_page(title: str, meta: dict[str, str] | None = None, prime: str | None = None) -> str:
-    """Fountain's title page: Title, Credit, Author and, under Source, the checkpoint, its settings and the prime."""
-    lines = [f"Title: {_title_value(title) or 'Untitled'}", "Credit: written by", "Author: scriptgen"]
-    source = [f"{key}: {value}" for key, value in (meta or {}).items()]
-    if prime is not None:
-        source.append(f"prime: {json.dumps(prime, ensure_ascii=False)}")  # quoted: shows spaces and newlines
-    source = [value for value in map(_title_value, source) if value]
-    if source:
-        lines += ["Source:"] + [TITLE_INDENT + value for value in source]
-    return "\n".join(lines)
-
-
-def to_fountain(text: str, title: str, meta: dict[str, str] | None = None, prime: str | None = None) -> str:
-    """The Fountain screenplay of a generated script (see the module docstring for the rules)."""
-    blocks = [title_page(title, meta, prime)]
-    for line in parse_script(text):
-        if line.kind == "dialogue":
-            blocks.append(fountain_dialogue(line))
-        elif line.kind != "blank":  # Fountain spaces the blocks itself
-            blocks.append(fountain_action(line.text))
-    return "\n\n".join(blocks) + "\n"
-
-
 def export(
-    text: str, fmt: str, title: str = "Untitled", meta: dict[str, str] | None = None, prime: str | None = None
+    text: str,
+    fmt: str,
+    title: str = "Untitled",
+    meta: dict[str, str] | None = None,
+    prime: str | None = None,
+    form: str = "transcript",
 ) -> bytes:
-    """The script in format ``fmt`` (one of :data:`FORMATS`), as bytes to write to a file."""
+    """The script in format ``fmt`` (one of :data:`FORMATS`), as bytes to write to a file; ``form`` is what the model
+    learned (:data:`~scriptgen.writing.fountain.FORMS`, ``Checkpoint.form``)."""
     fmt = check_format(fmt)
     if fmt == "text":
         return utf8(text)
     if fmt in ("html", "pdf", "fdx"):  # what no XML parser accepts never reaches a rendered file
         text, title, prime = xml_safe(text), xml_safe(title), None if prime is None else xml_safe(prime)
         meta = None if meta is None else {xml_safe(k): xml_safe(v) for k, v in meta.items()}
-    fountain = to_fountain(text, title, meta, prime)
+    fountain = to_fountain(text, title, meta, prime, form)
     if fmt == "fountain":
         return utf8(fountain)
     return render_fountain(fountain, fmt, title)

@@ -22,7 +22,8 @@ from scriptgen.cli import main
 from scriptgen.config import REGULARIZERS_OFF
 from scriptgen.data.batches import StreamBatches
 from scriptgen.data.cache import split_documents
-from scriptgen.data.labels import label_ids, label_ranges, label_token, lead_ids, normalise_label
+from scriptgen.data.conditions import label_ranges, lead_ids
+from scriptgen.data.labels import label_ids, label_token, normalise_label
 from scriptgen.data.tokens import tokenize
 
 pytestmark = pytest.mark.usefixtures("one_thread")

@@ -366,7 +366,7 @@ def test_evaluate_per_label(trained, genres, capsys):
 
 def test_evaluate_label_heldout_is_a_token_by_token_loop(trained):
     """The per-label held-out loss against a brute-force loop: each row's first input the label, its state carried token
-    by token."""
+    by token, and (--condition step, the default) the label's weights beside every input."""
     folder = trained["labelled"]
     ckpt = load_checkpoint(folder)
     report = evaluate_checkpoint(
@@ -380,13 +380,16 @@ def test_evaluate_label_heldout_is_a_token_by_token_loop(trained):
     rows = min(ckpt.config.batch_size, max(1, (n - 1) // ckpt.config.seq_len))
     row_len = (n - 1) // rows
     model, lead = ckpt.build_model(), label_id(ckpt, "drama")
+    assert ckpt.config.condition == "step" and model.label_embedding is not None
+    weights = torch.zeros(1, len(ckpt.labels))
+    weights[0, sorted(ckpt.labels).index("drama")] = 1.0  # label rows in token-id order: the sorted names
     expected = 0.0
     with torch.no_grad():
         for r in range(rows):
             hidden = None
             for t in range(r * row_len, (r + 1) * row_len):
                 token = lead if t == r * row_len else stream[t]
-                out, hidden = model.features(torch.tensor([[token]]), hidden)
+                out, hidden = model.features(torch.tensor([[token]]), hidden, weights)
                 expected -= float(torch.log_softmax(model.logits(out[:, -1]).double(), dim=-1)[0, stream[t + 1]])
     assert report.heldout.tokens == rows * row_len
     assert report.heldout.nats == pytest.approx(expected, rel=1e-5)

@@ -6,7 +6,7 @@ import pytest
 from conftest import make_script
 
 from scriptgen.data.cache import split_documents
-from scriptgen.data.labels import label_ranges
+from scriptgen.data.conditions import label_ranges
 from scriptgen.data.prepare import prepare
 from scriptgen.errors import ScriptgenError
 

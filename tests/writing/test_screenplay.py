@@ -26,6 +26,7 @@ from screenplain.types import Action, Dialog
 
 from scriptgen.data.script import parse_script
 from scriptgen.errors import ScriptgenError
+from scriptgen.writing.fountain import to_fountain
 from scriptgen.writing.screenplay import (
     FORMATS,
     check_format,
@@ -33,7 +34,6 @@ from scriptgen.writing.screenplay import (
     format_from_path,
     parse_fountain,
     suffix,
-    to_fountain,
 )
 
 SPEAKERS = [

@@ -1,0 +1,183 @@
+"""Fountain, written here: a generated script or screenplay as `Fountain <https://fountain.io/syntax>`_ text.
+
+:func:`to_fountain` turns a script into the plain-text screenplay format, a
+title page first (title, "written by scriptgen", the checkpoint and sampling
+settings, the prime).  A transcript (``form="transcript"``: ``jerry: words``,
+``[laughter]``, blank lines) becomes a character cue in capitals with its
+parenthetical and dialogue under it for every spoken line, an action paragraph
+for every other line.  Each line of the script is one block of the screenplay:
+two lines of one speaker in a row stay two dialogue blocks, so a script of N
+lines is a screenplay of N blocks, and nothing is joined or lost.
+
+A screenplay (``form="screenplay"``: the canonical text of a model that
+learned screenplays, :mod:`scriptgen.data.screenplay.elements`) is read back
+into its elements and each becomes its Fountain element: scene headings in
+capitals, their parts after `` - `` (forced with ``.`` when they open with no
+INT./EXT.), action paragraphs, cues in capitals with their extensions
+(``MAYA (V.O.)``), parentheticals and dialogue under them, transitions in
+capitals (``CUT TO:``; others forced with ``>``), shots as action in capitals.
+A word-level model writes everything in lower case; these are the elements
+whose form is capitals.
+
+The escaping that keeps the model's text as written is described in
+:mod:`scriptgen.writing.screenplay`, which renders this Fountain as HTML, PDF
+and FDX.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+from ..data.screenplay.elements import Element, from_canonical
+from ..data.script import ScriptLine, parse_script
+from ..errors import ScriptgenError
+
+FORMS = ("transcript", "screenplay")  # what a model learned (Checkpoint.form), so how its text reads
+
+# Lines Fountain reads as scene headings whatever their case (screenplain upper-cases before it checks).
+_SLUG = re.compile(r"(?:int|ext|est|int\.?/ext\.?|i/e)[ .]", re.IGNORECASE)
+# A cue Fountain reads as a character without help: capitals, digits and a few name characters, a letter somewhere.
+_PLAIN_CUE = re.compile(r"(?=.*[A-Z])[A-Z0-9][A-Z0-9 .'\-]*")
+# First characters of an action line that cannot start any other Fountain element.
+_ACTION_START = "[(\"'"
+TITLE_INDENT = "    "  # title-page values on lines of their own are indented (three spaces or more)
+
+
+def escape_inline(text: str) -> str:
+    """``text`` with Fountain's inline markup made literal: emphasis (``*``, ``_``), notes (``[[``) and so boneyards
+    (``/*``)."""
+    text = text.replace("*", "\\*").replace("_", "\\_")
+    return re.sub(r"\[(?=\[)", "[\\\\", text)
+
+
+def fountain_cue(speaker: str) -> str:
+    """The character cue of a speaker: capitals, forced with ``@`` when Fountain would not read it as a cue."""
+    cue = speaker.upper()
+    if _PLAIN_CUE.fullmatch(cue) and not _SLUG.match(cue):
+        return cue
+    forced = "@" + escape_inline(cue)
+    # a cue ending in "^" is the second half of a dual dialogue; one trailing space keeps it a plain cue
+    return forced + " " if cue.endswith("^") else forced
+
+
+def fountain_action(line: str) -> str:
+    """An action paragraph showing ``line`` as written: forced with ``!`` when it could read as another element."""
+    first = line[0]
+    forced = (not first.isalnum() and first not in _ACTION_START) or line.isupper() or _SLUG.match(line)
+    return ("!" if forced else "") + escape_inline(line)
+
+
+def fountain_dialogue(line: ScriptLine) -> str:
+    """A dialogue block: cue, parenthetical (if any) and the words, each on a line of its own."""
+    lines = [fountain_cue(line.speaker or "")]
+    if line.parenthetical:
+        lines.append(escape_inline(line.parenthetical))
+    # nothing said: Fountain's deliberate empty line (two spaces) keeps the cue a cue
+    lines.append(escape_inline(line.text) if line.text else "  ")
+    return "\n".join(lines)
+
+
+def _title_value(value: object) -> str:
+    return escape_inline(" ".join(str(value).split()))
+
+
+def title_page(title: str, meta: dict[str, str] | None = None, prime: str | None = None) -> str:
+    """Fountain's title page: Title, Credit, Author and, under Source, the checkpoint, its settings and the prime."""
+    lines = [f"Title: {_title_value(title) or 'Untitled'}", "Credit: written by", "Author: scriptgen"]
+    source = [f"{key}: {value}" for key, value in (meta or {}).items()]
+    if prime is not None:
+        source.append(f"prime: {json.dumps(prime, ensure_ascii=False)}")  # quoted: shows spaces and newlines
+    source = [value for value in map(_title_value, source) if value]
+    if source:
+        lines += ["Source:"] + [TITLE_INDENT + value for value in source]
+    return "\n".join(lines)
+
+
+def to_fountain(
+    text: str, title: str, meta: dict[str, str] | None = None, prime: str | None = None, form: str = "transcript"
+) -> str:
+    """The Fountain screenplay of a generated script (see the module docstring for the rules): ``form``
+    ``"transcript"`` reads ``name: words`` lines, ``"screenplay"`` the canonical text of a model that learned
+    screenplays."""
+    if form not in FORMS:
+        raise ScriptgenError(f"unknown script form {form!r}: choose {' or '.join(FORMS)}")
+    blocks = [title_page(title, meta, prime)]
+    if form == "screenplay":
+        blocks += screenplay_blocks(from_canonical(text))
+        return "\n\n".join(blocks) + "\n"
+    for line in parse_script(text):
+        if line.kind == "dialogue":
+            blocks.append(fountain_dialogue(line))
+        elif line.kind != "blank":  # Fountain spaces the blocks itself
+            blocks.append(fountain_action(line.text))
+    return "\n\n".join(blocks) + "\n"
+
+
+# --------------------------------------------------------------------------
+# A screenplay's elements
+# --------------------------------------------------------------------------
+def screenplay_blocks(elements: list[Element]) -> list[str]:
+    """One Fountain block per element, a dialogue block (cue, parentheticals, dialogue) per cue."""
+    blocks: list[str] = []
+    for e in elements:
+        if e.kind == "character":
+            blocks.append(screenplay_cue(e.name or "", e.extensions))
+        elif e.kind in ("parenthetical", "dialogue") and blocks and _in_dialogue(blocks[-1]):
+            blocks[-1] = blocks[-1].removesuffix("\n" + _SILENT) + "\n" + _spoken(e)
+            continue
+        elif e.kind == "scene_heading":
+            blocks.append(scene_heading(e.text))
+        elif e.kind == "transition":
+            blocks.append(transition(e.text))
+        elif e.kind == "shot":  # Fountain has no shot: a line of capitals, kept as action
+            blocks.append(fountain_action(e.text.upper()))
+        else:
+            blocks.append(fountain_action(e.text))
+        if e.kind == "character":
+            blocks[-1] += "\n" + _SILENT  # until its dialogue comes: a cue alone keeps Fountain's empty line
+    return blocks
+
+
+_SILENT = "  "  # Fountain's deliberate empty line: a cue with nothing said stays a cue
+
+
+def _in_dialogue(block: str) -> bool:
+    return block.endswith("\n" + _SILENT) or "\n" in block and not block.startswith(("!", ".", ">"))
+
+
+def _spoken(e: Element) -> str:
+    if e.kind == "parenthetical":
+        return escape_inline("(" + e.text.strip("()").strip() + ")")
+    return escape_inline(e.text)
+
+
+def screenplay_cue(name: str, extensions: tuple[str, ...] = ()) -> str:
+    """A cue in capitals with its extensions (``MAYA (V.O.)``); a word-level model's ``v. o.`` is written ``V.O.``."""
+    cue = fountain_cue(name)
+    for extension in extensions:
+        cue += " (" + escape_inline(re.sub(r"\.\s+", ".", extension.strip()).upper()) + ")"
+    return cue
+
+
+def scene_heading(text: str) -> str:
+    """A scene heading in capitals, forced with ``.`` when it opens with no INT./EXT.
+
+    A word-level model writes every dash without spaces (``monk's cafe-day``): a heading with no spaced dash gets
+    its dashes spaced, ``MONK'S CAFE - DAY``, the way headings separate their parts (so a hyphenated word in such a
+    heading reads spaced too); a heading with one, as a character-level model writes it, is kept as written.
+    """
+    heading = " ".join(text.upper().split())
+    heading = re.sub(r"^(INT|EXT)\.\s*/\s*(INT|EXT)\.", r"\1./\2.", heading)
+    if " - " not in heading:
+        heading = re.sub(r"(?<=\S)\s?-\s?(?=\S)", " - ", heading)
+    if _SLUG.match(heading):
+        return escape_inline(heading)
+    return "." + escape_inline(heading.lstrip("."))
+
+
+def transition(text: str) -> str:
+    """A transition in capitals: plain when it ends in ``TO:`` (``CUT TO:``), else forced with ``>``."""
+    text = " ".join(text.upper().split())
+    plain = text.endswith("TO:") and _PLAIN_CUE.fullmatch(text[:-1]) is not None
+    return escape_inline(text) if plain else "> " + escape_inline(text)
