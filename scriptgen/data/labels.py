@@ -21,7 +21,10 @@ How the model knows a document's label:
   the token there (:class:`scriptgen.data.batches.StreamBatches`, ``lead_ids``): the
   targets and the x/y shift are unchanged, and a resumed run cuts the same chunks;
 - generation feeds the label token before the prime and never draws a label
-  token itself (:attr:`scriptgen.model.rnn.RNN.unsampled`).
+  token itself (:attr:`scriptgen.model.rnn.RNN.unsampled`);
+- with ``--condition step`` (the default) every input also reads its document's
+  labels as a learned vector (:mod:`scriptgen.data.conditions`), so a label holds
+  over a feature-length script.
 
 Or a ``genres.csv`` at the corpus folder's root, which then wins over the subfolders (prepare says so)::
 
