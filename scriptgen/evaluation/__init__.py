@@ -15,7 +15,9 @@
 - ``novelty.py``: how much of a sample is copied from the training text
   (hashed n-grams in one sorted array; the longest copied span);
 - ``textstats.py``: distinct-n, repetition, and how the sample's cast matches
-  the corpus's.
+  the corpus's;
+- ``structure.py``: a screenplay model's structure fidelity, element shares
+  and scene and dialogue-block lengths against the training split's.
 
 Imports :mod:`scriptgen.writing` (to draw samples) and below; never
 :mod:`scriptgen.training`.
