@@ -1,5 +1,5 @@
 """``scriptgen evaluate``: held-out loss and perplexity, and the diversity, novelty and cast of samples, per
-temperature."""
+temperature (and a screenplay model's structure)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ def add_parser(sub) -> None:
         description=(
             "Held-out loss on the checkpoint's validation split (or on --data), then samples at each temperature: "
             "distinct n-grams, repetition, novelty against the training split with the longest copied span, and the "
-            "cast against the corpus's."
+            "cast against the corpus's; for a model trained on screenplays, their structure too (element shares, scene "
+            "and dialogue-block lengths) against the training split's."
         ),
     )
     for flag, settings in FLAGS:

@@ -17,7 +17,9 @@
 - ``textstats.py``: distinct-n, repetition, and how the sample's cast matches
   the corpus's;
 - ``genre.py``: a naive Bayes classifier over words: does a sample read as the
-  genre it was written under?
+  genre it was written under;
+- ``structure.py``: a screenplay model's structure fidelity, element shares
+  and scene and dialogue-block lengths against the training split's.
 
 Imports :mod:`scriptgen.writing` (to draw samples) and below; never
 :mod:`scriptgen.training`.

@@ -37,6 +37,12 @@ validation documents only (or on ``data``, each document opened by the
 label's token); without it, the held-out loss of each label's validation
 documents is reported beside the whole split's.  Novelty and cast compare with
 the whole training split, all labels together.
+
+**Structure** (a screenplay model: the checkpoint's ``data.form`` is
+``screenplay``): the element shares, scene lengths in lines and words and
+dialogue-block lengths of each temperature's samples against the training
+split's, with their distances (:mod:`scriptgen.evaluation.structure`); the same
+decoded texts as the cast's, measured once.
 """
 
 from __future__ import annotations
@@ -73,6 +79,7 @@ from ..writing.sampler import Sampler
 from .heldout import HeldOut, heldout_on_text, label_heldout, score_text
 from .novelty import NgramIndex
 from .report import Evaluation, SampleScores
+from .structure import Structure, StructureScores
 from .textstats import CastProfile, chosen_lines, distinct_n, repetition_rate
 
 DEFAULT_TEMPERATURES = (0.5, 0.8, 1.0)
@@ -187,8 +194,10 @@ def score_samples(
     index: NgramIndex,
     train: TrainingText,
     corpus_profile: CastProfile,
+    corpus_structure: Structure | None = None,
 ) -> SampleScores:
-    """Diversity, copies and cast of the samples of one temperature."""
+    """Diversity, copies and cast of the samples of one temperature; with ``corpus_structure`` (the training split's,
+    a screenplay model), their structure against it."""
     texts = [vocab.decode(s) for s in samples]
     words = [word_tokenize(t) for t in texts]
     copied = spans = 0
@@ -203,12 +212,14 @@ def score_samples(
         length, k, copies = best
         longest_text = vocab.decode(samples[k][copies.sample_start : copies.sample_start + length])
         longest_document = train.document_at(copies.train_start)
-    cast = CastProfile(Cast.of(chosen_lines(vocab.decode(prime_ids + s)) for s in samples))
+    whole = [chosen_lines(vocab.decode(prime_ids + s)) for s in samples]  # the lines the model wrote whole
+    cast = CastProfile(Cast.of(whole))
+    structure = StructureScores.of(whole, corpus_structure) if corpus_structure is not None else None
     return SampleScores(
         temperature, len(samples), sum(map(len, samples)),
         [distinct_n(words, n) for n in (1, 2, 3)], repetition_rate(words, 4),
         index.n, 1.0 - copied / spans if spans else math.nan, best[0] if best else 0, longest_text, longest_document,
-        cast, cast.speaker_tvd(corpus_profile),
+        cast, cast.speaker_tvd(corpus_profile), structure,
     )  # fmt: skip
 
 
@@ -308,7 +319,9 @@ def evaluate_checkpoint(
     else:
         heldout = heldout_on_text(model, ckpt, data, encoding, lead, settings)
     lap("heldout")
-    corpus_profile = CastProfile(Cast.of(train.texts()))
+    corpus_structure = Structure() if ckpt.form == "screenplay" else None
+    texts = train.texts() if corpus_structure is None else corpus_structure.counting(train.texts())
+    corpus_profile = CastProfile(Cast.of(texts))
     if prime is None:
         start, end = train.train[0]
         head = np.asarray(train.prepared.ids[start : min(end, start + 2)]).tolist()  # a label token may open it
@@ -324,12 +337,12 @@ def evaluate_checkpoint(
     rows = []
     for temperature in temperatures:
         drawn = draw_samples(sampler, (lead or []) + prime_ids, samples, length, temperature, seed, lines, vocab)
-        rows.append(score_samples(drawn, prime_ids, temperature, vocab, index, train, corpus_profile))
+        rows.append(score_samples(drawn, prime_ids, temperature, vocab, index, train, corpus_profile, corpus_structure))
     lap("samples")
     return Evaluation(
         str(checkpoint), vocab.level, heldout, corpus_profile, sum(e - s for s, e in train.train), len(train.train),
         prime, samples, length, seed, rows, seconds, label, by_label, lines, settings if heldout.cache else None,
-        fit_cache, sampled_cache is not None,
+        fit_cache, sampled_cache is not None, corpus_structure,
     )  # fmt: skip
 
 

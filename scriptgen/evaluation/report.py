@@ -1,7 +1,8 @@
 """The evaluation's figures and how they are reported: :class:`Evaluation`, its markdown and its JSON.
 
 :func:`scriptgen.evaluation.evaluate.evaluate_checkpoint` measures; this module holds what it found (the held-out
-loss, the training split's cast, one :class:`SampleScores` row per temperature) and renders it:
+loss, the training split's cast, one :class:`SampleScores` row per temperature; for a screenplay model the
+structure of both, :mod:`scriptgen.evaluation.structure`) and renders it:
 :meth:`Evaluation.markdown` (``scriptgen evaluate``'s text, a table with one row per temperature) and
 :meth:`Evaluation.to_json` (``--json``: the same figures, NaN and infinity as null).  :func:`number` formats a
 figure for a table cell, here and in :mod:`scriptgen.experiment.report`.
@@ -13,8 +14,10 @@ import json
 import math
 from dataclasses import dataclass, field
 
+from ..data.screenplay.elements import KINDS
 from ..model.cache import CacheSettings
 from .heldout import HeldOut
+from .structure import LENGTHS, Structure, StructureScores
 from .textstats import CastProfile
 
 
@@ -34,9 +37,10 @@ class SampleScores:
     longest_document: str
     cast: CastProfile = field(repr=False)
     speaker_tvd: float = math.nan
+    structure: StructureScores | None = None  # a screenplay model's samples against the training split
 
     def to_json(self) -> dict:
-        return {
+        figures = {
             "temperature": self.temperature,
             "samples": self.samples,
             "tokens": self.tokens,
@@ -50,6 +54,7 @@ class SampleScores:
             "speaker_tvd": self.speaker_tvd,
             "cast": self.cast.to_json(),
         }
+        return figures if self.structure is None else figures | {"structure": self.structure.to_json()}
 
 
 @dataclass
@@ -73,6 +78,7 @@ class Evaluation:
     cache: CacheSettings | None = None  # the neural cache scored beside the model (and used by the samples, unless off)
     cache_fitted: bool = False  # fitted by this evaluation (fit_cache=True) and recorded in the checkpoint
     samples_cached: bool = False  # the samples were drawn with the cache
+    structure: Structure | None = None  # a screenplay model: the training split's structure (None: a transcript's)
 
     def to_json(self) -> dict:
         return _finite(
@@ -86,7 +92,8 @@ class Evaluation:
                     "tokens": self.train_tokens,
                     "documents": self.train_documents,
                     "cast": self.corpus.to_json(),
-                },
+                }
+                | ({} if self.structure is None else {"structure": self.structure.to_json()}),
                 "sampling": {
                     "prime": self.prime,
                     "samples": self.samples,
@@ -142,9 +149,42 @@ class Evaluation:
         copies = [
             f"- {r.temperature:g}: {json.dumps(r.longest_text, ensure_ascii=False)}" for r in self.rows if r.longest
         ]
+        lines += self._structure_lines()
         if copies:
             lines += ["", "longest copied spans:", *copies]
         return "\n".join(lines)
+
+    def _structure_lines(self) -> list[str]:
+        """A screenplay model's structure, the training split's row above the temperatures': element shares, then
+        scene and dialogue-block lengths (none for a transcript model)."""
+        if self.structure is None:
+            return []
+        rows = [("training split", self.structure, None)] + [
+            (f"{r.temperature:g}", r.structure.samples, r.structure) for r in self.rows
+        ]
+        lines = [
+            "",
+            "structure against the training split: element TVD = total-variation distance between the element "
+            "shares; W1 = Wasserstein-1 distance between the length distributions over the training split's mean; "
+            "a sample's scenes are the whole ones, between two of its scene headings",
+            "",
+            "| temperature | " + " | ".join(k.replace("_", " ") for k in KINDS) + " | element TVD |",
+            "|---" * (len(KINDS) + 2) + "|",
+        ]
+        for name, s, scores in rows:
+            shares = s.shares()
+            cells = [name, *(_pct(shares.get(k, math.nan)) for k in KINDS), _distance(scores, None)]
+            lines.append("| " + " | ".join(cells) + " |")
+        lines += [
+            "",
+            "| temperature | scenes | lines/scene | W1 | words/scene | W1 | dialogue blocks | words/block | W1 |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        for name, s, scores in rows:
+            scene_lines, scene_words, block_words = ((number(s.mean(k), ",.1f"), _distance(scores, k)) for k in LENGTHS)
+            cells = [name, f"{s.scenes:,}", *scene_lines, *scene_words, f"{s.blocks:,}", *block_words]
+            lines.append("| " + " | ".join(cells) + " |")
+        return lines
 
     def _cache_lines(self) -> list[str]:
         """The held-out loss without and with the neural cache, as a table (none without a cache)."""
@@ -173,6 +213,14 @@ def _heldout(h: HeldOut) -> str:
 def number(value: float | None, spec: str, missing: str = "-") -> str:
     """``value`` formatted with ``spec`` (e.g. ",.3f") for a report's table; ``missing`` for None, NaN or infinity."""
     return missing if value is None or (isinstance(value, float) and not math.isfinite(value)) else format(value, spec)
+
+
+def _distance(scores: StructureScores | None, length: str | None) -> str:
+    """A structure distance for a table cell: the element TVD (``length`` None) or a length's W1; "-" for the
+    training split's own row."""
+    if scores is None:
+        return "-"
+    return number(scores.element_tvd if length is None else scores.distances[length], ",.3f")
 
 
 def _pct(value: float) -> str:
