@@ -14,7 +14,14 @@ with ``@``.  For HTML, PDF and FDX every character XML 1.0 forbids (C0 controls
 but tab, newline and return; surrogates; U+FFFE, U+FFFF) becomes U+FFFD, so each
 file parses; the private-use characters screenplain keeps as its own markers
 (U+E700-U+E706) and scriptgen's stand-ins are quoted before it parses and come
-out as written.  Limits: a dialogue line that is only ``(...)`` reads as a
+out as written.  In HTML a C1 control (U+0080-U+009F) or a noncharacter is
+written as itself, not as the ``&#NNN;`` screenplain writes for every other
+non-ASCII character (HTML reads ``&#128;`` as U+20AC, windows-1252's euro),
+and the page declares UTF-8.  In PDF a character its font (Courier Prime) has
+no glyph for is drawn as the font's missing glyph (.notdef), which text
+extraction gives back as U+0000; a title holding U+007F, U+009F or U+00AD goes
+into the PDF's /Title in UTF-16, not in the PDFDocEncoding reportlab would
+choose, which leaves those undefined.  Limits: a dialogue line that is only ``(...)`` reads as a
 parenthetical, and a backslash the model wrote right before a markup character
 may read as an escape.
 
@@ -102,20 +109,54 @@ def render_fountain(fountain: str, fmt: str, title: str = "Untitled") -> bytes:
     out = io.StringIO()
     if fmt == "html":
         _require("screenplain.export.html", fmt).convert(screenplay, out)
-        page = out.getvalue().replace(
-            "<title>Screenplay</title>", f"<title>{html.escape(title or 'Untitled')}</title>", 1
-        )
-        return page.encode("utf-8")
+        page = _HTML_MISREAD.sub(_html_literal, out.getvalue())
+        # the title as on the title page, written as itself: the page is UTF-8, and says so before anything else
+        title = html.escape(" ".join((title or "").split()) or "Untitled")
+        page = page.replace("<head>", '<head><meta charset="utf-8">', 1)
+        return page.replace("<title>Screenplay</title>", f"<title>{title}</title>", 1).encode("utf-8")
     _require("screenplain.export.fdx", fmt).to_fdx(screenplay, out)
     return out.getvalue().encode("utf-8")
 
 
+# screenplain writes every non-ASCII character as a decimal reference ("&#233;").  HTML5 reads the reference of a C1
+# control (U+0080-U+009F) as windows-1252 ("&#128;" is U+20AC, "&#145;" U+2018, html.parser too), and html.parser
+# drops that of a noncharacter (U+FDD0-U+FDEF, U+nFFFE, U+nFFFF).  Those characters are written as themselves, which
+# both read back as written (HTML5 calls it a parse error and keeps the character).  The text's own "&#128;" is
+# "&amp;#128;" by then, which this never matches.
+_HTML_MISREAD = re.compile("&#([0-9]+);")
+
+
+def _html_literal(match: re.Match) -> str:
+    point = int(match.group(1))
+    misread = 0x80 <= point <= 0x9F or 0xFDD0 <= point <= 0xFDEF or point & 0xFFFE == 0xFFFE
+    return chr(point) if misread and point <= 0x10FFFF else match.group()
+
+
+# reportlab writes a title in PDFDocEncoding when its codec can encode it, and that codec takes these too, which
+# PDFDocEncoding leaves undefined (PDF 32000 table D.2; pypdf reads such a /Title back as bytes): so a title holding
+# one is written in UTF-16.
+_NOT_PDFDOC = re.compile("[\x00\x16\x7f\x9f\xad]")
+
+
 def _pdf(screenplay) -> bytes:
     pdf = _require("screenplain.export.pdf", "pdf")
+
+    class UTF16(_require("reportlab.pdfbase.pdfdoc", "pdf").PDFString):
+        """A title reportlab writes in UTF-16 (any ``enc`` but "auto"); the file's id digests its text."""
+
+        def __str__(self):
+            return self.s
+
     out = io.BytesIO()
-    # invariant: no creation time or random id in the file, so one script always gives the same bytes
-    pdf.to_pdf(screenplay, out, template_constructor=functools.partial(pdf.DocTemplate, invariant=True))
+    pdf.to_pdf(screenplay, out, template_constructor=functools.partial(_pdf_template, pdf.DocTemplate, UTF16))
     return out.getvalue()
+
+
+def _pdf_template(doc_template, utf16, *args, title=None, **kwargs):
+    if title is not None and _NOT_PDFDOC.search(title):
+        title = utf16(title, enc="utf_16_be")
+    # invariant: no creation time or random id in the file, so one script always gives the same bytes
+    return doc_template(*args, title=title, invariant=True, **kwargs)
 
 
 def require(fmt: str) -> None:
