@@ -2,8 +2,9 @@
 
     scriptgen cast --checkpoint checkpoints/seinfeld [--json]
 
-The names are the ones ``generate --cast`` and ``--turns`` take; a model
-trained with ``--labels`` also lists its genre labels (``generate --label``)
+The names are the ones ``generate --cast`` and ``--turns`` take; a corpus
+with screenplays also lists each screenplay's characters, and a model
+trained with ``--labels`` its genre labels (``generate --label``)
 with their document counts.  A
 checkpoint trained before the cast was recorded (no ``cast.json``) lists, at
 word level, the speakers its vocabulary can cue, most frequent first, without
@@ -47,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
         actions: dict[str, int] = {}
     else:
         speakers, actions = cast.to_json()["speakers"], cast.to_json()["actions"]
+    scripts = cast.to_json().get("scripts", {}) if cast is not None else {}
     summary = {
         "checkpoint": str(args.checkpoint),
         "level": ckpt.vocab.level,
@@ -59,6 +61,9 @@ def run(args: argparse.Namespace) -> int:
         "words": cast.words if cast is not None else None,
         "labels": ckpt.labels,
     }
+    if scripts:  # a corpus with screenplays: who speaks in each
+        summary["scripts"] = scripts
+        summary["scripts_left_out"] = cast.scripts_left_out
     if args.json:
         print(json.dumps(summary, ensure_ascii=False, indent=1))
     else:
@@ -74,7 +79,25 @@ def table(s: dict) -> str:
         labels = f"  {'label':<{width}}  documents\n" + "".join(
             f"  {name:<{width}}  {count:>9,}\n" for name, count in s["labels"].items()
         )
-    return _cast_table(s) + labels
+    return _cast_table(s) + _scripts_table(s) + labels
+
+
+SHOWN_PER_SCRIPT = 6  # characters a script's row of the table names (--json has them all)
+
+
+def _scripts_table(s: dict) -> str:
+    """A row per screenplay: its characters, most lines first."""
+    if not s.get("scripts"):
+        return ""
+    width = max([len(n) for n in s["scripts"]] + [6])
+    out = [f"  {'script':<{width}}  characters (lines)"]
+    for name, speakers in s["scripts"].items():
+        shown = ", ".join(f"{who} {n:,}" for who, n in list(speakers.items())[:SHOWN_PER_SCRIPT])
+        more = len(speakers) - SHOWN_PER_SCRIPT
+        out.append(f"  {name:<{width}}  {shown}" + (f", and {more} more" if more > 0 else ""))
+    if s.get("scripts_left_out"):
+        out.append(f"  ... and {s['scripts_left_out']:,} more screenplays (not recorded)")
+    return "\n".join(out) + "\n"
 
 
 def _cast_table(s: dict) -> str:

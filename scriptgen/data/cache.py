@@ -39,6 +39,7 @@ CACHE_FORMAT = 3  # bump when tokenization, the episode conversion or the cache'
 CACHE_FILES = ("meta.json", "ids.npy", "vocab.json", "cast.json", "script.txt")  # what a prepare writes into its folder
 # what cast.json keeps, so it stays far below the 1 MiB cap on a checkpoint's JSON files whatever the corpus
 MAX_SPEAKERS, MAX_ACTIONS, MAX_ACTION_CHARS = 2000, 100, 100
+SCRIPT_SPEAKERS, SCRIPTS_BYTES = 12, 384 * 1024  # per screenplay its first 12 speakers, while they take 384 KiB
 REBUILD = "run 'scriptgen prepare --force' to rebuild the prepared data"
 
 
@@ -164,7 +165,24 @@ def stored_cast(cast: Cast) -> dict:
     data = cast.to_json()
     data["speakers"] = dict(list(data["speakers"].items())[:MAX_SPEAKERS])
     data["actions"] = dict([(k, v) for k, v in data["actions"].items() if len(k) <= MAX_ACTION_CHARS][:MAX_ACTIONS])
+    if "scripts" in data:
+        data["scripts"], left_out = _bounded_scripts(data["scripts"])
+        if left_out:
+            data["scripts_left_out"] = data.get("scripts_left_out", 0) + left_out
     return data
+
+
+def _bounded_scripts(scripts: dict[str, dict[str, int]]) -> tuple[dict, int]:
+    """Each screenplay's most frequent SCRIPT_SPEAKERS speakers, for as many screenplays (in corpus order) as fit in
+    SCRIPTS_BYTES of JSON; and how many did not fit."""
+    kept, size = {}, 0
+    for name, speakers in scripts.items():
+        top = dict(list(speakers.items())[:SCRIPT_SPEAKERS])
+        size += len(json.dumps({name: top}, ensure_ascii=False).encode("utf-8", "surrogatepass"))
+        if size > SCRIPTS_BYTES:
+            return kept, len(scripts) - len(kept)
+        kept[name] = top
+    return kept, 0
 
 
 def write_cache(

@@ -191,6 +191,8 @@ def _count(sources: list[Source], level: str, keep_empty: bool) -> tuple[Counter
             counts.update(doc_counts)  # same first-seen order (vocabulary ties) as counting token by token
             kept.append((src, n))
             _merge(cast, doc_cast)
+            if src.stats is not None:  # a screenplay: its own cast too (scriptgen cast lists it per script)
+                cast.scripts[src.name] = Counter(doc_cast.speakers)
     return counts, kept, cast
 
 

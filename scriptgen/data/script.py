@@ -112,6 +112,8 @@ class Cast:
     actions: Counter[str] = field(default_factory=Counter)  # "[laughter]" -> lines
     lines: int = 0  # non-blank lines
     words: int = 0  # whitespace-separated words in all non-blank lines
+    scripts: dict[str, Counter[str]] = field(default_factory=dict)  # a screenplay's name -> its speakers' lines
+    scripts_left_out: int = 0  # screenplays whose speakers cast.json had no room for
 
     @classmethod
     def of(cls, texts: Iterable[str]) -> "Cast":
@@ -136,12 +138,17 @@ class Cast:
         return [name for name, _ in sorted(self.speakers.items(), key=lambda kv: (-kv[1], kv[0]))]
 
     def to_json(self) -> dict:
-        return {
-            "speakers": dict(sorted(self.speakers.items(), key=lambda kv: (-kv[1], kv[0]))),
+        data = {
+            "speakers": _by_count(self.speakers),
             "actions": dict(self.actions.most_common()),
             "lines": self.lines,
             "words": self.words,
         }
+        if self.scripts:  # a corpus with screenplays: who speaks in each (a transcript corpus's file is as it was)
+            data["scripts"] = {name: _by_count(speakers) for name, speakers in self.scripts.items()}
+        if self.scripts_left_out:
+            data["scripts_left_out"] = self.scripts_left_out
+        return data
 
     @classmethod
     def from_json(cls, data: object) -> "Cast":
@@ -162,9 +169,18 @@ class Cast:
 
         lines, words = data.get("lines"), data.get("words")
         ok = lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0  # noqa: E731
+        scripts = data.get("scripts")
+        scripts = {k: counts(v) for k, v in scripts.items() if isinstance(k, str)} if isinstance(scripts, dict) else {}
         return cls(
             counts(data.get("speakers")),
             counts(data.get("actions")),
             lines if ok(lines) else 0,
             words if ok(words) else 0,
+            scripts,
+            data["scripts_left_out"] if ok(data.get("scripts_left_out")) else 0,
         )
+
+
+def _by_count(counts: Counter[str]) -> dict[str, int]:
+    """Most lines first, ties by name."""
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))

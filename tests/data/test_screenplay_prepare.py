@@ -77,3 +77,25 @@ def test_the_default_corpus_is_read_as_transcripts():
 
     sources, docs = _sources(None, "utf-8")
     assert docs and {src.format for src in sources} == {"transcript"} and all(src.cast is None for src in sources)
+
+
+def test_per_script_casts_are_bounded_and_say_how_many_did_not_fit():
+    """cast.json keeps each screenplay's first speakers while they fit its budget, far below the loader's 1 MiB cap,
+    and counts the screenplays left out; a transcript corpus's cast has no per-script part at all."""
+    import json
+    from collections import Counter
+
+    from scriptgen.data.cache import SCRIPT_SPEAKERS, SCRIPTS_BYTES, stored_cast
+    from scriptgen.data.script import Cast
+
+    cast = Cast(Counter({"jerry": 3}))
+    cast.scripts = {f"{'long-folder-name/' * 8}{i}.fountain": Counter({f"NAME {k} " * 3: k + 1 for k in range(20)})
+                    for i in range(5000)}  # fmt: skip
+    data = stored_cast(cast)
+    size = len(json.dumps(data, ensure_ascii=False).encode())
+    kept = len(data["scripts"])
+    assert SCRIPTS_BYTES * 0.9 < size < 2**20 and 0 < kept < 5000 and data["scripts_left_out"] == 5000 - kept
+    assert all(len(speakers) == SCRIPT_SPEAKERS for speakers in data["scripts"].values())
+    back = Cast.from_json(data)
+    assert back.scripts_left_out == 5000 - kept and len(back.scripts) == kept
+    assert "scripts" not in Cast.of(["jerry: hi.\n"]).to_json()

@@ -123,8 +123,19 @@ def test_the_model_knows_it_learned_screenplays_and_their_cast(films, capsys):
     ckpt = load_checkpoint(films["checkpoint"])
     assert ckpt.form == "screenplay" and ckpt.labels == {"comedy": 6, "horror": 6, "mystery": 6}
     assert main(["cast", "--checkpoint", str(films["checkpoint"]), "--json"]) == 0
-    speakers = json.loads(capsys.readouterr().out)["speakers"]
+    summary = json.loads(capsys.readouterr().out)
+    speakers = summary["speakers"]
     assert {"jerry", "elaine", "mrs. ross"} <= set(speakers) and not {"cut to", "continued", "int"} & set(speakers)
+    # per script: each screenplay's own cue names with their dialogue blocks, most first
+    assert set(summary["scripts"]) == {p.name for p in films["corpus"].iterdir() if p.name != "genres.csv"}
+    for seed in range(12):
+        name = [f"f{seed}.fountain", f"d{seed}.fdx", f"p{seed}.txt"][seed % 3]
+        want = Counter(e.name.lower() for e in screenplay(seed, 6) if e.kind == "character")
+        assert summary["scripts"][name] == dict(sorted(want.items(), key=lambda kv: (-kv[1], kv[0]))[:12])
+    assert sum(Counter(s).total() for s in summary["scripts"].values()) <= sum(speakers.values())
+    assert main(["cast", "--checkpoint", str(films["checkpoint"])]) == 0
+    table = capsys.readouterr().out
+    assert "  script " in table and any(row.lstrip().startswith("f0.fountain ") for row in table.splitlines())
 
 
 @pytest.mark.parametrize("label", ["comedy", "horror,mystery"])

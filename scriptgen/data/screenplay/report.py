@@ -12,7 +12,7 @@ from collections import Counter
 
 from .elements import KINDS
 
-SCREENPLAY_READER = 1  # bump when a reader or the canonical text changes: corpora with screenplays are prepared again
+SCREENPLAY_READER = 2  # bump when a reader or the canonical text changes: corpora with screenplays are prepared again
 _SHOWN = 10  # documents named in the warning
 
 
