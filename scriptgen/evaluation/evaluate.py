@@ -322,6 +322,9 @@ def evaluate_checkpoint(
     corpus_structure = Structure() if ckpt.form == "screenplay" else None
     texts = train.texts() if corpus_structure is None else corpus_structure.counting(train.texts())
     corpus_profile = CastProfile(Cast.of(texts))
+    if prime is None and ckpt.form == "screenplay":
+        prime = "\n\n"  # a blank line, as generate starts a screenplay: what follows opens a scene
+        prime_ids = vocab.encode(prime)
     if prime is None:
         start, end = train.train[0]
         head = np.asarray(train.prepared.ids[start : min(end, start + 2)]).tolist()  # a label token may open it

@@ -109,6 +109,11 @@ class Evaluation:
             }
         )
 
+    def _action(self, profile) -> str:
+        """The share of action lines, a transcript's notion (``[laughter]`` lines); a screenplay's action is an
+        element, in the structure table."""
+        return "-" if self.structure is not None else _pct(profile.action_share)
+
     def markdown(self) -> str:
         """The figures as text: the held-out loss and the training split's cast above a table, one row per
         temperature."""
@@ -122,7 +127,8 @@ class Evaluation:
             *(f"held-out, {_heldout(b)}" for b in self.heldout_by_label.values()),
             *self._cache_lines(),
             f"training split: {self.train_documents} documents, {self.train_tokens:,} tokens, {c.lines:,} lines: "
-            f"{_pct(c.action_share)} action lines, {number(c.words_per_line, ',.1f')} words/line, "
+            + ("" if self.structure is not None else f"{_pct(c.action_share)} action lines, ")
+            + f"{number(c.words_per_line, ',.1f')} words/line, "
             f"{len(c.cast.speakers):,} speakers",
             f"samples: {self.samples} per temperature, "
             + (
@@ -142,7 +148,7 @@ class Evaluation:
             longest = f"{r.longest} tokens" if r.longest else f"< {r.copy_span} tokens"
             cells = [
                 f"{r.temperature:g}", *(number(d, ",.3f") for d in r.distinct), _pct(r.repetition), _pct(r.novelty),
-                longest, _cell(r.longest_document) or "-", number(r.speaker_tvd, ",.3f"), _pct(r.cast.action_share),
+                longest, _cell(r.longest_document) or "-", number(r.speaker_tvd, ",.3f"), self._action(r.cast),
                 number(r.cast.words_per_line, ",.1f"),
             ]  # fmt: skip
             lines.append("| " + " | ".join(cells) + " |")
