@@ -264,7 +264,9 @@ def _prime(args: argparse.Namespace, vocab, writer, unknown: str) -> tuple[list[
         return [newline, newline], []  # a blank line: what comes next in a screenplay's canonical text is a scene
     if args.prime is None and (args.cast is not None or args.turns is not None) and newline is not None:
         return [newline], []
-    prime = (args.prime if args.prime is not None else "jerry:").replace("\\n", "\n")
+    # at bpe level the corpus's most frequent cue as its text spells it (case is kept there: "JERRY:")
+    cues = vocab.cue_tokens() if vocab.level == "bpe" else []
+    prime = (args.prime if args.prime is not None else (cues[0] if cues else "jerry:")).replace("\\n", "\n")
     if not prime.strip():
         raise ScriptgenError("the prime is empty; pass one or more words with --prime, e.g. --prime 'jerry:'")
     prime_ids = vocab.encode(prime, unknown)
