@@ -43,7 +43,7 @@ def add_parser(sub) -> None:
     g.add_argument(
         "--length", type=int, default=None,
         help="cap on new tokens, at most 10,000,000; the last line is then finished (default: 400; 100 per turn with "
-        "--interactive; with --lines or --turns 100 per line at word level, 500 at char level)",
+        "--interactive; with --lines or --turns 100 per line at word level, 500 at char level, 150 at bpe level)",
     )  # fmt: skip
     g.add_argument(
         "--lines", type=int, default=None,
