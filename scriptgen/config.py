@@ -18,7 +18,7 @@ from typing import Any
 
 from .errors import ScriptgenError
 
-LEVELS = ("word", "char")
+LEVELS = ("word", "char", "bpe")
 CELLS = ("lstm", "gru", "rnn")
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("auto", "fp32", "bf16")
@@ -29,7 +29,7 @@ SCHEDULES = ("plateau", "cosine", "linear")
 MAX_SAMPLE_LENGTH = 100_000  # a sample while training is a glance, not a script
 
 # Fields that define the prepared data; changing them means another vocabulary.
-DATA_FIELDS = ("level", "min_count", "val_fraction", "split_seed", "labels", "format")
+DATA_FIELDS = ("level", "min_count", "bpe_vocab", "val_fraction", "split_seed", "labels", "format")
 INPUT_FORMATS = ("auto", "transcript", "screenplay", "fountain", "fdx", "pdf")  # scriptgen.data.screenplay.formats
 
 # The regularizers of issue #17, switched off: a config.json or results row written before
@@ -79,6 +79,10 @@ class Config:
     # --- data -------------------------------------------------------------
     level: str = _field("word", f"token level: {' or '.join(LEVELS)}", choices=LEVELS)
     min_count: int = _field(1, "words seen fewer times become <unk> (1 keeps every word)")
+    bpe_vocab: int = _field(
+        8000,
+        "--level bpe: vocabulary size (byte-level BPE pieces, the corpus's speaker cues, the line break and labels)",
+    )
     val_fraction: float = _field(0.1, "share of episodes/files held out for validation")
     split_seed: int = _field(0, "seed of the train/validation split")
     labels: bool = _field(
@@ -220,6 +224,7 @@ class Config:
             "batch_size": 1 << 16,
             "epochs": 1 << 20,
             "min_count": 1 << 30,
+            "bpe_vocab": 1 << 20,
         }
         for name, limit in positive_ints.items():
             value = getattr(self, name)
@@ -227,6 +232,10 @@ class Config:
                 raise bad(name, "it must be a whole number of at least 1")
             if value > limit:
                 raise bad(name, f"it must be at most {limit}")
+        if self.level == "bpe" and self.bpe_vocab < 512:
+            raise bad("bpe_vocab", "it must be at least 512 (the 256 bytes and some pieces)")
+        if self.level == "bpe" and self.min_count != 1:
+            raise bad("min_count", "--level bpe has no <unk> (rare words are spelled from pieces); leave it at 1")
         if not isinstance(self.eval_interval, int) or self.eval_interval < 0:
             raise bad("eval_interval", "it must be 0 (once per epoch) or a positive number of steps")
         for name, what in (

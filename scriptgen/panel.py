@@ -155,6 +155,8 @@ class PanelState:
 
     def default_prime(self) -> str:
         """The most frequent speaker's cue (``jerry:``) when the vocabulary can write it, else blank (a fresh line)."""
+        if self.ckpt.vocab.level == "bpe":  # its cue tokens, as the corpus spells them (case kept)
+            return next(iter(self.ckpt.vocab.cue_tokens()), "")
         for name in self.cast_choices(1):
             try:
                 self.ckpt.vocab.encode(f"{name}:")

@@ -43,7 +43,7 @@ def add_parser(sub) -> None:
     g.add_argument(
         "--length", type=int, default=None,
         help="cap on new tokens, at most 10,000,000; the last line is then finished (default: 400; 100 per turn with "
-        "--interactive; with --lines or --turns 100 per line at word level, 500 at char level)",
+        "--interactive; with --lines or --turns 100 per line at word level, 500 at char level, 150 at bpe level)",
     )  # fmt: skip
     g.add_argument(
         "--lines", type=int, default=None,
@@ -264,7 +264,9 @@ def _prime(args: argparse.Namespace, vocab, writer, unknown: str) -> tuple[list[
         return [newline, newline], []  # a blank line: what comes next in a screenplay's canonical text is a scene
     if args.prime is None and (args.cast is not None or args.turns is not None) and newline is not None:
         return [newline], []
-    prime = (args.prime if args.prime is not None else "jerry:").replace("\\n", "\n")
+    # at bpe level the corpus's most frequent cue as its text spells it (case is kept there: "JERRY:")
+    cues = vocab.cue_tokens() if vocab.level == "bpe" else []
+    prime = (args.prime if args.prime is not None else (cues[0] if cues else "jerry:")).replace("\\n", "\n")
     if not prime.strip():
         raise ScriptgenError("the prime is empty; pass one or more words with --prime, e.g. --prime 'jerry:'")
     prime_ids = vocab.encode(prime, unknown)

@@ -17,7 +17,7 @@ def add_parser(sub) -> None:
     )
     add_data_flags(p)
     p.add_argument("--force", action="store_true", help="rebuild even if the cache is current (default: off)")
-    add_config_flags(p, ["level", "min-count", "labels", "format"])
+    add_config_flags(p, ["level", "min-count", "bpe-vocab", "labels", "format"])
 
 
 def run(args: argparse.Namespace) -> int:
@@ -26,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
     encoding = args.encoding or "utf-8"
     check_encoding(encoding)
     cfg = Config(
-        **{k: getattr(args, k) for k in ("level", "min_count", "labels", "format") if hasattr(args, k)}
+        **{k: getattr(args, k) for k in ("level", "min_count", "bpe_vocab", "labels", "format") if hasattr(args, k)}
     ).validate()
     prepared = prepare(
         args.data,
@@ -37,6 +37,7 @@ def run(args: argparse.Namespace) -> int:
         force=args.force,
         labels=cfg.labels,
         fmt=cfg.format,
+        bpe_vocab=cfg.bpe_vocab,
     )
     split = prepared.split(cfg.val_fraction, cfg.split_seed)
     print(

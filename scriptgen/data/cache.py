@@ -32,11 +32,13 @@ from ..files.fsutil import disk_error, remove_stale_temporaries, write_bytes
 from ..files.safeload import JSON_CAP, open_regular, read_json, vocab_cap
 from . import corpus as corpus_mod
 from . import labels as labels_mod
+from .bpe import TOKENIZER_FILE, load_vocab, read_tokenizer, vocab_files
 from .script import Cast
-from .tokens import Vocab, tokenize
+from .tokens import Vocab
 
 CACHE_FORMAT = 3  # bump when tokenization, the episode conversion or the cache's files change (3: cast.json)
-CACHE_FILES = ("meta.json", "ids.npy", "vocab.json", "cast.json", "script.txt")  # what a prepare writes into its folder
+# what a prepare writes into its folder (tokenizer.json at bpe level only)
+CACHE_FILES = ("meta.json", "ids.npy", "vocab.json", TOKENIZER_FILE, "cast.json", "script.txt")
 # what cast.json keeps, so it stays far below the 1 MiB cap on a checkpoint's JSON files whatever the corpus
 MAX_SPEAKERS, MAX_ACTIONS, MAX_ACTION_CHARS = 2000, 100, 100
 SCRIPT_SPEAKERS, SCRIPTS_BYTES = 12, 384 * 1024  # per screenplay its first 12 speakers, while they take 384 KiB
@@ -201,10 +203,10 @@ def write_cache(
         remove_stale_temporaries(folder)
         (folder / "meta.json").unlink(missing_ok=True)
         dtype = smallest_uint(len(vocab))
-        meta["documents"] = _write_ids(
-            folder / "ids.npy", kept, vocab, dtype, meta["n_tokens"], meta["settings"]["level"]
-        )
+        meta["documents"] = _write_ids(folder / "ids.npy", kept, vocab, dtype, meta["n_tokens"])
         write_bytes(folder / "vocab.json", json.dumps(vocab.to_json(), ensure_ascii=False).encode())
+        for name, data in vocab_files(vocab).items():  # bpe level: tokenizer.json
+            write_bytes(folder / name, data)
         write_bytes(folder / "cast.json", json.dumps(stored_cast(cast), ensure_ascii=False).encode())
         if default_docs is not None:
             write_bytes(folder / "script.txt", "".join(f"=== {d.name}\n{d.text}" for d in default_docs).encode("utf-8"))
@@ -234,9 +236,7 @@ def _discard(folder: Path, made: list[Path]) -> None:
             break
 
 
-def _write_ids(
-    path: Path, docs: list[tuple[Source, int]], vocab: Vocab, dtype: np.dtype, n_tokens: int, level: str
-) -> list[dict]:
+def _write_ids(path: Path, docs: list[tuple[Source, int]], vocab: Vocab, dtype: np.dtype, n_tokens: int) -> list[dict]:
     """Tokenize and encode ``docs`` again, writing their ids into the .npy file at ``path`` (atomically).
 
     Returns the documents' token ranges.  The ids are appended a block at a
@@ -258,7 +258,7 @@ def _write_ids(
                 position += len(heads)
             for block in src.blocks():
                 try:
-                    ids = np.asarray(vocab.encode_tokens(tokenize(block, level), unknown="unk"), dtype=dtype)
+                    ids = np.asarray(vocab.encode(block, unknown="unk"), dtype=dtype)
                 except ScriptgenError:  # a token the first pass did not see
                     position = -1
                     break
@@ -311,8 +311,10 @@ def load_cache(folder: Path, meta: dict) -> Prepared:
     inconsistent = ScriptgenError(f"prepared data in {folder} is inconsistent; {REBUILD}")
     if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in (n_tokens, vocab_size)):
         raise inconsistent
-    vocab = Vocab.from_json(
-        read_json(folder / "vocab.json", vocab_cap(vocab_size), REBUILD), where=repr(str(folder / "vocab.json"))
+    vocab = load_vocab(
+        read_json(folder / "vocab.json", vocab_cap(vocab_size), REBUILD),
+        lambda: read_tokenizer(folder / TOKENIZER_FILE, vocab_cap(vocab_size), REBUILD),
+        repr(str(folder / "vocab.json")),
     )
     ids = _map_ids(folder / "ids.npy")
     if len(ids) != n_tokens or len(vocab) != vocab_size:

@@ -34,6 +34,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
+from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
 from functools import partial
@@ -41,6 +42,7 @@ from pathlib import Path
 
 from ..errors import ScriptgenError
 from ..files.safeload import meta_cap, read_json
+from . import bpe
 from . import corpus as corpus_mod
 from . import labels as labels_mod
 from .cache import CACHE_FORMAT, REBUILD, Prepared, Source, cache_name, load_cache, write_cache
@@ -100,12 +102,13 @@ def prepare(
     log=print,
     labels: bool = False,
     fmt: str = "auto",
+    bpe_vocab: int = 8000,
 ) -> Prepared:
     """Tokenized corpus, from the cache when it is current, else built and cached; ``labels``: see the module's
     docstring.
 
     ``fmt`` (``--format``) says how files are read (:mod:`scriptgen.data.screenplay.formats`); ``auto`` decides per
-    file."""
+    file.  ``bpe_vocab`` (``--bpe-vocab``): the vocabulary's size at level bpe (:mod:`scriptgen.data.bpe`)."""
     fmt = check_input_format(fmt)
     plan = labels_mod.label_plan(source) if labels else None  # first: it checks the source (and genres.csv)
     files = [f for _, _, f in plan.files] if plan is not None else corpus_mod.source_files(source)
@@ -114,6 +117,8 @@ def prepare(
     settings = {"level": level, "min_count": min_count, "encoding": encoding, "format": CACHE_FORMAT} | (
         plan.settings() if plan is not None else {}
     )
+    if level == "bpe":  # absent at the other levels: their caches stay as they were
+        settings["bpe_vocab"] = bpe_vocab
     formats = _formats(files, fmt) if source not in (None, corpus_mod.DEFAULT_SOURCE) else {"transcript": len(files)}
     if set(formats) - {"transcript"}:  # a corpus with screenplays: their reader's version is part of the cache key
         settings |= {"input_format": fmt, "screenplay_reader": SCREENPLAY_READER}
@@ -131,7 +136,14 @@ def prepare(
     for line in plan.describe() if plan is not None else ():
         log(line)
     sources, default_docs = _sources(source, encoding, plan, fmt)
-    counts, kept, cast = _count(sources, level, keep_empty=default_docs is not None)
+    label_names = sorted({name for src in sources for name in src.labels})
+    draft = None
+    if level == "bpe":  # trained on every document's text (the split is by document, later, from the ids)
+        draft = bpe.train_tokenizer(
+            lambda: (src.blocks() for src in sources), bpe_vocab, [labels_mod.label_token(n) for n in label_names]
+        )
+    split_text = bpe.pieces_of(draft) if draft is not None else partial(tokenize, level=level)
+    counts, kept, cast = _count(sources, split_text, keep_empty=default_docs is not None)
     if not kept:
         raise corpus_mod.no_text_error(Path(source))
     label_counts = Counter(name for src, _ in kept for name in src.labels)  # a document counts for each of its labels
@@ -139,7 +151,10 @@ def prepare(
         labels_mod.check_label_counts(label_counts, source, plan.origin)
         kept = [(src, n + len(src.labels)) for src, n in kept]  # the label tokens open each document
     specials = {labels_mod.label_token(name): n for name, n in sorted(label_counts.items())}
-    vocab = Vocab.from_counts(counts, level, min_count, specials)
+    if draft is not None:
+        vocab = bpe.build_vocab(draft, counts, specials)
+    else:
+        vocab = Vocab.from_counts(counts, level, min_count, specials)
     n_tokens = sum(n for _, n in kept)
     meta = {"source": str(source or corpus_mod.DEFAULT_SOURCE), "fingerprint": fingerprint, "settings": settings}
     meta |= {"n_tokens": n_tokens, "vocab_size": len(vocab), "documents": []} | (
@@ -168,9 +183,11 @@ def _requested(prepared: Prepared, source: str | Path | None) -> Prepared:
     return prepared
 
 
-def _count(sources: list[Source], level: str, keep_empty: bool) -> tuple[Counter[str], list[tuple[Source, int]], Cast]:
-    """Pass 1: the token counts, the documents with text (an empty or whitespace-only file is skipped) with their
-    lengths, and their cast."""
+def _count(
+    sources: list[Source], split_text: Callable[[str], list[str]], keep_empty: bool
+) -> tuple[Counter[str], list[tuple[Source, int]], Cast]:
+    """Pass 1 (``split_text``: text -> tokens): the token counts, the documents with text (an empty or
+    whitespace-only file is skipped) with their lengths, and their cast."""
     counts: Counter[str] = Counter()
     kept: list[tuple[Source, int]] = []
     cast = Cast()
@@ -179,7 +196,7 @@ def _count(sources: list[Source], level: str, keep_empty: bool) -> tuple[Counter
         doc_cast = Cast() if src.cast is None else src.cast
         n, has_text, rest = 0, False, ""
         for block in src.blocks():
-            tokens = tokenize(block, level)
+            tokens = split_text(block)
             doc_counts.update(tokens)
             n += len(tokens)
             has_text = has_text or not block.isspace()
@@ -280,7 +297,7 @@ def prepare_with_vocab(
             f"vocabulary of {vocab_name} ..."
         )
         sources, default_docs = _sources(source, encoding)
-        counts, kept, cast = _count(sources, vocab.level, keep_empty=default_docs is not None)
+        counts, kept, cast = _count(sources, vocab.tokenize, keep_empty=default_docs is not None)
         if not kept:
             raise corpus_mod.no_text_error(Path(source))
         missing = Counter({t: n for t, n in counts.items() if t not in vocab.stoi})

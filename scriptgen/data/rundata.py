@@ -54,8 +54,9 @@ def load_run_data(
     """
     if vocab is None:
         prepared = prepare(
-            source, cfg.level, cfg.min_count, data_dir, encoding=encoding, log=log, labels=cfg.labels, fmt=cfg.format
-        )
+            source, cfg.level, cfg.min_count, data_dir, encoding=encoding, log=log, labels=cfg.labels, fmt=cfg.format,
+            bpe_vocab=cfg.bpe_vocab,
+        )  # fmt: skip
     elif cfg.labels:
         raise ScriptgenError(
             "--init-from does not take a labelled (--labels) corpus or checkpoint yet; train the labelled corpus from "

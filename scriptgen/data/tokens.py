@@ -120,9 +120,10 @@ class Vocab:
     specials: list[str] = field(default_factory=list)  # tokens that are no text (genre labels): never decoded
     stoi: dict[str, int] = field(init=False, repr=False)
     special_ids: frozenset[int] = field(init=False, repr=False, compare=False)  # ids of the specials
+    LEVELS = ("word", "char")  # a subclass serves another level (scriptgen.data.bpe.BpeVocab: "bpe")
 
     def __post_init__(self) -> None:
-        if self.level not in ("word", "char"):
+        if self.level not in self.LEVELS:
             raise ScriptgenError(f"vocabulary level {self.level!r} is unknown; vocab.json is malformed")
         self.stoi = {token: i for i, token in enumerate(self.itos)}
         if len(self.stoi) != len(self.itos):
@@ -169,6 +170,11 @@ class Vocab:
         counts = counts + Counter(specials) if specials else counts
         itos = [token for token, _ in counts.most_common()]
         return cls(level, itos, unk, list(specials))
+
+    def cue_tokens(self) -> list[str]:
+        """The tokens that are whole speaker cues, in id order: at word level those :func:`is_cue_token` accepts; a
+        char-level cue is many tokens."""
+        return [t for t in self.itos if is_cue_token(t)] if self.level == "word" else []
 
     # -- encoding ----------------------------------------------------------
     def tokenize(self, text: str) -> list[str]:

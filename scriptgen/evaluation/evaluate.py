@@ -65,7 +65,7 @@ from ..data.cache import Prepared
 from ..data.labels import checkpoint_labels, label_ids
 from ..data.prepare import prepare
 from ..data.rundata import load_run_data, same_split
-from ..data.script import Cast, is_cue_token
+from ..data.script import Cast
 from ..data.tokens import Vocab, word_tokenize
 from ..device import resolve_device
 from ..errors import ScriptgenError
@@ -83,7 +83,7 @@ from .structure import Structure, StructureScores
 from .textstats import CastProfile, chosen_lines, distinct_n, repetition_rate
 
 DEFAULT_TEMPERATURES = (0.5, 0.8, 1.0)
-COPY_SPAN = {"word": 8, "char": 40}  # tokens of a span the copy check looks for
+COPY_SPAN = {"word": 8, "char": 40, "bpe": 12}  # tokens of a span the copy check looks for
 
 
 # --------------------------------------------------------------------------
@@ -130,7 +130,7 @@ def training_text(
         )
     prepared = prepare(
         None if source == corpus.DEFAULT_SOURCE else source, ckpt.config.level, ckpt.config.min_count,
-        data_dir, encoding, log=log, labels=ckpt.config.labels
+        data_dir, encoding, log=log, labels=ckpt.config.labels, bpe_vocab=ckpt.config.bpe_vocab
     )  # fmt: skip
     return TrainingText(prepared, run.split.train, run.val_batches, run.split.val_documents)
 
@@ -179,10 +179,9 @@ def default_prime(texts: Iterable[str], profile: CastProfile, vocab: Vocab, firs
             match = pattern.search(text)
             if match:
                 return match.group(1)
-    if vocab.level == "word":
-        cue = next((t for t in vocab.itos if is_cue_token(t)), None)
-        if cue is not None:
-            return cue
+    cue = next(iter(vocab.cue_tokens()), None)  # word and bpe level: the most frequent cue token
+    if cue is not None:
+        return cue
     return first_token
 
 

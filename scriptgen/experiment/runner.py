@@ -129,6 +129,7 @@ def data_fingerprints(rows: list[Row], data: str | None, options: ExperimentOpti
                 options.data_dir,
                 encoding=options.encoding,
                 log=options.log,
+                bpe_vocab=row.config.bpe_vocab,  # level bpe: the first row's size (the check reads the source only)
             )
             out[key] = {"data": prepared.source, "data_fingerprint": prepared.meta["fingerprint"]}
     return out

@@ -6,6 +6,8 @@ A checkpoint is a folder ``checkpoints/NAME/`` with
 * ``config.json`` - hyperparameters, vocabulary size, data source, its hash and the split,
   and the neural cache fitted for the best weights (``"cache"``, :mod:`scriptgen.model.cache`), if any;
 * ``vocab.json`` - the tokens, most frequent first;
+* ``tokenizer.json`` - at ``--level bpe`` only: the byte-level BPE tokenizer (:mod:`scriptgen.data.bpe`), in the
+  Hugging Face format, its ids the model's;
 * ``cast.json`` - the corpus's speakers with their line counts and its action
   lines (:class:`scriptgen.data.script.Cast`); optional: older checkpoints lack it;
 * ``trainer.safetensors`` + ``trainer.json`` - the last training state (weights,
@@ -46,6 +48,7 @@ from safetensors.torch import load as st_load
 from torch.overrides import TorchFunctionMode
 
 from ..config import Config, config_fields
+from ..data.bpe import TOKENIZER_FILE, load_vocab, read_tokenizer
 from ..data.conditions import label_tokens
 from ..data.labels import MAX_LABELS, read_labels
 from ..data.script import Cast
@@ -331,13 +334,23 @@ def load_checkpoint(folder: str | Path) -> Checkpoint:
     n_labels = len(labels) if isinstance(labels, dict) and len(labels) <= MAX_LABELS else 0
     check_weights(weights, read_header(weights, RESTORE), config, vocab_size, path, n_labels=n_labels)
     vocab_path = folder / "vocab.json"
-    vocab = Vocab.from_json(read_json(vocab_path, vocab_cap(vocab_size)), where=repr(str(vocab_path)))
+    vocab = load_vocab(
+        read_json(vocab_path, vocab_cap(vocab_size)), lambda: _read_tokenizer(folder, vocab_size), repr(str(vocab_path))
+    )
     if len(vocab) != vocab_size:
         raise ScriptgenError(
             f"vocab.json has {len(vocab)} tokens but config.json says {vocab_size}; "
             f"the files come from different checkpoints, restore the checkpoint or train again"
         )
     return Checkpoint(folder, config, vocab, info, _read_cast(folder), read_labels(info, vocab, repr(str(path))))
+
+
+def _read_tokenizer(folder: Path, vocab_size: int) -> str:
+    """tokenizer.json's text, which a bpe vocabulary needs: listed in the manifest (so its sha256 was checked), within
+    the vocabulary's cap."""
+    if TOKENIZER_FILE not in read_manifest(folder)["files"]:
+        raise ScriptgenError(f"checkpoint {str(folder)!r} lacks {TOKENIZER_FILE}; it is incomplete, {RESTORE}")
+    return read_tokenizer(folder / TOKENIZER_FILE, vocab_cap(vocab_size), f"the checkpoint is damaged, {RESTORE}")
 
 
 def _read_cast(folder: Path) -> Cast | None:

@@ -44,7 +44,7 @@ def json_bytes(obj: Any) -> bytes:
 def loader_caps(vocab_size: int) -> dict[str, int]:
     """The most bytes the loader reads of each JSON file of a checkpoint: a save must stay within them."""
     return {MANIFEST: JSON_CAP, "config.json": JSON_CAP, "trainer.json": JSON_CAP, "cast.json": JSON_CAP,
-            "vocab.json": vocab_cap(vocab_size)}  # fmt: skip
+            "vocab.json": vocab_cap(vocab_size), "tokenizer.json": vocab_cap(vocab_size)}  # fmt: skip
 
 
 def check_loadable(files: dict[str, bytes], vocab_size: int, records: dict[str, Any] | None = None) -> None:

@@ -29,10 +29,11 @@ from ..files.safeload import sha256
 from ..model.checkpoint import Checkpoint, load_checkpoint
 from ..model.manifest import RESTORE
 
-# taken from the parent: they shape the weights (level and min_count: the vocabulary)
+# taken from the parent: they shape the weights (level, min_count and bpe_vocab: the vocabulary)
 ARCHITECTURE_FIELDS = (
     "level",
     "min_count",
+    "bpe_vocab",
     "cell",
     "embedding_dim",
     "hidden_dim",

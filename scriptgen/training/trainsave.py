@@ -24,6 +24,7 @@ import torch
 
 from .._version import __version__
 from ..config import Config
+from ..data.bpe import vocab_files
 from ..data.script import Cast
 from ..data.tokens import Vocab
 from ..errors import ScriptgenError
@@ -78,6 +79,7 @@ class RunFolder:
         """Refuse, before any training time is spent, a run whose records the loader could never read back."""
         config = config_json(record, state)
         files = {"config.json": json_bytes(config), "vocab.json": json_bytes(record.vocab.to_json())}
+        files |= vocab_files(record.vocab)
         check_loadable(files, len(record.vocab), {"config.json": config})
 
     def load(self) -> Checkpoint:
@@ -116,6 +118,7 @@ class RunFolder:
         files = {
             "config.json": json_bytes(config),
             "vocab.json": json_bytes(record.vocab.to_json()),
+            **vocab_files(record.vocab),  # bpe level: tokenizer.json
             "cast.json": json_bytes(record.cast.to_json()),
             "history.csv": history_csv(history),
             **files,

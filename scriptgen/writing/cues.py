@@ -4,7 +4,10 @@
 cues (word level: the tokens ``jerry:`` that :func:`scriptgen.data.script.is_cue_token`
 accepts), the tokens that open an action line (``[laughter]``'s first token,
 ``||left_parentheses||``; ``[`` and ``(`` at char level) and, for the
-repetition penalty, the structural tokens that are never penalised.
+repetition penalty, the structural tokens that are never penalised.  At
+bpe level (:mod:`scriptgen.data.bpe`) a cue is one token too (the corpus's
+cue strings are tokens of their own), so it is steered as at word level; an
+action opens with a piece that starts with ``[`` or ``(``.
 :meth:`ScriptTokens.resolve` matches the names a user gives (``--cast``,
 ``--turns``) case-insensitively against the cast the model knows; an unknown
 name is one error line with the closest known names (:mod:`difflib`).
@@ -57,7 +60,11 @@ class ScriptTokens:
         self.is_action_opener = torch.zeros(size, dtype=torch.bool)
         self.structural = torch.zeros(size, dtype=torch.bool)
         self.blank = torch.zeros(size, dtype=torch.bool)  # tokens that leave a line empty (char level: spaces)
+        cue_tokens = set(vocab.cue_tokens())
         for i, token in enumerate(vocab.itos):
+            if self.level == "bpe":
+                self._bpe_token(i, token, token in cue_tokens)
+                continue
             if self.level == "word":
                 if is_cue_token(token):
                     self.cue_ids.setdefault(speaker_name(token), []).append(i)
@@ -80,13 +87,28 @@ class ScriptTokens:
         )
         recorded = known_cast.names() if known_cast is not None else []
         self.recorded = set(recorded)
-        # the names a user may ask for: at word level those with a cue token (in the vocabulary's
+        # the names a user may ask for: at word (and bpe) level those with a cue token (in the vocabulary's
         # frequency order when no cast was recorded), at char level the recorded cast
-        self.names = list(self.cue_ids) if self.level == "word" else recorded
-        if self.level == "word" and recorded:
+        self.names = list(self.cue_ids) if self.one_token_cues else recorded
+        if self.one_token_cues and recorded:
             self.names = [n for n in recorded if n in self.cue_ids] + [
                 n for n in self.cue_ids if n not in set(recorded)
             ]
+
+    @property
+    def one_token_cues(self) -> bool:
+        """Whether a cue is one token (word and bpe level), so that cues are steered by masking."""
+        return self.level != "char"
+
+    def _bpe_token(self, i: int, token: str, cue: bool) -> None:
+        """Classify bpe token ``i``: a cue token, an action opener, a blank piece, structure (no letter or digit)."""
+        text = self.vocab.decode([i])
+        if cue:
+            self.cue_ids.setdefault(speaker_name(token), []).append(i)
+            self.is_cue[i] = True
+        self.is_action_opener[i] = not cue and text.startswith(("[", "("))
+        self.blank[i] = text.isspace() and token != "\n"
+        self.structural[i] = cue or not any(ch.isalnum() for ch in text)
 
     def resolve(self, names: list[str] | tuple[str, ...], flag: str = "--cast") -> tuple[str, ...]:
         """The cast names ``names`` stands for (lowercased; for --cast duplicates dropped); one error line for an
@@ -101,14 +123,19 @@ class ScriptTokens:
         if self.newline is None:
             raise ScriptgenError(f"{flag} needs a model that writes line breaks; this vocabulary has none")
         known = set(self.names)
+        why = (
+            "rarer than the cues that became tokens"
+            if self.level == "bpe"
+            else "a name of several words, or rarer than --min-count"
+        )
         for name in wanted:
             if name in self.recorded and name not in known:
                 raise ScriptgenError(
-                    f"{flag}: {name!r} has no one-token cue in this word-level vocabulary (a name of several words, or "
-                    f"rarer than --min-count), so it cannot be steered; {self.closest(name)}"
+                    f"{flag}: {name!r} has no one-token cue in this {self.level}-level vocabulary ({why}), so it "
+                    f"cannot be steered; {self.closest(name)}"
                 )
             if (
-                self.names or self.level == "word"
+                self.names or self.one_token_cues
             ) and name not in known:  # a char model without a recorded cast takes any name
                 raise ScriptgenError(f"{flag}: {name!r} is not in this model's cast; {self.closest(name)}")
             if self.level == "char" and not self.spellings(name):
@@ -127,12 +154,12 @@ class ScriptTokens:
         """Whether a cast of ``allowed`` leaves someone out (a cast of everyone masks nothing)."""
         if allowed is None:
             return False
-        if self.level == "word":
+        if self.one_token_cues:
             return any(name not in allowed for name in self.cue_ids)
         return not self.names or any(name not in allowed for name in self.names)
 
     def cue_mask(self, allowed: tuple[str, ...]) -> torch.Tensor:
-        """Word level: True for the cue tokens of speakers outside ``allowed``."""
+        """Word and bpe level: True for the cue tokens of speakers outside ``allowed``."""
         mask = self.is_cue.clone()
         for name in allowed:
             mask[self.cue_ids.get(name, [])] = False

@@ -24,7 +24,7 @@ What it guarantees:
 - **Cast.**  At the start of each line only the cues of the ``cast`` (and
   action lines unless ``actions=False``, and an empty line after a non-empty
   one, for corpora with one between utterances) may open a line,
-  the model's probabilities renormalised over what is allowed.  Word level:
+  the model's probabilities renormalised over what is allowed.  Word (and bpe) level:
   every other token gets -inf before the softmax at a line start (and, in a
   prime's line that did not open with a cue, any cue token while the line
   could still become one, ``uh jerry: ...``).  Char level:
@@ -63,8 +63,9 @@ from .draw import MAX_LENGTH, check_lines, check_repetition_penalty, check_sampl
 from .sampler import Sampler
 
 DEFAULT_LENGTH = 400
-TOKENS_PER_LINE = {"word": 100, "char": 500}  # default cap per asked line (two lines per turn) with lines or turns
-FINISH_BUDGET = {"word": 64, "char": 256}  # extra tokens to finish the line the length cap cut
+# default cap per asked line (two lines per turn) with lines or turns
+TOKENS_PER_LINE = {"word": 100, "char": 500, "bpe": 150}
+FINISH_BUDGET = {"word": 64, "char": 256, "bpe": 96}  # extra tokens to finish the line the length cap cut
 PENALTY_WINDOW = 64  # generated tokens the repetition penalty looks back on
 
 
@@ -129,7 +130,7 @@ class _Line:
         if self.start:
             self.start = False
             self.kind = "cue" if i in t.cues else "action" if i in t.openers else "text"
-            self.cueable = self.kind == "text" and t.level == "word"
+            self.cueable = self.kind == "text" and t.one_token_cues
         self.content = self.content or i not in t.blanks
         if self.cueable:  # word level: could a cue token still make this line dialogue ("uh jerry: ...")?
             self.ids.append(i)
@@ -272,7 +273,7 @@ class ScriptWriter:
         key = (allowed, actions, blank)
         if key not in self._masks:  # built once per setting: a line start is every few tokens
             t = self.tokens
-            if allowed is not None and t.level == "word":
+            if allowed is not None and t.one_token_cues:
                 may = t.is_cue & ~t.cue_mask(allowed)
                 may |= t.is_action_opener if actions else may
                 may[t.newline] = blank  # an empty line (corpora with one between utterances), never two in a row

@@ -1,0 +1,120 @@
+"""The subword level's data side: a byte-level BPE vocabulary trained at prepare time (scriptgen.data.bpe)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from conftest import make_script
+
+from scriptgen import Config, ScriptgenError
+from scriptgen.data.bpe import MIN_CUE_LINES, BpeVocab, find_cues
+from scriptgen.data.prepare import prepare
+
+QUIET = dict(log=lambda message: None)
+
+
+def write_corpus(folder, n_docs: int = 4, upper: bool = False):
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(n_docs):
+        text = make_script(120, seed=i)
+        if upper:  # cues as many screenplays and transcripts spell them, and a name with an accent
+            text = text.replace("jerry:", "JERRY:").replace("kramer:", "JOSÉ:")
+        (folder / f"ep{i}.txt").write_text(text, encoding="utf-8")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory):
+    root = tmp_path_factory.mktemp("bpe")
+    return prepare(write_corpus(root / "corpus", upper=True), "bpe", data_dir=root / "data", bpe_vocab=600, **QUIET)
+
+
+def test_round_trip_of_transcripts_unicode_and_line_breaks(prepared):
+    vocab = prepared.vocab
+    assert isinstance(vocab, BpeVocab) and vocab.level == "bpe" and vocab.unk is None
+    doc = prepared.documents[0]
+    text = (prepared.folder.parent.parent / "corpus" / "ep0.txt").read_text(encoding="utf-8")
+    assert vocab.decode(np.asarray(prepared.ids[doc["start"] : doc["end"]]).tolist()) == text  # case kept
+    for sample in ("JERRY: naïve café 東京 😀\r\nJOSÉ:... ok\n\n\n  \tindent", "", "\n", "zzzz qqq: 10:30 http://x"):
+        assert vocab.decode(vocab.encode(sample)) == sample
+
+
+def test_no_unk_ever_every_byte_is_a_token(prepared):
+    vocab = prepared.vocab
+    assert "<unk>" not in vocab.stoi and len(vocab) <= 600
+    ids = vocab.encode("\x00\x7f ÿ \U0010ffff never seen words: Zyzzyva!")
+    assert all(0 <= i < len(vocab) for i in ids)
+
+
+def test_cues_and_the_line_break_are_single_tokens(prepared):
+    vocab = prepared.vocab
+    assert set(vocab.cue_tokens()) == {"JERRY:", "george:", "elaine:", "JOSÉ:"}
+    ids = vocab.encode("JOSÉ: hi\nJERRY: no\n")
+    assert [vocab.itos[i] for i in ids].count("\n") == 2
+    assert vocab.itos[ids[0]] == "JOSÉ:" and vocab.itos[ids[ids.index(vocab.stoi["\n"]) + 1]] == "JERRY:"
+    assert vocab.itos[vocab.encode("JERRY:x")[0]] != "JERRY:"  # a letter after the colon makes no cue
+
+
+def test_find_cues_rule():
+    doc = ["a: one\na: two\nb: once\n10:30 is a time\n", "c: x\n", "c: y"]
+    assert find_cues([doc], 800) == ["a:", "c:"]  # b opens one line, fewer than MIN_CUE_LINES
+    assert MIN_CUE_LINES == 2 and find_cues([doc], 8) == ["a:"]  # at most bpe_vocab // 8
+
+
+def test_ids_are_frequency_ordered(prepared):
+    counts = np.bincount(np.asarray(prepared.ids), minlength=len(prepared.vocab))
+    assert (np.diff(counts) <= 0).all()  # the adaptive softmax's head holds the frequent tokens
+
+
+def test_tokenizer_json_is_the_ecosystems_format_with_the_models_ids(prepared):
+    from tokenizers import Tokenizer
+
+    text = (prepared.folder / "tokenizer.json").read_text(encoding="utf-8")
+    tokenizer = Tokenizer.from_str(text)
+    sample = "JERRY: what is the deal with the soup?\n"
+    assert tokenizer.encode(sample, add_special_tokens=False).ids == prepared.vocab.encode(sample)
+    assert json.loads((prepared.folder / "vocab.json").read_text())["level"] == "bpe"
+
+
+def test_cache_is_reused_and_rebuilt_when_bpe_vocab_changes(tmp_path):
+    corpus = write_corpus(tmp_path / "corpus", n_docs=3)
+    said = []
+    first = prepare(corpus, "bpe", data_dir=tmp_path / "data", bpe_vocab=600, log=said.append)
+    again = prepare(corpus, "bpe", data_dir=tmp_path / "data", bpe_vocab=600, log=said.append)
+    assert len([m for m in said if m.startswith("preparing")]) == 1 and again.vocab.to_json() == first.vocab.to_json()
+    other = prepare(corpus, "bpe", data_dir=tmp_path / "data", bpe_vocab=520, log=said.append)
+    assert len([m for m in said if m.startswith("preparing")]) == 2
+    assert other.meta["settings"]["bpe_vocab"] == 520 and len(other.vocab) <= 520
+    word = prepare(corpus, "word", data_dir=tmp_path / "data", **QUIET)
+    assert "bpe_vocab" not in word.meta["settings"] and not (word.folder / "tokenizer.json").exists()
+
+
+def test_a_damaged_tokenizer_json_is_rebuilt_not_loaded(tmp_path):
+    corpus = write_corpus(tmp_path / "corpus", n_docs=3)
+    first = prepare(corpus, "bpe", data_dir=tmp_path / "data", bpe_vocab=600, **QUIET)
+    (first.folder / "tokenizer.json").write_text('{"model": {"type": "BPE"}, "added_tokens": []}')
+    said = []
+    again = prepare(corpus, "bpe", data_dir=tmp_path / "data", bpe_vocab=600, log=said.append)
+    assert any(m.startswith("preparing") for m in said) and again.vocab.to_json() == first.vocab.to_json()
+
+
+def test_labels_are_special_tokens_and_never_text(tmp_path):
+    for genre in ("comedy", "drama"):
+        write_corpus(tmp_path / "lab" / genre, n_docs=2)
+    prepared = prepare(tmp_path / "lab", "bpe", data_dir=tmp_path / "data", labels=True, bpe_vocab=600, **QUIET)
+    vocab = prepared.vocab
+    assert vocab.specials == ["<label:comedy>", "<label:drama>"]
+    assert vocab.decode([vocab.stoi["<label:drama>"]] + vocab.encode("jerry: hi\n")) == "jerry: hi\n"
+    with pytest.raises(ScriptgenError, match="label"):
+        vocab.encode("say <label:drama> now")
+
+
+def test_config_checks_the_bpe_settings():
+    assert Config(level="bpe").validate().bpe_vocab == 8000
+    with pytest.raises(ScriptgenError, match="--bpe-vocab"):
+        Config(level="bpe", bpe_vocab=100).validate()
+    with pytest.raises(ScriptgenError, match="--min-count"):
+        Config(level="bpe", min_count=2).validate()
+    Config(level="word", bpe_vocab=100).validate()  # it only applies at level bpe
