@@ -12,7 +12,11 @@ Big corpora stream: each file is read, decoded and tokenized about 1 MB at a
 time (cut after a newline), twice: a first pass counts the tokens and builds
 the vocabulary, a second writes the ids straight into ``ids.npy`` through a
 memory map.  Memory stays bounded by a block and the vocabulary, not by the
-corpus; no list of all tokens or ids is ever held.
+corpus; no list of all tokens or ids is ever held.  A screenplay is read and
+parsed whole, one at a time, in the first pass; its canonical text then waits
+for the second in a spool, an anonymous temporary file beside the prepared
+data (:class:`_Spool`), so memory holds one screenplay, not all of them, and
+none is parsed twice.
 
 The cache's files are read only if they are regular files (a FIFO planted
 there cannot block), meta.json and vocab.json within size caps and parsed by
@@ -33,11 +37,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import tempfile
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
+from typing import BinaryIO
 
 from ..errors import ScriptgenError
 from ..files.safeload import meta_cap, read_json
@@ -58,12 +66,13 @@ _KEPT_MISSING = 20  # the paths genres.csv names that the corpus lacks, kept in 
 
 def _sources(
     source: str | Path | None, encoding: str, plan: labels_mod.LabelPlan | None = None, fmt: str = "auto"
-) -> tuple[list[Source], list[corpus_mod.Document] | None]:
+) -> tuple[Iterable[Source], list[corpus_mod.Document] | None]:
     """The documents of ``source`` as block readers (and, for the small default corpus, the documents themselves);
     ``plan``: each file's labels, in a labelled corpus.
 
     A transcript streams from its file; a screenplay is read once, whole, and its canonical text handed out in
-    blocks."""
+    blocks.  A user corpus's sources come one at a time (a generator): a screenplay is read when the first pass
+    reaches it, so only one is in memory."""
     if plan is not None:
         files = plan.files
     elif source is None or str(source) == corpus_mod.DEFAULT_SOURCE:
@@ -71,7 +80,7 @@ def _sources(
         return [Source(d.name, partial(text_blocks, d.text, _BLOCK_CHARS)) for d in docs], docs
     else:
         files = [(name, (), f) for name, f in corpus_mod.named_text_files(Path(source))]
-    return [_source(name, labels, f, encoding, fmt) for name, labels, f in files], None
+    return (_source(name, labels, f, encoding, fmt) for name, labels, f in files), None
 
 
 def _source(name: str, labels: tuple[str, ...], path: Path, encoding: str, fmt: str) -> Source:
@@ -131,30 +140,32 @@ def prepare(
     for line in plan.describe() if plan is not None else ():
         log(line)
     sources, default_docs = _sources(source, encoding, plan, fmt)
-    counts, kept, cast = _count(sources, level, keep_empty=default_docs is not None)
-    if not kept:
-        raise corpus_mod.no_text_error(Path(source))
-    label_counts = Counter(name for src, _ in kept for name in src.labels)  # a document counts for each of its labels
-    if plan is not None:
-        labels_mod.check_label_counts(label_counts, source, plan.origin)
-        kept = [(src, n + len(src.labels)) for src, n in kept]  # the label tokens open each document
-    specials = {labels_mod.label_token(name): n for name, n in sorted(label_counts.items())}
-    vocab = Vocab.from_counts(counts, level, min_count, specials)
-    n_tokens = sum(n for _, n in kept)
-    meta = {"source": str(source or corpus_mod.DEFAULT_SOURCE), "fingerprint": fingerprint, "settings": settings}
-    meta |= {"n_tokens": n_tokens, "vocab_size": len(vocab), "documents": []} | (
-        {"labels": dict(sorted(label_counts.items()))} if labels else {}
-    )
-    if plan is not None and plan.origin == labels_mod.GENRES_CSV:
-        meta["genres_csv"] = {"unlisted": plan.unlisted, "missing": plan.missing[:_KEPT_MISSING]} | (
-            {"missing_count": len(plan.missing)} if len(plan.missing) > _KEPT_MISSING else {}
+    with _Spool(folder) as spool:  # the screenplays' text between the passes
+        counts, kept, cast = _count(sources, level, keep_empty=default_docs is not None, spool=spool)
+        if not kept:
+            raise corpus_mod.no_text_error(Path(source))
+        # a document counts for each of its labels
+        label_counts = Counter(name for src, _ in kept for name in src.labels)
+        if plan is not None:
+            labels_mod.check_label_counts(label_counts, source, plan.origin)
+            kept = [(src, n + len(src.labels)) for src, n in kept]  # the label tokens open each document
+        specials = {labels_mod.label_token(name): n for name, n in sorted(label_counts.items())}
+        vocab = Vocab.from_counts(counts, level, min_count, specials)
+        n_tokens = sum(n for _, n in kept)
+        meta = {"source": str(source or corpus_mod.DEFAULT_SOURCE), "fingerprint": fingerprint, "settings": settings}
+        meta |= {"n_tokens": n_tokens, "vocab_size": len(vocab), "documents": []} | (
+            {"labels": dict(sorted(label_counts.items()))} if labels else {}
         )
-    if set(formats) - {"transcript"}:
-        meta["read"] = read_report([src for src, _ in kept])
-        for line in describe_read(meta["read"]):
-            log(line)
-    write_cache(folder, meta, kept, vocab, default_docs, cast)
-    log(f"prepared {len(kept)} documents, {n_tokens:,} tokens, vocabulary {len(vocab):,} -> {folder}")
+        if plan is not None and plan.origin == labels_mod.GENRES_CSV:
+            meta["genres_csv"] = {"unlisted": plan.unlisted, "missing": plan.missing[:_KEPT_MISSING]} | (
+                {"missing_count": len(plan.missing)} if len(plan.missing) > _KEPT_MISSING else {}
+            )
+        if set(formats) - {"transcript"}:
+            meta["read"] = read_report([src for src, _ in kept])
+            for line in describe_read(meta["read"]):
+                log(line)
+        write_cache(folder, meta, kept, vocab, default_docs, cast)
+        log(f"prepared {len(kept)} documents, {n_tokens:,} tokens, vocabulary {len(vocab):,} -> {folder}")
     return _requested(load_cache(folder, meta), source)
 
 
@@ -168,9 +179,15 @@ def _requested(prepared: Prepared, source: str | Path | None) -> Prepared:
     return prepared
 
 
-def _count(sources: list[Source], level: str, keep_empty: bool) -> tuple[Counter[str], list[tuple[Source, int]], Cast]:
+def _count(
+    sources: Iterable[Source], level: str, keep_empty: bool, spool: "_Spool | None" = None
+) -> tuple[Counter[str], list[tuple[Source, int]], Cast]:
     """Pass 1: the token counts, the documents with text (an empty or whitespace-only file is skipped) with their
-    lengths, and their cast."""
+    lengths, and their cast.
+
+    With a ``spool``, a screenplay's canonical text (held in memory by its source) goes to it as it is counted, and
+    the document is kept as a source that reads it back from there: the second pass neither holds every screenplay
+    in memory nor parses one again."""
     counts: Counter[str] = Counter()
     kept: list[tuple[Source, int]] = []
     cast = Cast()
@@ -178,6 +195,8 @@ def _count(sources: list[Source], level: str, keep_empty: bool) -> tuple[Counter
         doc_counts: Counter[str] = Counter()
         doc_cast = Cast() if src.cast is None else src.cast
         n, has_text, rest = 0, False, ""
+        spooled = spool is not None and src.format != "transcript"
+        start = spool.start() if spooled else 0
         for block in src.blocks():
             tokens = tokenize(block, level)
             doc_counts.update(tokens)
@@ -185,13 +204,59 @@ def _count(sources: list[Source], level: str, keep_empty: bool) -> tuple[Counter
             has_text = has_text or not block.isspace()
             if src.cast is None:  # a screenplay's cast comes from its elements, not from its lines
                 rest = _add_lines(doc_cast, rest + block)
+            if spooled:
+                spool.write(block)
         if src.cast is None:
             doc_cast.add(rest)
         if has_text or keep_empty:
             counts.update(doc_counts)  # same first-seen order (vocabulary ties) as counting token by token
-            kept.append((src, n))
+            kept.append((replace(src, blocks=spool.reader(start)) if spooled else src, n))
             _merge(cast, doc_cast)
     return counts, kept, cast
+
+
+class _Spool:
+    """The screenplays' canonical text between the two passes of a prepare: in an anonymous temporary file.
+
+    Created on the first screenplay (a corpus of transcripts never makes one), in the nearest existing folder of the
+    prepared data's (the disk the user chose for it); with ``O_TMPFILE`` (Linux) it has no name at all, elsewhere it
+    is unlinked as it is made, and closing it -- at the end of the prepare, whatever way it ends -- frees it.  A
+    document is read back whole (one screenplay: within the readers' size cap) and handed out in the same blocks as
+    its text in memory was, so its ids are the same.
+    """
+
+    def __init__(self, folder: Path):
+        self.folder = Path(folder)
+        self.fh: BinaryIO | None = None
+
+    def __enter__(self) -> "_Spool":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.fh is not None:
+            self.fh.close()
+            self.fh = None
+
+    def start(self) -> int:
+        """Open the spool if need be; where the next document's text begins."""
+        if self.fh is None:
+            where = self.folder.absolute()
+            while not where.is_dir() and where != where.parent:
+                where = where.parent
+            self.fh = tempfile.TemporaryFile(dir=where)
+        return self.fh.seek(0, os.SEEK_END)
+
+    def write(self, text: str) -> None:
+        self.fh.write(text.encode("utf-8"))
+
+    def reader(self, start: int):
+        """The blocks of the document written from ``start`` up to now, as a source's ``blocks``."""
+        return partial(self._blocks, start, self.fh.seek(0, os.SEEK_END) - start)
+
+    def _blocks(self, start: int, size: int) -> Iterator[str]:
+        self.fh.seek(start)
+        text = self.fh.read(size).decode("utf-8")
+        yield from text_blocks(text, _BLOCK_CHARS)
 
 
 def _add_lines(cast: Cast, text: str) -> str:
@@ -278,19 +343,24 @@ def prepare_with_vocab(
             f"vocabulary of {vocab_name} ..."
         )
         sources, default_docs = _sources(source, encoding)
-        counts, kept, cast = _count(sources, vocab.level, keep_empty=default_docs is not None)
-        if not kept:
-            raise corpus_mod.no_text_error(Path(source))
-        missing = Counter({t: n for t, n in counts.items() if t not in vocab.stoi})
-        report = {
-            "tokens": sum(missing.values()),
-            "types": len(missing),
-            "most_common": [[t, n] for t, n in missing.most_common(_SHOWN_UNKNOWN)],
-        }
-        _check_unknown(report, vocab, unknown, vocab_name)  # before anything is written
-        meta = {"source": str(source or corpus_mod.DEFAULT_SOURCE), "fingerprint": fingerprint, "settings": settings}
-        meta |= {"n_tokens": sum(n for _, n in kept), "vocab_size": len(vocab), "unknown": report, "documents": []}
-        write_cache(folder, meta, kept, vocab, default_docs, cast)
+        with _Spool(folder) as spool:  # the screenplays' text between the passes
+            counts, kept, cast = _count(sources, vocab.level, keep_empty=default_docs is not None, spool=spool)
+            if not kept:
+                raise corpus_mod.no_text_error(Path(source))
+            missing = Counter({t: n for t, n in counts.items() if t not in vocab.stoi})
+            report = {
+                "tokens": sum(missing.values()),
+                "types": len(missing),
+                "most_common": [[t, n] for t, n in missing.most_common(_SHOWN_UNKNOWN)],
+            }
+            _check_unknown(report, vocab, unknown, vocab_name)  # before anything is written
+            meta = {
+                "source": str(source or corpus_mod.DEFAULT_SOURCE),
+                "fingerprint": fingerprint,
+                "settings": settings,
+            }
+            meta |= {"n_tokens": sum(n for _, n in kept), "vocab_size": len(vocab), "unknown": report, "documents": []}
+            write_cache(folder, meta, kept, vocab, default_docs, cast)
     _check_unknown(meta["unknown"], vocab, unknown, vocab_name)
     prepared = _requested(load_cache(folder, meta), source)
     if prepared.vocab.to_json() != vocab.to_json():
