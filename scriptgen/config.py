@@ -49,6 +49,13 @@ REGULARIZERS_OFF: dict[str, Any] = {
 # fields was annealed on plateaus down to a thousandth of its rate, whatever today's defaults are.
 SCHEDULE_BEFORE: dict[str, Any] = {"schedule": "plateau", "warmup": 0.0, "lr_floor": 0.001}
 
+# Held-out tokens a validation during training scores (--val-tokens): more than the held-out split of a corpus of
+# about 10 million tokens (40 MB of text), so those validate on their whole split as before; a 230 MB corpus's
+# 5-million-token split costs a fifth of that per validation (bench/RESULTS.md, "Screenplays at scale").
+VAL_TOKENS = 1_000_000
+# A config.json or results row written before --val-tokens existed validated on the whole held-out split.
+VALIDATION_BEFORE: dict[str, Any] = {"val_tokens": 0}
+
 # The character-level recipe: where ``--level char`` differs from the defaults below, which
 # are the word-level recipe (both measured in bench/RESULTS.md, issue #17).
 CHAR_RECIPE: dict[str, Any] = {
@@ -170,6 +177,12 @@ class Config:
     epochs: int = _field(10, "passes over the training split")
     max_minutes: float = _field(0.0, "stop after this many minutes of training (0 = no limit)")
     eval_interval: int = _field(0, "validate and save every N steps (0 = twice per epoch); always at each epoch's end")
+    val_tokens: int = _field(
+        VAL_TOKENS,
+        "held-out tokens scored per validation while training: the same ones every time, spread over every held-out "
+        "document (0 = the whole held-out split); with fewer than the split, the best weights are scored on the whole "
+        "split when the run ends",
+    )
     patience: int = _field(
         0, "stop after N validations in a row without a new best validation loss (0 = never); the best weights are kept"
     )
@@ -238,6 +251,15 @@ class Config:
             raise bad("min_count", "--level bpe has no <unk> (rare words are spelled from pieces); leave it at 1")
         if not isinstance(self.eval_interval, int) or self.eval_interval < 0:
             raise bad("eval_interval", "it must be 0 (once per epoch) or a positive number of steps")
+        if (
+            isinstance(self.val_tokens, bool)
+            or not isinstance(self.val_tokens, int)
+            or self.val_tokens < 0
+            or 0 < self.val_tokens < self.seq_len
+        ):
+            raise bad(
+                "val_tokens", f"it must be 0 (the whole held-out split) or at least --seq-len ({self.seq_len}) tokens"
+            )
         for name, what in (
             ("patience", "0 (never stop early) or a number of validations"),
             ("sample_every", "0 (no samples) or a number of validations"),
@@ -335,9 +357,9 @@ class Config:
 
 def with_absent_fields(recorded: dict[str, Any]) -> dict[str, Any]:
     """A recorded config with the fields it lacks filled in as it was trained: regularizers off, the plateau
-    schedule, else today's default."""
+    schedule, validation on the whole held-out split, else today's default."""
     defaults = Config().to_dict()
-    return {**defaults, **REGULARIZERS_OFF, **SCHEDULE_BEFORE, **recorded}
+    return {**defaults, **REGULARIZERS_OFF, **SCHEDULE_BEFORE, **VALIDATION_BEFORE, **recorded}
 
 
 def _finite(x: Any) -> bool:

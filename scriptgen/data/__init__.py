@@ -21,6 +21,7 @@ modules, in the order the text flows through them:
 - ``conditions.py``: what a labelled stream feeds the model: lead tokens at restarts, label weights per step;
 - ``prepare.py``: tokenize once, streaming (also with a fixed vocabulary, for
   fine-tuning); ``cache.py``: the cache's files and how they are read back;
+  ``spool.py``: the screenplays' text on disk between prepare's two passes;
 - ``cutoffs.py``: the adaptive softmax's cluster edges from token counts;
 - ``batches.py``: ids -> (input, target) batches (:class:`StreamBatches`, and
   the course's :func:`batch_data`);

@@ -12,7 +12,11 @@ Big corpora stream: each file is read, decoded and tokenized about 1 MB at a
 time (cut after a newline), twice: a first pass counts the tokens and builds
 the vocabulary, a second writes the ids straight into ``ids.npy`` through a
 memory map.  Memory stays bounded by a block and the vocabulary, not by the
-corpus; no list of all tokens or ids is ever held.
+corpus; no list of all tokens or ids is ever held.  A screenplay is read and
+parsed whole, one at a time, in the first pass; its canonical text then waits
+for the second in a spool, an anonymous temporary file beside the prepared
+data (:class:`scriptgen.data.spool.Spool`), so memory holds one screenplay, not all of them, and
+none is parsed twice.
 
 The cache's files are read only if they are regular files (a FIFO planted
 there cannot block), meta.json and vocab.json within size caps and parsed by
@@ -34,9 +38,9 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 
@@ -50,6 +54,7 @@ from .screenplay.elements import cast_of, stats_of, to_canonical
 from .screenplay.formats import check_format as check_input_format
 from .screenplay.report import SCREENPLAY_READER, describe_read, read_report
 from .script import Cast
+from .spool import Spool
 from .text import iter_text, text_blocks
 from .tokens import Vocab, tokenize
 
@@ -60,12 +65,13 @@ _KEPT_MISSING = 20  # the paths genres.csv names that the corpus lacks, kept in 
 
 def _sources(
     source: str | Path | None, encoding: str, plan: labels_mod.LabelPlan | None = None, fmt: str = "auto"
-) -> tuple[list[Source], list[corpus_mod.Document] | None]:
+) -> tuple[Iterable[Source], list[corpus_mod.Document] | None]:
     """The documents of ``source`` as block readers (and, for the small default corpus, the documents themselves);
     ``plan``: each file's labels, in a labelled corpus.
 
     A transcript streams from its file; a screenplay is read once, whole, and its canonical text handed out in
-    blocks."""
+    blocks.  A user corpus's sources come one at a time (a generator): a screenplay is read when the first pass
+    reaches it, so only one is in memory."""
     if plan is not None:
         files = plan.files
     elif source is None or str(source) == corpus_mod.DEFAULT_SOURCE:
@@ -73,7 +79,7 @@ def _sources(
         return [Source(d.name, partial(text_blocks, d.text, _BLOCK_CHARS)) for d in docs], docs
     else:
         files = [(name, (), f) for name, f in corpus_mod.named_text_files(Path(source))]
-    return [_source(name, labels, f, encoding, fmt) for name, labels, f in files], None
+    return (_source(name, labels, f, encoding, fmt) for name, labels, f in files), None
 
 
 def _source(name: str, labels: tuple[str, ...], path: Path, encoding: str, fmt: str) -> Source:
@@ -136,40 +142,43 @@ def prepare(
     for line in plan.describe() if plan is not None else ():
         log(line)
     sources, default_docs = _sources(source, encoding, plan, fmt)
-    label_names = sorted({name for src in sources for name in src.labels})
     draft = None
-    if level == "bpe":  # trained on every document's text (the split is by document, later, from the ids)
+    if level == "bpe":  # trained on every document's text first (the split is by document, later, from the ids)
+        sources = list(sources)  # read twice: once for the tokenizer, once to count
+        label_names = sorted({name for src in sources for name in src.labels})
         draft = bpe.train_tokenizer(
             lambda: (src.blocks() for src in sources), bpe_vocab, [labels_mod.label_token(n) for n in label_names]
         )
     split_text = bpe.pieces_of(draft) if draft is not None else partial(tokenize, level=level)
-    counts, kept, cast = _count(sources, split_text, keep_empty=default_docs is not None)
-    if not kept:
-        raise corpus_mod.no_text_error(Path(source))
-    label_counts = Counter(name for src, _ in kept for name in src.labels)  # a document counts for each of its labels
-    if plan is not None:
-        labels_mod.check_label_counts(label_counts, source, plan.origin)
-        kept = [(src, n + len(src.labels)) for src, n in kept]  # the label tokens open each document
-    specials = {labels_mod.label_token(name): n for name, n in sorted(label_counts.items())}
-    if draft is not None:
-        vocab = bpe.build_vocab(draft, counts, specials)
-    else:
-        vocab = Vocab.from_counts(counts, level, min_count, specials)
-    n_tokens = sum(n for _, n in kept)
-    meta = {"source": str(source or corpus_mod.DEFAULT_SOURCE), "fingerprint": fingerprint, "settings": settings}
-    meta |= {"n_tokens": n_tokens, "vocab_size": len(vocab), "documents": []} | (
-        {"labels": dict(sorted(label_counts.items()))} if labels else {}
-    )
-    if plan is not None and plan.origin == labels_mod.GENRES_CSV:
-        meta["genres_csv"] = {"unlisted": plan.unlisted, "missing": plan.missing[:_KEPT_MISSING]} | (
-            {"missing_count": len(plan.missing)} if len(plan.missing) > _KEPT_MISSING else {}
+    with Spool(folder, _BLOCK_CHARS) as spool:  # the screenplays' text between the passes
+        counts, kept, cast = _count(sources, split_text, keep_empty=default_docs is not None, spool=spool)
+        if not kept:
+            raise corpus_mod.no_text_error(Path(source))
+        # a document counts for each of its labels
+        label_counts = Counter(name for src, _ in kept for name in src.labels)
+        if plan is not None:
+            labels_mod.check_label_counts(label_counts, source, plan.origin)
+            kept = [(src, n + len(src.labels)) for src, n in kept]  # the label tokens open each document
+        specials = {labels_mod.label_token(name): n for name, n in sorted(label_counts.items())}
+        if draft is not None:
+            vocab = bpe.build_vocab(draft, counts, specials)
+        else:
+            vocab = Vocab.from_counts(counts, level, min_count, specials)
+        n_tokens = sum(n for _, n in kept)
+        meta = {"source": str(source or corpus_mod.DEFAULT_SOURCE), "fingerprint": fingerprint, "settings": settings}
+        meta |= {"n_tokens": n_tokens, "vocab_size": len(vocab), "documents": []} | (
+            {"labels": dict(sorted(label_counts.items()))} if labels else {}
         )
-    if set(formats) - {"transcript"}:
-        meta["read"] = read_report([src for src, _ in kept])
-        for line in describe_read(meta["read"]):
-            log(line)
-    write_cache(folder, meta, kept, vocab, default_docs, cast)
-    log(f"prepared {len(kept)} documents, {n_tokens:,} tokens, vocabulary {len(vocab):,} -> {folder}")
+        if plan is not None and plan.origin == labels_mod.GENRES_CSV:
+            meta["genres_csv"] = {"unlisted": plan.unlisted, "missing": plan.missing[:_KEPT_MISSING]} | (
+                {"missing_count": len(plan.missing)} if len(plan.missing) > _KEPT_MISSING else {}
+            )
+        if set(formats) - {"transcript"}:
+            meta["read"] = read_report([src for src, _ in kept])
+            for line in describe_read(meta["read"]):
+                log(line)
+        write_cache(folder, meta, kept, vocab, default_docs, cast)
+        log(f"prepared {len(kept)} documents, {n_tokens:,} tokens, vocabulary {len(vocab):,} -> {folder}")
     return _requested(load_cache(folder, meta), source)
 
 
@@ -184,10 +193,14 @@ def _requested(prepared: Prepared, source: str | Path | None) -> Prepared:
 
 
 def _count(
-    sources: list[Source], split_text: Callable[[str], list[str]], keep_empty: bool
+    sources: Iterable[Source], split_text: Callable[[str], list[str]], keep_empty: bool, spool: Spool | None = None
 ) -> tuple[Counter[str], list[tuple[Source, int]], Cast]:
     """Pass 1 (``split_text``: text -> tokens): the token counts, the documents with text (an empty or
-    whitespace-only file is skipped) with their lengths, and their cast."""
+    whitespace-only file is skipped) with their lengths, and their cast.
+
+    With a ``spool``, a screenplay's canonical text (held in memory by its source) goes to it as it is counted, and
+    the document is kept as a source that reads it back from there: the second pass neither holds every screenplay
+    in memory nor parses one again."""
     counts: Counter[str] = Counter()
     kept: list[tuple[Source, int]] = []
     cast = Cast()
@@ -195,6 +208,8 @@ def _count(
         doc_counts: Counter[str] = Counter()
         doc_cast = Cast() if src.cast is None else src.cast
         n, has_text, rest = 0, False, ""
+        spooled = spool is not None and src.format != "transcript"
+        start = spool.start() if spooled else 0
         for block in src.blocks():
             tokens = split_text(block)
             doc_counts.update(tokens)
@@ -202,11 +217,13 @@ def _count(
             has_text = has_text or not block.isspace()
             if src.cast is None:  # a screenplay's cast comes from its elements, not from its lines
                 rest = _add_lines(doc_cast, rest + block)
+            if spooled:
+                spool.write(block)
         if src.cast is None:
             doc_cast.add(rest)
         if has_text or keep_empty:
             counts.update(doc_counts)  # same first-seen order (vocabulary ties) as counting token by token
-            kept.append((src, n))
+            kept.append((replace(src, blocks=spool.reader(start)) if spooled else src, n))
             _merge(cast, doc_cast)
             if src.stats is not None:  # a screenplay: its own cast too (scriptgen cast lists it per script)
                 cast.scripts[src.name] = Counter(doc_cast.speakers)
@@ -297,19 +314,24 @@ def prepare_with_vocab(
             f"vocabulary of {vocab_name} ..."
         )
         sources, default_docs = _sources(source, encoding)
-        counts, kept, cast = _count(sources, vocab.tokenize, keep_empty=default_docs is not None)
-        if not kept:
-            raise corpus_mod.no_text_error(Path(source))
-        missing = Counter({t: n for t, n in counts.items() if t not in vocab.stoi})
-        report = {
-            "tokens": sum(missing.values()),
-            "types": len(missing),
-            "most_common": [[t, n] for t, n in missing.most_common(_SHOWN_UNKNOWN)],
-        }
-        _check_unknown(report, vocab, unknown, vocab_name)  # before anything is written
-        meta = {"source": str(source or corpus_mod.DEFAULT_SOURCE), "fingerprint": fingerprint, "settings": settings}
-        meta |= {"n_tokens": sum(n for _, n in kept), "vocab_size": len(vocab), "unknown": report, "documents": []}
-        write_cache(folder, meta, kept, vocab, default_docs, cast)
+        with Spool(folder, _BLOCK_CHARS) as spool:  # the screenplays' text between the passes
+            counts, kept, cast = _count(sources, vocab.tokenize, keep_empty=default_docs is not None, spool=spool)
+            if not kept:
+                raise corpus_mod.no_text_error(Path(source))
+            missing = Counter({t: n for t, n in counts.items() if t not in vocab.stoi})
+            report = {
+                "tokens": sum(missing.values()),
+                "types": len(missing),
+                "most_common": [[t, n] for t, n in missing.most_common(_SHOWN_UNKNOWN)],
+            }
+            _check_unknown(report, vocab, unknown, vocab_name)  # before anything is written
+            meta = {
+                "source": str(source or corpus_mod.DEFAULT_SOURCE),
+                "fingerprint": fingerprint,
+                "settings": settings,
+            }
+            meta |= {"n_tokens": sum(n for _, n in kept), "vocab_size": len(vocab), "unknown": report, "documents": []}
+            write_cache(folder, meta, kept, vocab, default_docs, cast)
     _check_unknown(meta["unknown"], vocab, unknown, vocab_name)
     prepared = _requested(load_cache(folder, meta), source)
     if prepared.vocab.to_json() != vocab.to_json():

@@ -1,8 +1,11 @@
-"""The end of a training run: the neural cache fitted for its best weights and the :class:`TrainResult` handed back.
+"""The end of a training run: the neural cache fitted for its best weights, their loss on the whole held-out split,
+and the :class:`TrainResult` handed back.
 
 :class:`scriptgen.training.train.Trainer` calls these once its loop has stopped: with ``--cache-size``,
-:func:`fit_best_cache` fits the cache on the validation split (after the run, outside its budget) before the final
-records are written (:meth:`scriptgen.training.trainsave.RunFolder.finish`); :func:`run_result` is what
+:func:`fit_best_cache` fits the cache on the validation split (after the run, outside its budget); when the run's
+validations scored a budget of the split (``--val-tokens``, :mod:`scriptgen.training.valbudget`),
+:func:`whole_split_loss` scores the best weights on all of it (after the run too); then the final records are written
+(:meth:`scriptgen.training.trainsave.RunFolder.finish`).  :func:`run_result` is what
 :func:`scriptgen.training.train.train` returns.
 """
 
@@ -19,6 +22,7 @@ import torch
 from ..data.rundata import RunData
 from ..model.cache import fit_cache
 from ..model.rnn import RNN
+from .steps import evaluate
 from .trainstate import TrainState
 
 
@@ -55,6 +59,22 @@ def fit_best_cache(
         f"({time.perf_counter() - started:.0f}s)"
     )
     return fit.to_json()
+
+
+def whole_split_loss(
+    data: RunData, weights: dict[str, torch.Tensor], device: torch.device, amp_dtype, log: Callable[[str], None]
+) -> float:
+    """The validation loss (nats/token) of the model with ``weights`` on the whole held-out split of ``data``; the RNG
+    is left as it was."""
+    started = time.perf_counter()
+    with torch.random.fork_rng(devices=[]):
+        model = RNN.from_config(data.cfg, len(data.vocab)).to(device)
+    model.load_state_dict(weights)
+    loss = evaluate(model, data.val_batches, amp_dtype)
+    n = data.val_batches.batch_size * data.val_batches.row_len
+    log(f"best weights on the whole validation split ({n:,} tokens): {loss:.4f} nats/token "
+        f"({time.perf_counter() - started:.0f}s)")  # fmt: skip
+    return loss
 
 
 def run_result(folder: Path, s: TrainState, history: list[dict], batches, stop) -> TrainResult:

@@ -10,7 +10,9 @@ The loop (nanoGPT / word_language_model style): Adam, contiguous BPTT chunks
 with a loss on every position, the hidden state carried across chunks and
 detached between them, gradient clipping, ``model.train()``/``model.eval()``,
 validation under ``torch.no_grad()`` on the held-out episodes twice an epoch
-(or every ``eval_interval`` steps), the learning rate annealed by
+(or every ``eval_interval`` steps; on the same ``val_tokens`` of them each time
+when the split is larger, and the best weights on all of it when the run ends:
+:mod:`scriptgen.training.valbudget`), the learning rate annealed by
 ``ReduceLROnPlateau`` when validation stops improving (or, with ``--schedule cosine|linear``,
 set before every step from the share of the budget spent: :mod:`scriptgen.training.schedule`),
 the best weights kept.
@@ -58,12 +60,13 @@ from .distributed import Dist, check_batch, setup, teardown
 from .finetune import finetune_config, load_parent, resumed_vocab
 from .history import history_row
 from .progress import OnValidation, RunClock, SampleLog, progress_bar, report_validation
-from .runend import TrainResult, fit_best_cache, run_result
+from .runend import TrainResult, fit_best_cache, run_result, whole_split_loss
 from .schedule import TimedSchedule, planned_steps
 from .steps import Objective, evaluate, forward_back_prop, make_adam, make_scheduler
 from .stopping import agreed_reason, stop_on_signals
 from .trainsave import RunFolder, RunRecord
 from .trainstate import TrainState, resume_config, resume_data, training_files
+from .valbudget import budget_batches, scored
 
 __all__ = [
     "Trainer",
@@ -142,6 +145,9 @@ class Trainer:
             )
         self.cfg = cfg = self.data.cfg
         self.vocab = self.data.vocab
+        # what each validation scores: the whole held-out split, or the same --val-tokens of it every time
+        self.val_batches = budget_batches(self.data.val_batches, cfg.val_tokens)
+        self.validation = {"tokens": scored(self.val_batches), "split_tokens": scored(self.data.val_batches)}
         batches = self.data.train_batches
         # before any training time is spent
         self.samples = SampleLog(cfg, self.vocab, int(batches.ids[batches.ranges[0][0]]))
@@ -235,10 +241,10 @@ class Trainer:
         return value
 
     def validate(self) -> float:
-        """Validation loss on the held-out split; records it, anneals the learning rate, draws a sample if due,
-        saves."""
+        """Validation loss on the held-out split (its ``--val-tokens`` budget); records it, anneals the learning rate,
+        draws a sample if due, saves."""
         # every process: the same figure, no communication
-        val = evaluate(self.eval_model, self.data.val_batches, self.amp_dtype)
+        val = evaluate(self.eval_model, self.val_batches, self.amp_dtype)
         s = self.state
         if self.dist.enabled:  # the training loss of all streams: the mean of the processes' means (equal shares)
             s.loss_sum = self.dist.sum(s.loss_sum)[0] / self.dist.world_size
@@ -261,7 +267,7 @@ class Trainer:
     # -- the run folder -------------------------------------------------------------
     def record(self) -> RunRecord:
         return RunRecord(self.cfg, self.vocab, self.data.info, self.data.cast, self.parent_record,
-                         self.dist.world_size if self.dist.enabled else None, self.cache)  # fmt: skip
+                         self.dist.world_size if self.dist.enabled else None, self.cache, self.validation)  # fmt: skip
 
     def save(self, plot: bool = False) -> None:
         """Save the run (best weights only when they changed; ``loss.png`` if ``plot``); a collective call."""
@@ -286,9 +292,12 @@ class Trainer:
         if reason == "interrupted":
             self.save(plot=True)  # the state of the last finished step; --resume continues from it
         elif self.dist.is_main:  # the last save was at this very step: the records only
+            best = self.best_state if self.best_state is not None else self.eval_model.state_dict()
             if self.cfg.cache_size:  # the neural cache of the best weights, fitted outside the run's budget
-                best = self.best_state if self.best_state is not None else self.eval_model.state_dict()
                 self.cache = fit_best_cache(self.data, best, self.device, self.log)
+            if self.val_batches is not self.data.val_batches:  # validated on a budget: the whole split, once
+                whole = whole_split_loss(self.data, best, self.device, self.amp_dtype, self.log)
+                self.validation["best_val_loss_whole_split"] = round(whole, 5)
             self.run_folder.finish(
                 self.record(), self.state, self.history, self.optimizer.state_dict()["param_groups"], self.scheduler
             )

@@ -49,6 +49,8 @@ class RunRecord:
     parent: dict | None = None  # the checkpoint a fine-tuning run started from, and its weights' sha256
     processes: int | None = None  # the process count of a distributed run (a resume may use another)
     cache: dict | None = None  # the neural cache fitted for the best weights when the run ended (CacheSettings.to_json)
+    # held-out tokens each validation scored and the split's; with a budget, the best weights' loss on the whole split
+    validation: dict | None = None
 
 
 @dataclass
@@ -167,4 +169,6 @@ def config_json(record: RunRecord, state: TrainState) -> dict:
         info["init_from"] = record.parent
     if record.cache is not None:
         info["cache"] = record.cache
+    if record.validation is not None:
+        info["validation"] = record.validation
     return info
