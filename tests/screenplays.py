@@ -181,6 +181,23 @@ def plain(elements: list[Element], seed: int, noise: bool = False, flat: bool = 
     return "\n".join(out) + "\n"
 
 
+def mixed_folder(root, n: int) -> dict[str, list[Element]]:
+    """``root`` made and filled with ``n`` screenplays each as Fountain, FDX and plain text, and one transcript;
+    returns each screenplay file's known elements."""
+    root.mkdir()
+    made = {}
+    for seed in range(n):
+        for name, play, text in (
+            (f"a{seed}.fountain", screenplay(seed, 3), fountain),
+            (f"b{seed}.fdx", screenplay(10 + seed, 3), fdx),
+            (f"c{seed}.txt", screenplay(20 + seed, 3), lambda p, seed=seed: plain(p, seed)),
+        ):
+            made[name] = play
+            (root / name).write_text(text(play))
+    (root / "talk.txt").write_text("jerry: hello.\nelaine: hi.\n[laughter]\n")
+    return made
+
+
 # --------------------------------------------------------------------------
 # Scoring
 # --------------------------------------------------------------------------

@@ -4,7 +4,7 @@ import importlib
 
 import numpy as np
 import pytest
-from screenplays import fdx, fountain, plain, screenplay
+from screenplays import mixed_folder
 
 from scriptgen.data import corpus as corpus_mod
 from scriptgen.data.cache import CACHE_FILES
@@ -22,16 +22,7 @@ def quiet(*_):
 @pytest.fixture
 def plays(tmp_path):
     root = tmp_path / "plays"
-    root.mkdir()
-    made = {}
-    for seed in range(3):
-        made[f"a{seed}.fountain"] = screenplay(seed, 3)
-        (root / f"a{seed}.fountain").write_text(fountain(made[f"a{seed}.fountain"]))
-        made[f"b{seed}.fdx"] = screenplay(10 + seed, 3)
-        (root / f"b{seed}.fdx").write_text(fdx(made[f"b{seed}.fdx"]))
-        made[f"c{seed}.txt"] = screenplay(20 + seed, 3)
-        (root / f"c{seed}.txt").write_text(plain(made[f"c{seed}.txt"], seed))
-    (root / "talk.txt").write_text("jerry: hello.\nelaine: hi.\n[laughter]\n")
+    made = mixed_folder(root, 3)
     return root, made
 
 

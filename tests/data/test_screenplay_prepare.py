@@ -1,7 +1,7 @@
 """A corpus folder mixing transcripts and screenplays: prepare reads each by its format and says what it read."""
 
 import pytest
-from screenplays import fdx, fountain, plain, screenplay
+from screenplays import mixed_folder
 
 from scriptgen.data.corpus import load_documents
 from scriptgen.data.prepare import prepare
@@ -13,16 +13,7 @@ from scriptgen.errors import ScriptgenError
 @pytest.fixture
 def mixed(tmp_path):
     root = tmp_path / "mixed"
-    root.mkdir()
-    plays = {}
-    for seed in range(2):
-        plays[f"a{seed}.fountain"] = screenplay(seed, 3)
-        (root / f"a{seed}.fountain").write_text(fountain(plays[f"a{seed}.fountain"]))
-        plays[f"b{seed}.fdx"] = screenplay(10 + seed, 3)
-        (root / f"b{seed}.fdx").write_text(fdx(plays[f"b{seed}.fdx"]))
-        plays[f"c{seed}.txt"] = screenplay(20 + seed, 3)
-        (root / f"c{seed}.txt").write_text(plain(plays[f"c{seed}.txt"], seed))
-    (root / "talk.txt").write_text("jerry: hello.\nelaine: hi.\n[laughter]\n")
+    plays = mixed_folder(root, 2)
     return root, plays
 
 
