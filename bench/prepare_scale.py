@@ -30,9 +30,11 @@ plain prepare's).
 adaptive softmax, the prepared corpus of the first ``--min-count``) for S
 seconds in a subprocess and reports its tokens/s, the time of one
 validation within the default ``--val-tokens`` budget and, with
-``--whole-split``, of one over the whole held-out split; ``--init-from CKPT``
-trains from that checkpoint (so on its vocabulary: the same model on another
-corpus).  ``--novelty`` builds ``scriptgen evaluate``'s copy-check index over
+``--whole-split``, of one over the whole held-out split, and saves it under
+``ROOT/ck``; ``--threads N`` sets its torch threads (1 is steadier on a shared CPU);
+``--init-from CKPT`` trains from that checkpoint (so on its
+vocabulary: the same model on another corpus).  ``--no-prepare`` skips the
+prepare runs (their caches are reused).  ``--novelty`` builds ``scriptgen evaluate``'s copy-check index over
 the training split in a subprocess and reports its build time, size and the
 child's peak RSS.  Human lines go to stderr; the last line on stdout is JSON.
 """
@@ -356,8 +358,11 @@ def _thin(samples: list[tuple[float, float]], n: int = 12) -> list[tuple[float, 
 
 
 def child_train(corpus: str, data_dir: str, out: str, seconds: float, min_count: int, init_from: str,
-                whole: bool) -> dict:  # fmt: skip
+                whole: bool, threads: int) -> dict:  # fmt: skip
     import torch
+
+    if threads:
+        torch.set_num_threads(threads)
 
     from scriptgen import Config
     from scriptgen.training.steps import evaluate
@@ -396,6 +401,7 @@ def child_train(corpus: str, data_dir: str, out: str, seconds: float, min_count:
         result |= {"whole_val_s": round(time.perf_counter() - t0, 1), "whole_val_scored": whole_batches.batch_size *
                    whole_batches.row_len, "whole_val_loss": round(val, 4)}  # fmt: skip
     result["torch_threads"] = torch.get_num_threads()
+    trainer.save()  # a checkpoint, for --init-from
     return result
 
 
@@ -445,19 +451,21 @@ def main() -> None:
     )
     parser.add_argument("--root", default="/tmp/scriptgen-scale", help="corpus, prepared data and logs go here")
     parser.add_argument("--keep", action="store_true", help="keep --root afterwards (a later run reuses its corpus)")
+    parser.add_argument("--no-prepare", action="store_true", help="skip the prepare runs (reuse their caches)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the generator (default: 0)")
     parser.add_argument("--train-seconds", type=float, default=0, help="also train a small model this long")
     parser.add_argument("--init-from", default="", help="train from this checkpoint (its vocabulary and weights)")
     parser.add_argument("--whole-split", action="store_true", help="also time one validation over the whole split")
     parser.add_argument("--novelty", action="store_true", help="also build evaluate's copy-check index")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads of the training (default: torch's)")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     if args.child:
         what, *rest = args.child
         if what == "train":
-            c, d, o, sec, mc, init, whole = rest
-            result = child_train(c, d, o, float(sec), int(mc), init if init != "-" else "", whole == "1")
+            c, d, o, sec, mc, init, whole, threads = rest
+            result = child_train(c, d, o, float(sec), int(mc), init if init != "-" else "", whole == "1", int(threads))
         else:
             result = child_novelty(rest[0], rest[1], int(rest[2]))
         print(json.dumps(result))
@@ -486,7 +494,7 @@ def main() -> None:
     import_only = run_measured(["scriptgen", "prepare", "--help"])
     result["import_rss_mb"] = round(import_only["peak_rss_mb"], 1)
     result["prepare"] = []
-    for mc in args.min_count:
+    for mc in [] if args.no_prepare else args.min_count:
         prep = prepare_run(corpus, data_dir, mc, stats, logs)
         print(f"prepare --min-count {mc}: {prep['prepare_s']} s, {prep['documents_per_s']} documents/s, "
               f"{prep['mb_per_s']} MB/s, peak RSS {prep['peak_rss_mb']:.0f} MB "
@@ -499,7 +507,8 @@ def main() -> None:
     if args.train_seconds:
         child = [__file__, "--child", "train", str(corpus), str(data_dir), str(root / "ck" /
                  corpus.name), str(args.train_seconds), str(args.min_count[0]), args.init_from or "-",
-                 "1" if args.whole_split else "0"]  # fmt: skip
+                 "1" if args.whole_split else "0", str(args.threads)]  # fmt: skip
+        result["load_average_before_train"] = load_average()
         run = run_measured(child, logs / "train.log")
         train = json.loads(run["stdout"].strip().splitlines()[-1]) | {"train_peak_rss_mb": round(run["peak_rss_mb"], 1)}
         print(f"train: {train}", file=sys.stderr)

@@ -50,8 +50,9 @@ REGULARIZERS_OFF: dict[str, Any] = {
 SCHEDULE_BEFORE: dict[str, Any] = {"schedule": "plateau", "warmup": 0.0, "lr_floor": 0.001}
 
 # Held-out tokens a validation during training scores (--val-tokens): more than the held-out split of a corpus of
-# about 10 million tokens (40 MB of text), so those validate on their whole split as before; a 230 MB corpus's
-# 5-million-token split costs a fifth of that per validation (bench/RESULTS.md, "Screenplays at scale").
+# about 10 million tokens (some 50 MB of text; the default corpus holds out 51,592), so those validate on their whole
+# split as before; the 230 MB benchmark corpus holds out 4 million, and a validation scores a quarter of them
+# (bench/RESULTS.md, "Screenplays at scale").
 VAL_TOKENS = 1_000_000
 # A config.json or results row written before --val-tokens existed validated on the whole held-out split.
 VALIDATION_BEFORE: dict[str, Any] = {"val_tokens": 0}
