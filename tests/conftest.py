@@ -31,6 +31,20 @@ def tiny_grid_base(hidden_dim: int = 32) -> str:
     )  # fmt: skip
 
 
+# Two genres whose scripts use different words (the label tests), and a classifier by those words
+COMEDY = "banana giggle tickle clown prank pie silly joke wacky goofy".split()
+DRAMA = "tears grief betrayal storm funeral regret sorrow shadow widow doom".split()
+
+
+def classify(text: str) -> str | None:
+    """The genre whose word list the text uses more (None on a tie)."""
+    from scriptgen.data.tokens import tokenize
+
+    words = Counter(tokenize(text, "word"))
+    a, b = sum(words[w] for w in COMEDY), sum(words[w] for w in DRAMA)
+    return "comedy" if a > b else "drama" if b > a else None
+
+
 def spoken_lines(speakers: list[str], words: list[str], n_lines: int, rng: random.Random) -> str:
     """``n_lines`` lines ``speaker: w w w.`` of 3 to 7 words drawn from ``words`` (the genre tests' scripts)."""
     return "".join(

@@ -47,8 +47,9 @@ def run(args: argparse.Namespace) -> int:
         speakers: dict[str, int | None] = dict.fromkeys(names)
         actions: dict[str, int] = {}
     else:
-        speakers, actions = cast.to_json()["speakers"], cast.to_json()["actions"]
-    scripts = cast.to_json().get("scripts", {}) if cast is not None else {}
+        data = cast.to_json()
+        speakers, actions = data["speakers"], data["actions"]
+    scripts = data.get("scripts", {}) if cast is not None else {}
     summary = {
         "checkpoint": str(args.checkpoint),
         "level": ckpt.vocab.level,

@@ -10,8 +10,8 @@ Two signals, both derived from each document's labels (:func:`scriptgen.data.lab
   vocabulary's label tokens (1/k for each of a document's k labels, zeros for a
   document without any), which the model turns into a learned label embedding
   added to each input (:class:`scriptgen.model.rnn.RNN`).  A label read once at
-  a document's start fades from the hidden state over a feature-length script;
-  one added to every input cannot.
+  a document's start competes with everything the text says after it over a
+  feature-length script; one added to every input does not fade.
 
 Column ``j`` of the weights is the ``j``-th label token in id order (:func:`label_tokens`), the same order the
 model's label embedding has, so a checkpoint's vocabulary alone fixes it.
@@ -55,9 +55,10 @@ def label_ranges(
     return [r for r, labels in zip(ranges, _range_labels(documents, ranges)) if wanted <= set(labels)]
 
 
-def weights_of(token_ids: Sequence[int], vocab: Vocab) -> np.ndarray:
-    """One row of label weights, (n_labels,) float32: 1/k for each of the k label tokens among ``token_ids``."""
-    columns = {token: j for j, token in enumerate(label_tokens(vocab))}
+def weights_of(token_ids: Sequence[int], labels: Sequence[int]) -> np.ndarray:
+    """One row of label weights, (n_labels,) float32: 1/k for each of the k label tokens among ``token_ids``;
+    ``labels`` are the label token ids in column order (:func:`label_tokens`)."""
+    columns = {token: j for j, token in enumerate(labels)}
     row = np.zeros(len(columns), dtype=np.float32)
     chosen = sorted({columns[t] for t in token_ids if t in columns})
     if chosen:
@@ -70,5 +71,6 @@ def label_weights(documents: Sequence[dict], ranges: Sequence[tuple[int, int]], 
     corpus."""
     if not vocab.special_ids or not any(document_labels(d) for d in documents):
         return None
+    columns = label_tokens(vocab)
     rows = [[vocab.stoi[label_token(name)] for name in labels] for labels in _range_labels(documents, ranges)]
-    return np.stack([weights_of(row, vocab) for row in rows]) if rows else np.zeros((0, len(vocab.special_ids)))
+    return np.stack([weights_of(row, columns) for row in rows]) if rows else np.zeros((0, len(columns)), np.float32)

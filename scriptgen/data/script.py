@@ -135,7 +135,7 @@ class Cast:
 
     def names(self) -> list[str]:
         """Speakers, most lines first (ties by name)."""
-        return [name for name, _ in sorted(self.speakers.items(), key=lambda kv: (-kv[1], kv[0]))]
+        return list(_by_count(self.speakers))
 
     def to_json(self) -> dict:
         data = {

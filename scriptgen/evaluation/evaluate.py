@@ -323,13 +323,12 @@ def evaluate_checkpoint(
     corpus_profile = CastProfile(Cast.of(texts))
     if prime is None and ckpt.form == "screenplay":
         prime = "\n\n"  # a blank line, as generate starts a screenplay: what follows opens a scene
-        prime_ids = vocab.encode(prime)
-    if prime is None:
+    elif prime is None:
         start, end = train.train[0]
         head = np.asarray(train.prepared.ids[start : min(end, start + 2)]).tolist()  # a label token may open it
         first_token = vocab.decode([i for i in head if i not in vocab.special_ids][:1])
         prime = default_prime(train.texts(), corpus_profile, vocab, first_token)
-        prime_ids = vocab.encode(prime)
+    prime_ids = vocab.encode(prime) if prime_ids is None else prime_ids
     index = NgramIndex(train.prepared.ids, train.train, COPY_SPAN[vocab.level], len(vocab))
     lap("corpus")
     sampled_cache = settings if cache and settings is not None and settings.lam > 0 else None

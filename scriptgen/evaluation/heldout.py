@@ -30,7 +30,7 @@ import torch
 from ..config import Config
 from ..data import corpus
 from ..data.batches import StreamBatches
-from ..data.conditions import label_ranges, label_weights, lead_ids, weights_of
+from ..data.conditions import label_ranges, label_tokens, label_weights, lead_ids, weights_of
 from ..data.text import iter_text, text_blocks
 from ..data.tokens import Vocab
 from ..errors import ScriptgenError
@@ -242,7 +242,7 @@ def heldout_on_text(
         raise ScriptgenError(
             f"--data {str(source)!r} has {len(ids)} token the model knows, too few to score; pass a longer text"
         )
-    weights = None if lead is None else np.tile(weights_of(lead, vocab), (len(ranges), 1))
+    weights = None if lead is None else np.tile(weights_of(lead, label_tokens(vocab)), (len(ranges), 1))
     batches = eval_batches(
         ids, ranges, cfg.batch_size, cfg.seq_len, "--data", None if lead is None else [lead[0]] * len(ranges), weights
     )

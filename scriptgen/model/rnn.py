@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..config import CELLS, OUTPUTS, Config
+from ..data.conditions import weights_of
 from ..errors import ScriptgenError
 from . import regularize
 
@@ -122,8 +123,8 @@ class RNN(nn.Module):
 
     @classmethod
     def from_config(cls, cfg: Config, vocab_size: int, n_labels: int = 0) -> "RNN":
-        """The model ``cfg`` describes; ``n_labels`` rows of label embedding when ``cfg`` conditions every step on
-        labels (:func:`label_rows`), else none."""
+        """The model ``cfg`` describes; ``n_labels`` (the vocabulary's label tokens) rows of label embedding when
+        ``cfg`` conditions every step on labels (``labels`` and ``condition == "step"``), else none."""
         return cls(
             vocab_size,
             vocab_size,
@@ -183,15 +184,13 @@ class RNN(nn.Module):
         return labels.to(self.device, self.label_embedding.weight.dtype) @ self.label_embedding.weight
 
     def labels_of(self, token_ids) -> torch.Tensor | None:
-        """The label weights (n_labels,) of the label tokens among ``token_ids`` (1/k each of k), as
-        :func:`scriptgen.data.conditions.weights_of` gives them in training; None without a label embedding or
-        without any label token among them."""
-        chosen = sorted({self.label_tokens.index(t) for t in token_ids if t in self.label_tokens})
-        if self.label_embedding is None or not chosen:
+        """The label weights (n_labels,) of the label tokens among ``token_ids``, by the rule training uses
+        (:func:`scriptgen.data.conditions.weights_of`); None without a label embedding or without any label token
+        among them."""
+        if self.label_embedding is None:
             return None
-        weights = self.label_embedding.weight.new_zeros(len(self.label_tokens))
-        weights[chosen] = 1.0 / len(chosen)
-        return weights
+        weights = weights_of(token_ids, self.label_tokens)
+        return torch.from_numpy(weights).to(self.label_embedding.weight) if weights.any() else None
 
     def _embed(self, nn_input: torch.Tensor, labels: torch.Tensor | None, regularized: bool) -> torch.Tensor:
         """The inputs' embeddings (B, T, E), plus their labels' vector; under training's regularizers, embedding

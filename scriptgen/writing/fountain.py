@@ -29,7 +29,7 @@ from __future__ import annotations
 import json
 import re
 
-from ..data.screenplay.elements import Element, from_canonical
+from ..data.screenplay.elements import SPOKEN, Element, from_canonical
 from ..data.script import ScriptLine, parse_script
 from ..errors import ScriptgenError
 
@@ -119,31 +119,26 @@ def to_fountain(
 # --------------------------------------------------------------------------
 def screenplay_blocks(elements: list[Element]) -> list[str]:
     """One Fountain block per element, a dialogue block (cue, parentheticals, dialogue) per cue."""
-    blocks: list[str] = []
+    blocks: list[list[str]] = []  # each block's lines
+    cues: set[int] = set()  # the blocks a cue opens
+    previous = None
     for e in elements:
-        if e.kind == "character":
-            blocks.append(screenplay_cue(e.name or "", e.extensions))
-        elif e.kind in ("parenthetical", "dialogue") and blocks and _in_dialogue(blocks[-1]):
-            blocks[-1] = blocks[-1].removesuffix("\n" + _SILENT) + "\n" + _spoken(e)
-            continue
+        if e.kind in ("parenthetical", "dialogue") and previous in SPOKEN:
+            blocks[-1].append(_spoken(e))
+        elif e.kind == "character":
+            cues.add(len(blocks))
+            blocks.append([screenplay_cue(e.name or "", e.extensions)])
         elif e.kind == "scene_heading":
-            blocks.append(scene_heading(e.text))
+            blocks.append([scene_heading(e.text)])
         elif e.kind == "transition":
-            blocks.append(transition(e.text))
+            blocks.append([transition(e.text)])
         elif e.kind == "shot":  # Fountain has no shot: a line of capitals, kept as action
-            blocks.append(fountain_action(e.text.upper()))
-        else:
-            blocks.append(fountain_action(e.text))
-        if e.kind == "character":
-            blocks[-1] += "\n" + _SILENT  # until its dialogue comes: a cue alone keeps Fountain's empty line
-    return blocks
-
-
-_SILENT = "  "  # Fountain's deliberate empty line: a cue with nothing said stays a cue
-
-
-def _in_dialogue(block: str) -> bool:
-    return block.endswith("\n" + _SILENT) or "\n" in block and not block.startswith(("!", ".", ">"))
+            blocks.append([fountain_action(e.text.upper())])
+        else:  # action, and a spoken element with no cue before it (not normal)
+            blocks.append([fountain_action(e.text)])
+        previous = e.kind
+    # a cue with nothing under it keeps Fountain's deliberate empty line (two spaces), so it stays a cue
+    return ["\n".join(lines + ["  "] if i in cues and len(lines) == 1 else lines) for i, lines in enumerate(blocks)]
 
 
 def _spoken(e: Element) -> str:

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import spoken_lines
+from conftest import COMEDY, DRAMA, classify, spoken_lines
 
 from scriptgen import (
     Config,
@@ -39,8 +39,6 @@ from scriptgen.writing.sampler import Sampler
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
-COMEDY = "banana giggle tickle clown prank pie silly joke wacky goofy".split()
-DRAMA = "tears grief betrayal storm funeral regret sorrow shadow widow doom".split()
 SPEAKERS = ["alice", "bob"]
 QUIET = dict(progress=False, log=lambda message: None)
 TINY = dict(
@@ -57,13 +55,6 @@ def _genres(root: Path, docs: int = 20, lines: int = 20) -> Path:
         for d in range(docs):
             (root / label / f"ep{d}.txt").write_text(spoken_lines(SPEAKERS, words, lines, rng), encoding="utf-8")
     return root
-
-
-def classify(text: str) -> str | None:
-    """The label whose word list the text uses more (None on a tie)."""
-    words = Counter(tokenize(text, "word"))
-    a, b = sum(words[w] for w in COMEDY), sum(words[w] for w in DRAMA)
-    return "comedy" if a > b else "drama" if b > a else None
 
 
 @pytest.fixture(scope="module")

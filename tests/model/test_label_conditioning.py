@@ -6,13 +6,12 @@ from __future__ import annotations
 import importlib
 import json
 import random
-from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from conftest import spoken_lines
+from conftest import COMEDY, DRAMA, classify, spoken_lines
 from torch import nn
 
 from scriptgen import RNN, Config, label_id, load_checkpoint, prepare, train
@@ -20,7 +19,6 @@ from scriptgen.config import REGULARIZERS_OFF
 from scriptgen.data.batches import StreamBatches
 from scriptgen.data.conditions import label_tokens, label_weights
 from scriptgen.data.labels import document_labels
-from scriptgen.data.tokens import tokenize
 from scriptgen.model.manifest import json_bytes, read_manifest, write_folder
 from scriptgen.writing.generate import generate, generate_reference
 from scriptgen.writing.sampler import Sampler
@@ -28,19 +26,11 @@ from scriptgen.writing.sampler import Sampler
 pytestmark = pytest.mark.usefixtures("one_thread")
 products_module = importlib.import_module("scriptgen.writing.products")
 
-COMEDY = "banana giggle tickle clown prank pie silly joke wacky goofy".split()
-DRAMA = "tears grief betrayal storm funeral regret sorrow shadow widow doom".split()
 TINY = dict(
     **REGULARIZERS_OFF, embedding_dim=16, hidden_dim=32, n_layers=2, dropout=0.0, seq_len=16, batch_size=8, lr=0.01,
     output="softmax", precision="fp32", epochs=10, labels=True, device="cpu",
 )  # fmt: skip
 QUIET = dict(progress=False, log=lambda message: None)
-
-
-def classify(text: str) -> str | None:
-    words = Counter(tokenize(text, "word"))
-    a, b = sum(words[w] for w in COMEDY), sum(words[w] for w in DRAMA)
-    return "comedy" if a > b else "drama" if b > a else None
 
 
 def _model(cell: str, n_labels: int = 3) -> RNN:
