@@ -9,6 +9,9 @@ for every other line.  Each line of the script is one block of the screenplay:
 two lines of one speaker in a row stay two dialogue blocks, so a script of N
 lines is a screenplay of N blocks, and nothing is joined or lost.
 
+The title page's Author is the writer's ``author`` and scriptgen (``--author``), its Source the ``genre``
+first (``--label``), then the settings.
+
 A screenplay (``form="screenplay"``: the canonical text of a model that
 learned screenplays, :mod:`scriptgen.data.screenplay.elements`) is read back
 into its elements and each becomes its Fountain element: scene headings in
@@ -82,10 +85,23 @@ def _title_value(value: object) -> str:
     return escape_inline(" ".join(str(value).split()))
 
 
-def title_page(title: str, meta: dict[str, str] | None = None, prime: str | None = None) -> str:
-    """Fountain's title page: Title, Credit, Author and, under Source, the checkpoint, its settings and the prime."""
-    lines = [f"Title: {_title_value(title) or 'Untitled'}", "Credit: written by", "Author: scriptgen"]
-    source = [f"{key}: {value}" for key, value in (meta or {}).items()]
+def title_page(
+    title: str,
+    meta: dict[str, str] | None = None,
+    prime: str | None = None,
+    author: str | None = None,
+    genre: str | None = None,
+) -> str:
+    """Fountain's title page: Title, Credit ("written by"), Author (the writer's ``author`` and scriptgen) and, under
+    Source, the genre, the checkpoint, its settings and the prime (screenplain centres all four on the page)."""
+    author = _title_value(author or "")
+    lines = [
+        f"Title: {_title_value(title) or 'Untitled'}",
+        "Credit: written by",
+        f"Author: {author} and scriptgen" if author else "Author: scriptgen",
+    ]
+    source = [f"genre: {genre}"] if genre and genre.strip() else []
+    source += [f"{key}: {value}" for key, value in (meta or {}).items()]
     if prime is not None:
         source.append(f"prime: {json.dumps(prime, ensure_ascii=False)}")  # quoted: shows spaces and newlines
     source = [value for value in map(_title_value, source) if value]
@@ -95,14 +111,20 @@ def title_page(title: str, meta: dict[str, str] | None = None, prime: str | None
 
 
 def to_fountain(
-    text: str, title: str, meta: dict[str, str] | None = None, prime: str | None = None, form: str = "transcript"
+    text: str,
+    title: str,
+    meta: dict[str, str] | None = None,
+    prime: str | None = None,
+    form: str = "transcript",
+    author: str | None = None,
+    genre: str | None = None,
 ) -> str:
     """The Fountain screenplay of a generated script (see the module docstring for the rules): ``form``
     ``"transcript"`` reads ``name: words`` lines, ``"screenplay"`` the canonical text of a model that learned
     screenplays."""
     if form not in FORMS:
         raise ScriptgenError(f"unknown script form {form!r}: choose {' or '.join(FORMS)}")
-    blocks = [title_page(title, meta, prime)]
+    blocks = [title_page(title, meta, prime, author, genre)]
     if form == "screenplay":
         blocks += screenplay_blocks(from_canonical(text))
         return "\n\n".join(blocks) + "\n"

@@ -83,16 +83,20 @@ def export(
     meta: dict[str, str] | None = None,
     prime: str | None = None,
     form: str = "transcript",
+    author: str | None = None,
+    genre: str | None = None,
 ) -> bytes:
     """The script in format ``fmt`` (one of :data:`FORMATS`), as bytes to write to a file; ``form`` is what the model
-    learned (:data:`~scriptgen.writing.fountain.FORMS`, ``Checkpoint.form``)."""
+    learned (:data:`~scriptgen.writing.fountain.FORMS`, ``Checkpoint.form``); ``author`` and ``genre`` go on the title
+    page (:func:`~scriptgen.writing.fountain.title_page`)."""
     fmt = check_format(fmt)
     if fmt == "text":
         return utf8(text)
     if fmt in ("html", "pdf", "fdx"):  # what no XML parser accepts never reaches a rendered file
         text, title, prime = xml_safe(text), xml_safe(title), None if prime is None else xml_safe(prime)
+        author, genre = (None if v is None else xml_safe(v) for v in (author, genre))
         meta = None if meta is None else {xml_safe(k): xml_safe(v) for k, v in meta.items()}
-    fountain = to_fountain(text, title, meta, prime, form)
+    fountain = to_fountain(text, title, meta, prime, form, author, genre)
     if fmt == "fountain":
         return utf8(fountain)
     return render_fountain(fountain, fmt, title)

@@ -179,6 +179,17 @@ def test_title_page_parsed():
     assert set(fountain_parser.parse(io.StringIO(fountain)).title_page) == {"Title", "Credit", "Author", "Source"}
 
 
+def test_title_page_names_the_writer_and_the_genre_in_the_pdf():
+    fountain = to_fountain(SCRIPT, "Night Shift", META, author="Maya  Writer", genre="horror, mystery")
+    screenplay = parse_fountain(fountain)
+    assert [str(r) for r in screenplay.get_rich_attribute("Author")] == ["Maya Writer and scriptgen"]
+    source = [str(r) for r in screenplay.get_rich_attribute("Source")]
+    assert source[0] == "genre: horror, mystery" and source[1:] == [f"{key}: {value}" for key, value in META.items()]
+    first_page = pypdf.PdfReader(io.BytesIO(export(SCRIPT, "pdf", "Night Shift", author="Maya Writer"))).pages[0]
+    words = " ".join(first_page.extract_text().split())
+    assert "Night Shift" in words and "Maya Writer and scriptgen" in words
+
+
 # a model's line: letters, digits and every character Fountain gives a meaning to, sometimes after a cue
 LINE_CHARS = st.sampled_from(list("abcxyzABCXYZéß019 .,'\"&*_#=~><[]()!@:^/-"))
 TEXT = st.text(LINE_CHARS, min_size=1, max_size=30)
