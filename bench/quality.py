@@ -2,6 +2,7 @@
 
     python bench/quality.py --minutes 8 [--data PATH] [--level word|char] [--baseline-minutes M]
                             [--at 8 ...] [--recipe KEY=VALUE ...] [--baseline KEY=VALUE ...] [--png bench/quality.png]
+    python bench/quality.py --levels word,char,bpe --minutes 8 [--cache-size 500] [--data PATH]
 
 Both contenders are ``scriptgen train`` runs (held-out validation loss, the best
 one kept).  The recipe is today's defaults for ``--level`` (``Config.for_level``:
@@ -15,17 +16,23 @@ first 8 minutes are those of an 8-minute run).  The validation curves go to the
 PNG; the last line is JSON with both best losses (``default_val_loss``: the
 defaults before the recipe; ``recipe_val_loss``), their difference, the minutes
 and the machine.
+
+``--levels`` instead trains today's defaults at each level for ``--minutes`` on the same corpus (the split is by
+document and seeded, so the same documents are held out at every level) and scores each run's best weights with
+``scriptgen evaluate``: nats per token and bits per character (the measure that compares levels), with and without a
+neural cache of ``--cache-size`` positions fitted on the held-out split after training (0: none).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tempfile
 
 from common import emit, machine, save_curves
 
-from scriptgen import Config
+from scriptgen import Config, evaluate_checkpoint
 from scriptgen.config import REGULARIZERS_OFF, field_kind
 from scriptgen.training.train import Trainer
 
@@ -58,6 +65,27 @@ def run(cfg: Config, data: str | None, folder: str) -> tuple[float, list[tuple[f
     return result.best_val_loss, curve, facts
 
 
+def compare_levels(levels: list[str], minutes: float, data: str | None, cache_size: int) -> dict:
+    """Each level's defaults trained for ``minutes``, then held-out nats/token and bits/char, with and without the
+    cache."""
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for level in levels:
+            cfg = Config.for_level(level=level, epochs=1000, max_minutes=minutes, cache_size=cache_size)
+            _, _, facts = run(cfg, data, f"{tmp}/{level}")
+            quiet = lambda m: print(m, file=sys.stderr)  # noqa: E731
+            held = evaluate_checkpoint(f"{tmp}/{level}", data, samples=1, length=20, log=quiet).heldout
+            row = {"nats_per_token": round(held.nats_per_token, 4), "bits_per_char": round(held.bits_per_char, 4)}
+            row |= {"tokens": held.tokens, "chars": held.chars, **facts}
+            cached = held.with_cache()
+            if cached is not None:
+                row |= {"cache_nats_per_token": round(cached.nats_per_token, 4)}
+                row |= {"cache_bits_per_char": round(cached.bits_per_char, 4)}
+            out[level] = row
+            print(json.dumps({level: row}), file=sys.stderr)
+    return out
+
+
 def best_within(curve: list[tuple[float, float]], minutes: float) -> float | None:
     """The best validation loss reached within ``minutes`` of training (None if no validation came that early)."""
     losses = [loss for t, loss in curve if t <= minutes]
@@ -87,9 +115,18 @@ def main() -> None:
     )
     parser.add_argument("--skip-baseline", action="store_true", help="train the recipe only")
     parser.add_argument(
+        "--levels", default=None, metavar="L,L", help="compare these levels' defaults instead (word,char,bpe)"
+    )
+    parser.add_argument("--cache-size", type=int, default=500, help="--levels: cache positions, 0 = none")
+    parser.add_argument(
         "--png", default="bench/quality.png", help="where to write the curves (default: bench/quality.png)"
     )
     args = parser.parse_args()
+    if args.levels:
+        levels = [name.strip() for name in args.levels.split(",") if name.strip()]
+        report = compare_levels(levels, args.minutes, args.data, args.cache_size)
+        emit({"levels": report, "minutes": args.minutes, "data": args.data or "default corpus", **machine()})
+        return
     base_minutes = args.minutes if args.baseline_minutes is None else args.baseline_minutes
     common = {"level": args.level, "epochs": 1000}
     baseline = Config.for_level(
