@@ -26,7 +26,8 @@ The rules:
   outline's heading) is drawn again, up to :data:`REDRAWS` times; then the
   scene is left empty (``ended="empty"``).
 - **A scene that never ends** stops after :data:`SCENE_LINES` lines of its own
-  (``ended="cap"``), at that line's end; a line the per-line cap
+  (``ended="cap"``), at that line's end; without an outline heading to come, a
+  blank line is fed there, where the model opens a scene.  A line the per-line cap
   (``TOKENS_PER_LINE``) cuts with nothing complete ends the script
   (``ended="length"``), as does ``length`` (tokens in all) when it is set.
 - **Shown as written.**  The outline's headings and beats appear in the text
@@ -305,8 +306,10 @@ class _Run:
             elif scene.ended == "heading":  # the model's own heading opens the next scene
                 self.scenes.append(SceneInfo(text.strip("\n")))
                 self._add(Piece(written.ids, text, len(self.scenes) - 1, opening=True))
-            else:
+            else:  # a scene the cap ended: a blank line, where canonical text opens the next scene with its heading
                 self.scenes.append(SceneInfo(None))
+                sampler.feed([self.w.newline])
+                self._add(Piece([self.w.newline], "\n", len(self.scenes) - 1, opening=True))
 
     def _open(self, scene: OutlineScene) -> None:
         ids, text = self.w.opening(scene, self.plan.where)
@@ -337,7 +340,8 @@ class _Run:
         if self.scenes and not self.scenes[-1].ended:
             self.scenes[-1].ended = scene_end
         if self.scenes and self.scenes[-1].heading is None and not self.scenes[-1].lines:
-            self.scenes.pop()  # a scene that never began
+            self.scenes.pop()  # a scene that never began, and the blank line that was to open it
+            self.pieces = [p for p in self.pieces if p.scene < len(self.scenes)]
         return Draft(self.text(), [i for p in self.pieces for i in p.ids], self.scenes, why, self.pieces)
 
     def _cut(self) -> Draft:

@@ -167,8 +167,8 @@ def test_a_scene_ends_where_the_model_writes_a_heading(film, level):
 def test_a_scene_that_never_ends_stops_at_the_cap(word_films, monkeypatch):
     monkeypatch.setattr(scenes_module, "SCENE_LINES", 2)
     _, _, _, draft = _write(word_films, ScenePlan(tuple(parse_outline(OUTLINE))), seed=3)
-    assert [s.lines for s in draft.scenes] == [2, 2, 2] and {s.ended for s in draft.scenes} == {"cap"}
-    assert [len(s) for s in _scenes(draft.text)] >= [3, 3, 3]  # heading, beat or line, line (a block: 2 elements)
+    assert [s.heading for s in draft.scenes] == HEADINGS and all(0 < s.lines <= 2 for s in draft.scenes)
+    assert all((s.ended == "cap") == (s.lines == 2) for s in draft.scenes) and "cap" in {s.ended for s in draft.scenes}
 
 
 def test_the_length_cap_ends_the_script_at_a_line_end(word_films):
@@ -232,9 +232,37 @@ def test_a_typed_heading_starts_a_scene_written_to_its_end(film, level):
     assert [s[0].text for s in scenes] == ["INT. DINER - NIGHT", "EXT. STREET - DAY"], out.getvalue()
     assert all(len(s) > 1 for s in scenes)
     bad = io.StringIO()
-    assert chat(writer.sampler, ckpt.vocab, ["INT. ZOO Ж\n"], io.StringIO(), bad, form=ckpt.form) == 0
+    assert chat(writer.sampler, ckpt.vocab, ["INT. DINER Ж\n"], io.StringIO(), bad, form=ckpt.form) == 0
     assert "'ж'" in bad.getvalue().lower() and len(bad.getvalue().splitlines()) == 1
 
 
 def test_names_are_the_corpus_cast(word_films):
     assert set(n.lower() for n in NAMES) <= set(load_checkpoint(word_films).cast.names())
+
+
+@pytest.mark.parametrize("level", LEVELS)
+def test_a_cast_on_a_screenplay_bars_only_the_other_cues(level):
+    """Under --cast a screenplay's lines still open with headings and action; no cue outside the cast forms."""
+    from screenplays import screenplay
+
+    from scriptgen.data.screenplay.elements import cast_of, to_canonical
+    from scriptgen.model.rnn import RNN
+
+    play = screenplay(1, 6, NAMES)
+    vocab = Vocab.build([tokenize(to_canonical(play), level)], level=level)
+    torch.manual_seed(0)
+    sampler = Sampler(RNN(len(vocab), len(vocab), 8, 16, 1, dropout=0.0), "fp32")
+    writer = ScriptWriter(sampler, vocab, cast_of(play), "screenplay")
+    if level == "word":
+        mask = writer._start_mask(("maya",), True, True)
+        assert mask[vocab.stoi["ruiz:"]] and mask[vocab.stoi["jerry:"]]
+        assert not mask[vocab.stoi["maya:"]] and not mask[vocab.stoi["int"]] and not mask[vocab.stoi["ruiz"]]
+        transcript = ScriptWriter(sampler, vocab, cast_of(play))._start_mask(("maya",), True, True)
+        assert transcript[vocab.stoi["int"]]  # a transcript's line under a cast opens with a cue or an action
+    nl = writer.tokens.newline
+    sampler.feed([nl, nl])
+    written = writer.write([nl, nl], writer.check(WriteOptions(lines=40, cast=("maya",), temperature=1.5)),
+                           make_generator(2))  # fmt: skip
+    elements = from_canonical(vocab.decode(written.ids))
+    assert {e.kind for e in elements} - {"character", "parenthetical", "dialogue"}  # not dialogue only
+    assert {e.name.lower() for e in elements if e.kind == "character"} <= {"maya"}
