@@ -1,10 +1,11 @@
 """Pages, the unit screenwriters count in: one page of formatted screenplay is about a minute of screen time.
 
 ``scriptgen generate --pages 5`` writes until the script fills 5 pages and no more; the count is the PDF export's
-own: :func:`script_pages` lays the text out exactly as ``--format pdf`` does (the same Fountain blocks,
-screenplain's layout drawn by reportlab: US letter, 12 pt Courier, 55 lines a page, 61 characters a line) and reads
-the number of pages back with pypdf.  The title page the export puts first is not a page of script, so it is not
-counted: a ``--pages 5`` PDF has 6 pages, the title page and 5 of script.
+own: :func:`script_pages` renders the text exactly as ``--format pdf`` does (the same Fountain, screenplain's
+layout drawn by reportlab: US letter, 12 pt Courier, 55 lines a page, 61 characters a line) and reads the number of
+pages back with pypdf.  The title page the export puts first is not a page of script, so it is not counted: a
+``--pages 5`` PDF has 6 pages, the title page and 5 of script.  (It is rendered with a one-page title page, not
+without: screenplain lays a first page with no title page before it out narrower.)
 
 Rendering costs far more than writing a line, so :class:`PageLimit` renders only when :func:`estimate_lines` (each
 element wrapped at its layout's width, its blank lines added, 55 to a page) says the script is near the limit, and
@@ -26,7 +27,7 @@ from ..data.screenplay.elements import from_canonical
 from ..data.script import parse_script
 from ..errors import ScriptgenError, optional_library
 from .fountain import fountain_blocks
-from .screenplay import INSTALL, render_fountain, require, xml_safe
+from .screenplay import INSTALL, export, require
 
 MAX_PAGES = 500  # a feature script runs 90 to 120 pages
 LINES_PER_PAGE = 55  # screenplain's layout (screenplain.export.pdf.Settings)
@@ -53,10 +54,11 @@ def pdf_pages(data: bytes) -> int:
 def script_pages(text: str, form: str = "screenplay") -> int:
     """Pages of script of ``text`` (canonical screenplay text, or a transcript), laid out as the PDF export does,
     without its title page."""
-    blocks = fountain_blocks(xml_safe(text), form)
-    if not blocks:
+    if not fountain_blocks(text, form):
         return 0
-    return pdf_pages(render_fountain("\n\n".join(blocks) + "\n", "pdf"))  # no Title: screenplain adds no title page
+    # The export itself, with a one-page title page: screenplain lays the first page out narrower when there is no
+    # title page, so the script's pages are those after it (the same layout whatever the real title page holds).
+    return pdf_pages(export(text, "pdf", title="Pages", form=form)) - 1
 
 
 def _wrapped(text: str, kind: str) -> int:

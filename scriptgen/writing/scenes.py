@@ -24,12 +24,17 @@ The rules:
   scene never ends mid-element and the script ends at a scene's end.
 - **A heading drawn before a scene has any content** (right under the
   outline's heading) is drawn again, up to :data:`REDRAWS` times; then the
-  scene is left empty (``ended="empty"``).
+  scene is left empty (``ended="empty"``).  Likewise a scene the model is to
+  open (no prime text, or after a blank line) opens with a heading: another
+  first line is drawn again, up to :data:`OPEN_REDRAWS` times, then kept
+  (drawing until a line is a heading is drawing from the model's own
+  distribution given that the line is one).
 - **A scene that never ends** stops after :data:`SCENE_LINES` lines of its own
   (``ended="cap"``), at that line's end; without an outline heading to come, a
   blank line is fed there, where the model opens a scene.  A line the per-line cap
-  (``TOKENS_PER_LINE``) cuts with nothing complete ends the script
-  (``ended="length"``), as does ``length`` (tokens in all) when it is set.
+  (``TOKENS_PER_LINE``) cuts with nothing complete is drawn again (up to
+  :data:`REDRAWS` times in a row, then the script ends, ``ended="length"``); so
+  does ``length`` (tokens in all) when it is set.
 - **Shown as written.**  The outline's headings and beats appear in the text
   exactly as the user wrote them (a heading with no INT./EXT. gets the
   canonical ``.``); what the model is fed are their tokens, where a word-level
@@ -58,6 +63,7 @@ from .writer import ScriptWriter, WriteOptions
 
 SCENE_LINES = 60  # lines a scene may run (about two to three pages) before it is ended at a line end
 REDRAWS = 8  # headings drawn again, per scene, when they come before the scene has content
+OPEN_REDRAWS = 32  # first lines drawn again, per scene the model opens, until one is a heading (a draw is one line)
 MAX_OUTLINE_CHARS = 1 << 20  # an outline is one short line per scene: a megabyte is thousands of scenes
 MAX_OUTLINE_SCENES = 2000
 MAX_LINE_CHARS = 400  # one heading or beat
@@ -70,6 +76,7 @@ class OutlineScene:
     heading: str
     beats: tuple[str, ...] = ()
     line: int = 0  # the heading's line in the outline (1-based; 0: not from a file)
+    beat_lines: tuple[int, ...] = ()  # each beat's
 
 
 @dataclass(frozen=True)
@@ -146,7 +153,8 @@ def parse_outline(text: str, where: str = "--outline") -> list[OutlineScene]:
                     f"{where} line {n} is indented (a beat) before any scene heading; start the outline with a "
                     "heading such as INT. DINER - NIGHT"
                 )
-            scenes[-1] = replace(scenes[-1], beats=scenes[-1].beats + (line,))
+            last = scenes[-1]
+            scenes[-1] = replace(last, beats=last.beats + (line,), beat_lines=last.beat_lines + (n,))
         else:
             scenes.append(OutlineScene(line, (), n))
         if len(scenes) > MAX_OUTLINE_SCENES:
@@ -189,9 +197,10 @@ def opening(vocab: Vocab, scene: OutlineScene, where: str = "--outline") -> tupl
     one error line for a word or character the model cannot write."""
     lines = [canonical_heading(scene.heading)] + [canonical_action(b) for b in scene.beats]
     newline = vocab.stoi.get(NEWLINE_TOKEN if vocab.level == "word" else "\n")  # as ScriptTokens reads it
+    numbers = (scene.line, *scene.beat_lines) if len(scene.beat_lines) == len(scene.beats) else (0,) * len(lines)
     ids: list[int] = []
-    for k, line in enumerate(lines):  # a beat is on the line after its heading's (blank lines aside: near enough)
-        ids += encode_line(vocab, line, where, scene.line + k if scene.line else 0) + [newline]
+    for line, number in zip(lines, numbers):
+        ids += encode_line(vocab, line, where, number) + [newline]
     return ids, "".join(line + "\n" for line in lines)
 
 
@@ -261,16 +270,25 @@ class _Run:
             self._open(self.queue.pop(0))
         else:
             self.scenes.append(SceneInfo(None))
-        redraws = 0
+        redraws = overlong = 0  # headings drawn again in this scene; lines the per-line cap cut in a row
         while True:
             snap = sampler.snapshot()
             written = writer.write(self.tail, self.o, self.generator)
             text = self.w.vocab.decode(written.ids)
-            if written.lines == 0:  # the per-line cap came with nothing complete
-                return self._stop("length", "length")
-            scene = self.scenes[-1]
+            if written.lines == 0:  # the per-line cap came with nothing complete (the state is back at the line start)
+                overlong += 1
+                if overlong > REDRAWS:
+                    return self._stop("length", "length")
+                continue
+            overlong, scene = 0, self.scenes[-1]
             kind = line_kind(text.rstrip("\n").split("\n")[-1])
-            if kind == "scene_heading" and scene.lines == 0 and scene.heading is None:
+            opens = scene.heading is None and scene.lines == 0  # a scene still to open with the model's heading
+            fresh = len(self.scenes) > 1 or not self.shown_context.strip()  # no prime text began this scene
+            if opens and kind != "scene_heading" and fresh and redraws < OPEN_REDRAWS:
+                sampler.restore(snap)  # a scene the model opens opens with its heading
+                redraws += 1
+                continue
+            if kind == "scene_heading" and opens:
                 scene.heading = text.strip("\n")  # the model's first heading opens the scene the prime began
                 self._add(Piece(written.ids, text, len(self.scenes) - 1, opening=True))
                 continue

@@ -140,7 +140,8 @@ class _Line:
         if self.cueable:  # word level: could a cue token still make this line dialogue ("uh jerry: ...")?
             self.ids.append(i)
             text = self.vocab.decode(self.ids)
-            self.cueable = ":" not in text and len(text) < MAX_CUE_CHARS
+            # at char level the next character may be the colon of a name of MAX_CUE_CHARS
+            self.cueable = ":" not in text and len(text) < MAX_CUE_CHARS + (not self.t.one_token_cues)
         return False
 
     def spoke(self, speaker: str | None, turns: tuple[str, ...]) -> None:

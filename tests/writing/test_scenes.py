@@ -46,7 +46,7 @@ def test_an_outline_is_headings_with_indented_beats():
     assert [s.beats for s in scenes] == [("Maya waits.",), (), ()]
     assert [s.line for s in scenes] == [2, 5, 6]
     tabs = parse_outline("INT.  DINER - NIGHT\n\tRuiz   runs.\n  # a comment, not a beat\n")
-    assert tabs == [OutlineScene("INT. DINER - NIGHT", ("Ruiz runs.",), 1)]
+    assert tabs == [OutlineScene("INT. DINER - NIGHT", ("Ruiz runs.",), 1, (2,))]
 
 
 @pytest.mark.parametrize(
@@ -142,18 +142,30 @@ def _check_scenes(text: str, headings: list[str], cast=("MAYA", "RUIZ")) -> None
         assert {e.name.upper() for e in scene if e.kind == "character"} <= set(cast), scene
 
 
+def _has_action_and_dialogue(text: str) -> bool:
+    return all({"action", "character"} <= {e.kind for e in scene[1:]} for scene in _scenes(text))
+
+
 @pytest.mark.parametrize("level", LEVELS)
 def test_an_outline_gives_exactly_its_scenes_in_order(film, level):
-    ckpt, writer, context, draft = _write(film, ScenePlan(tuple(parse_outline(OUTLINE))), seed=2)
-    _check_scenes(draft.text, HEADINGS)
-    assert draft.text.startswith("INT. DINER - NIGHT\nMaya waits.\n")  # shown as written, the beat right under it
-    assert draft.text.endswith("\n") and draft.ended == "outline"
-    assert [s.heading for s in draft.scenes] == HEADINGS
-    assert all(s.ended in ("heading", "cap") and s.lines > 0 for s in draft.scenes), draft.scenes
-    # the state carried across is exactly that of the text kept: the dropped headings left nothing behind
-    fresh = Sampler(writer.sampler.model, "fp32")
-    fresh.feed(context + draft.ids)
-    assert torch.allclose(fresh.logits, writer.sampler.logits, atol=1e-4)
+    """For every seed: the outline's headings exactly, in order, the cast's cues only, a scene's end at the end, the
+    state that of the text kept; and nearly always (the model's doing) action and dialogue in each scene."""
+    full = 0
+    for seed in range(10):
+        ckpt, writer, context, draft = _write(film, ScenePlan(tuple(parse_outline(OUTLINE))), seed=seed)
+        scenes = _scenes(draft.text)
+        assert [s[0] for s in scenes] == [Element("scene_heading", h) for h in HEADINGS], draft.text
+        assert draft.text.startswith("INT. DINER - NIGHT\nMaya waits.\n")  # as written, the beat right under it
+        assert {e.name.upper() for e in from_canonical(draft.text) if e.kind == "character"} <= {"MAYA", "RUIZ"}
+        assert draft.text.endswith("\n") and draft.ended == "outline"
+        assert [s.heading for s in draft.scenes] == HEADINGS
+        assert all(s.ended in ("heading", "cap") and s.lines > 0 for s in draft.scenes), draft.scenes
+        full += _has_action_and_dialogue(draft.text)
+        # the state carried across is exactly that of the text kept: the dropped headings left nothing behind
+        fresh = Sampler(writer.sampler.model, "fp32")
+        fresh.feed(context + draft.ids)
+        assert torch.allclose(fresh.logits, writer.sampler.logits, atol=1e-4)
+    assert full >= 7, full  # 17 of 20 seeds at either level when this was written
 
 
 @pytest.mark.parametrize("level", LEVELS)
@@ -225,11 +237,11 @@ def test_generate_scene_opens_with_that_heading(word_films, capsys):
 def test_a_typed_heading_starts_a_scene_written_to_its_end(film, level):
     ckpt, writer = _writer(film)
     out, err = io.StringIO(), io.StringIO()
-    typed = ["INT. DINER - NIGHT\n", "EXT. STREET - DAY\n", "\n"]
+    typed = ["INT. DINER - NIGHT\n", "EXT. PARK - DAY\n", "\n"]
     turns = chat(writer.sampler, ckpt.vocab, typed, out, err, seed=1, known_cast=ckpt.cast, form=ckpt.form)
     assert turns == 2, err.getvalue()
     scenes = _scenes(out.getvalue())
-    assert [s[0].text for s in scenes] == ["INT. DINER - NIGHT", "EXT. STREET - DAY"], out.getvalue()
+    assert [s[0].text for s in scenes] == ["INT. DINER - NIGHT", "EXT. PARK - DAY"], out.getvalue()
     assert all(len(s) > 1 for s in scenes)
     bad = io.StringIO()
     assert chat(writer.sampler, ckpt.vocab, ["INT. DINER Ж\n"], io.StringIO(), bad, form=ckpt.form) == 0
