@@ -98,11 +98,13 @@ class PageLimit:
         self.renders += 1
         return script_pages(text, self.form)
 
-    def over(self, texts: list[str]) -> bool:
+    def over(self, texts: list[str], last: bool = False) -> bool:
+        """Whether ``"".join(texts)`` has passed the limit; renders only near it, or always when it is the ``last``
+        (the script ends there for another reason)."""
         for text in texts[self.seen :]:
             self.estimated += estimate_lines(text, self.form) / LINES_PER_PAGE
         self.seen = len(texts)
-        if self.estimated < self.next_check:
+        if self.estimated < self.next_check and not last:
             return False
         text = "".join(texts)
         n = self.count(text)

@@ -124,8 +124,8 @@ class Draft:
 class Limit(Protocol):
     """A stop the scene writer asks after each line (:class:`scriptgen.writing.pages.PageLimit`)."""
 
-    def over(self, texts: list[str]) -> bool:
-        """Whether the script, ``"".join(texts)`` (pieces so far), has passed the limit."""
+    def over(self, texts: list[str], last: bool = False) -> bool:
+        """Whether the script, ``"".join(texts)`` (pieces so far), has passed the limit (``last``: it ends there)."""
 
     def cut(self, texts: list[str], ends: list[int]) -> int:
         """The largest of ``ends`` (ascending piece counts) whose ``"".join(texts[:end])`` is within the limit
@@ -355,6 +355,8 @@ class _Run:
 
     # -- the end ------------------------------------------------------------------------
     def _stop(self, why: str, scene_end: str) -> Draft:
+        if self.limit is not None and self.limit.over(self.texts, last=True):
+            return self._cut()  # the scenes came first, yet the pages passed since the last check
         if self.scenes and not self.scenes[-1].ended:
             self.scenes[-1].ended = scene_end
         if self.scenes and self.scenes[-1].heading is None and not self.scenes[-1].lines:
