@@ -71,3 +71,13 @@ def char_films(tmp_path_factory) -> Path:
 def film(request, level) -> Path:
     """The checkpoint of the test's ``level`` parameter (only that one is trained)."""
     return request.getfixturevalue(f"{level}_films")
+
+
+@pytest.fixture(scope="session")
+def talk_model(tmp_path_factory, corpus_dir) -> Path:
+    """A tiny transcript model (conftest's corpus of ``name: words`` lines): what the scene flags refuse."""
+    root = tmp_path_factory.mktemp("talk")
+    cfg = Config(**REGULARIZERS_OFF, embedding_dim=8, hidden_dim=16, n_layers=1, dropout=0.0, seq_len=8, batch_size=4,
+                 epochs=1, output="softmax", device="cpu", precision="fp32", sample_every=0)  # fmt: skip
+    train(cfg, data=corpus_dir, name="talk", out_dir=root, data_dir=root / "data", progress=False, log=lambda *a: None)
+    return root / "talk"

@@ -34,7 +34,10 @@ The rules:
   blank line is fed there, where the model opens a scene.  A line the per-line cap
   (``TOKENS_PER_LINE``) cuts with nothing complete is drawn again (up to
   :data:`REDRAWS` times in a row, then the script ends, ``ended="length"``); so
-  does ``length`` (tokens in all) when it is set.
+  does ``length`` (tokens in all) when it is set, and :data:`STALLED` draws in
+  a row that keep no line (a model that writes only headings).
+- **A transcript** (``--pages`` alone on a model that learned transcripts) has
+  no scenes: every line is kept as a line, with no cap.
 - **Shown as written.**  The outline's headings and beats appear in the text
   exactly as the user wrote them (a heading with no INT./EXT. gets the
   canonical ``.``); what the model is fed are their tokens, where a word-level
@@ -64,6 +67,7 @@ from .writer import ScriptWriter, WriteOptions
 SCENE_LINES = 60  # lines a scene may run (about two to three pages) before it is ended at a line end
 REDRAWS = 8  # headings drawn again, per scene, when they come before the scene has content
 OPEN_REDRAWS = 32  # first lines drawn again, per scene the model opens, until one is a heading (a draw is one line)
+STALLED = 4 * OPEN_REDRAWS  # draws in a row that keep no line before the script ends (a model writing headings only)
 MAX_OUTLINE_CHARS = 1 << 20  # an outline is one short line per scene: a megabyte is thousands of scenes
 MAX_OUTLINE_SCENES = 2000
 MAX_LINE_CHARS = 400  # one heading or beat
@@ -270,8 +274,11 @@ class _Run:
             self._open(self.queue.pop(0))
         else:
             self.scenes.append(SceneInfo(None))
-        redraws = overlong = 0  # headings drawn again in this scene; lines the per-line cap cut in a row
+        redraws = overlong = stalled = 0  # headings drawn again in this scene; lines cut in a row; draws since a line
         while True:
+            stalled += 1
+            if stalled > STALLED:  # draws that keep no line (headings only): nothing more is coming
+                return self._stop("length", "length")
             snap = sampler.snapshot()
             written = writer.write(self.tail, self.o, self.generator)
             text = self.w.vocab.decode(written.ids)
@@ -281,9 +288,10 @@ class _Run:
                     return self._stop("length", "length")
                 continue
             overlong, scene = 0, self.scenes[-1]
-            kind = line_kind(text.rstrip("\n").split("\n")[-1])
+            # a transcript (--pages alone) has no scenes: every line is a line
+            kind = line_kind(text.rstrip("\n").split("\n")[-1]) if writer.screenplay else "action"
             opens = scene.heading is None and scene.lines == 0  # a scene still to open with the model's heading
-            fresh = len(self.scenes) > 1 or not self.shown_context.strip()  # no prime text began this scene
+            fresh = writer.screenplay and (len(self.scenes) > 1 or not self.shown_context.strip())  # no prime text
             if opens and kind != "scene_heading" and fresh and redraws < OPEN_REDRAWS:
                 sampler.restore(snap)  # a scene the model opens opens with its heading
                 redraws += 1
@@ -301,14 +309,14 @@ class _Run:
             elif kind == "scene_heading":
                 scene.ended = "heading"
             else:
-                scene.lines += 1
+                scene.lines, stalled = scene.lines + 1, 0
                 self._add(Piece(written.ids, text, len(self.scenes) - 1))
                 self.written += len(written.ids)
                 if self.limit is not None and self.limit.over(self.texts):
                     return self._cut()
                 if self.budget is not None and self.written >= self.budget:
                     return self._stop("length", "length")
-                if scene.lines < SCENE_LINES:
+                if scene.lines < SCENE_LINES or not writer.screenplay:
                     continue
                 scene.ended = "cap"
             redraws = 0

@@ -84,3 +84,10 @@ def test_pages_with_an_outline_end_at_a_scene_end_within_the_pages(film, level, 
         headings = [e.text for e in from_canonical(text) if e.kind == "scene_heading"]
         assert script_pages(text) <= pages - 1 and headings == HEADINGS[: len(headings)]
         assert whole.startswith(text)
+
+
+def test_generate_pages_on_a_transcript_model(talk_model, tmp_path, capsys):
+    out = tmp_path / "talk.pdf"
+    args = ["generate", "--checkpoint", str(talk_model), "--pages", "2", "--seed", "1", "--out", str(out)]
+    assert main(args) == 0, capsys.readouterr().err
+    assert pdf_pages(out.read_bytes()) - 1 == 2

@@ -146,7 +146,7 @@ def _has_action_and_dialogue(text: str) -> bool:
     return all({"action", "character"} <= {e.kind for e in scene[1:]} for scene in _scenes(text))
 
 
-@pytest.mark.parametrize("level", LEVELS)
+@pytest.mark.parametrize("level", ["word", pytest.param("char", marks=pytest.mark.slow)])  # char: ten drafts, 8 s
 def test_an_outline_gives_exactly_its_scenes_in_order(film, level):
     """For every seed: the outline's headings exactly, in order, the cast's cues only, a scene's end at the end, the
     state that of the text kept; and nearly always (the model's doing) action and dialogue in each scene."""

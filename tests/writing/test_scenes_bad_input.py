@@ -1,7 +1,7 @@
 """Bad input to the scene and page flags of ``scriptgen generate``: one clear line, exit status 2, no traceback.
 
 Each case runs ``python -m scriptgen generate ...`` in a child process (tests/forkrun.py, as tests/test_bad_input.py
-does) against the tiny screenplay models of scene_models.py and a tiny transcript model.
+does) against the tiny screenplay models and the tiny transcript model of scene_models.py.
 """
 
 from __future__ import annotations
@@ -10,9 +10,6 @@ from pathlib import Path
 
 import pytest
 from forkrun import Runner
-
-from scriptgen import Config, train
-from scriptgen.config import REGULARIZERS_OFF
 
 ERROR = "scriptgen: error: "
 
@@ -29,15 +26,6 @@ def runner(tmp_path_factory):
     made = Runner(tmp_path_factory.mktemp("scene_runner"))
     yield made
     made.close()
-
-
-@pytest.fixture(scope="module")
-def transcript(tmp_path_factory, corpus_dir) -> Path:
-    root = tmp_path_factory.mktemp("transcript")
-    cfg = Config(**REGULARIZERS_OFF, embedding_dim=8, hidden_dim=16, n_layers=1, dropout=0.0, seq_len=8, batch_size=4,
-                 epochs=1, output="softmax", device="cpu", precision="fp32", sample_every=0)  # fmt: skip
-    train(cfg, data=corpus_dir, name="talk", out_dir=root, data_dir=root / "data", progress=False, log=lambda *a: None)
-    return root / "talk"
 
 
 def _files(work: Path) -> dict[str, Path]:
@@ -83,9 +71,9 @@ CASES = [
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
-def test_bad_scene_input_is_one_line(case, runner, word_films, char_films, transcript, tmp_path):
+def test_bad_scene_input_is_one_line(case, runner, word_films, char_films, talk_model, tmp_path):
     _, which, flags, words = case
-    checkpoint = {"word": word_films, "char": char_films, "transcript": transcript}[which]
+    checkpoint = {"word": word_films, "char": char_films, "transcript": talk_model}[which]
     paths = _files(tmp_path) | {"missing": tmp_path / "missing.txt"}
     argv = ["generate", "--checkpoint", checkpoint, "--seed", "1"] + [
         str(paths[f[1:-1]]) if f.startswith("{") else f for f in flags
