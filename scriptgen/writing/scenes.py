@@ -203,21 +203,22 @@ def opening(vocab: Vocab, scene: OutlineScene, where: str = "--outline") -> tupl
     newline = vocab.stoi.get(NEWLINE_TOKEN if vocab.level == "word" else "\n")  # as ScriptTokens reads it
     numbers = (scene.line, *scene.beat_lines) if len(scene.beat_lines) == len(scene.beats) else (0,) * len(lines)
     ids: list[int] = []
-    for line, number in zip(lines, numbers):
-        ids += encode_line(vocab, line, where, number) + [newline]
+    for line, number, written in zip(lines, numbers, (scene.heading, *scene.beats)):
+        ids += encode_line(vocab, line, where, number, written) + [newline]
     return ids, "".join(line + "\n" for line in lines)
 
 
-def encode_line(vocab: Vocab, text: str, where: str, line: int = 0) -> list[int]:
-    """The ids of an outline's line: a word the vocabulary lacks is ``<unk>`` where it has one, else an error."""
+def encode_line(vocab: Vocab, text: str, where: str, line: int = 0, written: str | None = None) -> list[int]:
+    """The ids of an outline's line: a word the vocabulary lacks is ``<unk>`` where it has one, else an error
+    (``written``: the line as the user wrote it, for that message)."""
     tokens = vocab.tokenize(text)
     missing = [t for t in dict.fromkeys(tokens) if t not in vocab.stoi or vocab.stoi[t] in vocab.special_ids]
     if missing and not (vocab.level == "word" and vocab.unk is not None):
         what = "word" if vocab.level == "word" else "character"
         at = f"{where} line {line}" if line else where
         raise ScriptgenError(
-            f"{at}: the {what} {missing[0]!r} of {text!r} is not in this model's vocabulary, so it cannot be "
-            f"written; use {what}s of its training text"
+            f"{at}: the {what} {missing[0]!r} of {written or text!r} is not in this model's vocabulary, so it cannot "
+            f"be written; use {what}s of its training text"
         )
     return vocab.encode_tokens(tokens, "unk")
 
