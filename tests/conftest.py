@@ -14,6 +14,8 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # problem_unittests.py and helper.py live at the top level
 
+from scene_models import char_films, film, talk_model, word_films  # noqa: E402,F401  (tiny screenplay models: tests/writing)
+
 from scriptgen import Config  # noqa: E402
 from scriptgen.config import REGULARIZERS_OFF  # noqa: E402
 

@@ -36,26 +36,26 @@ def _sentence(rng: random.Random, n: int) -> str:
     return words[0].capitalize() + " " + " ".join(words[1:]) + rng.choice([".", "?", "!", "..."])
 
 
-def _action(rng: random.Random) -> str:
-    lines = [f"{rng.choice(NAMES).title()} {rng.choice(VERBS)} {_sentence(rng, rng.randint(3, 9)).lower()}"]
+def _action(rng: random.Random, names: list[str] = NAMES) -> str:
+    lines = [f"{rng.choice(names).title()} {rng.choice(VERBS)} {_sentence(rng, rng.randint(3, 9)).lower()}"]
     lines += [_sentence(rng, rng.randint(4, 12)) for _ in range(rng.randint(0, 3))]
     return " ".join(lines)
 
 
-def screenplay(seed: int, scenes: int = 8) -> list[Element]:
+def screenplay(seed: int, scenes: int = 8, names: list[str] = NAMES) -> list[Element]:
     """A seeded screenplay of ``scenes`` scenes: headings, action, dialogue blocks with parentheticals and
-    extensions."""
+    extensions (``names``: who acts and speaks)."""
     rng = random.Random(seed)
     out: list[Element] = []
     for _ in range(scenes):
         where = rng.choice(["INT.", "EXT.", "INT./EXT."])
         out.append(Element("scene_heading", f"{where} {rng.choice(PLACES)} - {rng.choice(TIMES)}"))
-        out.append(Element("action", _action(rng)))
+        out.append(Element("action", _action(rng, names)))
         for _ in range(rng.randint(3, 9)):
             if rng.random() < 0.2:
-                out.append(Element("action", _action(rng)))
+                out.append(Element("action", _action(rng, names)))
             ext = rng.choice(["V.O.", "O.S.", "CONT'D"]) if rng.random() < 0.2 else None
-            out.append(cue(rng.choice(NAMES), *([ext] if ext else [])))
+            out.append(cue(rng.choice(names), *([ext] if ext else [])))
             if rng.random() < 0.25:
                 out.append(Element("parenthetical", rng.choice(PARENTHETICALS)))
             out.append(

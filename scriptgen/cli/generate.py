@@ -19,6 +19,7 @@ from pathlib import Path
 
 from ..errors import ScriptgenError
 from ..writing.screenplay import FORMATS
+from . import scenes as scene_flags
 from .common import finite_float, temperatures
 
 MAX_SAMPLES = 1000
@@ -50,6 +51,7 @@ def add_parser(sub) -> None:
         help="stop after this many complete non-empty lines; the prime's unfinished line, completed, is the first "
         "(default: off)",
     )  # fmt: skip
+    scene_flags.add_arguments(g)  # --scenes, --scene, --outline, --pages
     g.add_argument(
         "--temperature",
         type=temperatures,
@@ -166,10 +168,12 @@ def run(args: argparse.Namespace) -> int:
     if args.out is not None:
         check_out(args.out, args.overwrite)
     args.format = check_screenplay(args)
+    scene_flags.check_args(args)
     ckpt = load_checkpoint(args.checkpoint)
     vocab = ckpt.vocab
     args.form = ckpt.form  # a model that learned screenplays writes screenplay elements (render)
     lead = label_ids(ckpt, args.label) if args.label is not None else []  # fed first, never printed
+    plan = scene_flags.plan(args, args.form, vocab) if scene_flags.wanted(args) else None
     length = args.length if args.length is not None else (100 if args.interactive else None)
     options = WriteOptions(
         length, args.lines, args.temperature[0], args.top_k, args.top_p, args.repetition_penalty,
@@ -199,7 +203,7 @@ def run(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     precision = args.precision if args.precision != "auto" else ("int8" if device.type == "cpu" else "fp32")
     sampler = Sampler(ckpt.build_model(device), precision, None if args.no_cache else ckpt.cache)
-    writer = ScriptWriter(sampler, vocab, ckpt.cast)
+    writer = ScriptWriter(sampler, vocab, ckpt.cast, ckpt.form)
     if args.interactive:
         interactive = sys.stdin.isatty()
         if interactive:
@@ -210,7 +214,7 @@ def run(args: argparse.Namespace) -> int:
             )
         chat(
             sampler, vocab, sys.stdin, sys.stdout, sys.stderr,
-            seed=args.seed, unknown=unknown, options=options, known_cast=ckpt.cast,
+            seed=args.seed, unknown=unknown, options=options, known_cast=ckpt.cast, form=ckpt.form,
             prompt=(lambda: print("> ", end="", file=sys.stderr, flush=True)) if interactive else None, start=lead,
         )  # fmt: skip
         return 0
@@ -223,9 +227,13 @@ def run(args: argparse.Namespace) -> int:
         for temperature in args.temperature:
             sampler.reset()
             sampler.feed(prime_ids)
-            written = writer.write(
-                prime_ids, replace(options, temperature=temperature), make_generator(seed, sampler.model.device)
-            )
+            generator = make_generator(seed, sampler.model.device)
+            if plan is not None:  # scenes and pages as units: scriptgen/cli/scenes.py
+                at = replace(options, temperature=temperature)
+                text = scene_flags.write(args, writer, plan, prime_ids, vocab.decode(shown), at, generator)
+                samples.append(Sample(text, seed, temperature, i))
+                continue
+            written = writer.write(prime_ids, replace(options, temperature=temperature), generator)
             if (options.lines is not None or options.turns) and written.ended == "length":
                 asked = f"{options.lines} lines" if options.lines is not None else f"{len(options.turns)} turns"
                 print(
@@ -323,7 +331,7 @@ def render(args: argparse.Namespace, samples: list[Sample]) -> bytes:
 
     sample = samples[0]
     settings = {"checkpoint": args.checkpoint, "temperature": sample.temperature, "seed": sample.seed}
-    for flag in ("label", "top_k", "top_p", "lines", "cast", "turns", "repetition_penalty"):
+    for flag in ("label", "top_k", "top_p", "lines", "cast", "turns", "repetition_penalty", *scene_flags.FLAGS):
         value = getattr(args, flag)
         if value not in (None, 0, 1.0, False):
             settings[flag.replace("_", "-")] = ",".join(value) if isinstance(value, list) else value

@@ -16,6 +16,9 @@
   reference it is tested against;
 - ``cues.py`` and ``writer.py``: a script, not a token stream (whole lines, who
   may speak, turns, repetition penalty): :func:`write_script`;
+- ``scenes.py``: scenes as units, :class:`SceneWriter` (``--scenes``, ``--scene``, ``--outline``: a scene
+  ends where the model would write the next heading);
+- ``pages.py``: pages counted by the PDF export's layout, :func:`script_pages`, :class:`PageLimit` (``--pages``);
 - ``interactive.py``: the read-eval loop of ``generate --interactive``;
 - ``fountain.py``: a transcript's lines or a screenplay's elements written as Fountain;
 - ``screenplay.py``: the export formats: that Fountain, and HTML/PDF/FDX rendered by screenplain.
@@ -26,20 +29,29 @@ Imports :mod:`scriptgen.model`, :mod:`scriptgen.data` and below.
 from .draw import make_generator, sample_next
 from .fountain import to_fountain
 from .generate import generate, generate_reference
+from .pages import PageLimit, script_pages
 from .sampler import Sampler
+from .scenes import OutlineScene, ScenePlan, SceneWriter, parse_outline, read_outline
 from .screenplay import FORMATS, export
 from .writer import ScriptWriter, WriteOptions, write_script
 
 __all__ = [
     "FORMATS",
+    "OutlineScene",
+    "PageLimit",
     "Sampler",
+    "ScenePlan",
+    "SceneWriter",
     "ScriptWriter",
     "WriteOptions",
     "export",
     "generate",
     "generate_reference",
     "make_generator",
+    "parse_outline",
+    "read_outline",
     "sample_next",
+    "script_pages",
     "to_fountain",
     "write_script",
 ]

@@ -122,18 +122,22 @@ def to_fountain(
     """The Fountain screenplay of a generated script (see the module docstring for the rules): ``form``
     ``"transcript"`` reads ``name: words`` lines, ``"screenplay"`` the canonical text of a model that learned
     screenplays."""
+    return "\n\n".join([title_page(title, meta, prime, author, genre)] + fountain_blocks(text, form)) + "\n"
+
+
+def fountain_blocks(text: str, form: str = "transcript") -> list[str]:
+    """The Fountain blocks of a script without its title page (what :mod:`scriptgen.writing.pages` paginates)."""
     if form not in FORMS:
         raise ScriptgenError(f"unknown script form {form!r}: choose {' or '.join(FORMS)}")
-    blocks = [title_page(title, meta, prime, author, genre)]
     if form == "screenplay":
-        blocks += screenplay_blocks(from_canonical(text))
-        return "\n\n".join(blocks) + "\n"
+        return screenplay_blocks(from_canonical(text))
+    blocks = []
     for line in parse_script(text):
         if line.kind == "dialogue":
             blocks.append(fountain_dialogue(line))
         elif line.kind != "blank":  # Fountain spaces the blocks itself
             blocks.append(fountain_action(line.text))
-    return "\n\n".join(blocks) + "\n"
+    return blocks
 
 
 # --------------------------------------------------------------------------

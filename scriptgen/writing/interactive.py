@@ -10,7 +10,11 @@ Commands: ``/reset`` forgets the conversation, ``/temp 0.7`` sets the
 temperature, ``/topp 0.9`` the nucleus (1 = off), ``/cast jerry,kramer``
 who may speak (``/cast`` alone: anyone), an empty line or end of input
 quits.  The hidden state is kept across turns, so each continuation follows
-from everything said so far; each ends at a line end (``writer.py``).
+from everything said so far; each ends at a line end (``writer.py``).  With a
+model that learned screenplays, a typed scene heading (``INT. DINER - NIGHT``)
+starts a scene: it is fed as canonical text (a blank line before it) and the
+model writes that scene to its end, where it would write the next heading
+(``scenes.py``); then the prompt returns.
 """
 
 from __future__ import annotations
@@ -21,11 +25,13 @@ from collections.abc import Iterable
 from dataclasses import replace
 from typing import Callable, TextIO
 
+from ..data.screenplay.elements import line_kind
 from ..data.script import Cast
 from ..data.tokens import Vocab
 from ..errors import ScriptgenError
 from .draw import make_generator
 from .sampler import Sampler
+from .scenes import OutlineScene, ScenePlan, SceneWriter
 from .writer import ScriptWriter, WriteOptions
 
 USAGE = {
@@ -49,15 +55,18 @@ def chat(
     options: WriteOptions | None = None,
     known_cast: Cast | None = None,
     start: list[int] | tuple[int, ...] = (),
+    form: str = "transcript",
 ) -> int:
     """Serve turns until an empty line or the end of ``lines``; returns the number of turns.
 
     ``options`` (when given) replaces ``length``, ``temperature`` and ``top_k``;
     ``known_cast`` is the checkpoint's cast, for ``/cast``; ``start`` (a genre
-    label's token) is fed first, and again after ``/reset``.
+    label's token) is fed first, and again after ``/reset``; ``form`` is what the model learned (a screenplay's
+    typed heading starts a scene).
     """
     generator = make_generator(seed, sampler.model.device)
-    writer = ScriptWriter(sampler, vocab, known_cast)
+    writer = ScriptWriter(sampler, vocab, known_cast, form)
+    context: list[int] = list(start)  # what the state holds: where the next scene's blank line is needed
     options = writer.check(options or WriteOptions(length=length, temperature=temperature, top_k=top_k))
     turns = 0
     sampler.feed(list(start))
@@ -72,6 +81,17 @@ def chat(
             options = _command(command, sampler, writer, options, err)
             if command.split(" ")[0] == "/reset":
                 sampler.feed(list(start))
+                context = list(start)
+        elif form == "screenplay" and line_kind(line) == "scene_heading":
+            plan = ScenePlan((OutlineScene(line.strip()),), 1, where="the typed heading")
+            try:  # the scene to its end, however long: the turn's --length is no cap on it
+                draft = SceneWriter(writer).write(context, plan, replace(options, length=None), generator)
+            except ScriptgenError as exc:
+                print(f"scriptgen: {exc}", file=err)
+            else:
+                print(draft.text.strip("\n"), file=out, flush=True)
+                context = (context + draft.ids)[-512:]
+                turns += 1
         else:
             try:
                 ids = vocab.encode(line, unknown)
@@ -80,6 +100,7 @@ def chat(
             else:
                 sampler.feed(ids)
                 new = writer.write(ids, options, generator).ids
+                context = (context + ids + new)[-512:]
                 # the turn: the user's line, continued
                 print(vocab.decode(ids + new).rstrip("\n"), file=out, flush=True)
                 turns += 1

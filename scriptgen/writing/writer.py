@@ -32,6 +32,8 @@ What it guarantees:
   spelling, an action bracket, an empty line) from one batched look-ahead
   and the writer forces its characters.  A cast of everyone restricts
   nothing: no mask, and the draws are the plain sampler's.
+  A screenplay (``form="screenplay"``) opens lines with headings and action
+  too, so there a cast bars only the cues outside it (char level: the colon).
 - **Turns.**  ``turns`` fixes the speakers of successive dialogue lines;
   the script ends after the last turn (or sooner, at ``lines``).  The
   prime's unfinished line is the first turn when its speaker is the first
@@ -101,8 +103,11 @@ class Written:
 class _Line:
     """Where the writing stands within the current line, and how many lines and turns are done."""
 
-    def __init__(self, tokens: ScriptTokens, vocab: Vocab, context: list[int], turns: tuple[str, ...]):
+    def __init__(
+        self, tokens: ScriptTokens, vocab: Vocab, context: list[int], turns: tuple[str, ...], named: bool = False
+    ):
         self.t, self.vocab = tokens, vocab
+        self.named = named or tokens.one_token_cues  # whether a line's opening words are watched for a cue
         self.done = self.turn = 0
         self.start, self.content, self.kind, self.cueable, self.after_blank = True, False, None, False, False
         self.ids: list[int] = []
@@ -130,12 +135,13 @@ class _Line:
         if self.start:
             self.start = False
             self.kind = "cue" if i in t.cues else "action" if i in t.openers else "text"
-            self.cueable = self.kind == "text" and t.one_token_cues
+            self.cueable = self.kind == "text" and self.named
         self.content = self.content or i not in t.blanks
         if self.cueable:  # word level: could a cue token still make this line dialogue ("uh jerry: ...")?
             self.ids.append(i)
             text = self.vocab.decode(self.ids)
-            self.cueable = ":" not in text and len(text) < MAX_CUE_CHARS
+            # at char level the next character may be the colon of a name of MAX_CUE_CHARS
+            self.cueable = ":" not in text and len(text) < MAX_CUE_CHARS + (not self.t.one_token_cues)
         return False
 
     def spoke(self, speaker: str | None, turns: tuple[str, ...]) -> None:
@@ -146,8 +152,11 @@ class _Line:
 class ScriptWriter:
     """Writes with a :class:`Sampler` (continuing its state) under :class:`WriteOptions`."""
 
-    def __init__(self, sampler: Sampler, vocab: Vocab, known_cast: Cast | None = None):
+    def __init__(self, sampler: Sampler, vocab: Vocab, known_cast: Cast | None = None, form: str = "transcript"):
         self.sampler, self.vocab, self.level = sampler, vocab, vocab.level
+        # a screenplay's lines open with any text (headings, action): a cast bars only the cues outside it
+        self.screenplay = form == "screenplay"
+        self._colon = vocab.stoi.get(":") if self.level == "char" else None
         self.tokens = ScriptTokens(vocab, known_cast)
         self.chooser = CueChooser(sampler.model, self.tokens) if self.level == "char" else None
         self._masks: dict[tuple, torch.Tensor] = {}
@@ -168,7 +177,10 @@ class ScriptWriter:
             raise ScriptgenError("nothing to continue from: feed a prime first")
         start = sampler.snapshot()
         # a label is no text
-        line = _Line(self.tokens, self.vocab, [i for i in context if i not in self.vocab.special_ids], o.turns or ())
+        line = _Line(
+            self.tokens, self.vocab, [i for i in context if i not in self.vocab.special_ids], o.turns or (),
+            named=self.screenplay,
+        )  # fmt: skip
         new: list[int] = []
         self._last_end = (0, 0)  # (tokens, lines) at the last line end of the new tokens
         cap = o.cap(self.level)
@@ -206,7 +218,7 @@ class ScriptWriter:
                         if finishing or line.start or o.lines is not None or o.turns:
                             return "length"
                         finishing, limit = True, limit + FINISH_BUDGET[self.level]  # finish the line the cap cut
-                    if self.chooser is not None and restricted and line.start:
+                    if self.chooser is not None and restricted and line.start and not self.screenplay:
                         option = self.chooser.choose(
                             logits, sampler.hidden(), self._options(line, o), o.temperature, generator
                         )
@@ -257,7 +269,7 @@ class ScriptWriter:
             allowed = ((o.turns[line.turn],) if o.turns else o.cast) if restricted else None
             mask = self._start_mask(allowed, o.actions, not line.after_blank)
         elif restricted and line.cueable:
-            mask = self.tokens.is_cue
+            mask = self.tokens.is_cue if self.tokens.one_token_cues else self._colon_mask(line, o)
         scores = logits if mask is None else logits.masked_fill(mask.to(logits.device), float("-inf"))
         if window:
             idx = torch.tensor(sorted(set(window)), device=logits.device)
@@ -274,7 +286,7 @@ class ScriptWriter:
         if key not in self._masks:  # built once per setting: a line start is every few tokens
             t = self.tokens
             if allowed is not None and t.one_token_cues:
-                may = t.is_cue & ~t.cue_mask(allowed)
+                may = ~t.cue_mask(allowed) if self.screenplay else t.is_cue & ~t.cue_mask(allowed)
                 may |= t.is_action_opener if actions else may
                 may[t.newline] = blank  # an empty line (corpora with one between utterances), never two in a row
                 mask = ~may
@@ -282,6 +294,17 @@ class ScriptWriter:
                 mask = torch.zeros_like(t.is_cue) if actions else t.is_action_opener.clone()
             self._masks[key] = mask if mask.any() else None
         return self._masks[key]
+
+    def _colon_mask(self, line: _Line, o: WriteOptions) -> torch.Tensor | None:
+        """Char level, a screenplay under a cast: the colon barred while the line's opening words are no allowed name,
+        so no cue outside the cast can form (a cue is ``NAME:`` at a line start)."""
+        allowed = (o.turns[line.turn],) if o.turns else o.cast
+        if self._colon is None or speaker_name(self.vocab.decode(line.ids)) in allowed:
+            return None
+        if "colon" not in self._masks:
+            self._masks["colon"] = torch.zeros_like(self.tokens.is_cue)
+            self._masks["colon"][self._colon] = True
+        return self._masks["colon"]
 
     def _cut_back(self, new: list[int], line: _Line, start: tuple) -> None:
         """End at the last line end of ``new`` (state restored to it); with none, at the context's line start, or add a
