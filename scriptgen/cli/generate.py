@@ -19,6 +19,7 @@ from pathlib import Path
 
 from ..errors import ScriptgenError
 from ..writing.screenplay import FORMATS
+from . import roles as role_flags
 from .common import finite_float, temperatures
 
 MAX_SAMPLES = 1000
@@ -74,7 +75,9 @@ def add_parser(sub) -> None:
         "--cast",
         type=names,
         default=None,
-        help="who may speak, e.g. jerry,elaine,george (see 'scriptgen cast'; default: anyone)",
+        help="who may speak, e.g. jerry,elaine,george (see 'scriptgen cast'); for a model trained with roles, the "
+        "names of its roles in order: MAYA,RUIZ plays ROLE1 and ROLE2 and only they speak (default: anyone; a roles "
+        "model's names drawn from its corpus)",
     )
     g.add_argument(
         "--turns",
@@ -85,6 +88,7 @@ def add_parser(sub) -> None:
     g.add_argument(
         "--no-actions", action="store_true", help="no action lines such as [laughter] or (he leaves) (default: off)"
     )
+    role_flags.add_flags(g)
     g.add_argument(
         "--num-samples",
         type=int,
@@ -169,6 +173,7 @@ def run(args: argparse.Namespace) -> int:
     ckpt = load_checkpoint(args.checkpoint)
     vocab = ckpt.vocab
     args.form = ckpt.form  # a model that learned screenplays writes screenplay elements (render)
+    roles = role_flags.setup(args, ckpt)  # who plays ROLE1 ... (None unless the model was trained with roles)
     lead = label_ids(ckpt, args.label) if args.label is not None else []  # fed first, never printed
     length = args.length if args.length is not None else (100 if args.interactive else None)
     options = WriteOptions(
@@ -177,6 +182,7 @@ def run(args: argparse.Namespace) -> int:
         tuple(args.turns) if args.turns is not None else None,
         not args.no_actions,
     )  # fmt: skip
+    options = role_flags.steer(options, roles)
     tokens = ScriptTokens(vocab, ckpt.cast)
     for temperature in args.temperature:  # every setting and name, before the model is built
         options = check_options(replace(options, temperature=temperature), tokens)
@@ -212,6 +218,7 @@ def run(args: argparse.Namespace) -> int:
             sampler, vocab, sys.stdin, sys.stdout, sys.stderr,
             seed=args.seed, unknown=unknown, options=options, known_cast=ckpt.cast,
             prompt=(lambda: print("> ", end="", file=sys.stderr, flush=True)) if interactive else None, start=lead,
+            roles=roles,
         )  # fmt: skip
         return 0
     prime_ids, shown = _prime(args, vocab, writer, unknown)
@@ -233,7 +240,8 @@ def run(args: argparse.Namespace) -> int:
                     f"{written.lines} lines of {asked}",
                     file=sys.stderr,
                 )
-            samples.append(Sample(vocab.decode(shown + written.ids), seed, temperature, i))
+            text = role_flags.fill(roles, vocab.decode(shown + written.ids), args, seed)
+            samples.append(Sample(text, seed, temperature, i))
     output(args, samples)
     return 0
 

@@ -316,8 +316,8 @@ def prepare_with_vocab(
     files = corpus_mod.source_files(source)
     fingerprint = corpus_mod.fingerprint(source, files)
     digest = vocab_digest(vocab)
-    screenplays = 0 if source in (None, corpus_mod.DEFAULT_SOURCE) else len(files) - _formats(files, "auto").get(
-        "transcript", 0
+    screenplays = (
+        0 if source in (None, corpus_mod.DEFAULT_SOURCE) else len(files) - _formats(files, "auto").get("transcript", 0)
     )
     with_roles = roles_mod.use_roles(roles, screenplays)
     folder = Path(data_dir) / f"{cache_name(source, vocab.level, 1, roles=with_roles)}-vocab{digest[:12]}"

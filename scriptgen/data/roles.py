@@ -135,11 +135,20 @@ def mentioned_names(elements: list[Element], roles: dict[str, str]) -> dict[str,
     return out
 
 
-def _mention_pattern(names: dict[str, str]) -> re.Pattern | None:
+def name_replacer(roles: dict[str, str], names: dict[str, str] | None = None):
+    """A function text -> text replacing the whole-word mentions of ``roles``' names (``names``: lower-cased name ->
+    role, default all of them) by role tokens in the mention's case; the identity when there is none."""
+    names = {n.lower(): r for r, n in roles.items()} if names is None else names
     if not names:
-        return None
+        return lambda text: text
     alternatives = sorted(names, key=lambda n: (-len(n), n))  # the longest first: "Jerry Sr." before "Jerry"
-    return re.compile(_word("(?:" + "|".join(re.escape(n) for n in alternatives) + ")"), re.IGNORECASE)
+    pattern = re.compile(_word("(?:" + "|".join(re.escape(n) for n in alternatives) + ")"), re.IGNORECASE)
+
+    def mention(m: re.Match) -> str:
+        role = names.get(m.group().lower())  # (a case-insensitive match whose lower case is another string: kept)
+        return (_cased(role, m.group(), roles[role]) if role else None) or m.group()
+
+    return lambda text: pattern.sub(mention, text)
 
 
 def replace_roles(elements: list[Element], roles: dict[str, str]) -> list[Element]:
@@ -147,23 +156,15 @@ def replace_roles(elements: list[Element], roles: dict[str, str]) -> list[Elemen
     if not roles:
         return list(elements)
     by_speaker = {speaker_name(name): (role, name) for role, name in roles.items()}
-    names = mentioned_names(elements, roles)
-    pattern = _mention_pattern(names)
-
-    def mention(m: re.Match) -> str:
-        role = names.get(m.group().lower())  # (a case-insensitive match whose lower case is another string: kept)
-        return (_cased(role, m.group(), roles[role]) if role else None) or m.group()
-
+    replace = name_replacer(roles, mentioned_names(elements, roles))
     out = []
     for e in elements:
         if e.kind == "character":
             role, name = by_speaker.get(speaker_name(e.name), (None, None))
             token = _cased(role, e.name, name) if role is not None else None
             out.append(cue(token, *e.extensions) if token is not None else e)
-        elif pattern is not None:
-            out.append(Element(e.kind, pattern.sub(mention, e.text)))
         else:
-            out.append(e)
+            out.append(Element(e.kind, replace(e.text)))
     return out
 
 
