@@ -16,6 +16,8 @@
   reference it is tested against;
 - ``cues.py`` and ``writer.py``: a script, not a token stream (whole lines, who
   may speak, turns, repetition penalty): :func:`write_script`;
+- ``roles.py``: who plays ROLE1, ROLE2, ... of a model trained with roles (``--cast`` names, or drawn from its
+  corpus), and those names written into its text;
 - ``interactive.py``: the read-eval loop of ``generate --interactive``;
 - ``fountain.py``: a transcript's lines or a screenplay's elements written as Fountain;
 - ``screenplay.py``: the export formats: that Fountain, and HTML/PDF/FDX rendered by screenplain.
@@ -26,12 +28,14 @@ Imports :mod:`scriptgen.model`, :mod:`scriptgen.data` and below.
 from .draw import make_generator, sample_next
 from .fountain import to_fountain
 from .generate import generate, generate_reference
+from .roles import RoleCast, role_cast
 from .sampler import Sampler
 from .screenplay import FORMATS, export
 from .writer import ScriptWriter, WriteOptions, write_script
 
 __all__ = [
     "FORMATS",
+    "RoleCast",
     "Sampler",
     "ScriptWriter",
     "WriteOptions",
@@ -39,6 +43,7 @@ __all__ = [
     "generate",
     "generate_reference",
     "make_generator",
+    "role_cast",
     "sample_next",
     "to_fountain",
     "write_script",

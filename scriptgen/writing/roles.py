@@ -98,7 +98,8 @@ def mention_form(name: str) -> str:
 
 def known_roles(tokens: ScriptTokens, cast: Cast | None) -> list[str]:
     """The role tokens the model can write, in order (``role1``, ``role2``, ...)."""
-    found = {n for n in tokens.names if is_role(n)} | {r for r in (cast.roles if cast is not None else {})}
+    recorded = cast.roles if cast is not None else {}
+    found = {n for n in tokens.names if is_role(n)} | {r.lower() for r in recorded if is_role(r)}
     return sorted(found, key=lambda r: int(r[4:]))
 
 

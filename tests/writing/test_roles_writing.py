@@ -167,3 +167,23 @@ def test_a_transcript_models_cast_is_as_it_was(corpus_dir, tmp_path, capsys):
     assert {line.speaker for line in parse_script(out) if line.kind == "dialogue"} <= {"jerry", "elaine"}
     code, out, err = _generate(capsys, "--checkpoint", tmp_path / "talk", "--extras", "--lines", 3)
     assert code == 2 and "--extras works with a model trained with roles" in err
+
+
+def test_interactive_cast_names_the_roles(models):
+    import io
+
+    from scriptgen.writing.interactive import chat
+    from scriptgen.writing.sampler import Sampler
+    from scriptgen.writing.writer import WriteOptions
+
+    ckpt = load_checkpoint(models["word"])
+    out, err = io.StringIO(), io.StringIO()
+    lines = ["/cast MAYA,RUIZ", "maya: hello", "/cast " + ",".join(["X1"] * 2), ""]
+    roles = role_cast(ckpt, None, seed=1)
+    sampler = Sampler(ckpt.build_model(), "fp32")
+    options = WriteOptions(lines=4, temperature=0.8)
+    chat(sampler, ckpt.vocab, lines, out, err, seed=1, options=options, known_cast=ckpt.cast, roles=roles)
+    assert "(cast: MAYA (ROLE1), RUIZ (ROLE2))" in err.getvalue() and "twice" in err.getvalue()
+    text = out.getvalue()
+    assert text.startswith("MAYA: hello") and ROLE_TOKEN.search(text) is None, text
+    assert set(_cues(text)) <= {"MAYA", "RUIZ"}, text
