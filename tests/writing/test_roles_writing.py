@@ -178,12 +178,12 @@ def test_interactive_cast_names_the_roles(models):
 
     ckpt = load_checkpoint(models["word"])
     out, err = io.StringIO(), io.StringIO()
-    lines = ["/cast MAYA,RUIZ", "maya: hello", "/cast " + ",".join(["X1"] * 2), ""]
+    lines = ["/cast MAYA,RUIZ", "maya: wait", "/cast " + ",".join(["X1"] * 2), ""]
     roles = role_cast(ckpt, None, seed=1)
     sampler = Sampler(ckpt.build_model(), "fp32")
     options = WriteOptions(lines=4, temperature=0.8)
     chat(sampler, ckpt.vocab, lines, out, err, seed=1, options=options, known_cast=ckpt.cast, roles=roles)
     assert "(cast: MAYA (ROLE1), RUIZ (ROLE2))" in err.getvalue() and "twice" in err.getvalue()
     text = out.getvalue()
-    assert text.startswith("MAYA: hello") and ROLE_TOKEN.search(text) is None, text
+    assert text.startswith("MAYA: wait") and ROLE_TOKEN.search(text) is None, text
     assert set(_cues(text)) <= {"MAYA", "RUIZ"}, text
