@@ -18,8 +18,8 @@ from ..errors import ScriptgenError
 def add_flags(g) -> None:
     g.add_argument(
         "--extras", action="store_true",
-        help="a model trained with roles: besides the roles --cast names, let the minor speakers (those the model "
-        "knows by their own names) speak too (default: off)",
+        help="a model trained with roles: besides the roles --cast names, let the others speak too: its other roles, "
+        "named from its corpus, and its minor speakers (default: off)",
     )  # fmt: skip
     g.add_argument(
         "--show-roles", action="store_true",

@@ -9,8 +9,8 @@ are, and :meth:`RoleCast.fill` writes the names into the decoded text::
     text = roles.fill(ckpt.vocab.decode(ids))                # "MAYA: ..." and "Detective Ruiz's car"
 
 - **Named** (``generate --cast MAYA,RUIZ``): the names, in order, play ROLE1, ROLE2, ...; more names than the roles
-  the model knows is one error line.  Only they speak; ``extras`` also lets in the minor speakers, those the model
-  knows by their own names (WAITER, a corpus's recurring names), never the roles left unnamed.
+  the model knows is one error line.  Only they speak; ``extras`` lets the others speak too: the roles left unnamed
+  (with names drawn from the corpus) and the minor speakers the model knows by their own names (WAITER).
 - **Drawn** (no names, and the roles left unnamed): each role gets a name the corpus gave that role
   (``cast.json``'s ``roles``, drawn weighted by how many scripts gave it, without repeats, seeded with the sample's
   seed), so a sample has a consistent, plausible cast; a role without names of its own takes one of another
@@ -35,7 +35,6 @@ from ..data.script import MAX_CUE_CHARS, Cast, speaker_name
 from ..errors import ScriptgenError
 from .cues import ScriptTokens
 
-EXTRAS_CHAR = 32  # char level: the minor speakers --extras lets in (each is an option of every line start)
 _CUE_START = re.compile(r"^([ \t]*)" + ROLE_TOKEN.pattern + r"(?=[ \t]*:)", re.IGNORECASE | re.MULTILINE)
 
 
@@ -47,12 +46,11 @@ class RoleCast:
     speak: tuple[str, ...] | None  # the cast names WriteOptions.cast takes ("role1", ..., minors); None: anyone
     given: int = 0  # how many of the names the user gave (the first ones)
     pools: dict[str, Counter[str]] = field(default_factory=dict, repr=False)  # cast.json's names per role
-    minors: tuple[str, ...] = field(default=(), repr=False)  # the speakers that are no role
     extras: bool = False
 
     def renamed(self, names: list[str] | None, seed: int | None = None) -> "RoleCast":
         """The same model's roles named by ``names`` (``/cast`` in ``--interactive``)."""
-        return build_role_cast(list(self.names), self.pools, self.minors, names, self.extras, seed)
+        return build_role_cast(list(self.names), self.pools, names, self.extras, seed)
 
     def fill(self, text: str) -> str:
         """``text`` with every role token it names written as its name (see the module docstring)."""
@@ -105,7 +103,7 @@ def known_roles(tokens: ScriptTokens, cast: Cast | None) -> list[str]:
 
 def role_cast(ckpt, names: list[str] | None, extras: bool = False, seed: int | None = None) -> RoleCast:
     """The :class:`RoleCast` of a checkpoint trained with roles: ``names`` (``--cast``) for its first roles, the rest
-    drawn from its cast.json with ``seed``; ``extras`` lets its minor speakers in too."""
+    drawn from its cast.json with ``seed``; ``extras`` lets the others speak too."""
     if not ckpt.roles:
         raise ScriptgenError(
             "this model was trained without roles, so there are no roles to name; --cast names its speakers as they "
@@ -113,16 +111,12 @@ def role_cast(ckpt, names: list[str] | None, extras: bool = False, seed: int | N
         )
     tokens = ScriptTokens(ckpt.vocab, ckpt.cast)
     roles = known_roles(tokens, ckpt.cast)
-    minors = tuple(n for n in tokens.names if not is_role(n))
-    if tokens.level == "char":
-        minors = minors[:EXTRAS_CHAR]
-    return build_role_cast(roles, dict(ckpt.cast.roles) if ckpt.cast else {}, minors, names, extras, seed)
+    return build_role_cast(roles, dict(ckpt.cast.roles) if ckpt.cast else {}, names, extras, seed)
 
 
 def build_role_cast(
     roles: list[str],
     pools: dict[str, Counter[str]],
-    minors: tuple[str, ...],
     names: list[str] | None,
     extras: bool,
     seed: int | None,
@@ -137,11 +131,8 @@ def build_role_cast(
     chosen = dict(zip(roles, given))
     for role in roles[len(given) :]:
         chosen[role] = _draw(rng, pools, role, taken)
-    if names:
-        speak = tuple(roles[: len(given)]) + (minors if extras else ())
-    else:
-        speak = None
-    return RoleCast(chosen, speak, len(given), pools, minors, extras)
+    speak = tuple(roles[: len(given)]) if given and not extras else None  # None: anyone (no mask at all)
+    return RoleCast(chosen, speak, len(given), pools, extras)
 
 
 def _checked(names: list[str], roles: list[str]) -> list[str]:

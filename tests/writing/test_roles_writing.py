@@ -25,7 +25,7 @@ POOLS = {"role1": Counter({"LOLA": 3, "KIYA": 1}), "role2": Counter({"BERON": 2}
 
 
 def test_fill_writes_cues_as_given_and_mentions_as_written():
-    cast = build_role_cast(["role1", "role2", "role3"], POOLS, (), ["MAYA", "Detective Ruiz"], False, seed=1)
+    cast = build_role_cast(["role1", "role2", "role3"], POOLS, ["MAYA", "Detective Ruiz"], False, seed=1)
     assert cast.names["role1"] == "MAYA" and cast.names["role2"] == "Detective Ruiz"
     assert cast.names["role3"] in ("LOLA", "KIYA")  # its own pool is empty: another role's names
     text = "role1: [V.O.] hi role2.\nROLE2: Role1's car.\nROLE1 enters. role2's hat. role19 waits.\n"
@@ -37,29 +37,29 @@ def test_fill_writes_cues_as_given_and_mentions_as_written():
     assert mention_form("DR. HALE") == "Dr. Hale" and mention_form("McKay") == "McKay"
     assert cast.to_tokens("Maya and DETECTIVE RUIZ: maya's.") == "Role1 and ROLE2: role1's."
     assert cast.speak == ("role1", "role2") and cast.turn("maya") == "role1" and cast.turn("WAITER") == "WAITER"
-    extras = build_role_cast(["role1", "role2"], POOLS, ("waiter",), ["MAYA"], True, seed=1)
-    assert extras.speak == ("role1", "waiter")  # the minor speakers, never the roles left unnamed
+    extras = build_role_cast(["role1", "role2"], POOLS, ["MAYA"], True, seed=1)
+    assert extras.speak is None and extras.names == {"role1": "MAYA", "role2": "BERON"}  # the others speak too
 
 
 def test_drawn_names_are_seeded_weighted_and_never_repeated():
     pools = {"role1": Counter({"LOLA": 1}), "role2": Counter({"LOLA": 5}), "role3": Counter({"KIYA": 1})}
     for seed in range(5):  # role1 takes LOLA, role2 then KIYA from role3's pool, role3 has none left: its token
-        drawn = build_role_cast(["role1", "role2", "role3"], pools, (), None, False, seed=seed)
+        drawn = build_role_cast(["role1", "role2", "role3"], pools, None, False, seed=seed)
         assert drawn.names == {"role1": "LOLA", "role2": "KIYA", "role3": "ROLE3"} and drawn.speak is None
     wide = {"role1": Counter({f"NAME{chr(65 + k)}": k + 1 for k in range(20)})}
-    draws = [build_role_cast(["role1"], wide, (), None, False, seed=s).names["role1"] for s in range(200)]
-    assert draws[:10] == [build_role_cast(["role1"], wide, (), None, False, seed=s).names["role1"] for s in range(10)]
+    draws = [build_role_cast(["role1"], wide, None, False, seed=s).names["role1"] for s in range(200)]
+    assert draws[:10] == [build_role_cast(["role1"], wide, None, False, seed=s).names["role1"] for s in range(10)]
     counts = Counter(draws)
     assert len(counts) > 5 and counts["NAMET"] > counts["NAMEA"]  # weighted by the scripts that gave the name
 
 
 def test_too_many_names_a_repeat_or_a_bad_name_is_one_line():
     with pytest.raises(ScriptgenError, match="--cast names 4 characters, and this model knows 3 roles"):
-        build_role_cast(["role1", "role2", "role3"], POOLS, (), ["A1", "B1", "C1", "D1"], False, None)
+        build_role_cast(["role1", "role2", "role3"], POOLS, ["A1", "B1", "C1", "D1"], False, None)
     with pytest.raises(ScriptgenError, match="twice"):
-        build_role_cast(["role1", "role2"], POOLS, (), ["Maya", "MAYA"], False, None)
+        build_role_cast(["role1", "role2"], POOLS, ["Maya", "MAYA"], False, None)
     with pytest.raises(ScriptgenError, match="cannot be a character's name"):
-        build_role_cast(["role1", "role2"], POOLS, (), ["MAYA: HI"], False, None)
+        build_role_cast(["role1", "role2"], POOLS, ["MAYA: HI"], False, None)
 
 
 # --------------------------------------------------------------------------
@@ -135,13 +135,15 @@ def test_without_cast_each_role_gets_one_drawn_name(models, capsys, level):
     assert _generate(capsys, "--checkpoint", models[level], "--lines", 20, "--seed", 5)[1] == out  # seeded
 
 
-def test_extras_let_the_minor_speakers_in(models, capsys):
+def test_extras_let_the_others_speak_too(models, capsys):
     ckpt = load_checkpoint(models["word"])
     minors = {n.upper() for n in ckpt.cast.speakers if not is_role(n)}
+    drawn = {n.upper() for n in role_cast(ckpt, ["MAYA", "RUIZ"], extras=True, seed=2).names.values()}
     args = ["--checkpoint", models["word"], "--cast", "MAYA,RUIZ", "--extras", "--lines", 40, "--seed", 2]
     code, out, err = _generate(capsys, *args)
     assert code == 0, err
-    assert set(_cues(out)) <= {"MAYA", "RUIZ"} | minors and ROLE_TOKEN.search(out) is None
+    assert set(_cues(out)) <= drawn | minors and {"MAYA", "RUIZ"} <= drawn, out
+    assert ROLE_TOKEN.search(out) is None, out
 
 
 def test_show_roles_keeps_the_tokens_and_prints_the_table(models, capsys):
