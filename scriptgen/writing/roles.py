@@ -157,10 +157,18 @@ def _checked(names: list[str], roles: list[str]) -> list[str]:
     return names
 
 
+def _last_word(name: str) -> str:
+    words = speaker_name(name).split()
+    return words[-1] if words else ""
+
+
 def _draw(rng: random.Random, pools: dict[str, Counter[str]], role: str, taken: set[str]) -> str:
-    """A name for ``role`` from its pool (weighted by scripts), else from any pool, not in ``taken``; else the token."""
+    """A name for ``role`` from its pool (weighted by scripts), else from any pool, neither in ``taken`` nor sharing
+    its last word with one there (no RUIZ beside DETECTIVE RUIZ); else the token."""
     for pool in [pools.get(role, Counter())] + [pools[r] for r in sorted(pools) if r != role]:
-        free = [(n, c) for n, c in sorted(pool.items(), key=lambda kv: (-kv[1], kv[0])) if speaker_name(n) not in taken]
+        last = {_last_word(t) for t in taken}
+        ranked = sorted(pool.items(), key=lambda kv: (-kv[1], kv[0]))
+        free = [(n, c) for n, c in ranked if speaker_name(n) not in taken and _last_word(n) not in last]
         if free:
             name = rng.choices([n for n, _ in free], weights=[c for _, c in free])[0]
             taken.add(speaker_name(name))

@@ -51,6 +51,9 @@ def test_drawn_names_are_seeded_weighted_and_never_repeated():
     assert draws[:10] == [build_role_cast(["role1"], wide, None, False, seed=s).names["role1"] for s in range(10)]
     counts = Counter(draws)
     assert len(counts) > 5 and counts["NAMET"] > counts["NAMEA"]  # weighted by the scripts that gave the name
+    surname = {"role2": Counter({"RUIZ": 50, "LOLA": 1})}
+    for seed in range(5):  # no RUIZ beside the DETECTIVE RUIZ given
+        assert build_role_cast(["role1", "role2"], surname, ["Detective Ruiz"], False, seed).names["role2"] == "LOLA"
 
 
 def test_too_many_names_a_repeat_or_a_bad_name_is_one_line():
