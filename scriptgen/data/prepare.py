@@ -190,6 +190,8 @@ def prepare(
             meta["read"] = read_report([src for src, _ in kept])
             for line in describe_read(meta["read"]):
                 log(line)
+        if with_roles:
+            log(roles_mod.describe_roles([src.roles for src, _ in kept if src.roles is not None]))
         write_cache(folder, meta, kept, vocab, default_docs, cast)
         log(f"prepared {len(kept)} documents, {n_tokens:,} tokens, vocabulary {len(vocab):,} -> {folder}")
     return _requested(load_cache(folder, meta), source)

@@ -71,6 +71,15 @@ def use_roles(mode: str, screenplays: int) -> bool:
     return mode == "on" or mode == "auto" and screenplays > 0
 
 
+def describe_roles(mappings: list[dict[str, str]]) -> str:
+    """The line prepare prints: how many screenplays got roles, and how many characters they stand for."""
+    named = sum(len(m) for m in mappings)
+    return (
+        f"roles: the principal characters of {sum(1 for m in mappings if m):,} of {len(mappings):,} screenplays "
+        f"({named:,} in all) became ROLE1 (speaks most) to ROLE{MAX_ROLES}; --roles off keeps their names"
+    )
+
+
 # --------------------------------------------------------------------------
 # Assignment
 # --------------------------------------------------------------------------
