@@ -152,7 +152,10 @@ def test_prepare_replaces_each_screenplays_cast_and_stores_the_mapping(plays):
     lines = []
     prepared = prepare(plays / "plays", "word", data_dir=plays / "data", log=lines.append)
     assert prepared.folder.name == "plays-word-roles" and prepared.meta["settings"]["roles"] is True
-    assert any(line.startswith("roles: the principal characters of 4 of 4 screenplays (31 in all)") for line in lines)
+    named = sum(len(assign_roles(ensemble(seed, 4))) for seed in range(4))
+    assert any(
+        line.startswith(f"roles: the principal characters of 4 of 4 screenplays ({named} in all)") for line in lines
+    )
     docs = {d["name"]: d for d in prepared.documents}
     assert "roles" not in docs["talk.txt"]  # a transcript is never rewritten
     for seed in range(4):
