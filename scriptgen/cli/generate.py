@@ -337,7 +337,7 @@ def render(args: argparse.Namespace, samples: list[Sample]) -> bytes:
             settings[flag.replace("_", "-")] = ",".join(value) if isinstance(value, list) else value
     title = args.title or Path(args.checkpoint).resolve().name.replace("_", " ").title()
     meta = {k: str(v) for k, v in settings.items()}
-    return export(sample.text, args.format, title=title, meta=meta, prime=args.prime, form=args.form)
+    return export(sample.text, args.format, title=title, meta=meta, prime=role_flags.prime_given(args), form=args.form)
 
 
 def render_text(samples: list[Sample]) -> str:

@@ -43,8 +43,13 @@ def setup(args: argparse.Namespace, ckpt):
         return None
     roles = role_cast(ckpt, args.cast, args.extras, args.seed)
     if args.prime is not None:
-        args.prime = roles.to_tokens(args.prime)
+        args.prime_given, args.prime = args.prime, roles.to_tokens(args.prime)
     return roles
+
+
+def prime_given(args: argparse.Namespace) -> str | None:
+    """The prime as the user wrote it (a title page shows it), before its names became role tokens."""
+    return getattr(args, "prime_given", args.prime)
 
 
 def steer(options, roles):

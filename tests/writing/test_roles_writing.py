@@ -193,3 +193,13 @@ def test_interactive_cast_names_the_roles(models):
     text = out.getvalue()
     assert text.startswith("MAYA: wait") and ROLE_TOKEN.search(text) is None, text
     assert set(_cues(text)) <= {"MAYA", "RUIZ"}, text
+
+
+def test_a_prime_names_the_roles_and_the_export_shows_it_as_written(models, tmp_path, capsys):
+    out = tmp_path / "draft.fountain"
+    args = ["--checkpoint", models["word"], "--cast", "MAYA,RUIZ", "--prime", "MAYA: wait", "--lines", 6, "--seed", 4]
+    code, _, err = _generate(capsys, *args, "--out", out)
+    assert code == 0, err
+    text = out.read_text(encoding="utf-8")
+    assert 'prime: "MAYA: wait"' in text and ROLE_TOKEN.search(text) is None  # the prime as written, no role token
+    assert "\nMAYA\n" in text  # the prime's cue, in capitals
