@@ -22,7 +22,8 @@ ones):
   bound on what spelling the mapping out costs.
 - ``coherence``: over ``--samples`` samples of ``--length`` tokens from a scene's start, the share of cues in scenes
   after the first whose speaker already spoke in an earlier scene of the same sample (characters that carry over
-  from scene to scene, as a script's do), with the number of such cues.
+  from scene to scene, as a script's do), with the number of such cues; ``corpus_coherence`` is the same share in
+  the corpus's screenplays, each cut to about ``--length`` words (what a model that keeps its cast would reach).
 
 Prints one JSON line.
 """
@@ -101,24 +102,47 @@ def heldout_bpc(ckpt, prepared, texts: dict[str, str]) -> dict:
     }
 
 
+def carried_cues(text: str) -> tuple[int, int]:
+    """(cues in scenes after the first whose speaker spoke in an earlier scene, cues in scenes after the first)."""
+    carried = later = 0
+    scenes: list[set[str]] = [set()]
+    for e in from_canonical(text):
+        if e.kind == "scene_heading":
+            scenes.append(set())
+        elif e.kind == "character":
+            name = e.name.lower()
+            if len(scenes) > 1:  # a cue after the first scene heading
+                later += 1
+                carried += any(name in s for s in scenes[:-1])
+            scenes[-1].add(name)
+    return carried, later
+
+
 def coherence(ckpt, samples: int, length: int, temperature: float) -> dict:
     """The share of cues in scenes after the first whose speaker spoke in an earlier scene of the sample."""
     model, vocab = ckpt.build_model(), ckpt.vocab
     newline = ScriptTokens(vocab).newline
     carried = later = 0
     for seed in range(samples):
-        ids = generate(model, [newline, newline], length, temperature, seed=seed)
-        scenes: list[set[str]] = [set()]
-        for e in from_canonical(vocab.decode(ids)):
-            if e.kind == "scene_heading":
-                scenes.append(set())
-            elif e.kind == "character":
-                name = e.name.lower()
-                if len(scenes) > 1:  # a cue after the first scene heading
-                    later += 1
-                    carried += any(name in s for s in scenes[:-1])
-                scenes[-1].add(name)
+        c, n = carried_cues(vocab.decode(generate(model, [newline, newline], length, temperature, seed=seed)))
+        carried, later = carried + c, later + n
     return {"coherence": round(carried / later, 4) if later else None, "cues_after_first_scene": later}
+
+
+def corpus_coherence(texts: dict[str, str], length: int) -> float:
+    """The proxy on the corpus itself, each screenplay cut to about a sample's length in words (the reference)."""
+    carried = later = 0
+    for text in texts.values():
+        words = 0
+        kept = []
+        for line in text.split("\n"):
+            kept.append(line)
+            words += len(line.split())
+            if words >= length:
+                break
+        c, n = carried_cues("\n".join(kept))
+        carried, later = carried + c, later + n
+    return round(carried / later, 4) if later else None
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -132,6 +156,7 @@ def run(args: argparse.Namespace) -> dict:
     )  # fmt: skip
     out = {"bench": "roles", "scripts": args.scripts, "scenes": args.scenes, "epochs": args.epochs}
     out |= {"level": args.level, "hidden_dim": args.hidden_dim, "machine": machine()}
+    out["corpus_coherence"] = corpus_coherence(texts, args.length)
     for roles in ("off", "on"):
         cfg = Config.for_level(**base, roles=roles)
         start = time.perf_counter()
