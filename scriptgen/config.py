@@ -29,8 +29,11 @@ SCHEDULES = ("plateau", "cosine", "linear")
 MAX_SAMPLE_LENGTH = 100_000  # a sample while training is a glance, not a script
 
 # Fields that define the prepared data; changing them means another vocabulary.
-DATA_FIELDS = ("level", "min_count", "bpe_vocab", "val_fraction", "split_seed", "labels", "format")
+DATA_FIELDS = ("level", "min_count", "bpe_vocab", "val_fraction", "split_seed", "labels", "format", "roles")
 INPUT_FORMATS = ("auto", "transcript", "screenplay", "fountain", "fdx", "pdf")  # scriptgen.data.screenplay.formats
+ROLES = ("auto", "on", "off")  # scriptgen.data.roles
+# A config.json or results row written before --roles existed was prepared without roles.
+ROLES_BEFORE: dict[str, Any] = {"roles": "off"}
 
 # The regularizers of issue #17, switched off: a config.json or results row written before
 # these fields existed was trained without them, whatever today's defaults are.
@@ -103,6 +106,13 @@ class Config:
         "how --data files are read: auto (by extension, then content), transcript (name: words lines), "
         "screenplay (plain screenplay text), fountain, fdx or pdf",
         choices=INPUT_FORMATS,
+    )
+    roles: str = _field(
+        "auto",
+        "each screenplay's characters become role tokens by importance in that script (ROLE1 speaks most, up to "
+        "ROLE8; the rest keep their names), in cues and where the text names them; generate --cast names the roles: "
+        "auto (on for a corpus with screenplays), on or off",
+        choices=ROLES,
     )
     # --- model ------------------------------------------------------------
     cell: str = _field("lstm", f"recurrent cell: {', '.join(CELLS)}", choices=CELLS)
@@ -216,6 +226,8 @@ class Config:
 
         if self.level not in LEVELS:
             raise bad("level", f"choose one of {', '.join(LEVELS)}")
+        if self.roles not in ROLES:
+            raise bad("roles", f"choose one of {', '.join(ROLES)}")
         if self.cell not in CELLS:
             raise bad("cell", f"choose one of {', '.join(CELLS)}")
         if self.output not in OUTPUTS:
@@ -358,9 +370,9 @@ class Config:
 
 def with_absent_fields(recorded: dict[str, Any]) -> dict[str, Any]:
     """A recorded config with the fields it lacks filled in as it was trained: regularizers off, the plateau
-    schedule, validation on the whole held-out split, else today's default."""
+    schedule, validation on the whole held-out split, no roles, else today's default."""
     defaults = Config().to_dict()
-    return {**defaults, **REGULARIZERS_OFF, **SCHEDULE_BEFORE, **VALIDATION_BEFORE, **recorded}
+    return {**defaults, **REGULARIZERS_OFF, **SCHEDULE_BEFORE, **VALIDATION_BEFORE, **ROLES_BEFORE, **recorded}
 
 
 def _finite(x: Any) -> bool:

@@ -70,6 +70,64 @@ def screenplay(seed: int, scenes: int = 8, names: list[str] = NAMES) -> list[Ele
 
 
 # --------------------------------------------------------------------------
+# Screenplays with casts of their own (the roles tests and bench/roles.py)
+# --------------------------------------------------------------------------
+_FIRST = "MA RU TE LO KI DA SE NO BE VI ZA PE GU HA JO FI".split()
+_SECOND = "YA IZ RON LA VEN DRA MOS TIN SA KO".split()
+TITLES = ["DETECTIVE", "DR.", "MRS.", "AGENT"]
+# 160 names that no other list here uses (MAYA, RUIZ, ...), a few with a title before them (DETECTIVE RUIZ)
+POOL = [a + b for a in _FIRST for b in _SECOND]
+MINOR = ["WAITER", "GUARD", "NURSE", "DRIVER"]  # bit parts every script may have (lower-case words too: "the guard")
+
+
+def cast_for(seed: int, size: int = 10, pool: list[str] = POOL) -> list[str]:
+    """A screenplay's own cast of ``size`` names drawn from ``pool`` (about one in four with a title), most important
+    first."""
+    rng = random.Random(seed * 7919 + 1)
+    names = rng.sample(pool, size)
+    return [f"{rng.choice(TITLES)} {n}" if rng.random() < 0.25 else n for n in names]
+
+
+def ensemble(seed: int, scenes: int = 8, size: int = 10, pool: list[str] = POOL, zipf: float = 1.1) -> list[Element]:
+    """A seeded screenplay whose characters are its own (:func:`cast_for`), speaking with Zipf-like shares (the k-th
+    weight 1/k**zipf), named in action (in capitals when they first appear, possessives too) and in dialogue, with a
+    minor part now and then (a WAITER, mentioned as "the waiter")."""
+    rng = random.Random(seed)
+    cast = cast_for(seed, size, pool)
+    weights = [1 / (k + 1) ** zipf for k in range(len(cast))]
+    seen: set[str] = set()
+
+    def who() -> str:
+        return rng.choices(cast, weights)[0]
+
+    def named(name: str) -> str:
+        first = name not in seen
+        seen.add(name)
+        return name if first else name.title()
+
+    out: list[Element] = []
+    for _ in range(scenes):
+        out.append(Element("scene_heading", f"INT. {rng.choice(PLACES)} - {rng.choice(TIMES)}"))
+        opening = _sentence(rng, rng.randint(3, 8)).lower()
+        out.append(Element("action", f"{named(who())} {rng.choice(VERBS)} {opening}"))
+        for _ in range(rng.randint(3, 9)):
+            if rng.random() < 0.15:
+                other = who()
+                out.append(Element("action", f"{named(other)}'s {rng.choice(WORDS)} {rng.choice(VERBS)}."))
+            minor = rng.random() < 0.08
+            speaker = rng.choice(MINOR) if minor else who()
+            if minor:
+                out.append(Element("action", f"The {speaker.lower()} {rng.choice(VERBS)}."))
+            ext = rng.choice(["V.O.", "O.S.", "CONT'D"]) if rng.random() < 0.2 else None
+            out.append(cue(speaker, *([ext] if ext else [])))
+            line = _sentence(rng, rng.randint(2, 12))
+            if rng.random() < 0.3:
+                line = f"{who().title()}, {line[0].lower()}{line[1:]}"
+            out.append(Element("dialogue", line))
+    return normalise(out)
+
+
+# --------------------------------------------------------------------------
 # Renderings
 # --------------------------------------------------------------------------
 def fountain(elements: list[Element], title: str = "Generated") -> str:

@@ -1,11 +1,14 @@
 """``scriptgen cast``: who speaks in the corpus a checkpoint learned, with line counts, and its action lines.
 
-    scriptgen cast --checkpoint checkpoints/seinfeld [--json]
+    scriptgen cast --checkpoint checkpoints/seinfeld [--json] [--show-roles]
 
 The names are the ones ``generate --cast`` and ``--turns`` take; a corpus
 with screenplays also lists each screenplay's characters, and a model
 trained with ``--labels`` its genre labels (``generate --label``)
-with their document counts.  A
+with their document counts.  For a model trained with roles
+(:mod:`scriptgen.data.roles`) the speakers are its role tokens (role1 ...) and
+its minor speakers; ``--show-roles`` lists who played each role in each
+screenplay and the corpus's names per role (those generation draws from).  A
 checkpoint trained before the cast was recorded (no ``cast.json``) lists, at
 word level, the speakers its vocabulary can cue, most frequent first, without
 counts.
@@ -28,6 +31,11 @@ def add_parser(sub) -> None:
         "--checkpoint", default="checkpoints/seinfeld", help="checkpoint folder (default: checkpoints/seinfeld)"
     )
     c.add_argument("--json", action="store_true", help="print one JSON object instead of a table (default: off)")
+    c.add_argument(
+        "--show-roles", action="store_true",
+        help="a model trained with roles: each screenplay's role -> character mapping, and the names the corpus gave "
+        "each role, most scripts first (default: off)",
+    )  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
@@ -65,6 +73,15 @@ def run(args: argparse.Namespace) -> int:
     if scripts:  # a corpus with screenplays: who speaks in each
         summary["scripts"] = scripts
         summary["scripts_left_out"] = cast.scripts_left_out
+    if args.show_roles:
+        if not ckpt.roles:
+            raise ScriptgenError(
+                f"--show-roles lists the roles of a model trained with roles, and {args.checkpoint!r} was trained "
+                "without them; drop --show-roles"
+            )
+        recorded = cast.to_json() if cast is not None else {}
+        summary["roles"] = recorded.get("roles", {})
+        summary["script_roles"] = recorded.get("script_roles", {})
     if args.json:
         print(json.dumps(summary, ensure_ascii=False, indent=1))
     else:
@@ -80,7 +97,24 @@ def table(s: dict) -> str:
         labels = f"  {'label':<{width}}  documents\n" + "".join(
             f"  {name:<{width}}  {count:>9,}\n" for name, count in s["labels"].items()
         )
-    return _cast_table(s) + _scripts_table(s) + labels
+    return _cast_table(s) + _scripts_table(s) + _roles_table(s) + labels
+
+
+def _roles_table(s: dict) -> str:
+    """With --show-roles: a row per role (the names the corpus gave it) and per screenplay (who played each)."""
+    if "roles" not in s:
+        return ""
+    out = ["  role    names in the corpus (screenplays)"]
+    for role, names in sorted(s["roles"].items(), key=lambda kv: int(kv[0][4:]) if kv[0][4:].isdigit() else 0):
+        shown = ", ".join(f"{name} {n:,}" for name, n in list(names.items())[:SHOWN_PER_SCRIPT])
+        more = len(names) - SHOWN_PER_SCRIPT
+        out.append(f"  {role.upper():<6}  {shown}" + (f", and {more} more" if more > 0 else ""))
+    if s["script_roles"]:
+        width = max([len(n) for n in s["script_roles"]] + [6])
+        out.append(f"  {'script':<{width}}  roles")
+        for name, mapping in s["script_roles"].items():
+            out.append(f"  {name:<{width}}  " + ", ".join(f"{role}={who}" for role, who in mapping.items()))
+    return "\n".join(out) + "\n"
 
 
 SHOWN_PER_SCRIPT = 6  # characters a script's row of the table names (--json has them all)

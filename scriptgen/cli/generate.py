@@ -19,6 +19,7 @@ from pathlib import Path
 
 from ..errors import ScriptgenError
 from ..writing.screenplay import FORMATS
+from . import roles as role_flags
 from . import scenes as scene_flags
 from .common import finite_float, temperatures
 
@@ -76,7 +77,9 @@ def add_parser(sub) -> None:
         "--cast",
         type=names,
         default=None,
-        help="who may speak, e.g. jerry,elaine,george (see 'scriptgen cast'; default: anyone)",
+        help="who may speak, e.g. jerry,elaine,george (see 'scriptgen cast'); for a model trained with roles, the "
+        "names of its roles in order: MAYA,RUIZ plays ROLE1 and ROLE2 and only they speak (default: anyone; a roles "
+        "model's names drawn from its corpus)",
     )
     g.add_argument(
         "--turns",
@@ -87,6 +90,7 @@ def add_parser(sub) -> None:
     g.add_argument(
         "--no-actions", action="store_true", help="no action lines such as [laughter] or (he leaves) (default: off)"
     )
+    role_flags.add_flags(g)
     g.add_argument(
         "--num-samples",
         type=int,
@@ -172,8 +176,11 @@ def run(args: argparse.Namespace) -> int:
     ckpt = load_checkpoint(args.checkpoint)
     vocab = ckpt.vocab
     args.form = ckpt.form  # a model that learned screenplays writes screenplay elements (render)
+    roles = role_flags.setup(args, ckpt)  # who plays ROLE1 ... (None unless the model was trained with roles)
     lead = label_ids(ckpt, args.label) if args.label is not None else []  # fed first, never printed
     plan = scene_flags.plan(args, args.form, vocab) if scene_flags.wanted(args) else None
+    if plan is not None and roles is not None:  # the outline's names fed as their roles, filled back when shown
+        plan = plan.mapped(roles.to_tokens)
     length = args.length if args.length is not None else (100 if args.interactive else None)
     options = WriteOptions(
         length, args.lines, args.temperature[0], args.top_k, args.top_p, args.repetition_penalty,
@@ -181,6 +188,7 @@ def run(args: argparse.Namespace) -> int:
         tuple(args.turns) if args.turns is not None else None,
         not args.no_actions,
     )  # fmt: skip
+    options = role_flags.steer(options, roles)
     tokens = ScriptTokens(vocab, ckpt.cast)
     for temperature in args.temperature:  # every setting and name, before the model is built
         options = check_options(replace(options, temperature=temperature), tokens)
@@ -216,6 +224,7 @@ def run(args: argparse.Namespace) -> int:
             sampler, vocab, sys.stdin, sys.stdout, sys.stderr,
             seed=args.seed, unknown=unknown, options=options, known_cast=ckpt.cast, form=ckpt.form,
             prompt=(lambda: print("> ", end="", file=sys.stderr, flush=True)) if interactive else None, start=lead,
+            roles=roles,
         )  # fmt: skip
         return 0
     prime_ids, shown = _prime(args, vocab, writer, unknown)
@@ -231,7 +240,7 @@ def run(args: argparse.Namespace) -> int:
             if plan is not None:  # scenes and pages as units: scriptgen/cli/scenes.py
                 at = replace(options, temperature=temperature)
                 text = scene_flags.write(args, writer, plan, prime_ids, vocab.decode(shown), at, generator)
-                samples.append(Sample(text, seed, temperature, i))
+                samples.append(Sample(role_flags.fill(roles, text, args, seed), seed, temperature, i))
                 continue
             written = writer.write(prime_ids, replace(options, temperature=temperature), generator)
             if (options.lines is not None or options.turns) and written.ended == "length":
@@ -241,7 +250,8 @@ def run(args: argparse.Namespace) -> int:
                     f"{written.lines} lines of {asked}",
                     file=sys.stderr,
                 )
-            samples.append(Sample(vocab.decode(shown + written.ids), seed, temperature, i))
+            text = role_flags.fill(roles, vocab.decode(shown + written.ids), args, seed)
+            samples.append(Sample(text, seed, temperature, i))
     output(args, samples)
     return 0
 
@@ -337,7 +347,7 @@ def render(args: argparse.Namespace, samples: list[Sample]) -> bytes:
             settings[flag.replace("_", "-")] = ",".join(value) if isinstance(value, list) else value
     title = args.title or Path(args.checkpoint).resolve().name.replace("_", " ").title()
     meta = {k: str(v) for k, v in settings.items()}
-    return export(sample.text, args.format, title=title, meta=meta, prime=args.prime, form=args.form)
+    return export(sample.text, args.format, title=title, meta=meta, prime=role_flags.prime_given(args), form=args.form)
 
 
 def render_text(samples: list[Sample]) -> str:

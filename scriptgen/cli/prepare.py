@@ -17,7 +17,7 @@ def add_parser(sub) -> None:
     )
     add_data_flags(p)
     p.add_argument("--force", action="store_true", help="rebuild even if the cache is current (default: off)")
-    add_config_flags(p, ["level", "min-count", "bpe-vocab", "labels", "format"])
+    add_config_flags(p, ["level", "min-count", "bpe-vocab", "labels", "format", "roles"])
 
 
 def run(args: argparse.Namespace) -> int:
@@ -26,7 +26,11 @@ def run(args: argparse.Namespace) -> int:
     encoding = args.encoding or "utf-8"
     check_encoding(encoding)
     cfg = Config(
-        **{k: getattr(args, k) for k in ("level", "min_count", "bpe_vocab", "labels", "format") if hasattr(args, k)}
+        **{
+            k: getattr(args, k)
+            for k in ("level", "min_count", "bpe_vocab", "labels", "format", "roles")
+            if hasattr(args, k)
+        }
     ).validate()
     prepared = prepare(
         args.data,
@@ -38,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
         labels=cfg.labels,
         fmt=cfg.format,
         bpe_vocab=cfg.bpe_vocab,
+        roles=cfg.roles,
     )
     split = prepared.split(cfg.val_fraction, cfg.split_seed)
     print(

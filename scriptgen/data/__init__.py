@@ -16,6 +16,8 @@ modules, in the order the text flows through them:
   ``screenplay/formats.py`` says which reader a file gets;
 - ``script.py``: what a line of a script is (dialogue with its speaker cue,
   action, text) and the corpus's cast;
+- ``roles.py``: a screenplay's characters as role tokens by importance (``ROLE1`` speaks most), and back
+  (``--roles``);
 - ``tokens.py``: text <-> ids at word or char level (:class:`Vocab`);
 - ``labels.py``: genre labels, one special token per label;
 - ``conditions.py``: what a labelled stream feeds the model: lead tokens at restarts, label weights per step;
@@ -36,6 +38,7 @@ from .corpus import DEFAULT_SOURCE, load_documents
 from .cutoffs import choose_cutoffs
 from .labels import label_id, label_token
 from .prepare import FixedVocab, prepare, prepare_with_vocab
+from .roles import assign_roles, replace_roles, restore_roles
 from .rundata import RunData, load_run_data
 from .script import Cast, parse_line, parse_script
 from .tokens import Vocab, create_lookup_tables, token_lookup
@@ -49,6 +52,7 @@ __all__ = [
     "Split",
     "StreamBatches",
     "Vocab",
+    "assign_roles",
     "batch_data",
     "choose_cutoffs",
     "create_lookup_tables",
@@ -60,6 +64,8 @@ __all__ = [
     "parse_script",
     "prepare",
     "prepare_with_vocab",
+    "replace_roles",
+    "restore_roles",
     "split_documents",
     "token_lookup",
 ]

@@ -42,6 +42,9 @@ CACHE_FILES = ("meta.json", "ids.npy", "vocab.json", TOKENIZER_FILE, "cast.json"
 # what cast.json keeps, so it stays far below the 1 MiB cap on a checkpoint's JSON files whatever the corpus
 MAX_SPEAKERS, MAX_ACTIONS, MAX_ACTION_CHARS = 2000, 100, 100
 SCRIPT_SPEAKERS, SCRIPTS_BYTES = 12, 384 * 1024  # per screenplay its first 12 speakers, while they take 384 KiB
+# with roles: each role's 64 most frequent names (what generation draws from), and the screenplays' mappings while
+# they take 128 KiB (meta.json keeps every document's)
+ROLE_NAMES, SCRIPT_ROLES_BYTES = 64, 128 * 1024
 REBUILD = "run 'scriptgen prepare --force' to rebuild the prepared data"
 
 
@@ -92,6 +95,7 @@ class Source:
     cast: Cast | None = None  # a screenplay's cast, from its elements (a transcript's is read from its lines)
     format: str = "transcript"  # the reader it went through (scriptgen.data.screenplay.formats)
     stats: dict | None = None  # a screenplay's scenes, characters and elements per kind
+    roles: dict[str, str] | None = None  # with --roles: a screenplay's role -> name ("ROLE1" -> "MAYA")
 
     @property
     def label(self) -> str | None:
@@ -153,12 +157,14 @@ def split_documents(documents: list[dict], val_fraction: float, seed: int) -> Sp
     return Split(train, val, held)
 
 
-def cache_name(source: str | Path | None, level: str, min_count: int, labels: bool = False) -> str:
+def cache_name(source: str | Path | None, level: str, min_count: int, labels: bool = False, roles: bool = False) -> str:
+    """The cache's folder name; with and without roles a corpus has two (switching --roles rebuilds neither)."""
     if source is None or str(source) == corpus_mod.DEFAULT_SOURCE:
         slug = corpus_mod.DEFAULT_SOURCE
     else:
         slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(source).resolve().name) or "corpus"
-    return f"{slug}-{level}" + (f"-min{min_count}" if min_count > 1 else "") + ("-labels" if labels else "")
+    suffix = (f"-min{min_count}" if min_count > 1 else "") + ("-labels" if labels else "") + ("-roles" if roles else "")
+    return f"{slug}-{level}" + suffix
 
 
 def stored_cast(cast: Cast) -> dict:
@@ -171,7 +177,22 @@ def stored_cast(cast: Cast) -> dict:
         data["scripts"], left_out = _bounded_scripts(data["scripts"])
         if left_out:
             data["scripts_left_out"] = data.get("scripts_left_out", 0) + left_out
+    if "roles" in data:
+        data["roles"] = {role: dict(list(names.items())[:ROLE_NAMES]) for role, names in data["roles"].items()}
+    if "script_roles" in data:
+        data["script_roles"] = _within(data["script_roles"], SCRIPT_ROLES_BYTES)
     return data
+
+
+def _within(mappings: dict[str, dict], budget: int) -> dict:
+    """As many of ``mappings`` (in corpus order) as fit in ``budget`` bytes of JSON."""
+    kept, size = {}, 0
+    for name, mapping in mappings.items():
+        size += len(json.dumps({name: mapping}, ensure_ascii=False).encode("utf-8", "surrogatepass"))
+        if size > budget:
+            break
+        kept[name] = mapping
+    return kept
 
 
 def _bounded_scripts(scripts: dict[str, dict[str, int]]) -> tuple[dict, int]:
@@ -269,6 +290,7 @@ def _write_ids(path: Path, docs: list[tuple[Source, int]], vocab: Vocab, dtype: 
             if position != end:
                 raise ScriptgenError(f"{src.name!r} changed while it was being prepared; run the command again")
             doc = {"name": src.name, "start": start, "end": end} | ({"label": src.label} if src.labels else {})
+            doc |= {"roles": dict(src.roles)} if src.roles else {}  # a screenplay's role -> name (--roles)
             doc_ranges.append(doc | ({"labels": list(src.labels)} if len(src.labels) > 1 else {}))
 
     write_bytes(path, write)

@@ -49,6 +49,7 @@ from ..files.safeload import meta_cap, read_json
 from . import bpe
 from . import corpus as corpus_mod
 from . import labels as labels_mod
+from . import roles as roles_mod
 from .cache import CACHE_FORMAT, REBUILD, Prepared, Source, cache_name, load_cache, write_cache
 from .screenplay.elements import cast_of, stats_of, to_canonical
 from .screenplay.formats import check_format as check_input_format
@@ -64,14 +65,19 @@ _KEPT_MISSING = 20  # the paths genres.csv names that the corpus lacks, kept in 
 
 
 def _sources(
-    source: str | Path | None, encoding: str, plan: labels_mod.LabelPlan | None = None, fmt: str = "auto"
+    source: str | Path | None,
+    encoding: str,
+    plan: labels_mod.LabelPlan | None = None,
+    fmt: str = "auto",
+    roles: bool = False,
 ) -> tuple[Iterable[Source], list[corpus_mod.Document] | None]:
     """The documents of ``source`` as block readers (and, for the small default corpus, the documents themselves);
     ``plan``: each file's labels, in a labelled corpus.
 
     A transcript streams from its file; a screenplay is read once, whole, and its canonical text handed out in
     blocks.  A user corpus's sources come one at a time (a generator): a screenplay is read when the first pass
-    reaches it, so only one is in memory."""
+    reaches it, so only one is in memory.  ``roles``: each screenplay's characters become role tokens
+    (:mod:`scriptgen.data.roles`)."""
     if plan is not None:
         files = plan.files
     elif source is None or str(source) == corpus_mod.DEFAULT_SOURCE:
@@ -79,18 +85,20 @@ def _sources(
         return [Source(d.name, partial(text_blocks, d.text, _BLOCK_CHARS)) for d in docs], docs
     else:
         files = [(name, (), f) for name, f in corpus_mod.named_text_files(Path(source))]
-    return (_source(name, labels, f, encoding, fmt) for name, labels, f in files), None
+    return (_source(name, labels, f, encoding, fmt, roles) for name, labels, f in files), None
 
 
-def _source(name: str, labels: tuple[str, ...], path: Path, encoding: str, fmt: str) -> Source:
+def _source(name: str, labels: tuple[str, ...], path: Path, encoding: str, fmt: str, roles: bool = False) -> Source:
     kind = corpus_mod.file_format(path, fmt)
-    if kind == "transcript":
+    if kind == "transcript":  # never rewritten with roles (its lines are the cast as the corpus names it)
         return Source(name, partial(iter_text, path, encoding, _BLOCK_CHARS), labels)
     play = corpus_mod.read_screenplay_file(path, kind, encoding)
-    text = to_canonical(play.elements)
-    stats = stats_of(play.elements) | {"unplaced": play.unplaced}
+    mapping = roles_mod.assign_roles(play.elements) if roles else {}
+    elements = roles_mod.replace_roles(play.elements, mapping)
+    text = to_canonical(elements)
+    stats = stats_of(play.elements) | {"unplaced": play.unplaced}  # the real characters, for what prepare reports
     blocks = partial(text_blocks, text, _BLOCK_CHARS)
-    return Source(name, blocks, labels, cast_of(play.elements), kind, stats)
+    return Source(name, blocks, labels, cast_of(elements), kind, stats, mapping if roles else None)
 
 
 def _formats(files: list[Path], fmt: str) -> dict[str, int]:
@@ -109,23 +117,28 @@ def prepare(
     labels: bool = False,
     fmt: str = "auto",
     bpe_vocab: int = 8000,
+    roles: str = "auto",
 ) -> Prepared:
     """Tokenized corpus, from the cache when it is current, else built and cached; ``labels``: see the module's
     docstring.
 
     ``fmt`` (``--format``) says how files are read (:mod:`scriptgen.data.screenplay.formats`); ``auto`` decides per
-    file.  ``bpe_vocab`` (``--bpe-vocab``): the vocabulary's size at level bpe (:mod:`scriptgen.data.bpe`)."""
+    file.  ``bpe_vocab`` (``--bpe-vocab``): the vocabulary's size at level bpe (:mod:`scriptgen.data.bpe`).
+    ``roles`` (``--roles``): auto (on for a corpus with screenplays), on or off (:mod:`scriptgen.data.roles`)."""
     fmt = check_input_format(fmt)
     plan = labels_mod.label_plan(source) if labels else None  # first: it checks the source (and genres.csv)
     files = [f for _, _, f in plan.files] if plan is not None else corpus_mod.source_files(source)
     fingerprint = corpus_mod.fingerprint(source, files)
-    folder = Path(data_dir) / cache_name(source, level, min_count, labels)
+    formats = _formats(files, fmt) if source not in (None, corpus_mod.DEFAULT_SOURCE) else {"transcript": len(files)}
+    with_roles = roles_mod.use_roles(roles, sum(n for kind, n in formats.items() if kind != "transcript"))
+    folder = Path(data_dir) / cache_name(source, level, min_count, labels, with_roles)
     settings = {"level": level, "min_count": min_count, "encoding": encoding, "format": CACHE_FORMAT} | (
         plan.settings() if plan is not None else {}
     )
     if level == "bpe":  # absent at the other levels: their caches stay as they were
         settings["bpe_vocab"] = bpe_vocab
-    formats = _formats(files, fmt) if source not in (None, corpus_mod.DEFAULT_SOURCE) else {"transcript": len(files)}
+    if with_roles:  # absent without roles: those caches stay as they were
+        settings["roles"] = True
     if set(formats) - {"transcript"}:  # a corpus with screenplays: their reader's version is part of the cache key
         settings |= {"input_format": fmt, "screenplay_reader": SCREENPLAY_READER}
     if not force:
@@ -141,7 +154,7 @@ def prepare(
     )
     for line in plan.describe() if plan is not None else ():
         log(line)
-    sources, default_docs = _sources(source, encoding, plan, fmt)
+    sources, default_docs = _sources(source, encoding, plan, fmt, with_roles)
     draft = None
     if level == "bpe":  # trained on every document's text first (the split is by document, later, from the ids)
         sources = list(sources)  # read twice: once for the tokenizer, once to count
@@ -177,6 +190,8 @@ def prepare(
             meta["read"] = read_report([src for src, _ in kept])
             for line in describe_read(meta["read"]):
                 log(line)
+        if with_roles:
+            log(roles_mod.describe_roles([src.roles for src, _ in kept if src.roles is not None]))
         write_cache(folder, meta, kept, vocab, default_docs, cast)
         log(f"prepared {len(kept)} documents, {n_tokens:,} tokens, vocabulary {len(vocab):,} -> {folder}")
     return _requested(load_cache(folder, meta), source)
@@ -227,7 +242,15 @@ def _count(
             _merge(cast, doc_cast)
             if src.stats is not None:  # a screenplay: its own cast too (scriptgen cast lists it per script)
                 cast.scripts[src.name] = Counter(doc_cast.speakers)
+            if src.roles is not None:  # and, with roles, who played each (the names generation draws from)
+                _add_roles(cast, src.name, src.roles)
     return counts, kept, cast
+
+
+def _add_roles(cast: Cast, name: str, roles: dict[str, str]) -> None:
+    cast.script_roles[name] = dict(roles)
+    for role, person in roles.items():
+        cast.roles.setdefault(role.lower(), Counter())[person] += 1
 
 
 def _add_lines(cast: Cast, text: str) -> str:
@@ -279,6 +302,7 @@ def prepare_with_vocab(
     vocab_name: str = "the checkpoint",
     force: bool = False,
     log=print,
+    roles: str = "off",
 ) -> Prepared:
     """``source`` tokenized with ``vocab`` (not a vocabulary of its own), cached like :func:`prepare`.
 
@@ -287,15 +311,20 @@ def prepare_with_vocab(
     list of them (``unknown="error"``, or a vocabulary without ``<unk>``).
     ``meta["unknown"]`` records how many tokens and distinct words map to
     ``<unk>`` and the most frequent of them.  ``vocab_name`` names the
-    vocabulary's owner in messages.
+    vocabulary's owner in messages; ``roles`` as :func:`prepare`'s (a fine-tuned model's are its parent's).
     """
     if unknown not in UNKNOWN_MODES:
         raise ScriptgenError(f"--unknown {unknown!r} is invalid: choose {' or '.join(UNKNOWN_MODES)}")
     files = corpus_mod.source_files(source)
     fingerprint = corpus_mod.fingerprint(source, files)
     digest = vocab_digest(vocab)
-    folder = Path(data_dir) / f"{cache_name(source, vocab.level, 1)}-vocab{digest[:12]}"
+    screenplays = (
+        0 if source in (None, corpus_mod.DEFAULT_SOURCE) else len(files) - _formats(files, "auto").get("transcript", 0)
+    )
+    with_roles = roles_mod.use_roles(roles, screenplays)
+    folder = Path(data_dir) / f"{cache_name(source, vocab.level, 1, roles=with_roles)}-vocab{digest[:12]}"
     settings = {"level": vocab.level, "vocab": digest, "encoding": encoding, "format": CACHE_FORMAT}
+    settings |= {"roles": True} if with_roles else {}
     meta = None
     if not force:
         with suppress(
@@ -313,7 +342,7 @@ def prepare_with_vocab(
             f"preparing {'the default corpus' if source in (None, corpus_mod.DEFAULT_SOURCE) else source} with the "
             f"vocabulary of {vocab_name} ..."
         )
-        sources, default_docs = _sources(source, encoding)
+        sources, default_docs = _sources(source, encoding, roles=with_roles)
         with Spool(folder, _BLOCK_CHARS) as spool:  # the screenplays' text between the passes
             counts, kept, cast = _count(sources, vocab.tokenize, keep_empty=default_docs is not None, spool=spool)
             if not kept:

@@ -55,7 +55,7 @@ def load_run_data(
     if vocab is None:
         prepared = prepare(
             source, cfg.level, cfg.min_count, data_dir, encoding=encoding, log=log, labels=cfg.labels, fmt=cfg.format,
-            bpe_vocab=cfg.bpe_vocab,
+            bpe_vocab=cfg.bpe_vocab, roles=cfg.roles,
         )  # fmt: skip
     elif cfg.labels:
         raise ScriptgenError(
@@ -63,7 +63,9 @@ def load_run_data(
             "scratch"
         )
     else:
-        prepared = prepare_with_vocab(source, vocab.vocab, data_dir, encoding, vocab.unknown, vocab.owner, log=log)
+        prepared = prepare_with_vocab(
+            source, vocab.vocab, data_dir, encoding, vocab.unknown, vocab.owner, log=log, roles=cfg.roles
+        )
         report = prepared.meta["unknown"]
         if report["types"]:
             log(
@@ -104,6 +106,8 @@ def load_run_data(
         # "screenplay" when the corpus holds screenplays: their canonical text, exported as screenplay elements
         "form": "screenplay" if "read" in prepared.meta else "transcript",
     }
+    if prepared.meta["settings"].get("roles"):  # its screenplays' characters are role tokens (Checkpoint.roles)
+        info["roles"] = True
     if vocab is not None:
         info["unknown"] = {"mode": vocab.unknown, **prepared.meta["unknown"]}
     if prepared.labels:

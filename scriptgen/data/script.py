@@ -114,6 +114,10 @@ class Cast:
     words: int = 0  # whitespace-separated words in all non-blank lines
     scripts: dict[str, Counter[str]] = field(default_factory=dict)  # a screenplay's name -> its speakers' lines
     scripts_left_out: int = 0  # screenplays whose speakers cast.json had no room for
+    # a corpus prepared with roles (scriptgen.data.roles): each role's names ("role1" -> "MAYA" -> screenplays),
+    # and each screenplay's mapping ("ROLE1" -> "MAYA")
+    roles: dict[str, Counter[str]] = field(default_factory=dict)
+    script_roles: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, texts: Iterable[str]) -> "Cast":
@@ -148,6 +152,10 @@ class Cast:
             data["scripts"] = {name: _by_count(speakers) for name, speakers in self.scripts.items()}
         if self.scripts_left_out:
             data["scripts_left_out"] = self.scripts_left_out
+        if self.roles:  # only a corpus with roles: the others' cast.json is as it was
+            data["roles"] = {role: _by_count(names) for role, names in self.roles.items()}
+        if self.script_roles:
+            data["script_roles"] = {name: dict(mapping) for name, mapping in self.script_roles.items()}
         return data
 
     @classmethod
@@ -171,6 +179,8 @@ class Cast:
         ok = lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0  # noqa: E731
         scripts = data.get("scripts")
         scripts = {k: counts(v) for k, v in scripts.items() if isinstance(k, str)} if isinstance(scripts, dict) else {}
+        roles = data.get("roles")
+        roles = {k: counts(v) for k, v in roles.items() if isinstance(k, str)} if isinstance(roles, dict) else {}
         return cls(
             counts(data.get("speakers")),
             counts(data.get("actions")),
@@ -178,7 +188,20 @@ class Cast:
             words if ok(words) else 0,
             scripts,
             data["scripts_left_out"] if ok(data.get("scripts_left_out")) else 0,
+            {k: v for k, v in roles.items() if v},
+            _mappings(data.get("script_roles")),
         )
+
+
+def _mappings(value: object) -> dict[str, dict[str, str]]:
+    """cast.json's ``script_roles`` as read: string to string mappings only."""
+    if not isinstance(value, dict):
+        return {}
+    return {
+        name: {k: v for k, v in mapping.items() if isinstance(k, str) and isinstance(v, str)}
+        for name, mapping in value.items()
+        if isinstance(name, str) and isinstance(mapping, dict)
+    }
 
 
 def _by_count(counts: Counter[str]) -> dict[str, int]:

@@ -62,6 +62,9 @@ JSON_CAP = 1 * MiB  # manifest.json, config.json, trainer.json
 VOCAB_BASE_CAP = 1 * MiB
 VOCAB_BYTES_PER_TOKEN = 256
 META_BYTES_PER_DOCUMENT = 256  # a document's entry in a prepared meta.json, besides its name
+# and its roles (--roles): 8 role -> name pairs, a name of at most 40 characters of up to 12 bytes each as JSON escapes
+# them (scriptgen.data.roles.MAX_ROLES, scriptgen.data.script.MAX_CUE_CHARS), a key and an indent each
+ROLES_BYTES_PER_DOCUMENT = 8 * (40 * 12 + 32)
 HEADER_CAP = 16 * MiB  # a safetensors header (the safetensors library itself allows 100 MB)
 MAX_DEPTH = 64  # JSON nesting; scriptgen writes at most 4 levels
 DAMAGED = "the checkpoint is damaged, restore it or train again"
@@ -96,7 +99,8 @@ def meta_cap(paths: Iterable[str | Path]) -> int:
     A document's entry holds its name, at most the file's path, which JSON's
     ``\\u`` escapes make at most 6 bytes per byte.
     """
-    return JSON_CAP + sum(META_BYTES_PER_DOCUMENT + 6 * len(os.fsencode(p)) for p in paths)
+    per_document = META_BYTES_PER_DOCUMENT + ROLES_BYTES_PER_DOCUMENT
+    return JSON_CAP + sum(per_document + 6 * len(os.fsencode(p)) for p in paths)
 
 
 def file_kind(mode: int) -> str:

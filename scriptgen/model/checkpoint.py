@@ -261,6 +261,13 @@ class Checkpoint:
         return "screenplay" if isinstance(data, dict) and data.get("form") == "screenplay" else "transcript"
 
     @property
+    def roles(self) -> bool:
+        """Whether its screenplays' characters were role tokens (``ROLE1`` ...: :mod:`scriptgen.data.roles`); False for
+        a checkpoint older than roles."""
+        data = self.info.get("data")
+        return isinstance(data, dict) and data.get("roles") is True
+
+    @property
     def cache(self) -> CacheSettings | None:
         """The neural cache fitted for the best weights (config.json's ``"cache"``), or None when it has none."""
         if self.info.get("cache") is None:

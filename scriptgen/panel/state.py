@@ -190,6 +190,7 @@ class PanelState:
         seed = parse_seed(seed)
         seed = secrets.randbits(RANDOM_SEED_BITS) if seed is None else seed
         roles = self._roles(names, seed)
+        plan = plan.mapped(roles.to_tokens) if plan is not None and roles is not None else plan
         speak = roles.speak if roles is not None else tuple(names) or None
         options = WriteOptions(lines=lines, temperature=temperature, top_p=top_p, cast=speak)
         options = check_options(options, self.tokens)  # every setting before the model is built

@@ -128,6 +128,7 @@ class Trainer:
             )
         if parent is not None:
             cfg = finetune_config(parent.checkpoint.config, cfg, explicit)
+            cfg = cfg if parent.checkpoint.roles else cfg.replace(roles="off")  # its vocabulary has no role tokens
             fixed, self.parent_record = (
                 FixedVocab(parent.checkpoint.vocab, unknown, repr(str(init_from))),
                 parent.record(),

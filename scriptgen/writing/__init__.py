@@ -19,6 +19,8 @@
 - ``scenes.py``: scenes as units, :class:`SceneWriter` (``--scenes``, ``--scene``, ``--outline``: a scene
   ends where the model would write the next heading);
 - ``pages.py``: pages counted by the PDF export's layout, :func:`script_pages`, :class:`PageLimit` (``--pages``);
+- ``roles.py``: who plays ROLE1, ROLE2, ... of a model trained with roles (``--cast`` names, or drawn from its
+  corpus), and those names written into its text;
 - ``interactive.py``: the read-eval loop of ``generate --interactive``;
 - ``fountain.py``: a transcript's lines or a screenplay's elements written as Fountain;
 - ``screenplay.py``: the export formats: that Fountain, and HTML/PDF/FDX rendered by screenplain.
@@ -30,6 +32,7 @@ from .draw import make_generator, sample_next
 from .fountain import to_fountain
 from .generate import generate, generate_reference
 from .pages import PageLimit, script_pages
+from .roles import RoleCast, role_cast
 from .sampler import Sampler
 from .scenes import OutlineScene, ScenePlan, SceneWriter, parse_outline, read_outline
 from .screenplay import FORMATS, export
@@ -39,6 +42,7 @@ __all__ = [
     "FORMATS",
     "OutlineScene",
     "PageLimit",
+    "RoleCast",
     "Sampler",
     "ScenePlan",
     "SceneWriter",
@@ -50,6 +54,7 @@ __all__ = [
     "make_generator",
     "parse_outline",
     "read_outline",
+    "role_cast",
     "sample_next",
     "script_pages",
     "to_fountain",

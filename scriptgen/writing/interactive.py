@@ -8,7 +8,9 @@ it is scriptable and testable::
 
 Commands: ``/reset`` forgets the conversation, ``/temp 0.7`` sets the
 temperature, ``/topp 0.9`` the nucleus (1 = off), ``/cast jerry,kramer``
-who may speak (``/cast`` alone: anyone), an empty line or end of input
+who may speak (``/cast`` alone: anyone; for a model trained with roles,
+``/cast MAYA,RUIZ`` names its first roles and lets only them speak, and the
+names typed in a line stand for their roles), an empty line or end of input
 quits.  The hidden state is kept across turns, so each continuation follows
 from everything said so far; each ends at a line end (``writer.py``).  With a
 model that learned screenplays, a typed scene heading (``INT. DINER - NIGHT``)
@@ -30,6 +32,7 @@ from ..data.script import Cast
 from ..data.tokens import Vocab
 from ..errors import ScriptgenError
 from .draw import make_generator
+from .roles import RoleCast
 from .sampler import Sampler
 from .scenes import OutlineScene, ScenePlan, SceneWriter
 from .writer import ScriptWriter, WriteOptions
@@ -56,13 +59,15 @@ def chat(
     known_cast: Cast | None = None,
     start: list[int] | tuple[int, ...] = (),
     form: str = "transcript",
+    roles: RoleCast | None = None,
 ) -> int:
     """Serve turns until an empty line or the end of ``lines``; returns the number of turns.
 
     ``options`` (when given) replaces ``length``, ``temperature`` and ``top_k``;
     ``known_cast`` is the checkpoint's cast, for ``/cast``; ``start`` (a genre
     label's token) is fed first, and again after ``/reset``; ``form`` is what the model learned (a screenplay's
-    typed heading starts a scene).
+    typed heading starts a scene); ``roles``: who plays the roles of a model trained with roles
+    (:mod:`scriptgen.writing.roles`).
     """
     generator = make_generator(seed, sampler.model.device)
     writer = ScriptWriter(sampler, vocab, known_cast, form)
@@ -77,7 +82,9 @@ def chat(
         if not line.strip():
             break
         command = line.strip()
-        if command.startswith("/"):
+        if roles is not None and command.split(" ")[0] == "/cast":
+            roles, options = _role_command(command[5:].strip(), roles, writer, options, err)
+        elif command.startswith("/"):
             options = _command(command, sampler, writer, options, err)
             if command.split(" ")[0] == "/reset":
                 sampler.feed(list(start))
@@ -89,12 +96,13 @@ def chat(
             except ScriptgenError as exc:
                 print(f"scriptgen: {exc}", file=err)
             else:
-                print(draft.text.strip("\n"), file=out, flush=True)
+                text = draft.text.strip("\n")
+                print(roles.fill(text) if roles is not None else text, file=out, flush=True)
                 context = (context + draft.ids)[-512:]
                 turns += 1
         else:
             try:
-                ids = vocab.encode(line, unknown)
+                ids = vocab.encode(roles.to_tokens(line) if roles is not None else line, unknown)
             except ScriptgenError as exc:
                 print(f"scriptgen: {exc}", file=err)
             else:
@@ -102,7 +110,8 @@ def chat(
                 new = writer.write(ids, options, generator).ids
                 context = (context + ids + new)[-512:]
                 # the turn: the user's line, continued
-                print(vocab.decode(ids + new).rstrip("\n"), file=out, flush=True)
+                text = vocab.decode(ids + new).rstrip("\n")
+                print(roles.fill(text) if roles is not None else text, file=out, flush=True)
                 turns += 1
         if prompt:
             prompt()
@@ -137,6 +146,22 @@ def _command(command: str, sampler: Sampler, writer: ScriptWriter, options: Writ
     except ScriptgenError as exc:
         print(USAGE.get(name, f"scriptgen: {exc}"), file=err)
     return options
+
+
+def _role_command(
+    value: str, roles: RoleCast, writer: ScriptWriter, options: WriteOptions, err: TextIO
+) -> tuple[RoleCast, WriteOptions]:
+    """``/cast MAYA,RUIZ`` on a model trained with roles: the roles named and only they speak (``/cast``: anyone,
+    names drawn); a bad one is reported on ``err`` and changes nothing."""
+    try:
+        named = roles.renamed([n.strip() for n in value.split(",")] if value else None)
+        options = writer.check(replace(options, cast=named.speak))
+    except ScriptgenError as exc:
+        print(f"scriptgen: {exc}", file=err)
+        return roles, options
+    shown = ", ".join(f"{name} ({role.upper()})" for role, name in list(named.names.items())[: named.given])
+    print(f"(cast: {shown})" if named.given else "(cast cleared: anyone may speak, names drawn)", file=err)
+    return named, options
 
 
 def side_by_side(samples: list[tuple[str, str]], width: int | None = None, gap: int = 3) -> str:

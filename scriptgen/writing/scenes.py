@@ -92,6 +92,15 @@ class ScenePlan:
     more: bool = False  # after the outline, the model's own headings go on (--scene HEADING --scenes 3)
     where: str = "--outline"  # how messages name the outline
 
+    def mapped(self, rewrite) -> "ScenePlan":
+        """The same plan with ``rewrite`` (text -> text) applied to every heading and beat: a roles model's names
+        written as its role tokens (:meth:`scriptgen.writing.roles.RoleCast.to_tokens`)."""
+        outline = tuple(
+            replace(scene, heading=rewrite(scene.heading), beats=tuple(map(rewrite, scene.beats)))
+            for scene in self.outline
+        )
+        return replace(self, outline=outline)
+
     @property
     def total(self) -> int | None:
         if self.scenes is not None:

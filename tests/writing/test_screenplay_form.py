@@ -14,6 +14,7 @@ from screenplays import fdx, fountain, plain, recovery, screenplay
 from scriptgen import Config, load_checkpoint, train
 from scriptgen.cli import main
 from scriptgen.config import REGULARIZERS_OFF
+from scriptgen.data.roles import assign_roles, replace_roles
 from scriptgen.data.screenplay.elements import Element, to_canonical
 from scriptgen.data.screenplay.fdx import read_fdx
 from scriptgen.data.screenplay.fountain import read_fountain
@@ -125,12 +126,17 @@ def test_the_model_knows_it_learned_screenplays_and_their_cast(films, capsys):
     assert main(["cast", "--checkpoint", str(films["checkpoint"]), "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
     speakers = summary["speakers"]
-    assert {"jerry", "elaine", "mrs. ross"} <= set(speakers) and not {"cut to", "continued", "int"} & set(speakers)
+    # roles (on by default for screenplays): each script's principal characters are ROLE1 ..., the rest keep names
+    assert ckpt.roles and {"role1", "role2", "role3"} <= set(speakers)
+    assert not {"cut to", "continued", "int"} & set(speakers)
     # per script: each screenplay's own cue names with their dialogue blocks, most first
     assert set(summary["scripts"]) == {p.name for p in films["corpus"].iterdir() if p.name != "genres.csv"}
     for seed in range(12):
         name = [f"f{seed}.fountain", f"d{seed}.fdx", f"p{seed}.txt"][seed % 3]
-        want = Counter(e.name.lower() for e in screenplay(seed, 6) if e.kind == "character")
+        play = screenplay(seed, 6)
+        roles = assign_roles(play)
+        assert ckpt.cast.script_roles[name] == roles  # who played each role, read back exactly by every reader
+        want = Counter(e.name.lower() for e in replace_roles(play, roles) if e.kind == "character")
         assert summary["scripts"][name] == dict(sorted(want.items(), key=lambda kv: (-kv[1], kv[0]))[:12])
     assert sum(Counter(s).total() for s in summary["scripts"].values()) <= sum(speakers.values())
     assert main(["cast", "--checkpoint", str(films["checkpoint"])]) == 0
