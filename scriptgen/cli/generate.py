@@ -178,9 +178,7 @@ def run(args: argparse.Namespace) -> int:
     args.form = ckpt.form  # a model that learned screenplays writes screenplay elements (render)
     roles = role_flags.setup(args, ckpt)  # who plays ROLE1 ... (None unless the model was trained with roles)
     lead = label_ids(ckpt, args.label) if args.label is not None else []  # fed first, never printed
-    plan = scene_flags.plan(args, args.form, vocab) if scene_flags.wanted(args) else None
-    if plan is not None and roles is not None:  # the outline's names fed as their roles, filled back when shown
-        plan = plan.mapped(roles.to_tokens)
+    plan = scene_flags.plan(args, args.form, vocab, roles) if scene_flags.wanted(args) else None
     length = args.length if args.length is not None else (100 if args.interactive else None)
     options = WriteOptions(
         length, args.lines, args.temperature[0], args.top_k, args.top_p, args.repetition_penalty,

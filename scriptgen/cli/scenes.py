@@ -80,9 +80,10 @@ def check_args(args: argparse.Namespace) -> None:
     args.outline_scenes = read_outline(args.outline) if args.outline is not None else None
 
 
-def plan(args: argparse.Namespace, form: str, vocab):
+def plan(args: argparse.Namespace, form: str, vocab, roles=None):
     """The :class:`ScenePlan` of the flags, every heading checked against the vocabulary (before the model is
-    built)."""
+    built); ``roles`` (a :class:`~scriptgen.writing.roles.RoleCast`): the outline's names fed as their role tokens,
+    which the shown text gets back as names."""
     from ..writing.scenes import OutlineScene, ScenePlan, opening
 
     if form != "screenplay" and (args.outline is not None or args.scene is not None or args.scenes is not None):
@@ -98,6 +99,7 @@ def plan(args: argparse.Namespace, form: str, vocab):
         result = ScenePlan((OutlineScene(args.scene.strip()),), scenes, True, "--scene")
     else:
         result = ScenePlan((), args.scenes)
+    result = result.mapped(roles.to_tokens) if roles is not None else result
     for scene in result.outline:
         opening(vocab, scene, result.where)
     return result

@@ -186,11 +186,10 @@ class PanelState:
         ``label`` one genre or several separated by commas (None or blank: none)."""
         names = [n.strip() for n in cast.split(",")] if isinstance(cast, str) else list(cast)
         names = [n for n in names if n]
-        plan, limit = self._scenes(outline, pages)
         seed = parse_seed(seed)
         seed = secrets.randbits(RANDOM_SEED_BITS) if seed is None else seed
         roles = self._roles(names, seed)
-        plan = plan.mapped(roles.to_tokens) if plan is not None and roles is not None else plan
+        plan, limit = self._scenes(outline, pages, roles)
         speak = roles.speak if roles is not None else tuple(names) or None
         options = WriteOptions(lines=lines, temperature=temperature, top_p=top_p, cast=speak)
         options = check_options(options, self.tokens)  # every setting before the model is built
@@ -222,8 +221,9 @@ class PanelState:
         self.last = Script(text, seed, prime, done, ended, settings)
         return self.last
 
-    def _scenes(self, outline: str, pages: int | None):
-        """The scene plan and page limit of the outline box and the pages box; (None, None) to write lines."""
+    def _scenes(self, outline: str, pages: int | None, roles):
+        """The scene plan and page limit of the outline box and the pages box, the outline's names as ``roles``'
+        tokens; (None, None) to write lines."""
         if not outline.strip() and not pages:
             return None, None
         if not self.screenplay:
@@ -236,6 +236,7 @@ class PanelState:
 
         scenes = tuple(parse_outline(outline, "the outline box")) if outline.strip() else ()
         plan = ScenePlan(scenes, None, False, "the outline box")
+        plan = plan.mapped(roles.to_tokens) if roles is not None else plan
         for scene in plan.outline:
             opening(self.ckpt.vocab, scene, plan.where)  # a heading the model cannot write: one line, no model built
         return plan, PageLimit(pages) if pages else None

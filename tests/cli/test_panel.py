@@ -134,6 +134,7 @@ def test_generate_panel_is_a_widget_with_every_control(checkpoint, tmp_path):
         "Generate",
         "Save as Fountain",
         "Save as PDF",
+        "Save as Final Draft",
     }
     assert list(found["cast"].options) == PanelState(checkpoint).cast_choices()
     assert not (tmp_path / "outputs").exists()  # showing the panel writes nothing
@@ -264,3 +265,57 @@ def test_missing_ipywidgets_is_one_line_and_scriptgen_imports_without_it(checkpo
     with pytest.raises(ScriptgenError) as caught:
         generate_panel(checkpoint)
     assert "\n" not in str(caught.value) and "pip install 'scriptgen[notebook]'" in str(caught.value)
+
+
+# --------------------------------------------------------------------------
+# A model that learned screenplays, with genres and roles: the panel writes what generate writes
+# --------------------------------------------------------------------------
+def test_a_screenplay_panel_has_a_genre_picker_an_outline_pages_and_names_for_the_cast(word_films, tmp_path):
+    from scene_models import OUTLINE
+
+    panel = GeneratePanel(PanelState(word_films, tmp_path / "outputs"))
+    found = controls(panel.widget)
+    assert {"genre", "outline", "pages (0 = lines)", "author", "Save as Final Draft"} <= set(found)
+    assert list(found["genre"].options) == ["(none)", "comedy", "horror"]
+    assert isinstance(found["cast"], ipywidgets.Text) and panel.prime.value == ""  # a roles model takes any names
+    panel.cast.value, panel.genre.value, panel.outline.value, panel.seed.value = "MAYA, RUIZ", "horror", OUTLINE, "5"
+    assert panel.settings() == {
+        "prime": "", "temperature": 0.8, "top_p": 0.9, "lines": 20, "cast": "MAYA, RUIZ", "seed": "5",
+        "label": "horror", "outline": OUTLINE, "pages": None,
+    }  # fmt: skip
+
+
+def test_the_panel_writes_the_outline_as_generate_does(word_films, tmp_path, capsys):
+    from scene_models import HEADINGS, OUTLINE
+
+    from scriptgen.cli import main
+    from scriptgen.data.screenplay.elements import from_canonical
+    from scriptgen.data.screenplay.fdx import read_fdx
+
+    state = PanelState(word_films, tmp_path / "outputs", precision="int8")
+    script = state.generate(prime="", temperature=0.8, top_p=1.0, cast="MAYA,RUIZ", seed=5, label="horror",
+                            outline=OUTLINE)  # fmt: skip
+    (tmp_path / "outline.txt").write_text(OUTLINE, encoding="utf-8")
+    outline = str(tmp_path / "outline.txt")
+    args = ["generate", "--checkpoint", str(word_films), "--label", "horror", "--outline", outline,
+            "--cast", "MAYA,RUIZ", "--seed", "5", "--precision", "int8"]  # fmt: skip
+    assert main(args) == 0
+    assert script.text.strip("\n") == capsys.readouterr().out.strip("\n")
+    elements = from_canonical(script.text)
+    assert [e.text for e in elements if e.kind == "scene_heading"] == HEADINGS
+    assert {e.name for e in elements if e.kind == "character"} <= {"MAYA", "RUIZ"}
+    assert "role" not in script.text.lower() and script.settings["label"] == "horror"
+    state.author = "Ada Writer"
+    fdx = read_fdx(state.save("fdx").read_bytes(), "draft.fdx").elements
+    assert [e.text for e in fdx if e.kind == "scene_heading"] == HEADINGS
+    first_page = pypdf.PdfReader(state.save("pdf")).pages[0].extract_text()
+    assert "Ada Writer and scriptgen" in " ".join(first_page.split()) and "genre: horror" in first_page
+
+
+def test_the_panel_writes_pages_and_refuses_an_outline_for_a_transcript(word_films, checkpoint, tmp_path):
+    from scriptgen.writing.pages import script_pages
+
+    script = PanelState(word_films, tmp_path / "outputs").generate(prime="", seed=2, pages=2)
+    assert script_pages(script.text) == 2 and script.ended == "pages"
+    with pytest.raises(ScriptgenError, match="learned transcripts"):
+        PanelState(checkpoint, tmp_path / "outputs").generate(prime="jerry:", outline="INT. DINER - NIGHT", seed=1)
