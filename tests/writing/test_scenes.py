@@ -5,6 +5,7 @@ state carried across; end to end to a PDF read back by scriptgen's own PDF reade
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 
 import pytest
 import torch
@@ -20,6 +21,7 @@ from scriptgen.errors import ScriptgenError
 from scriptgen.writing import scenes as scenes_module
 from scriptgen.writing.draw import make_generator
 from scriptgen.writing.interactive import chat
+from scriptgen.writing.roles import role_cast
 from scriptgen.writing.sampler import Sampler
 from scriptgen.writing.scenes import (
     OutlineScene,
@@ -114,13 +116,17 @@ def _writer(checkpoint):
     return ckpt, ScriptWriter(sampler, ckpt.vocab, ckpt.cast, ckpt.form)
 
 
-def _write(checkpoint, plan, seed=1, cast=("maya", "ruiz")):
+def _write(checkpoint, plan, seed=1, cast=("MAYA", "RUIZ")):
+    """A draft by ``plan``; the models learned roles (on by default for screenplays), so ``cast`` names ROLE1.. and the
+    outline's names are fed as their roles, as generate does; the draft's text has the names filled in."""
     ckpt, writer = _writer(checkpoint)
+    roles = role_cast(ckpt, list(cast) if cast else None, seed=seed)
     nl = writer.tokens.newline
     context = [nl, nl]  # the default prime of a screenplay: a blank line
     writer.sampler.feed(context)
-    options = writer.check(WriteOptions(cast=cast))
-    return ckpt, writer, context, SceneWriter(writer).write(context, plan, options, make_generator(seed))
+    options = writer.check(WriteOptions(cast=roles.speak))
+    draft = SceneWriter(writer).write(context, plan.mapped(roles.to_tokens), options, make_generator(seed))
+    return ckpt, writer, context, replace(draft, text=roles.fill(draft.text))
 
 
 def _scenes(text: str) -> list[list[Element]]:
@@ -199,7 +205,7 @@ def test_the_length_cap_ends_the_script_at_a_line_end(word_films):
 def test_generate_outline_writes_a_pdf_of_exactly_those_scenes(film, level, tmp_path, capsys):
     (tmp_path / "outline.txt").write_text(OUTLINE, encoding="utf-8")
     args = ["generate", "--checkpoint", str(film), "--label", "horror", "--outline", str(tmp_path / "outline.txt"),
-            "--cast", "MAYA,RUIZ", "--seed", "5"]  # fmt: skip
+            "--cast", "MAYA,RUIZ", "--seed", "1"]  # fmt: skip
     assert main(args + ["--format", "pdf", "--out", str(tmp_path / "draft.pdf")]) == 0, capsys.readouterr().err
     play = read_pdf((tmp_path / "draft.pdf").read_bytes(), "draft.pdf").elements
     assert [e.text for e in play if e.kind == "scene_heading"] == HEADINGS
@@ -248,8 +254,9 @@ def test_a_typed_heading_starts_a_scene_written_to_its_end(film, level):
     assert "'ж'" in bad.getvalue().lower() and len(bad.getvalue().splitlines()) == 1
 
 
-def test_names_are_the_corpus_cast(word_films):
-    assert set(n.lower() for n in NAMES) <= set(load_checkpoint(word_films).cast.names())
+def test_the_models_play_the_corpus_cast_as_roles(word_films):
+    cast = load_checkpoint(word_films).cast
+    assert {name for pool in cast.roles.values() for name in pool} == set(NAMES)
 
 
 @pytest.mark.parametrize("level", LEVELS)
