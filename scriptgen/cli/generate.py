@@ -237,7 +237,8 @@ def run(args: argparse.Namespace) -> int:
             generator = make_generator(seed, sampler.model.device)
             if plan is not None:  # scenes and pages as units: scriptgen/cli/scenes.py
                 at = replace(options, temperature=temperature)
-                text = scene_flags.write(args, writer, plan, prime_ids, vocab.decode(shown), at, generator)
+                printed = role_flags.shown(roles, args, seed)  # --pages counts the text with its names
+                text = scene_flags.write(args, writer, plan, prime_ids, vocab.decode(shown), at, generator, printed)
                 samples.append(Sample(role_flags.fill(roles, text, args, seed), seed, temperature, i))
                 continue
             written = writer.write(prime_ids, replace(options, temperature=temperature), generator)

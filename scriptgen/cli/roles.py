@@ -60,12 +60,25 @@ def steer(options, roles):
     return replace(options, cast=roles.speak, turns=turns)
 
 
+def cast_for(roles, args: argparse.Namespace, seed: int | None):
+    """The roles of one sample: named by --cast, the rest drawn with the sample's own seed (None without roles)."""
+    if roles is None:
+        return None
+    return roles if seed == args.seed else roles.renamed(args.cast, seed)
+
+
+def shown(roles, args: argparse.Namespace, seed: int | None):
+    """text -> the sample's text as printed (names filled in), for what --pages counts; None when nothing changes."""
+    cast = cast_for(roles, args, seed)
+    return None if cast is None or args.show_roles else cast.fill
+
+
 def fill(roles, text: str, args: argparse.Namespace, seed: int | None) -> str:
     """A sample's text with its roles named (drawn with the sample's own seed); with --show-roles the tokens kept and
     the table printed."""
     if roles is None:
         return text
-    cast = roles if seed == args.seed else roles.renamed(args.cast, seed)
+    cast = cast_for(roles, args, seed)
     if args.show_roles:
         print(cast.table(), end="", file=sys.stderr)
         return text

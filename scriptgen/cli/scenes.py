@@ -105,12 +105,14 @@ def plan(args: argparse.Namespace, form: str, vocab, roles=None):
     return result
 
 
-def write(args: argparse.Namespace, writer, plan, context: list[int], shown: str, options, generator) -> str:
+def write(
+    args: argparse.Namespace, writer, plan, context: list[int], shown: str, options, generator, printed=None
+) -> str:
     """One draft's text (the shown prime first) by ``plan``; a scene the line cap ended is noted on stderr."""
     from ..writing.pages import PageLimit
     from ..writing.scenes import SCENE_LINES, SceneWriter
 
-    limit = PageLimit(args.pages, args.form) if args.pages is not None else None
+    limit = PageLimit(args.pages, args.form, printed) if args.pages is not None else None
     draft = SceneWriter(writer).write(context, plan, options, generator, limit, shown)
     capped = [k + 1 for k, s in enumerate(draft.scenes) if s.ended == "cap"]
     if capped:

@@ -239,7 +239,7 @@ class PanelState:
         plan = plan.mapped(roles.to_tokens) if roles is not None else plan
         for scene in plan.outline:
             opening(self.ckpt.vocab, scene, plan.where)  # a heading the model cannot write: one line, no model built
-        return plan, PageLimit(pages) if pages else None
+        return plan, PageLimit(pages, shown=roles.fill if roles is not None else None) if pages else None
 
     def _roles(self, names: list[str], seed: int):
         """Who plays each role of a model trained with roles (``names`` first, the rest drawn with ``seed``); None

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import json
 import re
+import textwrap
 
 from ..data.screenplay.elements import SPOKEN, Element, from_canonical
 from ..data.script import ScriptLine, parse_script
@@ -45,6 +46,9 @@ _PLAIN_CUE = re.compile(r"(?=.*[A-Z])[A-Z0-9][A-Z0-9 .'\-]*")
 # First characters of an action line that cannot start any other Fountain element.
 _ACTION_START = "[(\"'"
 TITLE_INDENT = "    "  # title-page values on lines of their own are indented (three spaces or more)
+# Characters of a title-page line in the PDF (screenplain's title frame, 396 pt of 12 pt Courier): screenplain sizes
+# the title page by lines wrapped at the wider script frame, so a longer line would push it onto a second page
+TITLE_WIDTH = 55
 
 
 def escape_inline(text: str) -> str:
@@ -105,8 +109,9 @@ def title_page(
     if prime is not None:
         source.append(f"prime: {json.dumps(prime, ensure_ascii=False)}")  # quoted: shows spaces and newlines
     source = [value for value in map(_title_value, source) if value]
-    if source:
-        lines += ["Source:"] + [TITLE_INDENT + value for value in source]
+    if source:  # each value wrapped to the title page's width, so the page's layout measures what it draws
+        wrapped = [piece for value in source for piece in textwrap.wrap(value, TITLE_WIDTH, break_on_hyphens=False)]
+        lines += ["Source:"] + [TITLE_INDENT + piece for piece in wrapped]
     return "\n".join(lines)
 
 

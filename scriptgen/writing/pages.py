@@ -81,10 +81,13 @@ def estimate_lines(text: str, form: str = "screenplay") -> int:
 
 
 class PageLimit:
-    """Says when a growing script passes ``pages`` pages of script, and where to cut it (see the module docstring)."""
+    """Says when a growing script passes ``pages`` pages of script, and where to cut it (see the module docstring);
+    ``shown`` turns the text written into the text printed (:meth:`scriptgen.writing.roles.RoleCast.fill`: names are
+    longer or shorter than role tokens), which is what is counted."""
 
-    def __init__(self, pages: int, form: str = "screenplay"):
+    def __init__(self, pages: int, form: str = "screenplay", shown=None):
         self.pages, self.form = check_pages(pages), form
+        self.shown = shown or (lambda text: text)  # text -> what is printed (a roles model's names filled in)
         require("pdf")
         optional_library("pypdf", "counting pages", INSTALL)
         self.estimated = 0.0  # estimated pages of the texts seen
@@ -96,7 +99,7 @@ class PageLimit:
 
     def count(self, text: str) -> int:
         self.renders += 1
-        return script_pages(text, self.form)
+        return script_pages(self.shown(text), self.form)
 
     def over(self, texts: list[str], last: bool = False) -> bool:
         """Whether ``"".join(texts)`` has passed the limit; renders only near it, or always when it is the ``last``

@@ -69,6 +69,20 @@ def test_generate_pages_3_gives_a_pdf_of_3_pages_of_script(film, level, tmp_path
     assert {e.name for e in from_canonical(text) if e.kind == "character"} <= {"MAYA", "RUIZ", "maya", "ruiz"}
 
 
+def test_pages_count_the_names_not_the_role_tokens(word_films, tmp_path, capsys):
+    """A roles model writes ROLE1; the page count is that of the printed script, where long names wrap more lines."""
+    long_names = "MAXIMILIANA VON HOHENSTAUFEN-WOLKENSTEIN,BARTHOLOMEW ALOYSIUS PEMBERTON-SMYTHE"
+    out = tmp_path / "draft.pdf"
+    args = ["generate", "--checkpoint", str(word_films), "--pages", "2", "--seed", "4", "--cast", long_names]
+    assert main(args + ["--out", str(out)]) == 0, capsys.readouterr().err
+    assert pdf_pages(out.read_bytes()) - 1 == 2
+    assert main(args) == 0
+    text = capsys.readouterr().out
+    assert script_pages(text) == 2 and "role" not in text.lower()
+    limit = PageLimit(2, shown=lambda t: t.upper())
+    assert limit.count("int. diner - night\nmaya waits.\n") == 1 and limit.renders == 1
+
+
 @pytest.mark.parametrize("level", LEVELS)
 def test_pages_with_an_outline_end_at_a_scene_end_within_the_pages(film, level, tmp_path, capsys, monkeypatch):
     (tmp_path / "outline.txt").write_text(OUTLINE, encoding="utf-8")
