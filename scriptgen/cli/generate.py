@@ -111,6 +111,10 @@ def add_parser(sub) -> None:
     )  # fmt: skip
     g.add_argument("--title", default=None, help="the screenplay's title (default: the checkpoint folder's name)")
     g.add_argument(
+        "--author", default=None, metavar="NAME",
+        help="the writer's name for the screenplay's title page: 'written by NAME and scriptgen' (default: scriptgen)",
+    )  # fmt: skip
+    g.add_argument(
         "--label", default=None, metavar="NAME[,NAME...]",
         help="write in this genre label of a model trained with --labels (see 'scriptgen cast'), or in several "
         "(crime,thriller): their tokens are fed before the prime, sorted (default: none)",
@@ -154,7 +158,7 @@ class Sample:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..data.labels import label_ids
+    from ..data.labels import checkpoint_labels, label_ids
     from ..model.checkpoint import load_checkpoint
     from ..training.train import resolve_device
     from ..writing.cues import ScriptTokens
@@ -178,6 +182,7 @@ def run(args: argparse.Namespace) -> int:
     args.form = ckpt.form  # a model that learned screenplays writes screenplay elements (render)
     roles = role_flags.setup(args, ckpt)  # who plays ROLE1 ... (None unless the model was trained with roles)
     lead = label_ids(ckpt, args.label) if args.label is not None else []  # fed first, never printed
+    args.genre = ", ".join(checkpoint_labels(ckpt, args.label)) if args.label is not None else None  # title page
     plan = scene_flags.plan(args, args.form, vocab, roles) if scene_flags.wanted(args) else None
     length = args.length if args.length is not None else (100 if args.interactive else None)
     options = WriteOptions(
@@ -340,13 +345,14 @@ def render(args: argparse.Namespace, samples: list[Sample]) -> bytes:
 
     sample = samples[0]
     settings = {"checkpoint": args.checkpoint, "temperature": sample.temperature, "seed": sample.seed}
-    for flag in ("label", "top_k", "top_p", "lines", "cast", "turns", "repetition_penalty", *scene_flags.FLAGS):
+    for flag in ("top_k", "top_p", "lines", "cast", "turns", "repetition_penalty", *scene_flags.FLAGS):
         value = getattr(args, flag)
         if value not in (None, 0, 1.0, False):
             settings[flag.replace("_", "-")] = ",".join(value) if isinstance(value, list) else value
     title = args.title or Path(args.checkpoint).resolve().name.replace("_", " ").title()
     meta = {k: str(v) for k, v in settings.items()}
-    return export(sample.text, args.format, title=title, meta=meta, prime=role_flags.prime_given(args), form=args.form)
+    prime = role_flags.prime_given(args)
+    return export(sample.text, args.format, title, meta, prime, args.form, author=args.author, genre=args.genre)
 
 
 def render_text(samples: list[Sample]) -> str:

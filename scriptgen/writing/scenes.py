@@ -81,6 +81,7 @@ class OutlineScene:
     beats: tuple[str, ...] = ()
     line: int = 0  # the heading's line in the outline (1-based; 0: not from a file)
     beat_lines: tuple[int, ...] = ()  # each beat's
+    written: tuple[str, ...] = ()  # heading and beats as the user wrote them, when rewritten (ScenePlan.mapped)
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,12 @@ class ScenePlan:
         """The same plan with ``rewrite`` (text -> text) applied to every heading and beat: a roles model's names
         written as its role tokens (:meth:`scriptgen.writing.roles.RoleCast.to_tokens`)."""
         outline = tuple(
-            replace(scene, heading=rewrite(scene.heading), beats=tuple(map(rewrite, scene.beats)))
+            replace(
+                scene,
+                heading=rewrite(scene.heading),
+                beats=tuple(map(rewrite, scene.beats)),
+                written=scene.written or (scene.heading, *scene.beats),
+            )  # fmt: skip
             for scene in self.outline
         )
         return replace(self, outline=outline)
@@ -212,7 +218,7 @@ def opening(vocab: Vocab, scene: OutlineScene, where: str = "--outline") -> tupl
     newline = vocab.stoi.get(NEWLINE_TOKEN if vocab.level == "word" else "\n")  # as ScriptTokens reads it
     numbers = (scene.line, *scene.beat_lines) if len(scene.beat_lines) == len(scene.beats) else (0,) * len(lines)
     ids: list[int] = []
-    for line, number, written in zip(lines, numbers, (scene.heading, *scene.beats)):
+    for line, number, written in zip(lines, numbers, scene.written or (scene.heading, *scene.beats)):
         ids += encode_line(vocab, line, where, number, written) + [newline]
     return ids, "".join(line + "\n" for line in lines)
 
