@@ -24,6 +24,22 @@ def default_split(data: str | None = None, level: str = "word", data_dir: str = 
     return prepared, np.asarray(prepared.stream(split.train), dtype=np.int64), split
 
 
+def heldout_texts(ckpt, data_dir, labels) -> dict[str, list[str]]:
+    """The decoded held-out documents of each of ``labels`` in a labelled checkpoint's corpus (what a genre
+    classifier is fitted on)."""
+    from scriptgen.data.labels import document_labels
+
+    prepared = prepare(ckpt.info["data"]["source"], data_dir=data_dir, labels=True, log=lambda m: None)
+    split = prepared.split(ckpt.config.val_fraction, ckpt.config.split_seed)
+    held = {(s, e) for s, e in split.val}
+    texts: dict[str, list[str]] = {label: [] for label in labels}
+    for doc in prepared.documents:
+        if (doc["start"], doc["end"]) in held:
+            ids = prepared.ids[doc["start"] : doc["end"]].tolist()
+            texts[document_labels(doc)[0]].append(prepared.vocab.decode(ids))
+    return texts
+
+
 def machine() -> dict:
     cpu = platform.processor() or platform.machine()
     try:

@@ -20,10 +20,9 @@ import sys
 import time
 from pathlib import Path
 
-from common import machine
+from common import heldout_texts, machine
 
-from scriptgen import Config, evaluate_checkpoint, label_id, load_checkpoint, prepare, train
-from scriptgen.data.labels import document_labels
+from scriptgen import Config, evaluate_checkpoint, label_id, load_checkpoint, train
 from scriptgen.evaluation.genre import GenreClassifier
 from scriptgen.writing.generate import generate
 
@@ -58,19 +57,6 @@ def write_corpus(root: Path, docs: int, lines: int, genre_share: float) -> Path:
                 out.append(f"{rng.choice(SPEAKERS)}: {' '.join(words)}.\n")
             (root / label / f"ep{d}.txt").write_text("".join(out), encoding="utf-8")
     return root
-
-
-def heldout_texts(ckpt, data_dir: Path) -> dict[str, list[str]]:
-    """The decoded held-out documents of each label (what the classifier is fitted on)."""
-    prepared = prepare(ckpt.info["data"]["source"], data_dir=data_dir, labels=True, log=lambda m: None)
-    split = prepared.split(ckpt.config.val_fraction, ckpt.config.split_seed)
-    held = {(s, e) for s, e in split.val}
-    texts: dict[str, list[str]] = {label: [] for label in GENRES}
-    for doc in prepared.documents:
-        if (doc["start"], doc["end"]) in held:
-            ids = prepared.ids[doc["start"] : doc["end"]].tolist()
-            texts[document_labels(doc)[0]].append(prepared.vocab.decode(ids))
-    return texts
 
 
 def measure(ckpt, classifier: GenreClassifier, samples: int, length: int) -> dict:
@@ -117,7 +103,7 @@ def main() -> None:
         quiet = dict(progress=False, log=lambda m: None)
         train(cfg, data=corpus, name=condition, out_dir=out, data_dir=args.root / "data", overwrite=True, **quiet)
         ckpt = load_checkpoint(out / condition)
-        classifier = GenreClassifier.fit(heldout_texts(ckpt, args.root / "data"))
+        classifier = GenreClassifier.fit(heldout_texts(ckpt, args.root / "data", GENRES))
         data_dir = args.root / "data"
         report = evaluate_checkpoint(out / condition, data_dir=data_dir, samples=1, length=20, log=quiet["log"])
         result[condition] = {

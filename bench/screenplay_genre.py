@@ -26,10 +26,10 @@ import sys
 import time
 from pathlib import Path
 
-from common import machine
+from common import heldout_texts, machine
 
 from scriptgen import Config, load_checkpoint, prepare, train
-from scriptgen.data.labels import document_labels, label_ids
+from scriptgen.data.labels import label_ids
 from scriptgen.data.screenplay.elements import Element, cue, to_canonical
 from scriptgen.evaluation.genre import GenreClassifier
 from scriptgen.writing.draw import make_generator
@@ -112,22 +112,9 @@ def write_corpus(root: Path, films: int, scenes: int, genre_share: float) -> Pat
     return root
 
 
-def heldout_texts(ckpt, data_dir: Path) -> dict[str, list[str]]:
-    """The decoded held-out films of each genre (what the classifier is fitted on)."""
-    prepared = prepare(ckpt.info["data"]["source"], data_dir=data_dir, labels=True, log=lambda m: None)
-    split = prepared.split(ckpt.config.val_fraction, ckpt.config.split_seed)
-    held = {(s, e) for s, e in split.val}
-    texts: dict[str, list[str]] = {genre: [] for genre in GENRES}
-    for doc in prepared.documents:
-        if (doc["start"], doc["end"]) in held:
-            ids = prepared.ids[doc["start"] : doc["end"]].tolist()
-            texts[document_labels(doc)[0]].append(prepared.vocab.decode(ids))
-    return texts
-
-
 def drafts(ckpt, genre: str, n: int, pages: int) -> list[str]:
     """``n`` drafts of ``pages`` pages under ``genre`` (seeds 0..n-1), each opening a scene after a blank line."""
-    writer = ScriptWriter(Sampler(ckpt.build_model(), "fp32", None), ckpt.vocab, ckpt.cast)
+    writer = ScriptWriter(Sampler(ckpt.build_model(), "fp32", None), ckpt.vocab, ckpt.cast, ckpt.form)
     newline = writer.tokens.newline
     out = []
     for seed in range(n):
@@ -160,7 +147,7 @@ def main() -> None:
     out, data_dir = args.root / "runs", args.root / "data"
     train(cfg, data=corpus, name="genres", out_dir=out, data_dir=data_dir, overwrite=True, **quiet)
     ckpt = load_checkpoint(out / "genres")
-    held = heldout_texts(ckpt, data_dir)
+    held = heldout_texts(ckpt, data_dir, GENRES)
     classifier = GenreClassifier.fit(held)
     # a ceiling for the drafts' share: the classifier on 5-page stretches of the held-out films it was fitted on
     stretch = {genre: [t[: len(t) * 5 // args.scenes] for t in texts] for genre, texts in held.items()}
