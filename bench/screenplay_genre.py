@@ -56,10 +56,10 @@ TIMES = ["DAY", "NIGHT", "LATER", "CONTINUOUS"]
 VERBS = "walks sits stares grabs opens drops turns leans waits runs nods freezes".split()
 
 
-def _shared_words(n: int = 300) -> list[str]:
+def _shared_words(data_dir: Path, n: int = 300) -> list[str]:
     """The default corpus's ``n`` most frequent plain words (no cue, no punctuation token): English to read, and no
     genre's own."""
-    vocab = prepare(log=lambda m: None).vocab  # the Seinfeld transcripts, prepared once under data/
+    vocab = prepare(data_dir=data_dir, log=lambda m: None).vocab  # the Seinfeld transcripts, prepared under --root
     own = {w for genre in GENRES.values() for w in genre["words"]}
     plain = [w for w in vocab.itos if w.isalpha() and w not in own]
     return plain[:n]
@@ -100,7 +100,7 @@ class Film:
 def write_corpus(root: Path, films: int, scenes: int, genre_share: float) -> Path:
     """``films`` films per genre under ``root``, a third each as Fountain, FDX and PDF, and their genres.csv."""
     root.mkdir(parents=True, exist_ok=True)
-    shared, rows = _shared_words(), ["file,genres"]
+    shared, rows = _shared_words(root.parent / "data"), ["file,genres"]
     for g, genre in enumerate(GENRES):
         for k in range(films):
             text = to_canonical(Film(genre, 1000 * g + k, genre_share, shared).elements(scenes))
