@@ -84,7 +84,7 @@ def plan(args: argparse.Namespace, form: str, vocab, roles=None):
     """The :class:`ScenePlan` of the flags, every heading checked against the vocabulary (before the model is
     built); ``roles`` (a :class:`~scriptgen.writing.roles.RoleCast`): the outline's names fed as their role tokens,
     which the shown text gets back as names."""
-    from ..writing.scenes import OutlineScene, ScenePlan, opening
+    from ..writing.scenes import OutlineScene, ScenePlan, checked_plan
 
     if form != "screenplay" and (args.outline is not None or args.scene is not None or args.scenes is not None):
         flag = "--outline" if args.outline is not None else "--scene" if args.scene is not None else "--scenes"
@@ -99,10 +99,7 @@ def plan(args: argparse.Namespace, form: str, vocab, roles=None):
         result = ScenePlan((OutlineScene(args.scene.strip()),), scenes, True, "--scene")
     else:
         result = ScenePlan((), args.scenes)
-    result = result.mapped(roles.to_tokens) if roles is not None else result
-    for scene in result.outline:
-        opening(vocab, scene, result.where)
-    return result
+    return checked_plan(result, vocab, roles.to_tokens if roles is not None else None)
 
 
 def write(

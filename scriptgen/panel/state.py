@@ -232,13 +232,11 @@ class PanelState:
                 "transcripts: clear the outline and pages boxes and write lines"
             )
         from ..writing.pages import PageLimit
-        from ..writing.scenes import ScenePlan, opening, parse_outline
+        from ..writing.scenes import ScenePlan, checked_plan, parse_outline
 
         scenes = tuple(parse_outline(outline, "the outline box")) if outline.strip() else ()
-        plan = ScenePlan(scenes, None, False, "the outline box")
-        plan = plan.mapped(roles.to_tokens) if roles is not None else plan
-        for scene in plan.outline:
-            opening(self.ckpt.vocab, scene, plan.where)  # a heading the model cannot write: one line, no model built
+        rewrite = roles.to_tokens if roles is not None else None  # the outline's names fed as their roles
+        plan = checked_plan(ScenePlan(scenes, None, False, "the outline box"), self.ckpt.vocab, rewrite)
         return plan, PageLimit(pages, shown=roles.fill if roles is not None else None) if pages else None
 
     def _roles(self, names: list[str], seed: int):

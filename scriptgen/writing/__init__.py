@@ -16,6 +16,7 @@
   reference it is tested against;
 - ``cues.py`` and ``writer.py``: a script, not a token stream (whole lines, who
   may speak, turns, repetition penalty): :func:`write_script`;
+- ``outline.py``: step outlines (headings and beats), :class:`ScenePlan`, the tokens each scene opens with;
 - ``scenes.py``: scenes as units, :class:`SceneWriter` (``--scenes``, ``--scene``, ``--outline``: a scene
   ends where the model would write the next heading);
 - ``pages.py``: pages counted by the PDF export's layout, :func:`script_pages`, :class:`PageLimit` (``--pages``);
