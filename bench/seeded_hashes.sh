@@ -13,7 +13,7 @@ from conftest import make_script
 for i in range(12):
     open(f"corpus/ep{i}.txt", "w").write(make_script(200, seed=i))
 PY
-T="python -m scriptgen train --data corpus --data-dir data --out-dir ck --no-progress --embedding-dim 32 --hidden-dim 48 --seq-len 16 --batch-size 8 --seed 7 --sample-every 0"
+T="python -m scriptgen train --data corpus --data-dir data --out-dir ck --no-progress --embedding-dim 32 --hidden-dim 48 --seq-len 16 --batch-size 8 --seed 7 --sample-every 0 --no-tie-weights"
 $T --name full --epochs 4 > full.log
 $T --name half --epochs 2 > half.log
 python -m scriptgen train --resume ck/half --epochs 4 --no-progress --data-dir data > resumed.log

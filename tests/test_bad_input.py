@@ -322,19 +322,6 @@ train_flag(
     "--device cpu",
     skip="CUDA is available" if CUDA else None,
 )
-train_flag(
-    "train--tie-weights-mismatched",
-    ["--tie-weights"],
-    "--tie-weights",
-    "--embedding-dim equal to --hidden-dim",
-    "16 and 32",
-)
-train_flag(
-    "train--tie-weights-adaptive",
-    ["--tie-weights", "--hidden-dim", "16", "--output", "adaptive"],
-    "--tie-weights",
-    "--output softmax",
-)
 train_flag("train--unknown-flag", ["--hiden-dim", "8"], "--hiden-dim", "--help")
 
 

@@ -5,6 +5,8 @@
 
 - ``rnn.py``: :class:`RNN` (embedding -> LSTM/GRU/RNN layers -> full or
   adaptive softmax), built from a :class:`~scriptgen.config.Config`;
+- ``tied.py``: output layers whose word vectors are the embedding's
+  (``--tie-weights``), for the adaptive and the full softmax;
 - ``regularize.py``: the AWD-LSTM regularizers applied inside it (locked
   dropout, embedding dropout, DropConnect on the recurrent weights, AR/TAR);
 - ``cache.py``: the neural cache (recent outputs point at the tokens that

@@ -27,6 +27,7 @@ from ..config import CELLS, OUTPUTS, Config
 from ..data.conditions import weights_of
 from ..errors import ScriptgenError
 from . import regularize
+from .tied import TiedAdaptiveLogSoftmax, TiedSoftmax
 
 Hidden = Union[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]
 
@@ -63,15 +64,13 @@ class RNN(nn.Module):
         self.label_tokens: tuple[int, ...] = ()  # label token ids in the order of label_embedding's rows (likewise)
         if cell not in CELLS:
             raise ScriptgenError(f"cell {cell!r} is unknown; choose one of {', '.join(CELLS)}")
-        if tie_weights and (embedding_dim != hidden_dim or vocab_size != output_size):
-            raise ScriptgenError("tie_weights needs embedding_dim == hidden_dim and vocab_size == output_size")
         if output not in OUTPUTS:
             raise ScriptgenError(f"output {output!r} is unknown; choose one of {', '.join(OUTPUTS)}")
         cutoffs = list(cutoffs or [])
         if output == "adaptive" and not cutoffs:
             output = "softmax"  # too small a vocabulary to split: see scriptgen.data.cutoffs
-        if tie_weights and output == "adaptive":
-            raise ScriptgenError("tie_weights works with the full softmax only; pass --output softmax")
+        if tie_weights and vocab_size != output_size:
+            raise ScriptgenError("tie_weights needs vocab_size == output_size")
         self.hparams = {
             "vocab_size": vocab_size,
             "output_size": output_size,
@@ -115,7 +114,12 @@ class RNN(nn.Module):
         if output == "adaptive":
             # Frequent words get a full-width head; rare ones share narrower tail
             # projections (Grave et al., 2017). Ids are frequency-ordered.
-            self.fc = nn.AdaptiveLogSoftmaxWithLoss(hidden_dim, output_size, cutoffs, div_value=4.0)
+            if tie_weights:  # the word vectors are the embedding's, projected to from each part (tied.py)
+                self.fc = TiedAdaptiveLogSoftmax(hidden_dim, output_size, cutoffs, embedding_dim)
+            else:
+                self.fc = nn.AdaptiveLogSoftmaxWithLoss(hidden_dim, output_size, cutoffs, div_value=4.0)
+        elif tie_weights and embedding_dim != hidden_dim:
+            self.fc = TiedSoftmax(hidden_dim, output_size, embedding_dim)
         else:
             self.fc = nn.Linear(hidden_dim, output_size)
         if tie_weights:

@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from ..model.rnn import RNN
+from ..model.tied import adaptive_weights, softmax_weights
 
 THIN = 256  # maps with fewer inputs stay fp32 under int8 (see Sampler)
 INPUT_TABLE_MAX_BYTES = 256 * 2**20  # largest first-layer input table (see Sampler) before falling back to products
@@ -54,15 +55,15 @@ def _output_maps(model: RNN, maps: nn.ModuleDict) -> dict | None:
     """Add the output's maps to ``maps``; returns what an adaptive output's step needs, None for a softmax."""
     fc = model.fc
     if model.output != "adaptive":
-        maps["out"] = _linear(fc.weight, fc.bias)
+        maps["out"] = _linear(*softmax_weights(fc))  # a tied projection folded in: E P
         return None
+    head, tails = adaptive_weights(fc)  # torch's adaptive output or the tied one (model/tied.py) alike
     # the head and every tail's first projection read the same vector: one stacked product
-    maps["first"] = _linear(torch.cat([fc.head.weight] + [tail[0].weight for tail in fc.tail]), None)
-    for i, tail in enumerate(fc.tail):
-        maps[f"tail{i}"] = _linear(tail[1].weight, None)
-    tail_sizes = [tail[0].out_features for tail in fc.tail]
+    maps["first"] = _linear(torch.cat([head] + [proj for proj, _ in tails]), None)
+    for i, (_, words) in enumerate(tails):
+        maps[f"tail{i}"] = _linear(words, None)
+    tail_sizes = [proj.shape[0] for proj, _ in tails]
     return {
-        "head_bias": fc.head.bias.detach().clone() if fc.head.bias is not None else None,
         "head_size": fc.head_size,
         "shortlist": fc.shortlist_size,
         "tail_sizes": tail_sizes,

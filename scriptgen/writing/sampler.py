@@ -169,8 +169,6 @@ class Sampler:
         a = self.adaptive
         # (1, head_size + sum of tail projections), split into the head's scores and each tail's input
         head, *projections = self._maps["first"](h).split(a["split"], dim=1)
-        if a["head_bias"] is not None:
-            head = head + a["head_bias"]
         torch.log_softmax(head, dim=1, out=self._head_lp)
         self._shortlist_out.copy_(self._shortlist_lp)
         for tail, projection, cluster_lp, out in zip(self._tails, projections, self._cluster_lp, self._tail_out):
