@@ -102,13 +102,7 @@ def position_nats(
     """Cross-entropy (nats) of every target in ``y`` (batch, time) given ``x`` (and its label weights), in fp32, and
     the hidden state after it."""
     out, hidden = model.features(x, hidden, labels)
-    target = y.to(model.device).reshape(-1).long()
-    flat = out.reshape(-1, model.hidden_dim).float()
-    if model.output == "adaptive":
-        log_p = model.fc(flat, target).output  # log-probability of each target, without the full (N, vocab) matrix
-    else:
-        log_p = torch.log_softmax(model.fc(flat).float(), dim=-1).gather(1, target[:, None])[:, 0]
-    return -log_p.reshape(y.shape), hidden
+    return -model.target_log_probs(out, y), hidden
 
 
 @torch.inference_mode()

@@ -99,17 +99,6 @@ def _or_none(value: float) -> float | None:
 # --------------------------------------------------------------------------
 # Scoring held-out text
 # --------------------------------------------------------------------------
-def target_log_probs(model: RNN, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """log p_model of every target ``y`` (B, T) given the top-layer outputs ``out`` (B, T, H), in fp32."""
-    target = y.to(model.device).reshape(-1).long()
-    flat = out.reshape(-1, model.hidden_dim).float()
-    if model.output == "adaptive":
-        log_p = model.fc(flat, target).output  # without the full (N, vocab) matrix
-    else:
-        log_p = torch.log_softmax(model.fc(flat).float(), dim=-1).gather(1, target[:, None])[:, 0]
-    return log_p.reshape(y.shape)
-
-
 def cache_log_probs(
     out: torch.Tensor, y: torch.Tensor, memory: tuple[torch.Tensor, torch.Tensor], size: int, thetas
 ) -> tuple[torch.Tensor, torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
@@ -164,7 +153,7 @@ def cached_nats(model: RNN, batches, size: int, thetas=THETAS, lambdas=LAMBDAS) 
         y = y.to(model.device).long()
         if memory is None:
             memory = (out.new_zeros(out.shape[0], 0, out.shape[2]).float(), y.new_zeros(y.shape[0], 0))
-        log_pm = target_log_probs(model, out, y)  # (B, T)
+        log_pm = model.target_log_probs(out, y)  # (B, T)
         log_pc, has, memory = cache_log_probs(out, y, memory, size, thetas)
         plain -= float(log_pm.sum(dtype=torch.float64))
         for a, row in enumerate(log_pc):

@@ -275,6 +275,17 @@ class RNN(nn.Module):
             return loss + regularize.activation_penalty(raw, out, self.ar_alpha, self.tar_beta), loss, hidden
         return loss, loss, hidden
 
+    def target_log_probs(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """log p of every target ``y`` (B, T) given the top-layer outputs ``out`` (B, T, H), in fp32 (evaluation and
+        the neural cache score this way)."""
+        target = y.to(self.device).reshape(-1).long()
+        flat = out.reshape(-1, self.hidden_dim).float()
+        if self.output == "adaptive":
+            log_p = self.fc(flat, target).output  # without the full (N, vocab) matrix
+        else:
+            log_p = torch.log_softmax(self.fc(flat).float(), dim=-1).gather(1, target[:, None])[:, 0]
+        return log_p.reshape(y.shape)
+
     def _cross_entropy(self, out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         target = target.to(self.device).reshape(-1).long()
         if self.output == "adaptive":
