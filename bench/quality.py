@@ -2,7 +2,7 @@
 
     python bench/quality.py --minutes 8 [--data PATH] [--level word|char] [--baseline-minutes M]
                             [--at 8 ...] [--recipe KEY=VALUE ...] [--baseline KEY=VALUE ...] [--png bench/quality.png]
-    python bench/quality.py --levels word,char,bpe --minutes 8 [--cache-size 500] [--data PATH]
+    python bench/quality.py --levels word,char,bpe --minutes 8 [--cache-size 500] [--data PATH] [--recipe KEY=VALUE ...]
 
 Both contenders are ``scriptgen train`` runs (held-out validation loss, the best
 one kept).  The recipe is today's defaults for ``--level`` (``Config.for_level``:
@@ -20,7 +20,8 @@ and the machine.
 ``--levels`` instead trains today's defaults at each level for ``--minutes`` on the same corpus (the split is by
 document and seeded, so the same documents are held out at every level) and scores each run's best weights with
 ``scriptgen evaluate``: nats per token and bits per character (the measure that compares levels), with and without a
-neural cache of ``--cache-size`` positions fitted on the held-out split after training (0: none).
+neural cache of ``--cache-size`` positions fitted on the held-out split after training (0: none); ``--recipe``
+settings apply to every level (``bpe_vocab=16000`` changes only the bpe level's vocabulary).
 """
 
 from __future__ import annotations
@@ -65,13 +66,17 @@ def run(cfg: Config, data: str | None, folder: str) -> tuple[float, list[tuple[f
     return result.best_val_loss, curve, facts
 
 
-def compare_levels(levels: list[str], minutes: float, data: str | None, cache_size: int) -> dict:
-    """Each level's defaults trained for ``minutes``, then held-out nats/token and bits/char, with and without the
-    cache."""
+def compare_levels(
+    levels: list[str], minutes: float, data: str | None, cache_size: int, settings: dict | None = None
+) -> dict:
+    """Each level's defaults (and ``settings``, e.g. ``bpe_vocab``) trained for ``minutes``, then held-out
+    nats/token and bits/char, with and without the cache."""
     out = {}
     with tempfile.TemporaryDirectory() as tmp:
         for level in levels:
-            cfg = Config.for_level(level=level, epochs=1000, max_minutes=minutes, cache_size=cache_size)
+            cfg = Config.for_level(
+                level=level, epochs=1000, max_minutes=minutes, cache_size=cache_size, **(settings or {})
+            )
             _, _, facts = run(cfg, data, f"{tmp}/{level}")
             quiet = lambda m: print(m, file=sys.stderr)  # noqa: E731
             held = evaluate_checkpoint(f"{tmp}/{level}", data, samples=1, length=20, log=quiet).heldout
@@ -104,7 +109,11 @@ def main() -> None:
     parser.add_argument("--data", default=None, help="corpus (default: the Seinfeld corpus)")
     parser.add_argument("--level", default="word", choices=("word", "char"), help="token level (default: word)")
     parser.add_argument(
-        "--recipe", nargs="*", default=[], metavar="KEY=VALUE", help="settings on top of today's defaults"
+        "--recipe",
+        nargs="*",
+        default=[],
+        metavar="KEY=VALUE",
+        help="settings on top of today's defaults (with --levels: of every level's)",
     )
     parser.add_argument(
         "--baseline",
@@ -124,8 +133,12 @@ def main() -> None:
     args = parser.parse_args()
     if args.levels:
         levels = [name.strip() for name in args.levels.split(",") if name.strip()]
-        report = compare_levels(levels, args.minutes, args.data, args.cache_size)
-        emit({"levels": report, "minutes": args.minutes, "data": args.data or "default corpus", **machine()})
+        settings = parse_settings(args.recipe)
+        report = compare_levels(levels, args.minutes, args.data, args.cache_size, settings)
+        emit(
+            {"levels": report, "minutes": args.minutes, "data": args.data or "default corpus", "settings": settings}
+            | machine()
+        )
         return
     base_minutes = args.minutes if args.baseline_minutes is None else args.baseline_minutes
     common = {"level": args.level, "epochs": 1000}
