@@ -33,6 +33,7 @@ from scriptgen.data.labels import label_ids
 from scriptgen.data.screenplay.elements import Element, cue, to_canonical
 from scriptgen.evaluation.genre import GenreClassifier
 from scriptgen.writing.draw import make_generator
+from scriptgen.writing.fountain import TitlePage
 from scriptgen.writing.pages import PageLimit, script_pages
 from scriptgen.writing.roles import role_cast
 from scriptgen.writing.sampler import Sampler
@@ -106,7 +107,7 @@ def write_corpus(root: Path, films: int, scenes: int, genre_share: float) -> Pat
             text = to_canonical(Film(genre, 1000 * g + k, genre_share, shared).elements(scenes))
             fmt = ("fountain", "fdx", "pdf")[k % 3]
             name = f"{genre}-{k:02d}.{fmt}"
-            (root / name).write_bytes(export(text, fmt, title=f"{genre} {k}", form="screenplay"))
+            (root / name).write_bytes(export(text, fmt, TitlePage(f"{genre} {k}"), "screenplay"))
             rows.append(f"{name},{genre}")
     (root / "genres.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
     return root

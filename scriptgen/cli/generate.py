@@ -341,6 +341,7 @@ def render(args: argparse.Namespace, samples: list[Sample]) -> bytes:
     """The bytes to write: plain text, or the screenplay of the one sample."""
     if args.format == "text":
         return render_text(samples).encode("utf-8")
+    from ..writing.fountain import TitlePage
     from ..writing.screenplay import export
 
     sample = samples[0]
@@ -352,7 +353,7 @@ def render(args: argparse.Namespace, samples: list[Sample]) -> bytes:
     title = args.title or Path(args.checkpoint).resolve().name.replace("_", " ").title()
     meta = {k: str(v) for k, v in settings.items()}
     prime = role_flags.prime_given(args)
-    return export(sample.text, args.format, title, meta, prime, args.form, author=args.author, genre=args.genre)
+    return export(sample.text, args.format, TitlePage(title, meta, prime, args.author, args.genre), args.form)
 
 
 def render_text(samples: list[Sample]) -> str:

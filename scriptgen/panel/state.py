@@ -24,6 +24,7 @@ from ..files.fsutil import Exists, disk_error, write_bytes
 from ..model.checkpoint import Checkpoint, load_checkpoint
 from ..writing.cues import ScriptTokens
 from ..writing.draw import MAX_SEED, make_generator
+from ..writing.fountain import TitlePage
 from ..writing.screenplay import check_format, export, require, suffix
 from ..writing.writer import WriteOptions, check_options
 
@@ -41,16 +42,12 @@ def save_script(
     fmt: str = "text",
     outputs: str | Path = "outputs",
     seed: int | None = None,
-    title: str = "Untitled",
-    meta: dict[str, str] | None = None,
-    prime: str | None = None,
+    page: TitlePage | None = None,
     form: str = "transcript",
-    author: str | None = None,
-    genre: str | None = None,
 ) -> Path:
-    """Write ``text`` in format ``fmt`` to ``outputs/script[-SEED]-N.EXT`` (the first free N) and return the path;
-    ``form`` is what the model learned (a transcript, or screenplays: ``Checkpoint.form``); ``author`` and ``genre``
-    go on the title page.
+    """Write ``text`` in format ``fmt`` to ``outputs/script[-SEED]-N.EXT`` (the first free N) under the title page
+    ``page`` and return the path; ``form`` is what the model learned (a transcript, or screenplays:
+    ``Checkpoint.form``).
 
     The format's libraries are checked and the bytes made before any file is
     touched; an existing file is never replaced (the complete file takes its
@@ -59,7 +56,7 @@ def save_script(
     """
     fmt = check_format(fmt)
     require(fmt)
-    data = export(text, fmt, title=title, meta=meta, prime=prime, form=form, author=author, genre=genre)
+    data = export(text, fmt, page, form)
     folder = Path(outputs)
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -253,10 +250,8 @@ class PanelState:
         if self.last is None:
             raise ScriptgenError("there is no script to save yet; press Generate first")
         s = self.last
-        return save_script(
-            s.text, fmt, self.outputs, seed=s.seed, title=self.title, meta=s.settings, prime=s.prime or None,
-            form=self.ckpt.form, author=self.author or None, genre=s.settings.get("label"),
-        )  # fmt: skip
+        page = TitlePage(self.title, s.settings, s.prime or None, self.author or None, s.settings.get("label"))
+        return save_script(s.text, fmt, self.outputs, s.seed, page, self.ckpt.form)
 
     def _prime(self, prime: str) -> tuple[list[int], list[int]]:
         """The prime's ids and those of it to show: a blank prime is a line break (not shown), so the script starts

@@ -23,14 +23,14 @@
 - ``roles.py``: who plays ROLE1, ROLE2, ... of a model trained with roles (``--cast`` names, or drawn from its
   corpus), and those names written into its text;
 - ``interactive.py``: the read-eval loop of ``generate --interactive``;
-- ``fountain.py``: a transcript's lines or a screenplay's elements written as Fountain;
+- ``fountain.py``: a transcript's lines or a screenplay's elements written as Fountain, under a :class:`TitlePage`;
 - ``screenplay.py``: the export formats: that Fountain, and HTML/PDF/FDX rendered by screenplain.
 
 Imports :mod:`scriptgen.model`, :mod:`scriptgen.data` and below.
 """
 
 from .draw import make_generator, sample_next
-from .fountain import to_fountain
+from .fountain import TitlePage, to_fountain
 from .generate import generate, generate_reference
 from .pages import PageLimit, script_pages
 from .roles import RoleCast, role_cast
@@ -48,6 +48,7 @@ __all__ = [
     "ScenePlan",
     "SceneWriter",
     "ScriptWriter",
+    "TitlePage",
     "WriteOptions",
     "export",
     "generate",

@@ -1,8 +1,8 @@
 """Fountain, written here: a generated script or screenplay as `Fountain <https://fountain.io/syntax>`_ text.
 
 :func:`to_fountain` turns a script into the plain-text screenplay format, a
-title page first (title, "written by scriptgen", the checkpoint and sampling
-settings, the prime).  A transcript (``form="transcript"``: ``jerry: words``,
+title page first (:class:`TitlePage`: title, "written by scriptgen", the
+checkpoint and sampling settings, the prime).  A transcript (``form="transcript"``: ``jerry: words``,
 ``[laughter]``, blank lines) becomes a character cue in capitals with its
 parenthetical and dialogue under it for every spoken line, an action paragraph
 for every other line.  Each line of the script is one block of the screenplay:
@@ -32,6 +32,8 @@ from __future__ import annotations
 import json
 import re
 import textwrap
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from ..data.screenplay.elements import SPOKEN, Element, from_canonical
 from ..data.script import ScriptLine, parse_script
@@ -89,45 +91,52 @@ def _title_value(value: object) -> str:
     return escape_inline(" ".join(str(value).split()))
 
 
-def title_page(
-    title: str,
-    meta: dict[str, str] | None = None,
-    prime: str | None = None,
-    author: str | None = None,
-    genre: str | None = None,
-) -> str:
-    """Fountain's title page: Title, Credit ("written by"), Author (the writer's ``author`` and scriptgen) and, under
-    Source, the genre, the checkpoint, its settings and the prime (screenplain centres all four on the page)."""
-    author = _title_value(author or "")
-    lines = [
-        f"Title: {_title_value(title) or 'Untitled'}",
-        "Credit: written by",
-        f"Author: {author} and scriptgen" if author else "Author: scriptgen",
-    ]
-    source = [f"genre: {genre}"] if genre and genre.strip() else []
-    source += [f"{key}: {value}" for key, value in (meta or {}).items()]
-    if prime is not None:
-        source.append(f"prime: {json.dumps(prime, ensure_ascii=False)}")  # quoted: shows spaces and newlines
-    source = [value for value in map(_title_value, source) if value]
-    if source:  # each value wrapped to the title page's width, so the page's layout measures what it draws
-        wrapped = [piece for value in source for piece in textwrap.wrap(value, TITLE_WIDTH, break_on_hyphens=False)]
-        lines += ["Source:"] + [TITLE_INDENT + piece for piece in wrapped]
-    return "\n".join(lines)
+@dataclass(frozen=True)
+class TitlePage:
+    """What a screenplay's title page says: the ``title``; the writer's ``author`` (``--author``), credited beside
+    scriptgen; and under Source the ``genre`` (``--label``), the checkpoint's settings ``meta`` and the ``prime``."""
+
+    title: str = "Untitled"
+    meta: dict[str, str] = field(default_factory=dict)
+    prime: str | None = None
+    author: str | None = None
+    genre: str | None = None
+
+    def with_text(self, fix: Callable[[str], str]) -> "TitlePage":
+        """The same page with ``fix`` applied to every text on it (export's XML-safe characters)."""
+
+        def maybe(value: str | None) -> str | None:
+            return None if value is None else fix(value)
+
+        meta = {fix(key): fix(value) for key, value in self.meta.items()}
+        return TitlePage(fix(self.title), meta, maybe(self.prime), maybe(self.author), maybe(self.genre))
+
+    def fountain(self) -> str:
+        """Fountain's title page: Title, Credit ("written by"), Author (the writer and scriptgen) and Source
+        (screenplain centres all four on the page)."""
+        author = _title_value(self.author or "")
+        lines = [
+            f"Title: {_title_value(self.title) or 'Untitled'}",
+            "Credit: written by",
+            f"Author: {author} and scriptgen" if author else "Author: scriptgen",
+        ]
+        source = [f"genre: {self.genre}"] if self.genre and self.genre.strip() else []
+        source += [f"{key}: {value}" for key, value in self.meta.items()]
+        if self.prime is not None:
+            source.append(f"prime: {json.dumps(self.prime, ensure_ascii=False)}")  # quoted: shows spaces and newlines
+        source = [value for value in map(_title_value, source) if value]
+        if source:  # each value wrapped to the title page's width, so the page's layout measures what it draws
+            wrapped = [piece for value in source for piece in textwrap.wrap(value, TITLE_WIDTH, break_on_hyphens=False)]
+            lines += ["Source:"] + [TITLE_INDENT + piece for piece in wrapped]
+        return "\n".join(lines)
 
 
-def to_fountain(
-    text: str,
-    title: str,
-    meta: dict[str, str] | None = None,
-    prime: str | None = None,
-    form: str = "transcript",
-    author: str | None = None,
-    genre: str | None = None,
-) -> str:
-    """The Fountain screenplay of a generated script (see the module docstring for the rules): ``form``
-    ``"transcript"`` reads ``name: words`` lines, ``"screenplay"`` the canonical text of a model that learned
-    screenplays."""
-    return "\n\n".join([title_page(title, meta, prime, author, genre)] + fountain_blocks(text, form)) + "\n"
+def to_fountain(text: str, page: TitlePage | None = None, form: str = "transcript") -> str:
+    """The Fountain screenplay of a generated script (see the module docstring for the rules), its title page
+    ``page`` first: ``form`` ``"transcript"`` reads ``name: words`` lines, ``"screenplay"`` the canonical text of a
+    model that learned screenplays."""
+    page = page if page is not None else TitlePage()
+    return "\n\n".join([page.fountain()] + fountain_blocks(text, form)) + "\n"
 
 
 def fountain_blocks(text: str, form: str = "transcript") -> list[str]:

@@ -26,7 +26,7 @@ import textwrap
 from ..data.screenplay.elements import from_canonical
 from ..data.script import parse_script
 from ..errors import ScriptgenError, optional_library
-from .fountain import fountain_blocks
+from .fountain import TitlePage, fountain_blocks
 from .screenplay import INSTALL, export, require
 
 MAX_PAGES = 500  # a feature script runs 90 to 120 pages
@@ -58,7 +58,7 @@ def script_pages(text: str, form: str = "screenplay") -> int:
         return 0
     # The export itself, with a one-page title page: screenplain lays the first page out narrower when there is no
     # title page, so the script's pages are those after it (the same layout whatever the real title page holds).
-    return pdf_pages(export(text, "pdf", title="Pages", form=form)) - 1
+    return pdf_pages(export(text, "pdf", TitlePage("Pages"), form)) - 1
 
 
 def _wrapped(text: str, kind: str) -> int:

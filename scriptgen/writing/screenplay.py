@@ -31,8 +31,9 @@ by the screenplain library (``pip install 'scriptgen[screenplay]'``; it brings
 reportlab for PDF).  screenplain's HTML and FDX carry no title page (its PDF
 does)::
 
-    from scriptgen.writing.screenplay import export, format_from_path
-    data = export(script, format_from_path("scene.pdf"), title="The Soup", meta={"checkpoint": "checkpoints/seinfeld"})
+    from scriptgen.writing import TitlePage, export
+    from scriptgen.writing.screenplay import format_from_path
+    data = export(script, format_from_path("scene.pdf"), TitlePage("The Soup", {"checkpoint": "checkpoints/seinfeld"}))
     data = export(sample, "fountain", form="screenplay")  # a model that learned screenplays: headings, cues, action
 """
 
@@ -46,7 +47,7 @@ import re
 from pathlib import Path
 
 from ..errors import ScriptgenError
-from .fountain import to_fountain
+from .fountain import TitlePage, to_fountain
 
 FORMATS = ("text", "fountain", "html", "pdf", "fdx")
 _SUFFIX = {"text": ".txt", "fountain": ".fountain", "html": ".html", "pdf": ".pdf", "fdx": ".fdx"}
@@ -76,30 +77,20 @@ def check_format(fmt: str) -> str:
     return name
 
 
-def export(
-    text: str,
-    fmt: str,
-    title: str = "Untitled",
-    meta: dict[str, str] | None = None,
-    prime: str | None = None,
-    form: str = "transcript",
-    author: str | None = None,
-    genre: str | None = None,
-) -> bytes:
-    """The script in format ``fmt`` (one of :data:`FORMATS`), as bytes to write to a file; ``form`` is what the model
-    learned (:data:`~scriptgen.writing.fountain.FORMS`, ``Checkpoint.form``); ``author`` and ``genre`` go on the title
-    page (:func:`~scriptgen.writing.fountain.title_page`)."""
+def export(text: str, fmt: str, page: TitlePage | None = None, form: str = "transcript") -> bytes:
+    """The script in format ``fmt`` (one of :data:`FORMATS`), as bytes to write to a file, with the title page
+    ``page`` (:class:`~scriptgen.writing.fountain.TitlePage`; none for ``text``); ``form`` is what the model learned
+    (:data:`~scriptgen.writing.fountain.FORMS`, ``Checkpoint.form``)."""
     fmt = check_format(fmt)
     if fmt == "text":
         return utf8(text)
+    page = page if page is not None else TitlePage()
     if fmt in ("html", "pdf", "fdx"):  # what no XML parser accepts never reaches a rendered file
-        text, title, prime = xml_safe(text), xml_safe(title), None if prime is None else xml_safe(prime)
-        author, genre = (None if v is None else xml_safe(v) for v in (author, genre))
-        meta = None if meta is None else {xml_safe(k): xml_safe(v) for k, v in meta.items()}
-    fountain = to_fountain(text, title, meta, prime, form, author, genre)
+        text, page = xml_safe(text), page.with_text(xml_safe)
+    fountain = to_fountain(text, page, form)
     if fmt == "fountain":
         return utf8(fountain)
-    return render_fountain(fountain, fmt, title)
+    return render_fountain(fountain, fmt, page.title)
 
 
 def render_fountain(fountain: str, fmt: str, title: str = "Untitled") -> bytes:

@@ -83,9 +83,9 @@ def test_evaluates_speaker_statistics_count_cues_followed_by_punctuation():
 
 
 def test_fountain_keeps_the_speaker_of_a_cue_followed_by_punctuation():
-    from scriptgen.writing.fountain import to_fountain
+    from scriptgen.writing.fountain import TitlePage, to_fountain
 
-    fountain = to_fountain("george:... and maybe\nelaine:-have been\n", "T")
+    fountain = to_fountain("george:... and maybe\nelaine:-have been\n", TitlePage("T"))
     assert "\n\nGEORGE\n... and maybe\n" in fountain and "\n\nELAINE\n-have been\n" in fountain
     assert [line.kind for line in parse_script("george:... and maybe\n")] == ["dialogue"]
 

@@ -10,6 +10,7 @@ from screenplays import screenplay
 
 from scriptgen.cli import main
 from scriptgen.data.screenplay.elements import from_canonical, to_canonical
+from scriptgen.writing.fountain import TitlePage
 from scriptgen.writing.pages import LINES_PER_PAGE, PageLimit, estimate_lines, pdf_pages, script_pages
 from scriptgen.writing.screenplay import export
 
@@ -21,7 +22,7 @@ LEVELS = ["word", "char"]
 def test_script_pages_are_the_exported_pdfs_less_its_title_page(seed, scenes):
     text = to_canonical(screenplay(seed, scenes))
     meta = {"checkpoint": "checkpoints/films", "temperature": "0.8", "seed": "1", "pages": "3"}
-    exported = pdf_pages(export(text, "pdf", title="Draft", meta=meta, prime=None, form="screenplay"))
+    exported = pdf_pages(export(text, "pdf", TitlePage("Draft", meta=meta, prime=None), "screenplay"))
     pages = script_pages(text)
     assert pages == exported - 1 and pages >= 1
     # the estimate that decides when to render is near the layout's count
@@ -31,7 +32,7 @@ def test_script_pages_are_the_exported_pdfs_less_its_title_page(seed, scenes):
 
 def test_a_transcript_is_paginated_too():
     text = "".join(f"jerry: line {i} of the soup.\n[laughter]\n" for i in range(200))
-    assert script_pages(text, "transcript") == pdf_pages(export(text, "pdf", title="T")) - 1 >= 2
+    assert script_pages(text, "transcript") == pdf_pages(export(text, "pdf", TitlePage("T"))) - 1 >= 2
     assert script_pages("") == 0
 
 

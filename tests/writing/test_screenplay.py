@@ -26,7 +26,7 @@ from screenplain.types import Action, Dialog
 
 from scriptgen.data.script import parse_script
 from scriptgen.errors import ScriptgenError
-from scriptgen.writing.fountain import to_fountain
+from scriptgen.writing.fountain import TitlePage, to_fountain
 from scriptgen.writing.screenplay import (
     FORMATS,
     check_format,
@@ -149,7 +149,7 @@ def styles_of(screenplay):
 
 
 def test_fountain_parses_back_to_the_same_blocks_and_speakers():
-    fountain = to_fountain(SCRIPT, "The Soup", META, prime="jerry:")
+    fountain = to_fountain(SCRIPT, TitlePage("The Soup", meta=META, prime="jerry:"))
     raw = fountain_parser.parse(io.StringIO(fountain))  # screenplain's parser, untouched
     assert [type(p) for p in raw.paragraphs] == [Dialog if line.kind == "dialogue" else Action for line in REFERENCE]
     assert [str(p.character) for p in raw.paragraphs if isinstance(p, Dialog)] == [
@@ -162,12 +162,13 @@ def test_fountain_parses_back_to_the_same_blocks_and_speakers():
 
 
 def test_fountain_shape():
-    fountain = to_fountain("jerry: hi.\n\n[laughter]\ngeorge: (to jerry) what?\njerry&george: no!\n", "The Soup")
+    script = "jerry: hi.\n\n[laughter]\ngeorge: (to jerry) what?\njerry&george: no!\n"
+    fountain = to_fountain(script, TitlePage("The Soup"))
     assert fountain.endswith("\n\nJERRY\nhi.\n\n[laughter]\n\nGEORGE\n(to jerry)\nwhat?\n\n@JERRY&GEORGE\nno!\n")
 
 
 def test_title_page_parsed():
-    fountain = to_fountain(SCRIPT, "The *Soup*", META, prime="jerry: so_what\n")
+    fountain = to_fountain(SCRIPT, TitlePage("The *Soup*", meta=META, prime="jerry: so_what\n"))
     screenplay = parse_fountain(fountain)
     title_page = {key: [str(rich) for rich in screenplay.get_rich_attribute(key)] for key in screenplay.title_page}
     assert title_page == {
@@ -180,14 +181,24 @@ def test_title_page_parsed():
 
 
 def test_title_page_names_the_writer_and_the_genre_in_the_pdf():
-    fountain = to_fountain(SCRIPT, "Night Shift", META, author="Maya  Writer", genre="horror, mystery")
+    fountain = to_fountain(SCRIPT, TitlePage("Night Shift", meta=META, author="Maya  Writer", genre="horror, mystery"))
     screenplay = parse_fountain(fountain)
     assert [str(r) for r in screenplay.get_rich_attribute("Author")] == ["Maya Writer and scriptgen"]
     source = [str(r) for r in screenplay.get_rich_attribute("Source")]
     assert source[0] == "genre: horror, mystery" and source[1:] == [f"{key}: {value}" for key, value in META.items()]
-    first_page = pypdf.PdfReader(io.BytesIO(export(SCRIPT, "pdf", "Night Shift", author="Maya Writer"))).pages[0]
+    pdf = export(SCRIPT, "pdf", TitlePage("Night Shift", author="Maya Writer"))
+    first_page = pypdf.PdfReader(io.BytesIO(pdf)).pages[0]
     words = " ".join(first_page.extract_text().split())
     assert "Night Shift" in words and "Maya Writer and scriptgen" in words
+
+
+def test_a_title_page_fixes_every_text_on_it_and_the_rendered_formats_get_xml_safe_text():
+    page = TitlePage("t\x01", {"k\x02": "v\x03"}, "p\x04", "a\x05", "g\x06")
+    assert page.with_text(str.upper) == TitlePage("T\x01", {"K\x02": "V\x03"}, "P\x04", "A\x05", "G\x06")
+    assert TitlePage().with_text(str.upper) == TitlePage("UNTITLED")  # what is absent stays absent
+    # every control on the page becomes U+FFFD before screenplain renders it, so the PDF is made and shows them so
+    words = " ".join(pypdf.PdfReader(io.BytesIO(export(SCRIPT, "pdf", page))).pages[0].extract_text().split())
+    assert "a\ufffd and scriptgen" in words.replace("\x00", "\ufffd") and "genre: g" in words
 
 
 # a model's line: letters, digits and every character Fountain gives a meaning to, sometimes after a cue
@@ -209,7 +220,7 @@ LINE = st.one_of(
 def test_any_line_reads_back_as_written(lines, title):
     text = "\n".join(lines) + "\n"
     reference = [line for line in parse_script(text) if line.kind != "blank"]
-    screenplay = parse_fountain(to_fountain(text, title, {"k_1": title}, prime=text))
+    screenplay = parse_fountain(to_fountain(text, TitlePage(title, meta={"k_1": title}, prime=text)))
     assert list(blocks_of(screenplay)) == list(expected_blocks(reference))
     assert list(styles_of(screenplay)) == []
     assert [str(rich) for rich in screenplay.get_rich_attribute("Title")] == [" ".join(title.split()) or "Untitled"]
@@ -229,7 +240,7 @@ def layout_lines(reference) -> int:
 
 
 def test_pdf_has_a_page_per_55_lines_and_every_cue():
-    data = export(SCRIPT, "pdf", title="The Soup", meta=META, prime="jerry:")
+    data = export(SCRIPT, "pdf", TitlePage("The Soup", meta=META, prime="jerry:"))
     pages = pypdf.PdfReader(io.BytesIO(data)).pages
     # 55 lines a page (screenplain's Settings.lines_per_page); a block that must not split (a cue is kept with
     # its dialogue) can leave up to 5 lines of a page empty; plus the title page
@@ -239,7 +250,8 @@ def test_pdf_has_a_page_per_55_lines_and_every_cue():
     body = "\n".join(page.extract_text() for page in pages[1:])
     expected = [line.speaker.upper() for line in REFERENCE if line.kind == "dialogue"]
     assert [line.rstrip() for line in body.split("\n") if line.rstrip() in set(expected)] == expected
-    assert export(SCRIPT, "pdf", title="The Soup", meta=META, prime="jerry:") == data  # no date or random id inside
+    same = TitlePage("The Soup", meta=META, prime="jerry:")
+    assert export(SCRIPT, "pdf", same) == data  # no date or random id inside
 
 
 class _Characters(HTMLParser):
@@ -269,13 +281,13 @@ def test_html_and_fdx_hold_every_cue_and_action_in_order():
         ("character", block[1]) if block[0] == "dialogue" else ("action", block[1])
         for block in expected_blocks(REFERENCE)
     ]
-    page = export(SCRIPT, "html", title="The <Soup>").decode("utf-8")
+    page = export(SCRIPT, "html", TitlePage("The <Soup>")).decode("utf-8")
     assert "<title>The &lt;Soup&gt;</title>" in page
     parser = _Characters()
     parser.feed(page)
     assert [tuple(found) for found in parser.found] == expected
 
-    root = ET.fromstring(export(SCRIPT, "fdx", title="The Soup"))
+    root = ET.fromstring(export(SCRIPT, "fdx", TitlePage("The Soup")))
     paragraphs = [(p.get("Type"), "".join(t.text or "" for t in p.iter("Text"))) for p in root.iter("Paragraph")]
     assert [(kind.lower(), text) for kind, text in paragraphs if kind in ("Character", "Action")] == expected
     spoken = [text for kind, text in paragraphs if kind in ("Parenthetical", "Dialogue")]
@@ -290,12 +302,13 @@ def test_missing_screenplain_is_one_error_line(monkeypatch, fmt):
     ]:
         monkeypatch.setitem(sys.modules, name, None)  # None in sys.modules: the import fails
     with pytest.raises(ScriptgenError) as caught:
-        export(SCRIPT, fmt, title="The Soup")
+        export(SCRIPT, fmt, TitlePage("The Soup"))
     message = str(caught.value)
     assert "\n" not in message and "pip install 'scriptgen[screenplay]'" in message and fmt in message
     # text and Fountain need no library
     assert export(SCRIPT, "text") == SCRIPT.encode("utf-8")
-    assert export(SCRIPT, "fountain", title="The Soup").decode("utf-8") == to_fountain(SCRIPT, "The Soup")
+    page = TitlePage("The Soup")
+    assert export(SCRIPT, "fountain", page).decode("utf-8") == to_fountain(SCRIPT, page)
 
 
 def test_formats_suffixes_and_paths():

@@ -20,7 +20,7 @@ from scriptgen.data.screenplay.fdx import read_fdx
 from scriptgen.data.screenplay.fountain import read_fountain
 from scriptgen.data.tokens import Vocab, word_tokenize
 from scriptgen.errors import ScriptgenError
-from scriptgen.writing.fountain import scene_heading, screenplay_cue, to_fountain, transition
+from scriptgen.writing.fountain import TitlePage, scene_heading, screenplay_cue, to_fountain, transition
 from scriptgen.writing.screenplay import export, parse_fountain
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -41,14 +41,15 @@ def _casefold(elements: list[Element]) -> list[tuple]:
 def test_elements_come_back_from_the_fountain_and_fdx_export(seed):
     play = screenplay(seed, 8)
     canonical = to_canonical(play)
-    assert read_fountain(export(canonical, "fountain", title="T", form="screenplay").decode()).elements == play
-    assert read_fdx(export(canonical, "fdx", title="T", form="screenplay"), "draft.fdx").elements == play
+    assert read_fountain(export(canonical, "fountain", TitlePage("T"), "screenplay").decode()).elements == play
+    assert read_fdx(export(canonical, "fdx", TitlePage("T"), "screenplay"), "draft.fdx").elements == play
 
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_screenplain_reads_each_element_as_its_kind(seed):
     play = screenplay(seed, 8)
-    kinds = Counter(type(p).__name__ for p in parse_fountain(to_fountain(to_canonical(play), "T", form="screenplay")))
+    fountain = to_fountain(to_canonical(play), TitlePage("T"), "screenplay")
+    kinds = Counter(type(p).__name__ for p in parse_fountain(fountain))
     want = Counter(e.kind for e in play)
     assert kinds[Slug.__name__] == want["scene_heading"] and kinds[Dialog.__name__] == want["character"]
     assert kinds[Transition.__name__] == want["transition"] and kinds[Action.__name__] == want["action"]
@@ -76,16 +77,16 @@ def test_the_form_rules_one_by_one():
     assert screenplay_cue("jerry&george", ("cont'd",)) == "@JERRY&GEORGE (CONT'D)"
     assert transition("cut to:") == "CUT TO:" and transition("fade out.") == "> FADE OUT."
     # a cue with nothing said keeps Fountain's empty line, so it stays a cue
-    written = to_fountain("JERRY:\nINT. DINER - NIGHT\n", "T", form="screenplay")
+    written = to_fountain("JERRY:\nINT. DINER - NIGHT\n", TitlePage("T"), "screenplay")
     assert written.endswith("JERRY\n  \n\nINT. DINER - NIGHT\n")
     with pytest.raises(ScriptgenError, match="unknown script form"):
-        to_fountain("x", "T", form="novel")
+        to_fountain("x", TitlePage("T"), "novel")
 
 
 def test_a_transcript_exports_as_it_always_did():
     script = "jerry: int. of all things.\n[laughter]\nelaine: cut to: the chase.\n"
-    assert export(script, "fountain", title="T") == export(script, "fountain", title="T", form="transcript")
-    paragraphs = parse_fountain(to_fountain(script, "T"))
+    assert export(script, "fountain", TitlePage("T")) == export(script, "fountain", TitlePage("T"), "transcript")
+    paragraphs = parse_fountain(to_fountain(script, TitlePage("T")))
     assert [type(p).__name__ for p in paragraphs] == ["Dialog", "Action", "Dialog"]
 
 

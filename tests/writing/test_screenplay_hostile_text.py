@@ -34,6 +34,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from scriptgen.writing.fountain import TitlePage
 from scriptgen.writing.screenplay import export, xml_safe
 
 pytest.importorskip("screenplain")
@@ -86,26 +87,26 @@ class _Collect(HTMLParser):
 def test_any_text_gives_files_their_parsers_read_with_the_reserved_characters_as_written(title, names, lines):
     script = "\n".join(f"{names[i % len(names)].replace(':', '')}: {line}" for i, line in enumerate(lines)) + "\n"
     script += "[laughter]\n" + lines[0] + "\n"
-    fdx = _fdx_text(export(script, "fdx", title=title))
+    fdx = _fdx_text(export(script, "fdx", TitlePage(title)))
     page = _Collect()
-    page.feed(export(script, "html", title=title).decode("utf-8"))
+    page.feed(export(script, "html", TitlePage(title)).decode("utf-8"))
     page.close()
     html_text = "".join(page.text)
     for ch in RESERVED:  # each reserved character of the script comes out, as written, in the body
         want = xml_safe(script).count(ch)
         assert fdx.count(ch) == want and html_text.count(ch) >= want, (hex(ord(ch)), script)
-    pdf = export(script, "pdf", title=title)
+    pdf = export(script, "pdf", TitlePage(title))
     assert pdf.startswith(b"%PDF")
 
 
 def test_controls_become_the_replacement_character_and_the_fdx_parses():
     script = "jerry: a\x01b\x0bc\n" + "elaine: \ue700x\ue701 \ue7f0 \\_ \\[[\n"
-    text = _fdx_text(export(script, "fdx", title="T\x02"))
+    text = _fdx_text(export(script, "fdx", TitlePage("T\x02")))
     assert "a\ufffdb\ufffdc" in text and "\ue700x\ue701 \ue7f0 \\_ \\[[" in text
 
 
 def test_reserved_characters_in_a_title_reach_the_pdf_title_page_without_a_traceback():
-    pdf = export("jerry: hi \ue703.\n", "pdf", title="A \ue700title\ue701 \ue7f1")
+    pdf = export("jerry: hi \ue703.\n", "pdf", TitlePage("A \ue700title\ue701 \ue7f1"))
     reader = pypdf.PdfReader(io.BytesIO(pdf))
     first = reader.pages[0].extract_text()
     assert "title" in first and "A" in first
@@ -114,7 +115,7 @@ def test_reserved_characters_in_a_title_reach_the_pdf_title_page_without_a_trace
 def test_c1_controls_and_noncharacters_come_back_from_html_as_written():
     """screenplain writes them as "&#128;", which HTML reads as windows-1252 ("€") or, in html.parser, drops."""
     odd = "\x80\x81\x91\x9f\ufdd0\U0001fffe"
-    data = export(f"jerry: a{odd}b\n", "html", title=f"T{odd}")
+    data = export(f"jerry: a{odd}b\n", "html", TitlePage(f"T{odd}"))
     assert html_blocks(data) == [("cue", "jerry"), ("speech", f"a{odd}b")]
     assert html_title(data) == f"T{odd}" and b'<meta charset="utf-8">' in data[:1024]
     assert b"&#128;" not in data and "&#233;" in export("jerry: \xe9\n", "html").decode("ascii")  # the rest as before
@@ -124,14 +125,14 @@ def test_a_pdf_title_with_a_character_pdfdocencoding_lacks_reads_back_as_written
     """Found by the property test: reportlab wrote U+007F, U+009F and U+00AD as PDFDocEncoding bytes that encoding
     leaves undefined, and pypdf gave the /Title back as bytes; such a title is written in UTF-16 now."""
     for title in ["a\x7fb", "a\x9fb", "soft\xadhyphen", "caf\xe9\x9f"]:
-        data = export("jerry: hi\n", "pdf", title=title)
+        data = export("jerry: hi\n", "pdf", TitlePage(title))
         assert pypdf.PdfReader(io.BytesIO(data)).metadata.title == title, title
-        assert data == export("jerry: hi\n", "pdf", title=title)  # still the same bytes every time
+        assert data == export("jerry: hi\n", "pdf", TitlePage(title))  # still the same bytes every time
 
 
 def test_a_character_the_pdf_font_lacks_reads_back_as_u0000_and_the_rest_as_written():
     """The PDF rule on one example: "é" and "€" have glyphs in Courier Prime, "中", "😀" and U+0080 do not."""
-    pages = pdf_pages(export("jerry: caf\xe9 \u20ac5 \u4e2d\U0001f600\x80!\n", "pdf", title="T\u4e2d"))
+    pages = pdf_pages(export("jerry: caf\xe9 \u20ac5 \u4e2d\U0001f600\x80!\n", "pdf", TitlePage("T\u4e2d")))
     assert [squeeze(page) for page in pages] == ["T\x00writtenbyscriptgen", "JERRYcaf\xe9\u20ac5\x00\x00\x00!"]
 
 
@@ -343,16 +344,16 @@ def assert_round_trip(script: str, title: str, checkpoint: str = "checkpoints/se
     want, want_xml = expected_blocks(script), expected_blocks(script, xml=True)
     titles = title_lines(title, meta, prime)
     titles_xml = title_lines(title, meta, prime, xml=True)
-    fountain = export(script, "fountain", title=title, meta=meta, prime=prime).decode("utf-8")
+    fountain = export(script, "fountain", TitlePage(title, meta=meta, prime=prime)).decode("utf-8")
     assert fountain_blocks(fountain) == want, script
     assert fountain_title_lines(fountain) == [norm(line) for line in titles], (title, meta, prime)
-    assert fdx_blocks(export(script, "fdx", title=title, meta=meta, prime=prime)) == want_xml, script
-    page = export(script, "html", title=title, meta=meta, prime=prime)
+    assert fdx_blocks(export(script, "fdx", TitlePage(title, meta=meta, prime=prime))) == want_xml, script
+    page = export(script, "html", TitlePage(title, meta=meta, prime=prime))
     assert html_blocks(page) == want_xml, script
     assert html_title(page) == norm(titles_xml[0]), title
     assert_html_references_read_as_written(page)
     titles_pdf = [" ".join(line.split()) for line in titles_xml]  # the title page writes each line so (rule 2)
-    assert_pdf_text(export(script, "pdf", title=title, meta=meta, prime=prime), title, titles_pdf, script)
+    assert_pdf_text(export(script, "pdf", TitlePage(title, meta=meta, prime=prime)), title, titles_pdf, script)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -370,6 +371,6 @@ def test_the_text_and_titles_of_any_script_come_back_from_every_format(title, ch
 
 def test_a_lone_surrogate_in_a_fountain_or_text_export_is_the_replacement_character():
     """Found by the property test: UTF-8 cannot encode a lone surrogate, and export raised on one."""
-    assert "\ufffd" in export("jerry: a\ud800b\n", "fountain", title="\udfff").decode("utf-8")
+    assert "\ufffd" in export("jerry: a\ud800b\n", "fountain", TitlePage("\udfff")).decode("utf-8")
     assert export("a\ud800\n", "text") == "a\ufffd\n".encode("utf-8")
     assert_round_trip("jerry: a\ud800b\n", "\udfff", prime="\ud800")
