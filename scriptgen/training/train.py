@@ -400,6 +400,9 @@ def train(
     )
     try:
         with lock:
-            return Trainer(cfg, folder, data, dist=dist, **options).run()
-    finally:
-        teardown(dist)
+            result = Trainer(cfg, folder, data, dist=dist, **options).run()
+    except BaseException:
+        teardown(dist, finished=False)
+        raise
+    teardown(dist)
+    return result
