@@ -51,6 +51,8 @@ REGULARIZERS_OFF: dict[str, Any] = {
 # The learning-rate schedule before --schedule existed: a config.json or results row without these
 # fields was annealed on plateaus down to a thousandth of its rate, whatever today's defaults are.
 SCHEDULE_BEFORE: dict[str, Any] = {"schedule": "plateau", "warmup": 0.0, "lr_floor": 0.001}
+# ... and a record without --weight-decay trained with plain Adam.
+OPTIMIZER_BEFORE: dict[str, Any] = {"weight_decay": 0.0}
 
 # Held-out tokens a validation during training scores (--val-tokens): more than the held-out split of a corpus of
 # about 10 million tokens (some 50 MB of text; the default corpus holds out 51,592), so those validate on their whole
@@ -171,6 +173,11 @@ class Config:
     )
     batch_size: int = _field(32, "parallel token streams per step")
     lr: float = _field(0.003, "Adam learning rate")
+    weight_decay: float = _field(
+        0.0,
+        "decoupled weight decay (AdamW) on the weight matrices and embeddings, not on biases, in [0, 1] "
+        "(0 = plain Adam)",
+    )
     clip: float = _field(1.0, "maximum gradient norm")
     lr_decay: float = _field(
         0.5,
@@ -307,6 +314,8 @@ class Config:
                 raise bad(name, "it must be a penalty weight from 0 (off) to 100, e.g. 2")
         if not _finite(self.lr) or not 0.0 < self.lr <= 10.0:
             raise bad("lr", "it must be a positive learning rate such as 0.001")
+        if not _finite(self.weight_decay) or not 0.0 <= self.weight_decay <= 1.0:
+            raise bad("weight_decay", "it must be in [0, 1], e.g. 0.1 (0 = plain Adam)")
         if not _finite(self.lr_decay) or not 0.0 < self.lr_decay <= 1.0:
             raise bad("lr_decay", "it must be in (0, 1], e.g. 0.5 (1 = keep the learning rate)")
         if self.schedule not in SCHEDULES:
@@ -367,10 +376,18 @@ class Config:
 
 
 def with_absent_fields(recorded: dict[str, Any]) -> dict[str, Any]:
-    """A recorded config with the fields it lacks filled in as it was trained: regularizers off, the plateau
-    schedule, validation on the whole held-out split, no roles, else today's default."""
+    """A recorded config with the fields it lacks filled in as it was trained: regularizers off, plain Adam, the
+    plateau schedule, validation on the whole held-out split, no roles, else today's default."""
     defaults = Config().to_dict()
-    return {**defaults, **REGULARIZERS_OFF, **SCHEDULE_BEFORE, **VALIDATION_BEFORE, **ROLES_BEFORE, **recorded}
+    return {
+        **defaults,
+        **REGULARIZERS_OFF,
+        **SCHEDULE_BEFORE,
+        **OPTIMIZER_BEFORE,
+        **VALIDATION_BEFORE,
+        **ROLES_BEFORE,
+        **recorded,
+    }
 
 
 def _finite(x: Any) -> bool:

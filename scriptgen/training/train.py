@@ -163,7 +163,7 @@ class Trainer:
         if dist.enabled:  # gradients averaged over the processes; an adaptive softmax may leave a tail unused in a step
             self.objective = DistributedDataParallel(self.objective, find_unused_parameters=cfg.output == "adaptive")
         self.rows = dist.rows(cfg.batch_size)
-        self.optimizer = make_adam(self.model.parameters(), cfg.lr)
+        self.optimizer = make_adam(self.model.parameters(), cfg.lr, cfg.weight_decay)
         self.scheduler = make_scheduler(self.optimizer, cfg, planned_steps(self.data.train_batches, cfg.epochs))
         self.timed = self.scheduler if isinstance(self.scheduler, TimedSchedule) else None
         self.state = TrainState()
