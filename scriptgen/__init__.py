@@ -16,7 +16,7 @@ Imports flow one way, and ``tests/test_layers.py`` checks it::
         -> root
 
 training and evaluation never import each other; the root modules
-(``config.py``, ``errors.py``, ``device.py``, ``_version.py``) import nothing
+(``config.py`` with its rules ``config_checks.py``, ``errors.py``, ``device.py``, ``_version.py``) import nothing
 above them, and nothing imports this package face.  ``python -m scriptgen
 --help`` is the command line.
 

@@ -11,27 +11,28 @@ prepared corpus and is stored beside the config in every checkpoint.
 from __future__ import annotations
 
 import dataclasses
-import math
 import typing
 from dataclasses import dataclass, field
 from typing import Any
 
+from .config_checks import (  # the allowed values live with the rules; imported from here as well
+    CELLS,
+    CONDITIONS,
+    DEVICES,
+    INPUT_FORMATS,
+    LEVELS,
+    OUTPUTS,
+    PRECISIONS,
+    ROLES,
+    SCHEDULES,
+    check,
+)
 from .errors import ScriptgenError
 
-LEVELS = ("word", "char", "bpe")
-CELLS = ("lstm", "gru", "rnn")
-DEVICES = ("auto", "cpu", "cuda")
-PRECISIONS = ("auto", "fp32", "bf16")
-CONDITIONS = ("token", "step")
-OUTPUTS = ("adaptive", "softmax")
-SCHEDULES = ("plateau", "cosine", "linear")
-
-MAX_SAMPLE_LENGTH = 100_000  # a sample while training is a glance, not a script
-
 # Fields that define the prepared data; changing them means another vocabulary.
-DATA_FIELDS = ("level", "min_count", "bpe_vocab", "val_fraction", "split_seed", "labels", "format", "roles")
-INPUT_FORMATS = ("auto", "transcript", "screenplay", "fountain", "fdx", "pdf")  # scriptgen.data.screenplay.formats
-ROLES = ("auto", "on", "off")  # scriptgen.data.roles
+DATA_FIELDS = (
+    "level", "min_count", "bpe_vocab", "bpe_lowercase", "val_fraction", "split_seed", "labels", "format", "roles",
+)  # fmt: skip
 # A config.json or results row written before --roles existed was prepared without roles.
 ROLES_BEFORE: dict[str, Any] = {"roles": "off"}
 
@@ -96,6 +97,11 @@ class Config:
     bpe_vocab: int = _field(
         8000,
         "--level bpe: vocabulary size (byte-level BPE pieces, the corpus's speaker cues, the line break and labels)",
+    )
+    bpe_lowercase: bool = _field(
+        False,
+        "--level bpe: lowercase the text before it is split into pieces, as the word level does (cues keep the "
+        "corpus's spelling), so both levels predict the same characters",
     )
     val_fraction: float = _field(0.1, "share of episodes/files held out for validation")
     split_seed: int = _field(0, "seed of the train/validation split")
@@ -230,116 +236,8 @@ class Config:
 
     # ----------------------------------------------------------------------
     def validate(self) -> "Config":
-        """Raise ScriptgenError naming the first impossible value."""
-
-        def bad(name: str, why: str) -> ScriptgenError:
-            flag = "--" + name.replace("_", "-")
-            return ScriptgenError(f"{flag} {getattr(self, name)!r} is invalid: {why}")
-
-        if self.level not in LEVELS:
-            raise bad("level", f"choose one of {', '.join(LEVELS)}")
-        if self.roles not in ROLES:
-            raise bad("roles", f"choose one of {', '.join(ROLES)}")
-        if self.cell not in CELLS:
-            raise bad("cell", f"choose one of {', '.join(CELLS)}")
-        if self.output not in OUTPUTS:
-            raise bad("output", f"choose one of {', '.join(OUTPUTS)}")
-        if (
-            not isinstance(self.cutoffs, list)
-            or not all(isinstance(c, int) and c > 0 for c in self.cutoffs)
-            or self.cutoffs != sorted(set(self.cutoffs))
-        ):
-            raise bad("cutoffs", "they must be increasing positive token ranks")
-        if self.device not in DEVICES:
-            raise bad("device", f"choose one of {', '.join(DEVICES)}")
-        if self.precision not in PRECISIONS:
-            raise bad("precision", f"choose one of {', '.join(PRECISIONS)}")
-        positive_ints = {
-            "embedding_dim": 1 << 16,
-            "hidden_dim": 1 << 16,
-            "n_layers": 64,
-            "seq_len": 1 << 16,
-            "batch_size": 1 << 16,
-            "epochs": 1 << 20,
-            "min_count": 1 << 30,
-            "bpe_vocab": 1 << 20,
-        }
-        for name, limit in positive_ints.items():
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise bad(name, "it must be a whole number of at least 1")
-            if value > limit:
-                raise bad(name, f"it must be at most {limit}")
-        if self.level == "bpe" and self.bpe_vocab < 512:
-            raise bad("bpe_vocab", "it must be at least 512 (the 256 bytes and some pieces)")
-        if self.level == "bpe" and self.min_count != 1:
-            raise bad("min_count", "--level bpe has no <unk> (rare words are spelled from pieces); leave it at 1")
-        if not isinstance(self.eval_interval, int) or self.eval_interval < 0:
-            raise bad("eval_interval", "it must be 0 (once per epoch) or a positive number of steps")
-        if (
-            isinstance(self.val_tokens, bool)
-            or not isinstance(self.val_tokens, int)
-            or self.val_tokens < 0
-            or 0 < self.val_tokens < self.seq_len
-        ):
-            raise bad(
-                "val_tokens", f"it must be 0 (the whole held-out split) or at least --seq-len ({self.seq_len}) tokens"
-            )
-        for name, what in (
-            ("patience", "0 (never stop early) or a number of validations"),
-            ("sample_every", "0 (no samples) or a number of validations"),
-        ):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**31:
-                raise bad(name, f"it must be {what}")
-        if (
-            isinstance(self.sample_length, bool)
-            or not isinstance(self.sample_length, int)
-            or not 1 <= self.sample_length <= MAX_SAMPLE_LENGTH
-        ):
-            raise bad("sample_length", f"it must be a whole number of tokens from 1 to {MAX_SAMPLE_LENGTH:,}")
-        if not isinstance(self.sample_prime, str) or len(self.sample_prime) > 10_000:
-            raise bad("sample_prime", "it must be text of at most 10,000 characters")
-        if not (isinstance(self.seed, int) and 0 <= self.seed < 2**63):
-            raise bad("seed", "it must be a non-negative whole number")
-        if not (isinstance(self.split_seed, int) and 0 <= self.split_seed < 2**63):
-            raise bad("split_seed", "it must be a non-negative whole number")
-        for name in ("dropout", "dropout_input", "dropout_embed", "weight_drop"):
-            if not _finite(getattr(self, name)) or not 0.0 <= getattr(self, name) < 1.0:
-                raise bad(name, "it must be in [0, 1)")
-        if not _finite(self.ema_decay) or not 0.0 <= self.ema_decay < 1.0:
-            raise bad("ema_decay", "it must be in [0, 1), e.g. 0.999 (0 = no averaging)")
-        for name in ("ar_alpha", "tar_beta"):
-            if not _finite(getattr(self, name)) or not 0.0 <= getattr(self, name) <= 100.0:
-                raise bad(name, "it must be a penalty weight from 0 (off) to 100, e.g. 2")
-        if not _finite(self.lr) or not 0.0 < self.lr <= 10.0:
-            raise bad("lr", "it must be a positive learning rate such as 0.001")
-        if not _finite(self.weight_decay) or not 0.0 <= self.weight_decay <= 1.0:
-            raise bad("weight_decay", "it must be in [0, 1], e.g. 0.1 (0 = plain Adam)")
-        if not _finite(self.lr_decay) or not 0.0 < self.lr_decay <= 1.0:
-            raise bad("lr_decay", "it must be in (0, 1], e.g. 0.5 (1 = keep the learning rate)")
-        if self.schedule not in SCHEDULES:
-            raise bad("schedule", f"choose one of {', '.join(SCHEDULES)}")
-        if not _finite(self.warmup) or not 0.0 <= self.warmup <= 0.5:
-            raise bad("warmup", "it must be a share of the run from 0 (none) to 0.5, e.g. 0.05")
-        if not _finite(self.lr_floor) or not 0.0 <= self.lr_floor <= 1.0:
-            raise bad("lr_floor", "it must be a share of --lr from 0 to 1, e.g. 0.01")
-        if (
-            isinstance(self.cache_size, bool)
-            or not isinstance(self.cache_size, int)
-            or not 0 <= self.cache_size <= 100_000
-        ):
-            raise bad("cache_size", "it must be 0 (no cache) or a number of positions up to 100,000, e.g. 500")
-        if not _finite(self.cache_theta) or not 0.0 <= self.cache_theta <= 100.0:
-            raise bad("cache_theta", "it must be from 0 (fitted) to 100, e.g. 0.3")
-        if not _finite(self.cache_lambda) or not 0.0 <= self.cache_lambda < 1.0:
-            raise bad("cache_lambda", "it must be in [0, 1), e.g. 0.1 (0 = fitted)")
-        if not _finite(self.clip) or self.clip <= 0:
-            raise bad("clip", "it must be a positive gradient norm such as 1.0")
-        if not _finite(self.val_fraction) or not 0.0 < self.val_fraction < 0.5:
-            raise bad("val_fraction", "it must be between 0 and 0.5, e.g. 0.1")
-        if not _finite(self.max_minutes) or self.max_minutes < 0:
-            raise bad("max_minutes", "it must be 0 (no limit) or a positive number of minutes")
+        """Raise ScriptgenError naming the first impossible value (the rules: :mod:`scriptgen.config_checks`)."""
+        check(self)
         return self
 
     @classmethod
@@ -388,10 +286,6 @@ def with_absent_fields(recorded: dict[str, Any]) -> dict[str, Any]:
         **ROLES_BEFORE,
         **recorded,
     }
-
-
-def _finite(x: Any) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
 def config_fields() -> list[dataclasses.Field]:

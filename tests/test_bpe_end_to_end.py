@@ -136,3 +136,24 @@ def test_a_checkpoint_without_tokenizer_json_is_refused(run, tmp_path):
     (folder / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(ScriptgenError, match="tokenizer.json"):
         load_checkpoint(folder)
+
+
+def test_a_lowercase_bpe_model_trains_writes_in_lower_case_and_its_child_keeps_it(run):
+    cased = corpus(run / "cased", 3, seed=70)
+    for file in cased.glob("*.txt"):
+        file.write_text(file.read_text(encoding="utf-8").title().replace("Jerry:", "JERRY:"), encoding="utf-8")
+    lower = CFG.replace(bpe_lowercase=True)
+    train(lower, data=cased, name="lower", out_dir=run, data_dir=run / "data_lower", **QUIET)
+    ckpt = load_checkpoint(run / "lower")
+    assert ckpt.config.bpe_lowercase and "JERRY:" in ckpt.vocab.cue_tokens()
+    model, vocab = ckpt.build_model(), ckpt.vocab
+    prime = vocab.encode("JERRY: Hello There")
+    text = vocab.decode(prime + write_script(model, vocab, prime, lines=4, seed=2, known_cast=ckpt.cast))
+    assert text.startswith("JERRY: hello there")
+    words = "".join(line.partition(": ")[2] for line in text.splitlines())  # the cues keep the corpus's capitals
+    assert words.strip() and words == words.lower(), text
+    report = evaluate_checkpoint(run / "lower", samples=1, length=10, data_dir=run / "data_lower", log=lambda m: None)
+    assert report.heldout.unknown == 0 and math.isfinite(report.heldout.bits_per_char)
+    train(CFG.replace(seed=3), data=cased, name="lower_child", out_dir=run, data_dir=run / "data_lower",
+          init_from=run / "lower", **QUIET)  # fmt: skip
+    assert load_checkpoint(run / "lower_child").config.bpe_lowercase  # the parent's vocabulary, so its setting

@@ -21,7 +21,7 @@ RANKS = {
     "root": 0, "files": 1, "data": 2, "model": 3, "writing": 4, "evaluation": 5, "training": 5, "experiment": 6,
     "faces": 7,
 }  # fmt: skip
-ROOT_MODULES = {"config", "errors", "device", "_version"}
+ROOT_MODULES = {"config", "config_checks", "errors", "device", "_version"}
 FACES = {"cli", "panel", "__init__", "__main__"}
 
 

@@ -17,7 +17,7 @@ def add_parser(sub) -> None:
     )
     add_data_flags(p)
     p.add_argument("--force", action="store_true", help="rebuild even if the cache is current (default: off)")
-    add_config_flags(p, ["level", "min-count", "bpe-vocab", "labels", "format", "roles"])
+    add_config_flags(p, ["level", "min-count", "bpe-vocab", "bpe-lowercase", "labels", "format", "roles"])
 
 
 def run(args: argparse.Namespace) -> int:
@@ -28,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = Config(
         **{
             k: getattr(args, k)
-            for k in ("level", "min_count", "bpe_vocab", "labels", "format", "roles")
+            for k in ("level", "min_count", "bpe_vocab", "bpe_lowercase", "labels", "format", "roles")
             if hasattr(args, k)
         }
     ).validate()
@@ -43,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
         fmt=cfg.format,
         bpe_vocab=cfg.bpe_vocab,
         roles=cfg.roles,
+        bpe_lowercase=cfg.bpe_lowercase,
     )
     split = prepared.split(cfg.val_fraction, cfg.split_seed)
     print(

@@ -5,7 +5,10 @@ text a block at a time) and it is saved as ``tokenizer.json``, the ecosystem's f
 prepared data and in every checkpoint.  What it guarantees:
 
 - **No <unk>, ever.**  The 256 bytes are the initial alphabet, so any text is spelled, names and rare words from
-  pieces; ``decode(encode(text)) == text`` for any text (case, unicode and ``\\r`` kept: no lowercasing here).
+  pieces; ``decode(encode(text)) == text`` for any text (case, unicode and ``\\r`` kept), unless the tokenizer was
+  trained with ``lowercase`` (``--bpe-lowercase``): then its ``Lowercase`` normalizer, recorded in tokenizer.json,
+  lowercases everything but the cue tokens, and ``decode(encode(text))`` is the text in lower case (cues as the
+  corpus spells them).
 - **Cues and line breaks are single tokens.**  The corpus's most frequent speaker cues as its text spells them
   (``JERRY:``, by :func:`scriptgen.data.script.split_cue`) become added tokens, so ``--cast``, ``--turns`` and
   ``--lines`` steer as at word level: a cue string that opens at least :data:`MIN_CUE_LINES` lines, most lines
@@ -33,7 +36,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, trainers
+from tokenizers import AddedToken, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 
 from ..errors import ScriptgenError
 from ..files.safeload import parse_json, read_bytes
@@ -80,12 +83,15 @@ def _training_lines(blocks: Iterable[Iterable[str]], cues: set[str]) -> Iterator
 
 
 def train_tokenizer(
-    blocks: Callable[[], Iterable[Iterable[str]]], bpe_vocab: int, labels: Sequence[str] = ()
+    blocks: Callable[[], Iterable[Iterable[str]]], bpe_vocab: int, labels: Sequence[str] = (), lowercase: bool = False
 ) -> Tokenizer:
     """A byte-level BPE tokenizer of the text ``blocks()`` yields (called twice), with its cue, line-break and label
-    tokens added; its ids are not yet frequency ordered (:func:`build_vocab` does that)."""
+    tokens added; its ids are not yet frequency ordered (:func:`build_vocab` does that).  With ``lowercase`` the
+    pieces are learned from, and always read, the text in lower case (the added tokens match the text as written)."""
     cues = find_cues(blocks(), bpe_vocab)
     tokenizer = Tokenizer(models.BPE())
+    if lowercase:
+        tokenizer.normalizer = normalizers.Lowercase()
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tokenizer.decoder = decoders.ByteLevel()
     pieces = max(BYTES + 1, bpe_vocab - len(cues) - 1 - len(labels))

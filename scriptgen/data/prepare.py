@@ -118,12 +118,14 @@ def prepare(
     fmt: str = "auto",
     bpe_vocab: int = 8000,
     roles: str = "auto",
+    bpe_lowercase: bool = False,
 ) -> Prepared:
     """Tokenized corpus, from the cache when it is current, else built and cached; ``labels``: see the module's
     docstring.
 
     ``fmt`` (``--format``) says how files are read (:mod:`scriptgen.data.screenplay.formats`); ``auto`` decides per
-    file.  ``bpe_vocab`` (``--bpe-vocab``): the vocabulary's size at level bpe (:mod:`scriptgen.data.bpe`).
+    file.  ``bpe_vocab`` (``--bpe-vocab``): the vocabulary's size at level bpe (:mod:`scriptgen.data.bpe`),
+    ``bpe_lowercase`` (``--bpe-lowercase``) whether its text is lowercased first.
     ``roles`` (``--roles``): auto (on for a corpus with screenplays), on or off (:mod:`scriptgen.data.roles`)."""
     fmt = check_input_format(fmt)
     plan = labels_mod.label_plan(source) if labels else None  # first: it checks the source (and genres.csv)
@@ -137,6 +139,7 @@ def prepare(
     )
     if level == "bpe":  # absent at the other levels: their caches stay as they were
         settings["bpe_vocab"] = bpe_vocab
+        settings |= {"bpe_lowercase": True} if bpe_lowercase else {}  # absent when off: those caches stay current
     if with_roles:  # absent without roles: those caches stay as they were
         settings["roles"] = True
     if set(formats) - {"transcript"}:  # a corpus with screenplays: their reader's version is part of the cache key
@@ -160,7 +163,8 @@ def prepare(
         sources = list(sources)  # read twice: once for the tokenizer, once to count
         label_names = sorted({name for src in sources for name in src.labels})
         draft = bpe.train_tokenizer(
-            lambda: (src.blocks() for src in sources), bpe_vocab, [labels_mod.label_token(n) for n in label_names]
+            lambda: (src.blocks() for src in sources), bpe_vocab, [labels_mod.label_token(n) for n in label_names],
+            lowercase=bpe_lowercase,
         )
     split_text = bpe.pieces_of(draft) if draft is not None else partial(tokenize, level=level)
     with Spool(folder, _BLOCK_CHARS) as spool:  # the screenplays' text between the passes

@@ -55,7 +55,7 @@ def load_run_data(
     if vocab is None:
         prepared = prepare(
             source, cfg.level, cfg.min_count, data_dir, encoding=encoding, log=log, labels=cfg.labels, fmt=cfg.format,
-            bpe_vocab=cfg.bpe_vocab, roles=cfg.roles,
+            bpe_vocab=cfg.bpe_vocab, roles=cfg.roles, bpe_lowercase=cfg.bpe_lowercase,
         )  # fmt: skip
     elif cfg.labels:
         raise ScriptgenError(

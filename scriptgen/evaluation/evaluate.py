@@ -131,7 +131,7 @@ def training_text(
     prepared = prepare(
         None if source == corpus.DEFAULT_SOURCE else source, ckpt.config.level, ckpt.config.min_count,
         data_dir, encoding, log=log, labels=ckpt.config.labels, bpe_vocab=ckpt.config.bpe_vocab,
-        fmt=ckpt.config.format, roles=ckpt.config.roles,
+        fmt=ckpt.config.format, roles=ckpt.config.roles, bpe_lowercase=ckpt.config.bpe_lowercase,
     )  # fmt: skip
     return TrainingText(prepared, run.split.train, run.val_batches, run.split.val_documents)
 

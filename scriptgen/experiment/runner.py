@@ -130,6 +130,7 @@ def data_fingerprints(rows: list[Row], data: str | None, options: ExperimentOpti
                 encoding=options.encoding,
                 log=options.log,
                 bpe_vocab=row.config.bpe_vocab,  # level bpe: the first row's size (the check reads the source only)
+                bpe_lowercase=row.config.bpe_lowercase,
             )
             out[key] = {"data": prepared.source, "data_fingerprint": prepared.meta["fingerprint"]}
     return out

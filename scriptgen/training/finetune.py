@@ -34,6 +34,7 @@ ARCHITECTURE_FIELDS = (
     "level",
     "min_count",
     "bpe_vocab",
+    "bpe_lowercase",
     "cell",
     "embedding_dim",
     "hidden_dim",

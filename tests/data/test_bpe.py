@@ -111,6 +111,52 @@ def test_labels_are_special_tokens_and_never_text(tmp_path):
         vocab.encode("say <label:drama> now")
 
 
+def capitalised(text: str) -> str:
+    """Each line's words after its cue with capitals, as most transcripts and screenplays write them."""
+    out = []
+    for line in text.split("\n"):
+        cue, sep, words = line.partition(": ")
+        out.append(f"{cue}{sep}{words.title()}" if sep else line.title())
+    return "\n".join(out)
+
+
+def lowered(text: str, cues: list[str]) -> str:
+    """``text`` in lower case but its cues, as a --bpe-lowercase vocabulary reads it."""
+    lines = []
+    for line in text.split("\n"):
+        cue = next((c for c in cues if line.startswith(c)), "")
+        lines.append(cue + line[len(cue) :].lower())
+    return "\n".join(lines)
+
+
+def test_bpe_lowercase_learns_and_reads_lowercase_pieces_and_keeps_the_cues(tmp_path):
+    corpus = write_corpus(tmp_path / "corpus", upper=True)
+    for file in corpus.glob("*.txt"):
+        file.write_text(capitalised(file.read_text(encoding="utf-8")), encoding="utf-8")
+    cased = prepare(corpus, "bpe", data_dir=tmp_path / "cased", bpe_vocab=600, **QUIET)
+    said = []
+    lower = prepare(corpus, "bpe", data_dir=tmp_path / "lower", bpe_vocab=600, bpe_lowercase=True, log=said.append)
+    assert lower.meta["settings"]["bpe_lowercase"] is True and "bpe_lowercase" not in cased.meta["settings"]
+    vocab = lower.vocab
+    assert set(vocab.cue_tokens()) == {"JERRY:", "george:", "elaine:", "JOSÉ:"}  # cues as the corpus spells them
+
+    def capital_pieces(v):  # pieces longer than a byte with an ASCII capital (every byte is a piece of its own)
+        return [t for t in v.itos if len(t) > 1 and t not in v.cue_tokens() and any("A" <= c <= "Z" for c in t)]
+
+    assert capital_pieces(cased.vocab) and not capital_pieces(vocab)
+    text = (corpus / "ep0.txt").read_text(encoding="utf-8")
+    doc = lower.documents[0]
+    assert vocab.decode(np.asarray(lower.ids[doc["start"] : doc["end"]]).tolist()) == lowered(text, vocab.cue_tokens())
+    sample = "JERRY: Hello There, NBC!\nJOSÉ: Café ÉCOLE\n"
+    assert vocab.decode(vocab.encode(sample)) == "JERRY: hello there, nbc!\nJOSÉ: café école\n"
+    assert json.loads((lower.folder / "tokenizer.json").read_text())["normalizer"]["type"] == "Lowercase"
+    again = prepare(corpus, "bpe", data_dir=tmp_path / "lower", bpe_vocab=600, bpe_lowercase=True, log=said.append)
+    assert len([m for m in said if m.startswith("preparing")]) == 1 and again.vocab.to_json() == vocab.to_json()
+    # the same folder asked for cased pieces is rebuilt cased
+    back = prepare(corpus, "bpe", data_dir=tmp_path / "lower", bpe_vocab=600, log=said.append)
+    assert len([m for m in said if m.startswith("preparing")]) == 2 and capital_pieces(back.vocab)
+
+
 def test_config_checks_the_bpe_settings():
     assert Config(level="bpe").validate().bpe_vocab == 8000
     with pytest.raises(ScriptgenError, match="--bpe-vocab"):
@@ -118,3 +164,7 @@ def test_config_checks_the_bpe_settings():
     with pytest.raises(ScriptgenError, match="--min-count"):
         Config(level="bpe", min_count=2).validate()
     Config(level="word", bpe_vocab=100).validate()  # it only applies at level bpe
+    Config(level="bpe", bpe_lowercase=True).validate()
+    for level in ("word", "char"):  # a switch that would do nothing is refused
+        with pytest.raises(ScriptgenError, match="--bpe-lowercase True is invalid: it applies to --level bpe"):
+            Config(level=level, bpe_lowercase=True).validate()
