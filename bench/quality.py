@@ -21,7 +21,8 @@ and the machine.
 document and seeded, so the same documents are held out at every level) and scores each run's best weights with
 ``scriptgen evaluate``: nats per token and bits per character (the measure that compares levels), with and without a
 neural cache of ``--cache-size`` positions fitted on the held-out split after training (0: none); ``--recipe``
-settings apply to every level (``bpe_vocab=16000`` changes only the bpe level's vocabulary).
+settings apply to every level but the ``bpe_*`` ones, which apply to the bpe level only (``bpe_vocab=16000``,
+``bpe_lowercase=true``).
 """
 
 from __future__ import annotations
@@ -86,9 +87,8 @@ def compare_levels(
     out = {}
     with tempfile.TemporaryDirectory() as tmp:
         for level in levels:
-            cfg = Config.for_level(
-                level=level, max_minutes=minutes, cache_size=cache_size, **{"epochs": 1000, **(settings or {})}
-            )
+            mine = {k: v for k, v in (settings or {}).items() if level == "bpe" or not k.startswith("bpe_")}
+            cfg = Config.for_level(level=level, max_minutes=minutes, cache_size=cache_size, **{"epochs": 1000, **mine})
             _, _, facts = run(cfg, data, f"{tmp}/{level}")
             quiet = lambda m: print(m, file=sys.stderr)  # noqa: E731
             held = evaluate_checkpoint(f"{tmp}/{level}", data, samples=1, length=20, log=quiet).heldout
