@@ -72,6 +72,7 @@ CHAR_RECIPE: dict[str, Any] = {
     "lr": 0.002,
     "dropout": 0.1,
     "dropout_input": 0.1,
+    "weight_decay": 0.0,  # measured at word level only
     # dropping a character everywhere in a step is too coarse a noise (AWD-LSTM's char runs use none)
     "dropout_embed": 0.0,
     "weight_drop": 0.2,
@@ -180,7 +181,7 @@ class Config:
     batch_size: int = _field(32, "parallel token streams per step")
     lr: float = _field(0.003, "Adam learning rate")
     weight_decay: float = _field(
-        0.0,
+        0.1,
         "decoupled weight decay (AdamW) on the weight matrices and embeddings, not on biases, in [0, 1] "
         "(0 = plain Adam)",
     )
