@@ -36,7 +36,7 @@ DATA_FIELDS = (
 # A config.json or results row written before --roles existed was prepared without roles.
 ROLES_BEFORE: dict[str, Any] = {"roles": "off"}
 
-# The regularizers of issue #17, switched off: a config.json or results row written before
+# The regularizers (issue #17's and weight decay), switched off: a config.json or results row written before
 # these fields existed was trained without them, whatever today's defaults are.
 REGULARIZERS_OFF: dict[str, Any] = {
     "dropout_input": 0.0,
@@ -47,13 +47,12 @@ REGULARIZERS_OFF: dict[str, Any] = {
     "tar_beta": 0.0,
     "ema_decay": 0.0,
     "bptt_jitter": False,
+    "weight_decay": 0.0,  # plain Adam: what every record before --weight-decay trained with
 }
 
 # The learning-rate schedule before --schedule existed: a config.json or results row without these
 # fields was annealed on plateaus down to a thousandth of its rate, whatever today's defaults are.
 SCHEDULE_BEFORE: dict[str, Any] = {"schedule": "plateau", "warmup": 0.0, "lr_floor": 0.001}
-# ... and a record without --weight-decay trained with plain Adam.
-OPTIMIZER_BEFORE: dict[str, Any] = {"weight_decay": 0.0}
 
 # Held-out tokens a validation during training scores (--val-tokens): more than the held-out split of a corpus of
 # about 10 million tokens (some 50 MB of text; the default corpus holds out 51,592), so those validate on their whole
@@ -282,7 +281,6 @@ def with_absent_fields(recorded: dict[str, Any]) -> dict[str, Any]:
         **defaults,
         **REGULARIZERS_OFF,
         **SCHEDULE_BEFORE,
-        **OPTIMIZER_BEFORE,
         **VALIDATION_BEFORE,
         **ROLES_BEFORE,
         **recorded,

@@ -169,7 +169,9 @@ def restore_training(
     ):
         raise _bad(path, "its 'param_groups' do not match the model's optimizer")
     opt_state = unflatten_optimizer(tensors, groups)
-    _check_moments(opt_state["state"], list(model.parameters()), Path(folder) / "trainer.safetensors")
+    # the optimizer numbers its parameters group by group (with --weight-decay: matrices, then biases)
+    in_order = [p for group in optimizer.param_groups for p in group["params"]]
+    _check_moments(opt_state["state"], in_order, Path(folder) / "trainer.safetensors")
     opt_state["state"] = {
         k: {n: t.to(device) if n != "step" else t for n, t in v.items()} for k, v in opt_state["state"].items()
     }

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from scriptgen import Config
-from scriptgen.config import OPTIMIZER_BEFORE, with_absent_fields
+from scriptgen.config import REGULARIZERS_OFF, with_absent_fields
 from scriptgen.errors import ScriptgenError
 from scriptgen.training.steps import make_adam
 
@@ -65,7 +65,7 @@ def test_no_decay_is_one_group_of_plain_adam_and_old_configs_load_without_decay(
     assert isinstance(decayed, torch.optim.AdamW) and [g["weight_decay"] for g in decayed.param_groups] == [0.1, 0.0]
     old = Config().to_dict()
     del old["weight_decay"]
-    assert with_absent_fields(old)["weight_decay"] == OPTIMIZER_BEFORE["weight_decay"] == 0.0
+    assert with_absent_fields(old)["weight_decay"] == REGULARIZERS_OFF["weight_decay"] == 0.0  # plain Adam
     for bad in (-0.1, 1.5, float("nan"), float("inf")):
         with pytest.raises(ScriptgenError, match="--weight-decay"):
             Config(weight_decay=bad).validate()
@@ -84,6 +84,10 @@ def test_a_run_with_decay_records_it_and_resume_keeps_it(corpus_dir, tmp_path, t
     assert json.loads((tmp_path / "wd" / "config.json").read_text())["config"]["weight_decay"] == 0.1
     groups = json.loads((tmp_path / "wd" / "trainer.json").read_text())["param_groups"]
     assert [g["weight_decay"] for g in groups] == [0.1, 0.0]
+    # resumed to a second epoch: the two groups' moments load (in the optimizer's order, not the model's)
+    resumed = Trainer(cfg.replace(epochs=2), tmp_path / "wd", corpus_dir, tmp_path / "data", resume=True,
+                      explicit={"epochs"}, progress=False, log=lambda m: None).run()  # fmt: skip
+    assert resumed.steps == 2 * result.steps and resumed.stop_reason == "epochs"
     with pytest.raises(ScriptgenError, match="--weight-decay 0.0"):
         Trainer(cfg.replace(weight_decay=0.0), tmp_path / "wd", corpus_dir, tmp_path / "data", resume=True,
                 explicit={"weight_decay"}, progress=False, log=lambda m: None)  # fmt: skip
