@@ -277,14 +277,7 @@ def with_absent_fields(recorded: dict[str, Any]) -> dict[str, Any]:
     """A recorded config with the fields it lacks filled in as it was trained: regularizers off, plain Adam, the
     plateau schedule, validation on the whole held-out split, no roles, else today's default."""
     defaults = Config().to_dict()
-    return {
-        **defaults,
-        **REGULARIZERS_OFF,
-        **SCHEDULE_BEFORE,
-        **VALIDATION_BEFORE,
-        **ROLES_BEFORE,
-        **recorded,
-    }
+    return {**defaults, **REGULARIZERS_OFF, **SCHEDULE_BEFORE, **VALIDATION_BEFORE, **ROLES_BEFORE, **recorded}
 
 
 def config_fields() -> list[dataclasses.Field]:
