@@ -79,3 +79,12 @@ def test_the_canonical_text_of_a_scene():
     assert [line_kind(line) for line in text.lower().split("\n")[:5]] == [
         "scene_heading", "action", "dialogue", "action", "transition"
     ]  # fmt: skip
+
+
+def test_a_cue_written_with_a_space_before_its_colon_names_the_same_speaker():
+    # A model (or a hand) may write "RUIZ :" for "RUIZ:"; the name is RUIZ either way, not "RUIZ ".
+    for line in ("RUIZ : Over here.", "RUIZ  :Over here.", "RUIZ\t: Over here."):
+        assert from_canonical(line) == [cue("RUIZ"), Element("dialogue", "Over here.")], line
+    dr_ruiz = [cue("DR. RUIZ", "V.O."), Element("dialogue", "Over here.")]
+    assert from_canonical("DR. RUIZ : [V.O.] Over here.") == dr_ruiz
+    assert line_kind("RUIZ :") == "dialogue"

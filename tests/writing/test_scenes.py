@@ -139,15 +139,6 @@ def _scenes(text: str) -> list[list[Element]]:
     return out
 
 
-def _check_scenes(text: str, headings: list[str], cast=("MAYA", "RUIZ")) -> None:
-    scenes = _scenes(text)
-    assert [s[0].text.casefold() for s in scenes] == [h.casefold() for h in headings], text
-    for scene in scenes:
-        kinds = {e.kind for e in scene[1:]}
-        assert "action" in kinds and "character" in kinds, scene  # each scene: action and dialogue
-        assert {e.name.upper() for e in scene if e.kind == "character"} <= set(cast), scene
-
-
 def _has_action_and_dialogue(text: str) -> bool:
     return all({"action", "character"} <= {e.kind for e in scene[1:]} for scene in _scenes(text))
 
@@ -215,8 +206,14 @@ def test_generate_outline_writes_a_pdf_of_exactly_those_scenes(film, level, tmp_
     fountain = read_fountain((tmp_path / "draft.fountain").read_text(encoding="utf-8")).elements
     assert [e.text for e in fountain if e.kind == "scene_heading"] == HEADINGS
     assert [e for e in fountain if e.kind == "character"] and fountain[1] == Element("action", "Maya waits.")
+    # and as text on stdout: the very same draft, element for element (the export spells extensions as O.S., not
+    # "o. s."), every scene with something under its heading (how often a scene has both action and dialogue is the
+    # model's doing: counted over ten seeds above)
     assert main(args) == 0
-    _check_scenes(capsys.readouterr().out, HEADINGS)
+    text = capsys.readouterr().out
+    assert [(e.kind, e.name) for e in from_canonical(text)] == [(e.kind, e.name) for e in fountain], text
+    scenes = _scenes(text)
+    assert [s[0] for s in scenes] == [Element("scene_heading", h) for h in HEADINGS] and all(len(s) > 1 for s in scenes)
 
 
 @pytest.mark.parametrize("level", LEVELS)

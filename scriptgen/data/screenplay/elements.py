@@ -43,7 +43,8 @@ SPOKEN = ("character", "parenthetical", "dialogue")
 SLUG = re.compile(r"(?:INT|EXT|EST|INT\.?/EXT|I/E)[. ]", re.IGNORECASE)
 # A transition written plainly: capitals ending in "TO:" (CUT TO:, SMASH CUT TO:), any case for decoded text.
 TRANSITION = re.compile(r"[A-Z0-9][A-Z0-9 .'\-]* TO:", re.IGNORECASE)
-_CUE_LINE = re.compile(r"^(?P<name>[^\s:\[(!.>~][^:\n]{0,%d}?): ?" % (MAX_CUE_CHARS - 1))
+# The name stops before any spaces ahead of the colon: a model may write "RUIZ :" for "RUIZ:".
+_CUE_LINE = re.compile(r"^(?P<name>[^\s:\[(!.>~][^:\n]{0,%d}?)[ \t]*: ?" % (MAX_CUE_CHARS - 1))
 _EXTENSION = re.compile(r"\[([^\[\]]*)\] ?")
 _PAREN = re.compile(r"\([^()]*\)")
 _CUE_PARTS = re.compile(r"^(?P<name>[^()]*?)\s*(?P<ext>(?:\([^()]*\)\s*)*)$")
