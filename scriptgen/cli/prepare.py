@@ -21,7 +21,7 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..data.prepare import prepare
+    from ..data.prepare import prepare_for
 
     encoding = args.encoding or "utf-8"
     check_encoding(encoding)
@@ -32,19 +32,7 @@ def run(args: argparse.Namespace) -> int:
             if hasattr(args, k)
         }
     ).validate()
-    prepared = prepare(
-        args.data,
-        cfg.level,
-        cfg.min_count,
-        args.data_dir,
-        encoding=encoding,
-        force=args.force,
-        labels=cfg.labels,
-        fmt=cfg.format,
-        bpe_vocab=cfg.bpe_vocab,
-        roles=cfg.roles,
-        bpe_lowercase=cfg.bpe_lowercase,
-    )
+    prepared = prepare_for(cfg, args.data, args.data_dir, encoding, force=args.force)
     split = prepared.split(cfg.val_fraction, cfg.split_seed)
     print(
         f"{prepared.folder}: {prepared.meta['n_tokens']:,} tokens, vocabulary {len(prepared.vocab):,}, "

@@ -21,8 +21,8 @@ modules, in the order the text flows through them:
 - ``tokens.py``: text <-> ids at word or char level (:class:`Vocab`);
 - ``labels.py``: genre labels, one special token per label;
 - ``conditions.py``: what a labelled stream feeds the model: lead tokens at restarts, label weights per step;
-- ``prepare.py``: tokenize once, streaming (also with a fixed vocabulary, for
-  fine-tuning); ``cache.py``: the cache's files and how they are read back;
+- ``prepare.py``: tokenize once, streaming; ``fixedvocab.py``: with a fixed vocabulary, for
+  fine-tuning; ``cache.py``: the cache's files and how they are read back;
   ``spool.py``: the screenplays' text on disk between prepare's two passes;
 - ``cutoffs.py``: the adaptive softmax's cluster edges from token counts;
 - ``batches.py``: ids -> (input, target) batches (:class:`StreamBatches`, and
@@ -36,8 +36,9 @@ from .batches import StreamBatches, batch_data
 from .cache import Prepared, Split, split_documents
 from .corpus import DEFAULT_SOURCE, load_documents
 from .cutoffs import choose_cutoffs
+from .fixedvocab import FixedVocab, prepare_with_vocab
 from .labels import label_id, label_token
-from .prepare import FixedVocab, prepare, prepare_with_vocab
+from .prepare import prepare, prepare_for
 from .roles import assign_roles, replace_roles, restore_roles
 from .rundata import RunData, load_run_data
 from .script import Cast, parse_line, parse_script
@@ -63,6 +64,7 @@ __all__ = [
     "parse_line",
     "parse_script",
     "prepare",
+    "prepare_for",
     "prepare_with_vocab",
     "replace_roles",
     "restore_roles",

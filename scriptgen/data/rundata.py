@@ -23,7 +23,8 @@ from .batches import StreamBatches
 from .cache import Split
 from .conditions import label_weights, lead_ids
 from .cutoffs import choose_cutoffs, token_counts
-from .prepare import FixedVocab, describe_unknown_words, prepare, prepare_with_vocab
+from .fixedvocab import FixedVocab, describe_unknown_words, prepare_with_vocab
+from .prepare import prepare_for
 from .script import Cast
 from .tokens import Vocab
 
@@ -53,10 +54,7 @@ def load_run_data(
     instead of one of its own; ``info["unknown"]`` then counts the words it lacks.
     """
     if vocab is None:
-        prepared = prepare(
-            source, cfg.level, cfg.min_count, data_dir, encoding=encoding, log=log, labels=cfg.labels, fmt=cfg.format,
-            bpe_vocab=cfg.bpe_vocab, roles=cfg.roles, bpe_lowercase=cfg.bpe_lowercase,
-        )  # fmt: skip
+        prepared = prepare_for(cfg, source, data_dir, encoding, log=log)
     elif cfg.labels:
         raise ScriptgenError(
             "--init-from does not take a labelled (--labels) corpus or checkpoint yet; train the labelled corpus from "

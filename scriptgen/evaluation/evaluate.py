@@ -63,7 +63,7 @@ from ..data import corpus
 from ..data.batches import StreamBatches
 from ..data.cache import Prepared
 from ..data.labels import checkpoint_labels, label_ids
-from ..data.prepare import prepare
+from ..data.prepare import prepare_for
 from ..data.rundata import load_run_data, same_split
 from ..data.script import Cast
 from ..data.tokens import Vocab, word_tokenize
@@ -122,17 +122,14 @@ def training_text(
             f"{where} changed since the model was trained ({source!r} is not the same text); restore it, or {fix}"
         )
     encoding = data.get("encoding", "utf-8")
-    run = load_run_data(ckpt.config, None if source == corpus.DEFAULT_SOURCE else source, data_dir, encoding, log)
+    source = None if source == corpus.DEFAULT_SOURCE else source
+    run = load_run_data(ckpt.config, source, data_dir, encoding, log)
     if run.vocab.itos != ckpt.vocab.itos or not same_split(data.get("split", {}), run.split):
         raise ScriptgenError(
             f"{where} no longer prepares into the vocabulary and split the model was trained on; evaluate with the "
             "scriptgen that trained it"
         )
-    prepared = prepare(
-        None if source == corpus.DEFAULT_SOURCE else source, ckpt.config.level, ckpt.config.min_count,
-        data_dir, encoding, log=log, labels=ckpt.config.labels, bpe_vocab=ckpt.config.bpe_vocab,
-        fmt=ckpt.config.format, roles=ckpt.config.roles, bpe_lowercase=ckpt.config.bpe_lowercase,
-    )  # fmt: skip
+    prepared = prepare_for(ckpt.config, source, data_dir, encoding, log=log)
     return TrainingText(prepared, run.split.train, run.val_batches, run.split.val_documents)
 
 

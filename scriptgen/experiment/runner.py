@@ -22,7 +22,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from ..config import Config, with_absent_fields
+from ..config import DATA_FIELDS, Config, with_absent_fields
 from ..errors import ScriptgenError
 from ..files.fsutil import check_name, hold_lock
 from ..training.progress import progress_bar
@@ -114,24 +114,20 @@ def lock_folder(folder: Path, wait: float = 0.0):
     return hold_lock(folder / ".lock", f"running the experiment in {str(folder)!r}", wait)
 
 
+def data_key(cfg: Config) -> tuple:
+    """What a row's prepared data depends on: rows with the same key share one cache."""
+    return tuple(getattr(cfg, f) for f in DATA_FIELDS)
+
+
 def data_fingerprints(rows: list[Row], data: str | None, options: ExperimentOptions) -> dict[tuple, dict]:
-    """Prepare the data once per tokenizer setting (a clear error before any training)."""
-    from ..data.prepare import prepare
+    """Prepare each row's data as its training will (once per :func:`data_key`): a clear error before any training."""
+    from ..data.prepare import prepare_for
 
     out = {}
     for row in rows:
-        key = (row.config.level, row.config.min_count)
+        key = data_key(row.config)
         if key not in out:
-            prepared = prepare(
-                data,
-                row.config.level,
-                row.config.min_count,
-                options.data_dir,
-                encoding=options.encoding,
-                log=options.log,
-                bpe_vocab=row.config.bpe_vocab,  # level bpe: the first row's size (the check reads the source only)
-                bpe_lowercase=row.config.bpe_lowercase,
-            )
+            prepared = prepare_for(row.config, data, options.data_dir, options.encoding, log=options.log)
             out[key] = {"data": prepared.source, "data_fingerprint": prepared.meta["fingerprint"]}
     return out
 
@@ -277,7 +273,7 @@ def run_experiment(grid: Grid | str | Path, options: ExperimentOptions | None = 
         done = recorder.done()
         for row in rows:
             if row.name in done:
-                check_consistent(done[row.name], row, metas[(row.config.level, row.config.min_count)], recorder.csv)
+                check_consistent(done[row.name], row, metas[data_key(row.config)], recorder.csv)
         if grid.text:
             write_file(folder / "grid.toml", grid.text.encode("utf-8"))
         order = [r.name for r in rows]
@@ -294,7 +290,7 @@ def run_experiment(grid: Grid | str | Path, options: ExperimentOptions | None = 
                     break
                 bar.set_postfix_str(row.name)
                 say(f"row {row.name}: training into {folder / 'rows' / row.folder_name}")
-                meta = metas[(row.config.level, row.config.min_count)]
+                meta = metas[data_key(row.config)]
                 line, history = train_row(row, folder / "rows" / row.folder_name, data, opts, meta, machine)
                 if line is None:
                     result.interrupted = True

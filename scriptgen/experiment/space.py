@@ -20,7 +20,7 @@ from ..errors import ScriptgenError
 from .grid import Grid, Row, config_toml, load_grid, row_config, same
 from .report import write_reports
 from .results import Recorder, write_file
-from .runner import ExperimentOptions, check_consistent, data_fingerprints, now, train_row
+from .runner import ExperimentOptions, check_consistent, data_fingerprints, data_key, now, train_row
 
 
 @dataclass
@@ -50,7 +50,7 @@ class SearchSpace:
     def data_meta(self) -> dict:
         """Prepare the data (once, cached) and return its source and fingerprint as recorded in each row."""
         metas = data_fingerprints([Row("base", "", {}, self.base)], self.opts.source(), self.opts)
-        return metas[(self.base.level, self.base.min_count)]
+        return metas[data_key(self.base)]
 
     def check_line(self, line: dict, meta: dict, csv: Path) -> None:
         """A recorded trial must be over this grid's axes, with this grid's config and this data."""

@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 
 from ..config import Config
-from ..data.prepare import UNKNOWN_MODES, FixedVocab
+from ..data.fixedvocab import UNKNOWN_MODES, FixedVocab
 from ..errors import ScriptgenError
 from ..files.safeload import sha256
 from ..model.checkpoint import Checkpoint, load_checkpoint

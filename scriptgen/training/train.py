@@ -375,7 +375,7 @@ def train(
     the config fields the caller set, which a resume may change), ``progress``,
     ``log``, ``overwrite``, ``init_from`` (fine-tune, starting from that
     checkpoint's weights and vocabulary), ``unknown`` ("unk" maps words it lacks
-    to <unk>, "error" refuses them: :func:`scriptgen.data.prepare.prepare_with_vocab`)
+    to <unk>, "error" refuses them: :func:`scriptgen.data.fixedvocab.prepare_with_vocab`)
     and ``on_validation(history, sample)`` (called after each validation with the
     history rows so far and the new sample, None when none was due, e.g. to
     redraw a notebook's plot: :class:`scriptgen.training.plots.LiveCurves`).
