@@ -163,7 +163,9 @@ def prepare(
         sources = list(sources)  # read twice: once for the tokenizer, once to count
         label_names = sorted({name for src in sources for name in src.labels})
         draft = bpe.train_tokenizer(
-            lambda: (src.blocks() for src in sources), bpe_vocab, [labels_mod.label_token(n) for n in label_names],
+            lambda: (src.blocks() for src in sources),
+            bpe_vocab,
+            [labels_mod.label_token(n) for n in label_names],
             lowercase=bpe_lowercase,
         )
     split_text = bpe.pieces_of(draft) if draft is not None else partial(tokenize, level=level)

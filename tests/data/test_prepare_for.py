@@ -39,6 +39,5 @@ def test_the_bpe_fields_reach_prepare(tmp_path):
     cased = prepare_for(Config(level="bpe", bpe_vocab=600), corpus, tmp_path / "data", **QUIET)
     lower = prepare_for(Config(level="bpe", bpe_vocab=600, bpe_lowercase=True), corpus, tmp_path / "data", **QUIET)
     assert lower.meta["settings"].get("bpe_lowercase") is True and "bpe_lowercase" not in cased.meta["settings"]
-    assert prepare_for(Config(level="bpe", bpe_vocab=520), corpus, tmp_path / "data", **QUIET).meta["settings"][
-        "bpe_vocab"
-    ] == 520
+    small = prepare_for(Config(level="bpe", bpe_vocab=520), corpus, tmp_path / "data", **QUIET)
+    assert small.meta["settings"]["bpe_vocab"] == 520

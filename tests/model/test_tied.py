@@ -99,7 +99,14 @@ def test_generation_steps_score_as_the_model_does(precision):
 
 def test_a_tied_adaptive_run_trains_saves_loads_and_writes(corpus_dir, tmp_path):
     cfg = Config(
-        embedding_dim=16, hidden_dim=24, n_layers=1, seq_len=8, batch_size=4, lr=0.01, epochs=1, tie_weights=True,
+        embedding_dim=16,
+        hidden_dim=24,
+        n_layers=1,
+        seq_len=8,
+        batch_size=4,
+        lr=0.01,
+        epochs=1,
+        tie_weights=True,
         cutoffs=[8, 20],  # the tiny corpus is too small for cutoffs of its own
     )
     result = train(cfg, data=corpus_dir, name="tied", out_dir=tmp_path, data_dir=tmp_path / "data", progress=False,
