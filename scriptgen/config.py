@@ -126,7 +126,7 @@ class Config:
     # --- model ------------------------------------------------------------
     cell: str = _field("lstm", f"recurrent cell: {', '.join(CELLS)}", choices=CELLS)
     embedding_dim: int = _field(256, "size of the token embeddings")
-    hidden_dim: int = _field(384, "size of each recurrent layer's hidden state")
+    hidden_dim: int = _field(512, "size of each recurrent layer's hidden state")
     n_layers: int = _field(2, "number of stacked recurrent layers")
     dropout: float = _field(0.3, "dropout between the layers and before the output layer, in [0, 1)")
     tie_weights: bool = _field(
@@ -178,7 +178,7 @@ class Config:
         True, "randomized BPTT: chunk lengths vary around --seq-len (sometimes half of it), so chunk boundaries move"
     )
     batch_size: int = _field(32, "parallel token streams per step")
-    lr: float = _field(0.003, "Adam learning rate")
+    lr: float = _field(0.004, "Adam learning rate")
     weight_decay: float = _field(
         0.1,
         "decoupled weight decay (AdamW) on the weight matrices and embeddings, not on biases, in [0, 1] "
