@@ -3,8 +3,8 @@
     python bench/evaluate_speed.py [--checkpoint checkpoints/seinfeld] [--train-seconds 30] [--index-tokens 25000000]
 
 Without ``--checkpoint`` a model of the quick-start's shape (the default
-Config: word level, 2 LSTM layers, adaptive softmax, the default corpus's
-13.5k-word vocabulary, whatever hidden size the default is now) is trained for
+Config: word level, 2 LSTM layers of the default width, adaptive softmax, the
+default corpus's 13.5k-word vocabulary) is trained for
 ``--train-seconds`` into a temporary folder.  Then ``python -m scriptgen
 evaluate --checkpoint ... --json`` runs as a subprocess with its defaults
 (10 samples x 200 tokens x 3 temperatures) and its wall time, imports

@@ -43,7 +43,7 @@ def add_config_flags(parser: argparse.ArgumentParser, names: list[str]) -> None:
     for flag in names:
         spec = CONFIG_FLAGS[flag]
         help_text, default = spec.metadata["help"], getattr(DEFAULTS, spec.name)
-        differs = spec.name in CHAR_RECIPE and CHAR_RECIPE[spec.name] != default  # say the char value only if other
+        differs = spec.name in CHAR_RECIPE and CHAR_RECIPE[spec.name] != default  # name it only where it differs
         char = f"; {CHAR_RECIPE[spec.name]} with --level char" if differs else ""
         if spec.type is bool:
             parser.add_argument(

@@ -60,11 +60,12 @@ def test_the_train_help_shows_both_levels_defaults_and_the_no_flags():
     ).stdout
     out = " ".join(out.split())
     assert CHAR_RECIPE
+    defaults = Config()
     for name, value in CHAR_RECIPE.items():
         flag = "--" + name.replace("_", "-")
         assert flag in out
         # the char value is named where it differs from the word-level default, and only there
-        assert (f"; {value} with --level char" in out) == (value != getattr(Config(), name)), name
+        assert (f"; {value} with --level char" in out) == (value != getattr(defaults, name)), name
     switches = [name for name, value in vars(Config()).items() if value is True]
     assert switches  # the on-by-default switches, each with a --no- flag
     for name in switches:
