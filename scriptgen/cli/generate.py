@@ -162,6 +162,7 @@ def run(args: argparse.Namespace) -> int:
     from ..model.checkpoint import load_checkpoint
     from ..training.train import resolve_device
     from ..writing.cues import ScriptTokens
+    from ..writing.draft import write_draft
     from ..writing.draw import MAX_SEED, check_lines, check_repetition_penalty, check_top_p, make_generator
     from ..writing.interactive import chat
     from ..writing.sampler import Sampler
@@ -237,25 +238,21 @@ def run(args: argparse.Namespace) -> int:
     for i in range(args.num_samples):
         seed = None if base is None else base + i
         for temperature in args.temperature:
-            sampler.reset()
-            sampler.feed(prime_ids)
+            at = replace(options, temperature=temperature)
             generator = make_generator(seed, sampler.model.device)
+            # --pages counts the text as printed, its roles named
+            pages = scene_flags.limit(args, role_flags.shown(roles, args, seed)) if plan is not None else None
+            draft = write_draft(writer, prime_ids, shown, at, generator, plan, pages)
             if plan is not None:  # scenes and pages as units: scriptgen/cli/scenes.py
-                at = replace(options, temperature=temperature)
-                printed = role_flags.shown(roles, args, seed)  # --pages counts the text with its names
-                text = scene_flags.write(args, writer, plan, prime_ids, vocab.decode(shown), at, generator, printed)
-                samples.append(Sample(role_flags.fill(roles, text, args, seed), seed, temperature, i))
-                continue
-            written = writer.write(prime_ids, replace(options, temperature=temperature), generator)
-            if (options.lines is not None or options.turns) and written.ended == "length":
+                scene_flags.notes(draft, plan)
+            elif (options.lines is not None or options.turns) and draft.ended == "length":
                 asked = f"{options.lines} lines" if options.lines is not None else f"{len(options.turns)} turns"
                 print(
                     f"scriptgen: note: the --length cap of {options.cap(vocab.level):,} tokens came first: "
-                    f"{written.lines} lines of {asked}",
+                    f"{draft.lines} lines of {asked}",
                     file=sys.stderr,
                 )
-            text = role_flags.fill(roles, vocab.decode(shown + written.ids), args, seed)
-            samples.append(Sample(text, seed, temperature, i))
+            samples.append(Sample(role_flags.fill(roles, draft.text, args, seed), seed, temperature, i))
     output(args, samples)
     return 0
 

@@ -102,15 +102,17 @@ def plan(args: argparse.Namespace, form: str, vocab, roles=None):
     return checked_plan(result, vocab, roles.to_tokens if roles is not None else None)
 
 
-def write(
-    args: argparse.Namespace, writer, plan, context: list[int], shown: str, options, generator, printed=None
-) -> str:
-    """One draft's text (the shown prime first) by ``plan``; a scene the line cap ended is noted on stderr."""
+def limit(args: argparse.Namespace, printed=None):
+    """The page limit of ``--pages`` (None without it), counting the text as ``printed`` turns it (names filled in)."""
     from ..writing.pages import PageLimit
-    from ..writing.scenes import SCENE_LINES, SceneWriter
 
-    limit = PageLimit(args.pages, args.form, printed) if args.pages is not None else None
-    draft = SceneWriter(writer).write(context, plan, options, generator, limit, shown)
+    return PageLimit(args.pages, args.form, printed) if args.pages is not None else None
+
+
+def notes(draft, plan) -> None:
+    """One stderr note for each way a draft by ``plan`` ended short: scenes the line cap ended, or too few scenes."""
+    from ..writing.scenes import SCENE_LINES
+
     capped = [k + 1 for k, s in enumerate(draft.scenes) if s.ended == "cap"]
     if capped:
         which = ", ".join(map(str, capped))
@@ -122,4 +124,3 @@ def write(
     if plan.total is not None and len(draft.scenes) < plan.total and draft.ended != "pages":
         note = f"{len(draft.scenes)} of {plan.total} scenes: the --length cap came first"
         print(f"scriptgen: note: {note}", file=sys.stderr)
-    return draft.text

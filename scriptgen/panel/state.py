@@ -23,6 +23,7 @@ from ..errors import ScriptgenError
 from ..files.fsutil import Exists, disk_error, write_bytes
 from ..model.checkpoint import Checkpoint, load_checkpoint
 from ..writing.cues import ScriptTokens
+from ..writing.draft import write_draft
 from ..writing.draw import MAX_SEED, make_generator
 from ..writing.fountain import TitlePage
 from ..writing.screenplay import check_format, export, require, suffix
@@ -194,19 +195,12 @@ class PanelState:
         prime_ids, shown = self._prime(prime if roles is None else roles.to_tokens(prime))
         context = lead + prime_ids
         writer = self._get_writer()
-        writer.sampler.reset()
-        writer.sampler.feed(context)
         generator = make_generator(seed, writer.sampler.model.device)
+        draft = write_draft(writer, context, shown, options, generator, plan, limit)
         settings = {"checkpoint": str(self.ckpt.folder), "temperature": f"{options.temperature:g}", "seed": str(seed)}
         if plan is None:
-            written = writer.write(context, options, generator)
-            text, done, ended = self.ckpt.vocab.decode(shown + written.ids), written.lines, written.ended
             settings["lines"] = str(lines)
         else:
-            from ..writing.scenes import SceneWriter
-
-            draft = SceneWriter(writer).write(context, plan, options, generator, limit, self.ckpt.vocab.decode(shown))
-            text, done, ended = draft.text, sum(s.lines for s in draft.scenes), draft.ended
             settings |= {"scenes": str(len(draft.scenes))} | ({"pages": str(pages)} if limit is not None else {})
         if options.top_p != 1:
             settings["top-p"] = f"{options.top_p:g}"
@@ -214,8 +208,8 @@ class PanelState:
             settings["label"] = ",".join(checkpoint_labels(self.ckpt, label))
         if names:
             settings["cast"] = ",".join(names)
-        text = roles.fill(text) if roles is not None else text
-        self.last = Script(text, seed, prime, done, ended, settings)
+        text = roles.fill(draft.text) if roles is not None else draft.text
+        self.last = Script(text, seed, prime, draft.lines, draft.ended, settings)
         return self.last
 
     def _scenes(self, outline: str, pages: int | None, roles):

@@ -19,6 +19,8 @@
 - ``outline.py``: step outlines (headings and beats), :class:`ScenePlan`, the tokens each scene opens with;
 - ``scenes.py``: scenes as units, :class:`SceneWriter` (``--scenes``, ``--scene``, ``--outline``: a scene
   ends where the model would write the next heading);
+- ``draft.py``: :func:`write_draft`, one draft from a fresh start (lines, or scenes by a plan): what
+  ``scriptgen generate`` and the notebook's panel both call;
 - ``pages.py``: pages counted by the PDF export's layout, :func:`script_pages`, :class:`PageLimit` (``--pages``);
 - ``roles.py``: who plays ROLE1, ROLE2, ... of a model trained with roles (``--cast`` names, or drawn from its
   corpus), and those names written into its text;
@@ -29,6 +31,7 @@
 Imports :mod:`scriptgen.model`, :mod:`scriptgen.data` and below.
 """
 
+from .draft import write_draft
 from .draw import make_generator, sample_next
 from .fountain import TitlePage, to_fountain
 from .generate import generate, generate_reference
@@ -60,5 +63,6 @@ __all__ = [
     "sample_next",
     "script_pages",
     "to_fountain",
+    "write_draft",
     "write_script",
 ]

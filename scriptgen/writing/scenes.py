@@ -101,8 +101,13 @@ class Draft:
     text: str
     ids: list[int]  # everything after the context, fed or written, in order
     scenes: list[SceneInfo]
-    ended: str  # "scenes", "outline", "pages", "length"
+    ended: str  # "scenes", "outline", "pages", "length" (a draft of lines: as ScriptWriter.write ended it)
     pieces: list[Piece] = field(default_factory=list)
+
+    @property
+    def lines(self) -> int:
+        """The model's complete lines, every scene's together."""
+        return sum(s.lines for s in self.scenes)
 
 
 class Limit(Protocol):
