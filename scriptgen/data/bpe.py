@@ -8,7 +8,9 @@ prepared data and in every checkpoint.  What it guarantees:
   pieces; ``decode(encode(text)) == text`` for any text (case, unicode and ``\\r`` kept), unless the tokenizer was
   trained with ``lowercase`` (``--bpe-lowercase``): then its ``Lowercase`` normalizer, recorded in tokenizer.json,
   lowercases everything but the cue tokens, and ``decode(encode(text))`` is the text in lower case (cues as the
-  corpus spells them).
+  corpus spells them).  Such a tokenizer has no ASCII capital among its bytes (its text never needs one), so a
+  model trained on it never writes one outside a cue; a non-ASCII capital is still spelled from bytes it shares
+  with lowercase letters (``É`` is ``C3 89``), so a model could write one, if rarely.
 - **Cues and line breaks are single tokens.**  The corpus's most frequent speaker cues as its text spells them
   (``JERRY:``, by :func:`scriptgen.data.script.split_cue`) become added tokens, so ``--cast``, ``--turns`` and
   ``--lines`` steer as at word level: a cue string that opens at least :data:`MIN_CUE_LINES` lines, most lines
@@ -31,6 +33,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import string
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -94,10 +97,11 @@ def train_tokenizer(
         tokenizer.normalizer = normalizers.Lowercase()
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tokenizer.decoder = decoders.ByteLevel()
+    alphabet = pre_tokenizers.ByteLevel.alphabet()
+    if lowercase:  # read text never holds an ASCII capital, so without its byte the model can never write one
+        alphabet = [c for c in alphabet if c not in string.ascii_uppercase]
     pieces = max(BYTES + 1, bpe_vocab - len(cues) - 1 - len(labels))
-    trainer = trainers.BpeTrainer(
-        vocab_size=pieces, min_frequency=2, show_progress=False, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
-    )
+    trainer = trainers.BpeTrainer(vocab_size=pieces, min_frequency=2, show_progress=False, initial_alphabet=alphabet)
     tokenizer.train_from_iterator(_training_lines(blocks(), set(cues)), trainer=trainer)
     tokenizer.add_special_tokens([AddedToken(t, special=True, normalized=False) for t in labels])
     # single_word: "JERRY:x" is no cue (split_cue says so too), so it is not the cue token either

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import string
 
 import numpy as np
 import pytest
@@ -140,10 +141,14 @@ def test_bpe_lowercase_learns_and_reads_lowercase_pieces_and_keeps_the_cues(tmp_
     vocab = lower.vocab
     assert set(vocab.cue_tokens()) == {"JERRY:", "george:", "elaine:", "JOSÉ:"}  # cues as the corpus spells them
 
-    def capital_pieces(v):  # pieces longer than a byte with an ASCII capital (every byte is a piece of its own)
-        return [t for t in v.itos if len(t) > 1 and t not in v.cue_tokens() and any("A" <= c <= "Z" for c in t)]
+    def capital_pieces(v, longer_than=0):  # pieces (the cues aside) with an ASCII capital
+        cues = v.cue_tokens()
+        return [t for t in v.itos if len(t) > longer_than and t not in cues and set(t) & set(string.ascii_uppercase)]
 
-    assert capital_pieces(cased.vocab) and not capital_pieces(vocab)
+    # cased: every byte is a piece, capitals among them, and longer pieces have capitals too; lowercase: no capital
+    # at all, not even a byte, so nothing the model writes outside a cue can hold one
+    assert set(string.ascii_uppercase) <= set(cased.vocab.itos) and capital_pieces(cased.vocab, longer_than=1)
+    assert capital_pieces(vocab) == []
     text = (corpus / "ep0.txt").read_text(encoding="utf-8")
     doc = lower.documents[0]
     assert vocab.decode(np.asarray(lower.ids[doc["start"] : doc["end"]]).tolist()) == lowered(text, vocab.cue_tokens())
