@@ -10,10 +10,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 from screenplays import fountain, screenplay
 
-from scriptgen import Config, train
+from scriptgen import Config, load_checkpoint, train
 from scriptgen.config import REGULARIZERS_OFF
+from scriptgen.writing.sampler import Sampler
+from scriptgen.writing.writer import ScriptWriter
 
 NAMES = ["MAYA", "RUIZ", "JERRY"]
 # the outline the tests write: headings the corpus has (tests/screenplays.py PLACES and TIMES), a beat of its words
@@ -31,6 +34,13 @@ TINY = {
     "word": dict(embedding_dim=16, hidden_dim=64, seq_len=32, batch_size=8, lr=0.01, epochs=16),
     "char": dict(embedding_dim=16, hidden_dim=128, seq_len=200, batch_size=4, lr=0.01, epochs=20),
 }
+
+
+def scene_writer(checkpoint: Path):
+    """The checkpoint and a writer of it as ``scriptgen generate`` builds one (fp32 on the CPU, its cast and form)."""
+    ckpt = load_checkpoint(checkpoint)
+    sampler = Sampler(ckpt.build_model(torch.device("cpu")), "fp32")
+    return ckpt, ScriptWriter(sampler, ckpt.vocab, ckpt.cast, ckpt.form)
 
 
 def write_corpus(folder: Path, n: int = 10) -> Path:

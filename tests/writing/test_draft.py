@@ -4,31 +4,23 @@ share: the same text as the writers it calls, driven by hand, and never a contin
 from __future__ import annotations
 
 import pytest
-import torch
+from scene_models import scene_writer
 
-from scriptgen import load_checkpoint
 from scriptgen.writing.draft import write_draft
 from scriptgen.writing.draw import make_generator
-from scriptgen.writing.sampler import Sampler
 from scriptgen.writing.scenes import ScenePlan, SceneWriter, checked_plan, parse_outline
-from scriptgen.writing.writer import ScriptWriter, WriteOptions
+from scriptgen.writing.writer import WriteOptions
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-def _writer(checkpoint):
-    ckpt = load_checkpoint(checkpoint)
-    sampler = Sampler(ckpt.build_model(torch.device("cpu")), "fp32")
-    return ScriptWriter(sampler, ckpt.vocab, ckpt.cast, ckpt.form)
-
-
 def test_a_draft_of_lines_is_the_writers_own_text(word_films):
-    writer = _writer(word_films)
+    _, writer = scene_writer(word_films)
     vocab, nl = writer.vocab, writer.tokens.newline
     prime = vocab.encode("role1: the")
     options = writer.check(WriteOptions(lines=4))
     # the reference: a fresh writer fed the prime by hand
-    by_hand = _writer(word_films)
+    _, by_hand = scene_writer(word_films)
     by_hand.sampler.feed([nl] + prime)
     written = by_hand.write([nl] + prime, options, make_generator(5))
     expected = vocab.decode(prime + written.ids)
@@ -42,12 +34,12 @@ def test_a_draft_of_lines_is_the_writers_own_text(word_films):
 
 
 def test_a_draft_of_scenes_is_the_scene_writers_own_text(word_films):
-    writer = _writer(word_films)
+    _, writer = scene_writer(word_films)
     nl = writer.tokens.newline
     # headings only: a beat would name characters, and this model knows them only as roles
     plan = checked_plan(ScenePlan(tuple(parse_outline("INT. DINER - NIGHT\nEXT. PARK - DAY\n"))), writer.vocab)
     options = writer.check(WriteOptions())
-    by_hand = _writer(word_films)
+    _, by_hand = scene_writer(word_films)
     by_hand.sampler.feed([nl, nl])
     expected = SceneWriter(by_hand).write([nl, nl], plan, options, make_generator(3))
 

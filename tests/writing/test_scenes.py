@@ -9,7 +9,7 @@ from dataclasses import replace
 
 import pytest
 import torch
-from scene_models import HEADINGS, NAMES, OUTLINE
+from scene_models import HEADINGS, NAMES, OUTLINE, scene_writer
 
 from scriptgen import load_checkpoint
 from scriptgen.cli import main
@@ -110,16 +110,10 @@ def test_the_plan_counts_its_scenes():
 # --------------------------------------------------------------------------
 # With a model
 # --------------------------------------------------------------------------
-def _writer(checkpoint):
-    ckpt = load_checkpoint(checkpoint)
-    sampler = Sampler(ckpt.build_model(torch.device("cpu")), "fp32")
-    return ckpt, ScriptWriter(sampler, ckpt.vocab, ckpt.cast, ckpt.form)
-
-
 def _write(checkpoint, plan, seed=1, cast=("MAYA", "RUIZ")):
     """A draft by ``plan``; the models learned roles (on by default for screenplays), so ``cast`` names ROLE1.. and the
     outline's names are fed as their roles, as generate does; the draft's text has the names filled in."""
-    ckpt, writer = _writer(checkpoint)
+    ckpt, writer = scene_writer(checkpoint)
     roles = role_cast(ckpt, list(cast) if cast else None, seed=seed)
     nl = writer.tokens.newline
     context = [nl, nl]  # the default prime of a screenplay: a blank line
@@ -181,7 +175,7 @@ def test_a_scene_that_never_ends_stops_at_the_cap(word_films, monkeypatch):
 
 
 def test_the_length_cap_ends_the_script_at_a_line_end(word_films):
-    ckpt, writer = _writer(word_films)
+    ckpt, writer = scene_writer(word_films)
     nl = writer.tokens.newline
     writer.sampler.feed([nl, nl])
     draft = SceneWriter(writer).write([nl, nl], ScenePlan((), 50), WriteOptions(length=30), make_generator(1))
@@ -238,7 +232,7 @@ def test_generate_scene_opens_with_that_heading(word_films, capsys):
 # --------------------------------------------------------------------------
 @pytest.mark.parametrize("level", LEVELS)
 def test_a_typed_heading_starts_a_scene_written_to_its_end(film, level):
-    ckpt, writer = _writer(film)
+    ckpt, writer = scene_writer(film)
     out, err = io.StringIO(), io.StringIO()
     typed = ["INT. DINER - NIGHT\n", "EXT. PARK - DAY\n", "\n"]
     turns = chat(writer.sampler, ckpt.vocab, typed, out, err, seed=1, known_cast=ckpt.cast, form=ckpt.form)
