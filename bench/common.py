@@ -40,16 +40,27 @@ def heldout_texts(ckpt, data_dir, labels) -> dict[str, list[str]]:
     return texts
 
 
+# the CPU flags that decide how fast training runs here (fp32 on AVX2 only, bf16 autocast with AVX-512 BF16 or AMX):
+# machines that share a model name ("AMD EPYC") differ in these, so every figure names them
+SPEED_FLAGS = ("avx2", "fma", "avx512f", "avx512_bf16", "avx512_fp16", "avx512_vnni", "amx_bf16", "amx_tile")
+
+
 def machine() -> dict:
-    cpu = platform.processor() or platform.machine()
+    cpu, flags = platform.processor() or platform.machine(), set()
     try:
         for line in open("/proc/cpuinfo"):
             if line.startswith("model name"):
                 cpu = line.split(":", 1)[1].strip()
+            elif line.startswith("flags"):
+                flags = set(line.split(":", 1)[1].split())
                 break
     except OSError:
         pass
     info = {"cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(), "torch": torch.__version__}
+    info["cpu_flags"] = [f for f in SPEED_FLAGS if f in flags]
+    capability = getattr(torch.backends.cpu, "get_cpu_capability", None)
+    if capability is not None:
+        info["cpu_capability"] = capability()  # what torch's kernels use: "AVX2", "AVX512", ...
     if torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name(0)
     return info
