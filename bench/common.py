@@ -14,6 +14,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from scriptgen import RNN, Config, prepare  # noqa: E402
+from scriptgen.device import cpu_flags  # noqa: E402
 
 
 def default_split(data: str | None = None, level: str = "word", data_dir: str = "data"):
@@ -46,17 +47,16 @@ SPEED_FLAGS = ("avx2", "fma", "avx512f", "avx512_bf16", "avx512_fp16", "avx512_v
 
 
 def machine() -> dict:
-    cpu, flags = platform.processor() or platform.machine(), set()
+    cpu = platform.processor() or platform.machine()
     try:
         for line in open("/proc/cpuinfo"):
             if line.startswith("model name"):
                 cpu = line.split(":", 1)[1].strip()
-            elif line.startswith("flags"):
-                flags = set(line.split(":", 1)[1].split())
                 break
     except OSError:
         pass
     info = {"cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(), "torch": torch.__version__}
+    flags = cpu_flags()
     info["cpu_flags"] = [f for f in SPEED_FLAGS if f in flags]
     capability = getattr(torch.backends.cpu, "get_cpu_capability", None)
     if capability is not None:

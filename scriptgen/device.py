@@ -22,12 +22,21 @@ def resolve_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
-def _cpu_has_bf16() -> bool:
+def cpu_flags(cpuinfo: str = "/proc/cpuinfo") -> set[str]:
+    """The instruction-set flags of the first CPU in ``cpuinfo`` ("avx2", "avx512_bf16", ...); empty where there is
+    no such file (not Linux)."""
     try:
-        with open("/proc/cpuinfo", encoding="ascii", errors="ignore") as fh:
-            flags = fh.read()
+        with open(cpuinfo, encoding="ascii", errors="ignore") as fh:
+            for line in fh:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
     except OSError:
-        return False
+        pass
+    return set()
+
+
+def _cpu_has_bf16() -> bool:
+    flags = cpu_flags()
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 

@@ -1,39 +1,51 @@
-"""The machine facts every benchmark figure carries: the CPU flags that decide the speed, read from /proc/cpuinfo."""
+"""The machine facts every benchmark figure carries: the CPU flags that decide the speed, and torch's capability."""
 
 import sys
 from pathlib import Path
 
-import pytest
 import torch
+
+from scriptgen.device import cpu_flags
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 
 from common import SPEED_FLAGS, machine  # noqa: E402
 
-CPUINFO = Path("/proc/cpuinfo")
+# two CPUs of a small AVX-512 BF16 machine, as Linux lists them (the second one's flags differ, to see which is read)
+CPUINFO = """processor\t: 0
+model name\t: AMD EPYC
+flags\t\t: fpu sse2 avx avx2 fma avx512f avx512_bf16 avx512_vnni
+
+processor\t: 1
+model name\t: AMD EPYC
+flags\t\t: fpu sse2 avx
+"""
 
 
-@pytest.mark.skipif(not CPUINFO.exists(), reason="no /proc/cpuinfo on this system")
-def test_machine_names_the_speed_flags_that_the_cpu_has():
-    flags: set[str] = set()
-    for line in CPUINFO.read_text().splitlines():
-        if line.startswith("flags"):
-            flags = set(line.split(":", 1)[1].split())
-            break
+def test_cpu_flags_are_the_first_cpus_whole_words(tmp_path):
+    path = tmp_path / "cpuinfo"
+    path.write_text(CPUINFO)
+    assert cpu_flags(str(path)) == {"fpu", "sse2", "avx", "avx2", "fma", "avx512f", "avx512_bf16", "avx512_vnni"}
+
+
+def test_no_cpuinfo_means_no_flags(tmp_path):
+    assert cpu_flags(str(tmp_path / "missing")) == set()
+
+
+def test_machine_names_the_speed_flags_in_order():
     info = machine()
-    # exactly the speed flags the first CPU lists, in SPEED_FLAGS order
-    assert info["cpu_flags"] == [f for f in SPEED_FLAGS if f in flags]
+    assert info["cpu_flags"] == [f for f in SPEED_FLAGS if f in cpu_flags()]
     assert info["torch"] == torch.__version__
 
 
-def test_machine_names_torchs_cpu_capability():
+def test_machine_names_torchs_cpu_capability_and_it_agrees_with_the_flags():
     info = machine()
-    if hasattr(torch.backends.cpu, "get_cpu_capability"):
-        assert info["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
-        # torch's own dispatch agrees with the flags read from /proc/cpuinfo
-        if info["cpu_capability"].startswith(("AVX2", "AVX512")) and CPUINFO.exists():
-            assert "avx2" in info["cpu_flags"]
-        if info["cpu_capability"].startswith("AVX512") and CPUINFO.exists():
-            assert "avx512f" in info["cpu_flags"]
-    else:
+    if not hasattr(torch.backends.cpu, "get_cpu_capability"):
         assert "cpu_capability" not in info
+        return
+    assert info["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
+    if Path("/proc/cpuinfo").exists():  # torch's own dispatch against the flags Linux lists
+        if info["cpu_capability"].startswith(("AVX2", "AVX512")):
+            assert "avx2" in info["cpu_flags"]
+        if info["cpu_capability"].startswith("AVX512"):
+            assert "avx512f" in info["cpu_flags"]
