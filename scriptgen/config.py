@@ -126,9 +126,9 @@ class Config:
     # --- model ------------------------------------------------------------
     cell: str = _field("lstm", f"recurrent cell: {', '.join(CELLS)}", choices=CELLS)
     embedding_dim: int = _field(256, "size of the token embeddings")
-    hidden_dim: int = _field(512, "size of each recurrent layer's hidden state")
+    hidden_dim: int = _field(384, "size of each recurrent layer's hidden state")
     n_layers: int = _field(2, "number of stacked recurrent layers")
-    dropout: float = _field(0.3, "dropout between the layers and before the output layer, in [0, 1)")
+    dropout: float = _field(0.1, "dropout between the layers and before the output layer, in [0, 1)")
     tie_weights: bool = _field(
         True,
         "share the embedding and output word vectors (the output projects the hidden state to the embedding's size "
@@ -136,12 +136,12 @@ class Config:
     )
     # AWD-LSTM regularizers (Merity et al., 2017): on by default (the measured recipe, bench/RESULTS.md),
     # off in checkpoints that predate them
-    dropout_input: float = _field(0.3, "dropout on the token embeddings fed to the first layer, in [0, 1)")
+    dropout_input: float = _field(0.1, "dropout on the token embeddings fed to the first layer, in [0, 1)")
     dropout_embed: float = _field(
         0.1, "embedding dropout: share of vocabulary words whose whole embedding is zeroed per step, in [0, 1)"
     )
     weight_drop: float = _field(
-        0.3, "DropConnect on the recurrent (hidden-to-hidden) weights, one mask per step, in [0, 1)"
+        0.1, "DropConnect on the recurrent (hidden-to-hidden) weights, one mask per step, in [0, 1)"
     )
     locked_dropout: bool = _field(
         True,
@@ -178,7 +178,7 @@ class Config:
         True, "randomized BPTT: chunk lengths vary around --seq-len (sometimes half of it), so chunk boundaries move"
     )
     batch_size: int = _field(32, "parallel token streams per step")
-    lr: float = _field(0.004, "Adam learning rate")
+    lr: float = _field(0.003, "Adam learning rate")
     weight_decay: float = _field(
         0.1,
         "decoupled weight decay (AdamW) on the weight matrices and embeddings, not on biases, in [0, 1] "
