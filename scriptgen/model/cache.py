@@ -31,7 +31,8 @@ from ..errors import ScriptgenError
 from .rnn import RNN, Hidden
 
 DEFAULT_SIZE = 500  # positions remembered when neither the config nor --cache-size says (AWD-LSTM's PTB window)
-THETAS = (0.01, 0.03, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0, 2.0)
+# up to 100: the default word model's best theta was 12-20 (bench/RESULTS.md), an earlier model's 2
+THETAS = (0.01, 0.03, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0, 2.0, 3.0, 5.0, 8.0, 12.0, 20.0, 35.0, 60.0, 100.0)
 LAMBDAS = (0.0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4)
 MAX_SIZE = 100_000
 
