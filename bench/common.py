@@ -14,7 +14,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from scriptgen import RNN, Config, prepare  # noqa: E402
-from scriptgen.device import cpu_flags  # noqa: E402
+from scriptgen.device import cpu_fields, cpu_flags  # noqa: E402
 
 
 def default_split(data: str | None = None, level: str = "word", data_dir: str = "data"):
@@ -47,14 +47,7 @@ SPEED_FLAGS = ("avx2", "fma", "avx512f", "avx512_bf16", "avx512_fp16", "avx512_v
 
 
 def machine() -> dict:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_fields().get("model name") or platform.processor() or platform.machine()
     info = {"cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(), "torch": torch.__version__}
     flags = cpu_flags()
     info["cpu_flags"] = [f for f in SPEED_FLAGS if f in flags]

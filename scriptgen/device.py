@@ -22,17 +22,27 @@ def resolve_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
-def cpu_flags(cpuinfo: str = "/proc/cpuinfo") -> set[str]:
-    """The instruction-set flags of the first CPU in ``cpuinfo`` ("avx2", "avx512_bf16", ...); empty where there is
-    no such file (not Linux)."""
+def cpu_fields(cpuinfo: str = "/proc/cpuinfo") -> dict[str, str]:
+    """The first CPU's ``key: value`` lines of ``cpuinfo`` ("model name", "flags", ...); empty where there is no
+    such file (not Linux)."""
+    fields: dict[str, str] = {}
     try:
         with open(cpuinfo, encoding="ascii", errors="ignore") as fh:
             for line in fh:
-                if line.startswith("flags"):
-                    return set(line.split(":", 1)[1].split())
+                if not line.strip():
+                    if fields:
+                        break  # the blank line that ends the first CPU's block
+                    continue
+                key, _, value = line.partition(":")
+                fields.setdefault(key.strip(), value.strip())
     except OSError:
         pass
-    return set()
+    return fields
+
+
+def cpu_flags(cpuinfo: str = "/proc/cpuinfo") -> set[str]:
+    """The instruction-set flags of the first CPU in ``cpuinfo`` ("avx2", "avx512_bf16", ...)."""
+    return set(cpu_fields(cpuinfo).get("flags", "").split())
 
 
 def _cpu_has_bf16() -> bool:

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import torch
 
-from scriptgen.device import cpu_flags
+from scriptgen.device import cpu_fields, cpu_flags
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 
@@ -26,6 +26,20 @@ def test_cpu_flags_are_the_first_cpus_whole_words(tmp_path):
     path = tmp_path / "cpuinfo"
     path.write_text(CPUINFO)
     assert cpu_flags(str(path)) == {"fpu", "sse2", "avx", "avx2", "fma", "avx512f", "avx512_bf16", "avx512_vnni"}
+
+
+def test_cpu_fields_are_the_first_cpus_block(tmp_path):
+    path = tmp_path / "cpuinfo"
+    path.write_text(CPUINFO)
+    fields = cpu_fields(str(path))
+    assert fields["processor"] == "0" and fields["model name"] == "AMD EPYC"
+    assert fields["flags"].endswith("avx512_vnni")  # not the second CPU's
+
+
+def test_machine_names_the_cpu_model_from_cpuinfo():
+    model = cpu_fields().get("model name")
+    if model:
+        assert machine()["cpu"] == model
 
 
 def test_no_cpuinfo_means_no_flags(tmp_path):
