@@ -14,7 +14,7 @@
   or int8 products;
 - ``generate.py``: :func:`generate` (exactly ``length`` new ids) and the plain
   reference it is tested against;
-- ``cues.py`` and ``writer.py``: a script, not a token stream (whole lines, who
+- ``cues.py``, ``line.py`` and ``writer.py``: a script, not a token stream (whole lines, who
   may speak, turns, repetition penalty): :func:`write_script`;
 - ``outline.py``: step outlines (headings and beats), :class:`ScenePlan`, the tokens each scene opens with;
 - ``scenes.py``: scenes as units, :class:`SceneWriter` (``--scenes``, ``--scene``, ``--outline``: a scene

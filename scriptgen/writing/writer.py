@@ -25,15 +25,17 @@ What it guarantees:
   action lines unless ``actions=False``, and an empty line after a non-empty
   one, for corpora with one between utterances) may open a line,
   the model's probabilities renormalised over what is allowed.  Word (and bpe) level:
-  every other token gets -inf before the softmax at a line start (and, in a
-  prime's line that did not open with a cue, any cue token while the line
-  could still become one, ``uh jerry: ...``).  Char level:
+  every other token gets -inf before the softmax at a line start.  Char level:
   :class:`scriptgen.writing.cues.CueChooser` draws the option (a cue in each
   spelling, an action bracket, an empty line) from one batched look-ahead
   and the writer forces its characters.  A cast of everyone restricts
-  nothing: no mask, and the draws are the plain sampler's.
+  nothing beyond the next rule.
   A screenplay (``form="screenplay"``) opens lines with headings and action
   too, so there a cast bars only the cues outside it (char level: the colon).
+- **Cues open lines** (word and bpe level, with or without a cast): a cue
+  token may come only at a line start, so a line never reads ``newman:
+  george: hi.`` or ``i gotta george: ...``; the draws are otherwise the
+  plain sampler's.
 - **Turns.**  ``turns`` fixes the speakers of successive dialogue lines;
   the script ends after the last turn (or sooner, at ``lines``).  The
   prime's unfinished line is the first turn when its speaker is the first
@@ -44,8 +46,9 @@ What it guarantees:
   break, ``||punctuation||`` tokens, cues and bracketed actions.  A
   character-level model repeats letters by nature, so there it is refused.
 
-Plain sampling (no lines, cast, turns or penalty; top-p allowed) runs
-:meth:`Sampler.sample`'s loop and only the line's end through this one.
+Plain character-level sampling (no lines, cast, turns or penalty; top-p
+allowed) runs :meth:`Sampler.sample`'s loop and only the line's end through
+this one.
 """
 
 from __future__ import annotations
@@ -55,13 +58,14 @@ from dataclasses import dataclass, replace
 
 import torch
 
-from ..data.script import MAX_CUE_CHARS, Cast, parse_line, speaker_name
+from ..data.script import Cast, speaker_name
 from ..data.tokens import Vocab
 from ..errors import ScriptgenError
 from ..model.cache import CacheSettings
 from ..model.rnn import RNN
 from .cues import CueChooser, ScriptTokens
 from .draw import MAX_LENGTH, check_lines, check_repetition_penalty, check_sampling, make_generator, sample_next
+from .line import Line
 from .sampler import Sampler
 
 DEFAULT_LENGTH = 400
@@ -100,55 +104,6 @@ class Written:
     ended: str  # "lines", "turns", "line end", or "length" (the cap came first)
 
 
-class _Line:
-    """Where the writing stands within the current line, and how many lines and turns are done."""
-
-    def __init__(
-        self, tokens: ScriptTokens, vocab: Vocab, context: list[int], turns: tuple[str, ...], named: bool = False
-    ):
-        self.t, self.vocab = tokens, vocab
-        self.named = named or tokens.one_token_cues  # whether a line's opening words are watched for a cue
-        self.done = self.turn = 0
-        self.start, self.content, self.kind, self.cueable, self.after_blank = True, False, None, False, False
-        self.ids: list[int] = []
-        last = _last_index(context, tokens.newline)
-        for i in context[
-            _last_index(context[: max(last, 0)], tokens.newline) + 1 :
-        ]:  # the line before the last break, and the open one
-            self.add(i)
-        self.done = 0  # lines are counted from the open line on
-        tail = context[last + 1 :]
-        self.starts_fresh = self.start
-        if tail:  # the prime's unfinished line: the first turn when its speaker is the first of the turns
-            line = parse_line(vocab.decode(tail))
-            if line.kind == "dialogue":
-                self.spoke(line.speaker, turns)
-
-    def add(self, i: int) -> bool:
-        """Account for token ``i``; True when it ends the line."""
-        t = self.t
-        if i == t.newline:
-            self.done += self.content
-            self.after_blank = not self.content
-            self.start, self.content, self.kind, self.cueable, self.ids = True, False, None, False, []
-            return True
-        if self.start:
-            self.start = False
-            self.kind = "cue" if i in t.cues else "action" if i in t.openers else "text"
-            self.cueable = self.kind == "text" and self.named
-        self.content = self.content or i not in t.blanks
-        if self.cueable:  # word level: could a cue token still make this line dialogue ("uh jerry: ...")?
-            self.ids.append(i)
-            text = self.vocab.decode(self.ids)
-            # at char level the next character may be the colon of a name of MAX_CUE_CHARS
-            self.cueable = ":" not in text and len(text) < MAX_CUE_CHARS + (not self.t.one_token_cues)
-        return False
-
-    def spoke(self, speaker: str | None, turns: tuple[str, ...]) -> None:
-        if turns and self.turn < len(turns) and speaker == turns[self.turn]:
-            self.turn += 1
-
-
 class ScriptWriter:
     """Writes with a :class:`Sampler` (continuing its state) under :class:`WriteOptions`."""
 
@@ -165,8 +120,12 @@ class ScriptWriter:
         return check_options(options, self.tokens)
 
     def steered(self, o: WriteOptions) -> bool:
-        """Whether every token needs the writer's own loop (plain sampling runs Sampler.sample's)."""
-        return o.lines is not None or o.cast is not None or bool(o.turns) or not o.actions or o.repetition_penalty != 1
+        """Whether every token needs the writer's own loop (plain char-level sampling runs Sampler.sample's)."""
+        return (
+            self.tokens.one_token_cues  # word and bpe: a cue token may open a line, never come inside one
+            or o.lines is not None or o.cast is not None or bool(o.turns) or not o.actions
+            or o.repetition_penalty != 1
+        )  # fmt: skip
 
     def write(self, context: list[int], options: WriteOptions, generator: torch.Generator) -> Written:
         """New tokens after ``context``, which the sampler has just been fed (its last line tells where a line
@@ -177,7 +136,7 @@ class ScriptWriter:
             raise ScriptgenError("nothing to continue from: feed a prime first")
         start = sampler.snapshot()
         # a label is no text
-        line = _Line(
+        line = Line(
             self.tokens, self.vocab, [i for i in context if i not in self.vocab.special_ids], o.turns or (),
             named=self.screenplay,
         )  # fmt: skip
@@ -204,7 +163,7 @@ class ScriptWriter:
 
     # -- the loop ---------------------------------------------------------------------
     def _run(
-        self, new: list[int], line: _Line, limit: int, o: WriteOptions, generator: torch.Generator, finishing: bool
+        self, new: list[int], line: Line, limit: int, o: WriteOptions, generator: torch.Generator, finishing: bool
     ) -> str:
         sampler, t = self.sampler, self.tokens
         restricted = bool(o.turns) or t.restricts(o.cast)
@@ -215,6 +174,8 @@ class ScriptWriter:
             with sampler.stepping() as step:
                 while True:
                     if len(new) >= limit:
+                        if line.start and not finishing and o.lines is None and not o.turns:
+                            return "line end"  # the cap fell on a line end: plain writing is done
                         if finishing or line.start or o.lines is not None or o.turns:
                             return "length"
                         finishing, limit = True, limit + FINISH_BUDGET[self.level]  # finish the line the cap cut
@@ -251,25 +212,27 @@ class ScriptWriter:
         finally:
             sampler.logits = logits[0].clone()  # the step's buffer is reused by the next call
 
-    def _options(self, line: _Line, o: WriteOptions):
+    def _options(self, line: Line, o: WriteOptions):
         speakers = (o.turns[line.turn],) if o.turns else o.cast
         return self.chooser.options(speakers, o.actions, blank=not line.after_blank)
 
     def _scores(
-        self, logits: torch.Tensor, line: _Line, o: WriteOptions, restricted: bool, window: deque[int]
+        self, logits: torch.Tensor, line: Line, o: WriteOptions, restricted: bool, window: deque[int]
     ) -> torch.Tensor:
         """The step's scores with what may not be drawn at -inf and the repetition penalty applied; ``logits`` itself if
         neither."""
         # Steering is by masking, not by rejection: tokens that may not come next get -inf, so the softmax
         # renormalises the model's own probabilities over what is allowed (a cast of everyone masks nothing
-        # and draws exactly the plain sampler's tokens).  At a line start the cue tokens outside the cast are
-        # masked; inside a line, under a cast, no cue may be written at all (a cue opens a new turn).
+        # but the cues inside a line).  At a line start the cue tokens outside the cast are masked; inside a line
+        # no cue token may be written at all (a cue opens a new turn).
         mask = None
         if line.start:
             allowed = ((o.turns[line.turn],) if o.turns else o.cast) if restricted else None
             mask = self._start_mask(allowed, o.actions, not line.after_blank)
+        elif self.tokens.one_token_cues:
+            mask = self.tokens.is_cue  # a cue opens a line, never comes inside one: no "newman: george: hi."
         elif restricted and line.cueable:
-            mask = self.tokens.is_cue if self.tokens.one_token_cues else self._colon_mask(line, o)
+            mask = self._colon_mask(line, o)
         scores = logits if mask is None else logits.masked_fill(mask.to(logits.device), float("-inf"))
         if window:
             idx = torch.tensor(sorted(set(window)), device=logits.device)
@@ -295,7 +258,7 @@ class ScriptWriter:
             self._masks[key] = mask if mask.any() else None
         return self._masks[key]
 
-    def _colon_mask(self, line: _Line, o: WriteOptions) -> torch.Tensor | None:
+    def _colon_mask(self, line: Line, o: WriteOptions) -> torch.Tensor | None:
         """Char level, a screenplay under a cast: the colon barred while the line's opening words are no allowed name,
         so no cue outside the cast can form (a cue is ``NAME:`` at a line start)."""
         allowed = (o.turns[line.turn],) if o.turns else o.cast
@@ -306,7 +269,7 @@ class ScriptWriter:
             self._masks["colon"][self._colon] = True
         return self._masks["colon"]
 
-    def _cut_back(self, new: list[int], line: _Line, start: tuple) -> None:
+    def _cut_back(self, new: list[int], line: Line, start: tuple) -> None:
         """End at the last line end of ``new`` (state restored to it); with none, at the context's line start, or add a
         line break."""
         keep, _ = self._last_end
@@ -347,14 +310,6 @@ def check_options(options: WriteOptions, tokens: ScriptTokens) -> WriteOptions:
             "who speaks)"
         )
     return replace(o, top_k=top_k, repetition_penalty=penalty, cast=cast, turns=turns)
-
-
-def _last_index(ids: list[int], value: int | None) -> int:
-    """Index of the last ``value`` in ``ids``, -1 if none."""
-    for k in range(len(ids) - 1, -1, -1):
-        if ids[k] == value:
-            return k
-    return -1
 
 
 def write_script(

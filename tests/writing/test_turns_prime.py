@@ -10,7 +10,8 @@ from scriptgen.data.script import parse_script
 from scriptgen.data.tokens import Vocab, tokenize
 from scriptgen.model.rnn import RNN
 from scriptgen.writing.cues import ScriptTokens
-from scriptgen.writing.writer import _Line, write_script
+from scriptgen.writing.line import Line
+from scriptgen.writing.writer import write_script
 
 CORPUS = make_script(200, seed=5) + "george:... and maybe\nelaine:-have been\nkramer:(laughs) hey\n"
 
@@ -25,7 +26,7 @@ def _vocab(level):
 )
 def test_a_prime_that_opens_a_turn_counts_as_the_first(level, prime):
     vocab = _vocab(level)
-    line = _Line(ScriptTokens(vocab), vocab, vocab.encode(prime), ("george", "jerry"))
+    line = Line(ScriptTokens(vocab), vocab, vocab.encode(prime), ("george", "jerry"))
     assert line.turn == 1, vocab.decode(vocab.encode(prime))
 
 

@@ -117,16 +117,45 @@ def test_lines_gives_exactly_n_non_blank_lines(checkpoints, level):
         assert text.endswith("\n") and len(_non_blank(text)) == n
 
 
+def _one_cue_draws(ckpt, prime: str, n: int, temperature: float, seed: int, precision="fp32", mask=True) -> list:
+    """Reference: ``n`` draws of the plain sampler's loop (Sampler.stepping, one sample_next per token), with every cue
+    token at -inf except at a line start when ``mask`` (word level: cues open lines)."""
+    tokens, ids = ScriptTokens(ckpt.vocab), ckpt.vocab.encode(prime)
+    sampler = Sampler(ckpt.build_model(), precision)
+    sampler.feed(ids)
+    generator, logits, new = make_generator(seed), sampler.logits.unsqueeze(0), []
+    at_start = ids[-1] == tokens.newline
+    with sampler.stepping() as step:
+        for _ in range(n):
+            scores = logits.masked_fill(tokens.is_cue, float("-inf")) if mask and not at_start else logits
+            token = sample_next(scores, temperature, 0, generator).view(1)
+            new.append(int(token))
+            logits = step(token)
+            at_start = new[-1] == tokens.newline
+    return new
+
+
+def _mid_line_cues(ckpt, prime: str, new: list) -> int:
+    """Cue tokens in ``new`` that do not open a line (``newman: george: hi.``, ``i gotta george: ...``)."""
+    tokens, ids = ScriptTokens(ckpt.vocab), ckpt.vocab.encode(prime) + new
+    first = len(ids) - len(new)
+    return sum(ids[k] in tokens.cues and ids[k - 1] != tokens.newline for k in range(max(first, 1), len(ids)))
+
+
 @pytest.mark.parametrize("level", ["word", "char"])
 def test_plain_output_ends_at_a_line_end_and_keeps_the_plain_draws(checkpoints, level):
+    """Char level: the plain sampler's draws; word level: those of the plain loop with one speaker per line."""
     ckpt = checkpoints[level]
     model = ckpt.build_model()
     for seed, length in ((4, 7), (5, 33)):
         text, written = _write(ckpt, "jerry:", seed, length=length)
         assert text.endswith("\n") and written.ended in ("line end", "length")
-        plain = Sampler(model, "fp32")
-        plain.feed(ckpt.vocab.encode("jerry:"))
-        drawn = plain.sample(len(written.ids), 0.8, 0, make_generator(seed))
+        if level == "word":
+            drawn = _one_cue_draws(ckpt, "jerry:", len(written.ids), 0.8, seed)
+        else:
+            plain = Sampler(model, "fp32")
+            plain.feed(ckpt.vocab.encode("jerry:"))
+            drawn = plain.sample(len(written.ids), 0.8, 0, make_generator(seed))
         if written.ended == "line end":  # the cap's tokens, then the line finished: all the plain sampler's draws
             assert written.ids == drawn and len(written.ids) > length - 1
         else:
@@ -217,17 +246,24 @@ def test_the_cap_finishes_the_line_or_cuts_back_to_the_last_line_end():
 # cast and turns
 # --------------------------------------------------------------------------
 @pytest.mark.parametrize("precision", ["fp32", "int8"])
-def test_a_cast_of_everyone_draws_exactly_the_plain_samplers_tokens(checkpoints, precision):
-    """Nothing to mask: the steered loop must make the plain loop's float operations and draws."""
+def test_a_cast_of_everyone_draws_exactly_the_plain_loops_tokens(checkpoints, precision):
+    """Nothing to mask but mid-line cues: the steered loop must make the reference loop's float operations and draws."""
     ckpt = checkpoints["word"]
     everyone = ScriptTokens(ckpt.vocab, ckpt.cast).names
     assert sorted(everyone) == sorted(CAST)
-    model = ckpt.build_model()
     for seed in (1, 2, 3):
         _, written = _write(ckpt, "jerry:", seed, precision=precision, cast=tuple(everyone), lines=12, temperature=1.0)
-        plain = Sampler(model, precision)
-        plain.feed(ckpt.vocab.encode("jerry:"))
-        assert written.ids == plain.sample(len(written.ids), 1.0, 0, make_generator(seed))
+        assert written.ids == _one_cue_draws(ckpt, "jerry:", len(written.ids), 1.0, seed, precision)
+
+
+def test_a_line_has_one_speaker_though_the_plain_sampler_writes_cues_mid_line(checkpoints):
+    ckpt = checkpoints["word"]
+    plain = steered = 0
+    for seed in range(1, 6):
+        _, written = _write(ckpt, "jerry:", seed, length=200, temperature=2.0)
+        steered += _mid_line_cues(ckpt, "jerry:", written.ids)
+        plain += _mid_line_cues(ckpt, "jerry:", _one_cue_draws(ckpt, "jerry:", 200, 2.0, seed, mask=False))
+    assert plain > 0 and steered == 0, (plain, steered)  # the hot plain sampler does write them; the writer never
 
 
 @pytest.mark.parametrize("level", ["word", "char"])
@@ -364,7 +400,9 @@ def test_repetition_penalty_applies_ctrl_to_recent_words_and_spares_structural_t
     assert len(calls) == len(drawn) >= 400
     for (raw, scores, window), token in zip(calls, drawn):
         assert window == words[-PENALTY_WINDOW:]
-        changed = set((raw != scores).nonzero()[:, 1].tolist())
+        barred = set((torch.isinf(scores) & torch.isfinite(raw)).nonzero()[:, 1].tolist())
+        assert barred <= tokens.cues  # cue tokens inside a line: masked, not penalised
+        changed = set(((raw != scores) & torch.isfinite(scores)).nonzero()[:, 1].tolist())
         assert changed == {i for i in window if raw[0, i] != 0} and not changed & structural
         for i in changed:
             v = raw[0, i].item()
