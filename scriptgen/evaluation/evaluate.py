@@ -146,11 +146,15 @@ def draw_samples(
     lines: int | None = None,
     vocab: Vocab | None = None,
 ) -> list[list[int]]:
-    """``count`` samples after ``prime_ids``, sample ``k`` seeded with ``seed + k``: ``length`` new ids, or with
-    ``lines`` that many whole lines (``length`` then caps them), as ``scriptgen generate --lines`` writes them."""
+    """``count`` samples after ``prime_ids``, sample ``k`` seeded with ``seed + k``.  With ``vocab``, as ``scriptgen
+    generate`` writes them: ``length`` new ids and the line finished (or cut back to its last end), or with ``lines``
+    that many whole lines (``length`` then caps them), a cue token only at a line start; without, exactly ``length``
+    new ids of the bare sampler."""
     from ..writing.writer import ScriptWriter, WriteOptions
 
-    writer = ScriptWriter(sampler, vocab) if lines is not None else None
+    if lines is not None and vocab is None:
+        raise ValueError("lines needs the vocabulary")
+    writer = ScriptWriter(sampler, vocab) if vocab is not None else None
     samples = []
     for k in range(count):
         sampler.reset()

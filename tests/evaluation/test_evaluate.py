@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 import torch
 
-from scriptgen import RNN, Config, ScriptgenError, evaluate_checkpoint, generate, train
+from scriptgen import RNN, Config, ScriptgenError, evaluate_checkpoint, generate, train, write_script
 from scriptgen.cli import main
 from scriptgen.config import REGULARIZERS_OFF
-from scriptgen.data.script import Cast
+from scriptgen.data.script import Cast, is_cue_token
 from scriptgen.data.tokens import Vocab, word_tokenize
 from scriptgen.evaluation.evaluate import default_prime, draw_samples, score_samples, training_text
 from scriptgen.evaluation.heldout import eval_batches, heldout_nats, heldout_on_text, score_text
@@ -209,6 +209,19 @@ def test_draw_samples_is_generate_with_seed_plus_k(word_ckpt):
     drawn = draw_samples(Sampler(model, "fp32"), prime, 3, 25, 0.9, seed=41)
     assert drawn == [generate(model, prime, 25, 0.9, seed=41 + k) for k in range(3)]
     assert draw_samples(Sampler(model, "fp32"), prime, 3, 25, 0.9, seed=41) == drawn
+
+
+def test_draw_samples_with_the_vocabulary_are_what_generate_writes(word_ckpt):
+    """evaluate's samples: the script writer's (whole lines, a cue token only at a line start), seed + k."""
+    ckpt = load_checkpoint(word_ckpt)
+    model, vocab = ckpt.build_model(), ckpt.vocab
+    prime = vocab.encode("george:")
+    drawn = draw_samples(Sampler(model, "fp32"), prime, 3, 25, 1.5, seed=41, vocab=vocab)
+    assert drawn == [write_script(model, vocab, prime, length=25, temperature=1.5, seed=41 + k) for k in range(3)]
+    newline = vocab.stoi["||return||"]
+    for ids in drawn:
+        assert ids[-1] == newline
+        assert not [i for k, i in enumerate(ids) if k and ids[k - 1] != newline and is_cue_token(vocab.itos[i])]
 
 
 def test_sample_scores_match_brute_force(word_ckpt):
