@@ -231,7 +231,7 @@ class Config:
     # --- samples while training (they never change the trained weights) ----
     sample_every: int = _field(1, "every N validations, print a sample and append it to samples.txt (0 = never)")
     sample_prime: str = _field("", "prime of those samples; empty = the first token of the training text")
-    sample_length: int = _field(100, "tokens per sample while training")
+    sample_length: int = _field(100, "tokens per sample while training (then the line they end in is finished)")
     extra: dict[str, Any] = _field({}, "free-form notes recorded with the run", cli=False)
 
     # ----------------------------------------------------------------------

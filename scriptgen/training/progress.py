@@ -5,7 +5,9 @@
 Every ``sample_every`` validations the model writes a short sample from a
 fixed prime (``sample_prime``, or the first token of the training text) and
 seed (the run's ``seed``): the same prime and seed each time, so the samples
-differ only by what the model has learned.  The sample is printed under the
+differ only by what the model has learned.  A sample is ``sample_length``
+tokens and the line they end in, as ``scriptgen generate`` writes it
+(:func:`scriptgen.writing.writer.write_script`).  The sample is printed under the
 progress bar and appended to ``samples.txt`` in the checkpoint folder, one
 entry per sample with a ``=== step ... epoch ... val ...`` header line.
 
@@ -34,7 +36,7 @@ from ..config import Config
 from ..data.tokens import Vocab
 from ..errors import ScriptgenError
 from ..files.safeload import read_bytes
-from ..writing.generate import generate
+from ..writing.writer import write_script
 
 SAMPLE_TEMPERATURE = 0.8  # the generate command's usual setting: readable, not greedy
 SAMPLES_FILE = "samples.txt"
@@ -127,14 +129,10 @@ class SampleLog:
         devices = [model.device] if model.device.type == "cuda" else []
         try:
             with torch.random.fork_rng(devices=devices):  # the training RNG stream stays untouched
-                new = generate(
-                    model,
-                    self.prime,
-                    length=self.length,
-                    temperature=SAMPLE_TEMPERATURE,
-                    seed=self.seed,
+                new = write_script(  # as `scriptgen generate` writes: the line finished, cues only at line starts
+                    model, self.vocab, self.prime, length=self.length, temperature=SAMPLE_TEMPERATURE, seed=self.seed,
                     precision="fp32",
-                )
+                )  # fmt: skip
         finally:
             model.train(was_training)
         sample = self.vocab.decode(self.prime + new)

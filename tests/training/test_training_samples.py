@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from scriptgen import Config, ScriptgenError, generate, load_checkpoint, train
+from scriptgen import Config, ScriptgenError, load_checkpoint, train, write_script
 from scriptgen.data.rundata import load_run_data
 from scriptgen.model.checkpoint import read_tensors
 from scriptgen.training.history import read_history
@@ -47,10 +47,12 @@ def entries(text: str) -> list[tuple[str, str]]:
 
 
 def reference_sample(ckpt, model, corpus_dir, tmp_path) -> str:
-    """What the fp32 generator writes with ``model`` after the run's sample prime (the training split's first token)."""
+    """What ``scriptgen generate`` writes in fp32 with ``model`` after the run's sample prime (the training split's
+    first token)."""
     data = load_run_data(ckpt.config, corpus_dir, tmp_path / "data", log=lambda m: None)
     prime = [int(data.train_batches.ids[data.split.train[0][0]])]
-    new = generate(model, prime, length=CFG.sample_length, temperature=SAMPLE_TEMPERATURE, seed=CFG.seed)
+    length, seed = CFG.sample_length, CFG.seed
+    new = write_script(model, ckpt.vocab, prime, length=length, temperature=SAMPLE_TEMPERATURE, seed=seed)
     return ckpt.vocab.decode(prime + new).rstrip()
 
 
