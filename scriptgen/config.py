@@ -62,6 +62,9 @@ VAL_TOKENS = 1_000_000
 # A config.json or results row written before --val-tokens existed validated on the whole held-out split.
 VALIDATION_BEFORE: dict[str, Any] = {"val_tokens": 0}
 
+# A config.json or results row written before --patience existed never stopped early.
+PATIENCE_BEFORE: dict[str, Any] = {"patience": 0}
+
 # The character-level recipe: where ``--level char`` differs from the defaults below, which
 # are the word-level recipe (both measured in bench/RESULTS.md, issue #17).
 CHAR_RECIPE: dict[str, Any] = {
@@ -213,7 +216,9 @@ class Config:
         "split when the run ends",
     )
     patience: int = _field(
-        0, "stop after N validations in a row without a new best validation loss (0 = never); the best weights are kept"
+        6,
+        "stop after N validations in a row without a new best validation loss (0 = never; by default about two epochs, "
+        "as validation runs twice an epoch and at its end); the best weights are kept",
     )
     seed: int = _field(1, "random seed of initialisation, dropout and data order")
     device: str = _field("auto", "auto (CUDA when present), cpu or cuda", choices=DEVICES)
@@ -275,9 +280,10 @@ class Config:
 
 def with_absent_fields(recorded: dict[str, Any]) -> dict[str, Any]:
     """A recorded config with the fields it lacks filled in as it was trained: regularizers off, plain Adam, the
-    plateau schedule, validation on the whole held-out split, no roles, else today's default."""
+    plateau schedule, validation on the whole held-out split, no early stop, no roles, else today's default."""
     defaults = Config().to_dict()
-    return {**defaults, **REGULARIZERS_OFF, **SCHEDULE_BEFORE, **VALIDATION_BEFORE, **ROLES_BEFORE, **recorded}
+    before = {**REGULARIZERS_OFF, **SCHEDULE_BEFORE, **VALIDATION_BEFORE, **PATIENCE_BEFORE, **ROLES_BEFORE}
+    return {**defaults, **before, **recorded}
 
 
 def config_fields() -> list[dataclasses.Field]:
