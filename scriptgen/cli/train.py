@@ -32,7 +32,10 @@ def add_parser(sub) -> None:
 STOPPED = {
     "epochs": "reached --epochs",
     "time budget": "reached --max-minutes",
-    "patience": "no new best validation loss in --patience validations (early stopping; the best weights are kept)",
+    "patience": (
+        "no new best validation loss in the last --patience validations (early stopping; the best weights are kept, "
+        "and --resume with --patience 0 trains on)"
+    ),
 }
 
 
