@@ -3,8 +3,8 @@
 :class:`Line` follows the tokens of a script as they come: whether a line
 has just started, what opened it (a cue, an action, other text), whether
 its opening characters could still become a cue (char level, a
-screenplay), and how
-many complete non-empty lines and fixed turns are done.
+screenplay), and how many complete non-empty lines and fixed turns are
+done.
 """
 
 from __future__ import annotations

@@ -174,9 +174,10 @@ class ScriptWriter:
             with sampler.stepping() as step:
                 while True:
                     if len(new) >= limit:
-                        if line.start and not finishing and o.lines is None and not o.turns:
+                        counted = o.lines is not None or bool(o.turns)  # the cap cut short what was asked for
+                        if line.start and not finishing and not counted:
                             return "line end"  # the cap fell on a line end: plain writing is done
-                        if finishing or line.start or o.lines is not None or o.turns:
+                        if finishing or line.start or counted:
                             return "length"
                         finishing, limit = True, limit + FINISH_BUDGET[self.level]  # finish the line the cap cut
                     if self.chooser is not None and restricted and line.start and not self.screenplay:

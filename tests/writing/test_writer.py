@@ -146,14 +146,13 @@ def _mid_line_cues(ckpt, prime: str, new: list) -> int:
 def test_plain_output_ends_at_a_line_end_and_keeps_the_plain_draws(checkpoints, level):
     """Char level: the plain sampler's draws; word level: those of the plain loop with one speaker per line."""
     ckpt = checkpoints[level]
-    model = ckpt.build_model()
     for seed, length in ((4, 7), (5, 33)):
         text, written = _write(ckpt, "jerry:", seed, length=length)
         assert text.endswith("\n") and written.ended in ("line end", "length")
         if level == "word":
             drawn = _one_cue_draws(ckpt, "jerry:", len(written.ids), 0.8, seed)
         else:
-            plain = Sampler(model, "fp32")
+            plain = Sampler(ckpt.build_model(), "fp32")
             plain.feed(ckpt.vocab.encode("jerry:"))
             drawn = plain.sample(len(written.ids), 0.8, 0, make_generator(seed))
         if written.ended == "line end":  # the cap's tokens, then the line finished: all the plain sampler's draws
